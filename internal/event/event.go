@@ -7,6 +7,9 @@
 package event
 
 import (
+	"encoding/binary"
+	"encoding/hex"
+	"hash/fnv"
 	"net/netip"
 	"time"
 	"unique"
@@ -162,4 +165,16 @@ func appendOnce(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
+}
+
+// ID returns a stable identifier for the event derived from where it came from
+// (source, offset, producer record number), so replays and redeliveries agree.
+func (e *Event) ID() string {
+	h := fnv.New128a()
+	h.Write([]byte(e.Origin.Source))
+	var buf [16]byte
+	binary.LittleEndian.PutUint64(buf[:8], uint64(e.Origin.Offset))
+	binary.LittleEndian.PutUint64(buf[8:], uint64(e.Origin.Record))
+	h.Write(buf[:])
+	return hex.EncodeToString(h.Sum(nil))
 }

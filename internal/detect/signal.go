@@ -1,0 +1,128 @@
+// Package detect defines what a detector is and what it produces (Signal), and the
+// engine that fans each event out to every registered detector with per-detector
+// observability. Concrete detectors live below: detect/sigma, detect/behavior, detect/ioc.
+package detect
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Severity ranks how bad a signal would be if true.
+type Severity uint8
+
+// Severities, in increasing order.
+const (
+	SeverityInfo Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"informational", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if int(s) < len(severityNames) {
+		return severityNames[s]
+	}
+	return fmt.Sprintf("severity(%d)", s)
+}
+
+// ParseSeverity accepts the Sigma level names (and "info").
+func ParseSeverity(s string) (Severity, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "informational", "info":
+		return SeverityInfo, nil
+	case "low":
+		return SeverityLow, nil
+	case "medium":
+		return SeverityMedium, nil
+	case "high":
+		return SeverityHigh, nil
+	case "critical":
+		return SeverityCritical, nil
+	}
+	return 0, fmt.Errorf("unknown severity %q", s)
+}
+
+// EntityKind names what an entity is.
+type EntityKind string
+
+// Entity kinds signals refer to.
+const (
+	EntityUser      EntityKind = "user"
+	EntityHost      EntityKind = "host"
+	EntityIP        EntityKind = "ip"
+	EntityProcess   EntityKind = "process"
+	EntityFile      EntityKind = "file"
+	EntityDomain    EntityKind = "domain"
+	EntityURL       EntityKind = "url"
+	EntityHash      EntityKind = "hash"
+	EntityWorkload  EntityKind = "workload"
+	EntityPrincipal EntityKind = "cloud_principal"
+)
+
+// Entity is one canonical thing a signal is about.
+type Entity struct {
+	Kind  EntityKind `json:"kind"`
+	Value string     `json:"value"`
+}
+
+// FieldMatch is one field that contributed to a match, with the value seen.
+type FieldMatch struct {
+	Field string `json:"field"`
+	Value string `json:"value"`
+}
+
+// Explanation says why a signal fired, in a form both people and code can read.
+type Explanation struct {
+	Summary  string       `json:"summary"`            // one plain sentence
+	Expected string       `json:"expected,omitempty"` // the baseline, for behavioral detectors
+	Observed string       `json:"observed,omitempty"`
+	Score    float64      `json:"score,omitempty"` // detector-specific score or probability
+	Matches  []FieldMatch `json:"matches,omitempty"`
+}
+
+// EvidenceRef points at an event that supports a signal.
+type EvidenceRef struct {
+	EventID string    `json:"event_id"`
+	Time    time.Time `json:"time"`
+	Source  string    `json:"source"`
+	Offset  int64     `json:"offset"`
+}
+
+// Signal is one detection: a detector's claim, with its evidence and explanation.
+// Signals are weak on their own; the correlator turns them into incidents.
+type Signal struct {
+	ID              string        `json:"id"`
+	Time            time.Time     `json:"time"` // event time of the triggering event
+	DetectorID      string        `json:"detector_id"`
+	DetectorVersion string        `json:"detector_version"`
+	RuleID          string        `json:"rule_id,omitempty"`
+	Title           string        `json:"title"`
+	Severity        Severity      `json:"severity"`
+	Confidence      float64       `json:"confidence"` // 0..1
+	Tactics         []string      `json:"tactics,omitempty"`
+	Techniques      []string      `json:"techniques,omitempty"`
+	Entities        []Entity      `json:"entities,omitempty"`
+	Explanation     Explanation   `json:"explanation"`
+	Evidence        []EvidenceRef `json:"evidence,omitempty"`
+}
+
+// SignalID derives a stable signal id from the detector, rule and evidence, so that
+// replaying the same data, or a redelivered event, yields the same id.
+func SignalID(detectorID, ruleID string, evidence []EvidenceRef) string {
+	h := sha256.New()
+	h.Write([]byte(detectorID))
+	h.Write([]byte{0})
+	h.Write([]byte(ruleID))
+	for _, ev := range evidence {
+		h.Write([]byte{0})
+		h.Write([]byte(ev.EventID))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
