@@ -1,0 +1,297 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/decode"
+	"github.com/vigilsec/vigil/internal/decode/formats"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/ingest/files"
+	"github.com/vigilsec/vigil/internal/pipeline"
+	"github.com/vigilsec/vigil/internal/report"
+)
+
+// runOptions are the flags hunt and decode share.
+type runOptions struct {
+	format          string
+	strict          bool
+	workers         int
+	maxLine         int
+	maxRecord       int
+	maxDecompressed int64
+	progress        string
+	logLevel        string
+	quiet           bool
+}
+
+func (o *runOptions) register(fs interface {
+	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
+	IntVar(*int, string, int, string)
+	Int64Var(*int64, string, int64, string)
+}) {
+	fs.StringVar(&o.format, "format", "", "decode every file as this format id instead of detecting it (see vigil formats)")
+	fs.BoolVar(&o.strict, "strict", false, "fail at the first rejected record or unreadable file instead of counting and going on")
+	fs.IntVar(&o.workers, "workers", 0, "decode and detection workers (default: number of CPUs)")
+	fs.IntVar(&o.maxLine, "max-line", decode.DefaultMaxLine, "longest accepted line in bytes; longer lines are rejected")
+	fs.IntVar(&o.maxRecord, "max-record", decode.DefaultMaxRecord, "largest accepted multi-line record in bytes")
+	fs.Int64Var(&o.maxDecompressed, "max-decompressed", files.DefaultMaxDecompressed, "largest size one compressed stream may expand to, in bytes")
+	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always, never")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
+}
+
+func (o *runOptions) validate() error {
+	switch o.progress {
+	case "auto", "always", "never":
+	default:
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--progress: want auto, always or never, got %q", o.progress)}
+	}
+	if o.maxLine <= 0 || o.maxRecord <= 0 || o.maxDecompressed <= 0 {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--max-line, --max-record and --max-decompressed must be positive")}
+	}
+	return nil
+}
+
+const huntHelp = `
+Analyse log files and directories (recursively, formats mixed, gzip/bzip2/zip read
+transparently): every record is decoded into a normalized event and run through
+every detector. Signals go to stdout; a summary of what was read, decoded and
+rejected (with reasons) goes to stderr.
+
+Bad records do not stop the run: each is counted by format and reason, and the
+first examples are shown with file, line or offset. --strict stops at the first.
+
+Examples:
+  vigil hunt /var/log/auth.log
+  vigil hunt ./evtx ./zeek --output jsonl > signals.jsonl
+  vigil hunt --format zeek-tsv conn.log.gz
+`
+
+func runHunt(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "hunt", "PATH...", huntHelp)
+	var o runOptions
+	o.register(fs)
+	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return &ExitError{Code: ExitUsage, Err: errors.New("no PATH given")}
+	}
+	of := report.JSONL
+	if *output == "" && env.StdoutTTY {
+		of = report.Table
+	} else if *output != "" {
+		if of, err = report.ParseFormat(*output); err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+	}
+
+	var (
+		mu      sync.Mutex
+		signals []detect.Signal
+	)
+	st, err := execute(ctx, env, o, paths, func(po *pipeline.Options) {
+		po.OnSignal = func(d pipeline.Detection) error {
+			mu.Lock()
+			signals = append(signals, d.Signal)
+			mu.Unlock()
+			return nil
+		}
+	})
+	if st != nil {
+		report.SortSignals(signals)
+		if werr := report.Signals(env.Stdout, of, signals, st); werr != nil {
+			return errors.Join(err, werr)
+		}
+		if !o.quiet && of != report.JSON {
+			if werr := report.WriteSummary(env.Stderr, st); werr != nil {
+				return errors.Join(err, werr)
+			}
+		}
+	}
+	return err
+}
+
+const decodeHelp = `
+Decode log files into normalized events and print them as ECS JSON, one per line,
+with the producer's own fields under "raw" and provenance under "vigil.origin".
+No detection runs. Useful to see what detectors will see, and to check a format.
+`
+
+func runDecode(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "decode", "PATH...", decodeHelp)
+	var o runOptions
+	o.register(fs)
+	paths, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		fs.Usage()
+		return &ExitError{Code: ExitUsage, Err: errors.New("no PATH given")}
+	}
+	if o.workers == 0 {
+		o.workers = 1 // one worker keeps the output in file order
+	}
+	out := bufio.NewWriterSize(env.Stdout, 256<<10)
+	var buf []byte
+	st, err := execute(ctx, env, o, paths, func(po *pipeline.Options) {
+		po.DetectWorkers = 1
+		po.OnBatch = func(b *pipeline.Batch) error {
+			for _, e := range b.Events {
+				buf = e.AppendJSON(buf[:0])
+				buf = append(buf, '\n')
+				if _, err := out.Write(buf); err != nil {
+					return fmt.Errorf("writing event: %w", err)
+				}
+			}
+			return nil
+		}
+	})
+	if ferr := out.Flush(); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("writing events: %w", ferr))
+	}
+	if st != nil && !o.quiet {
+		if werr := report.WriteSummary(env.Stderr, st); werr != nil {
+			return errors.Join(err, werr)
+		}
+	}
+	return err
+}
+
+// execute expands paths and runs them through a pipeline configured by o and then
+// by customize. It returns the stats (nil when nothing ran) and the run's error.
+func execute(ctx context.Context, env Env, o runOptions, paths []string, customize func(*pipeline.Options)) (*pipeline.Stats, error) {
+	log, err := newLogger(env.Stderr, o.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	list, errs := files.Expand(paths)
+	for _, e := range errs {
+		fmt.Fprintf(env.Stderr, "vigil: %v\n", e)
+	}
+	if len(errs) > 0 && (o.strict || len(list) == 0) {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("reading paths: %w", errors.Join(errs...))}
+	}
+	engine, err := detect.NewEngine(detectors(), detect.EngineOptions{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	po := pipeline.Options{
+		Registry: formats.Default(), Engine: engine, Format: o.format, Strict: o.strict,
+		DecodeWorkers: o.workers, DetectWorkers: o.workers, MaxDecompressed: o.maxDecompressed,
+		Limits: decode.Limits{MaxLine: o.maxLine, MaxRecord: o.maxRecord}, Logger: log,
+	}
+	customize(&po)
+	p, err := pipeline.New(po)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: err}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sources := make(chan pipeline.Source)
+	go func() {
+		defer close(sources)
+		for _, f := range list {
+			select {
+			case sources <- pipeline.FileSource(f, o.maxDecompressed):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	showProgress := o.progress == "always" || (o.progress == "auto" && env.StderrTTY)
+	var stopProgress func()
+	if showProgress {
+		stopProgress = startProgress(env.Stderr, p.Progress(), int64(len(list)))
+	}
+	st, err := p.Run(ctx, sources)
+	if stopProgress != nil {
+		stopProgress()
+	}
+	return st, err
+}
+
+// startProgress redraws one status line on w until the returned func is called.
+func startProgress(w io.Writer, pr *pipeline.Progress, total int64) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	start := time.Now()
+	draw := func(final bool) {
+		el := time.Since(start).Seconds()
+		ev := pr.Events.Load()
+		rate := 0.0
+		if el > 0 {
+			rate = float64(ev) / el
+		}
+		frac := 0.0
+		if total > 0 {
+			frac = float64(pr.SourcesDone.Load()) / float64(total)
+		}
+		const width = 24
+		filled := int(frac * width)
+		bar := make([]byte, width)
+		for i := range bar {
+			bar[i] = '.'
+			if i < filled {
+				bar[i] = '#'
+			}
+		}
+		fmt.Fprintf(w, "\r[%s] %d/%d files  %d events  %d rejected  %.1f MB  %.0f ev/s  %d signals\x1b[K",
+			bar, pr.SourcesDone.Load(), total, ev, pr.Rejected.Load(), float64(pr.Bytes.Load())/1e6, rate, pr.Signals.Load())
+		if final {
+			fmt.Fprint(w, "\n")
+		}
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				draw(true)
+				return
+			case <-t.C:
+				draw(false)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}
+
+func runFormats(_ context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "formats", "", "List the log formats Vigil decodes. Formats are detected from content; --format forces one.")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	for _, f := range formats.Default().Formats() {
+		if _, err := fmt.Fprintf(env.Stdout, "%-20s %s\n", f.ID, f.Description); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// detectors is the one explicit list of detectors hunt and serve run.
+// Sigma and behavioral detectors register here as they land.
+func detectors() []detect.Detector {
+	return nil
+}

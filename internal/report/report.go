@@ -1,0 +1,185 @@
+// Package report renders a run's results for people and for programs: signals as
+// an aligned table, one JSON document, or JSON lines; and the run summary (what was
+// read, decoded, rejected and why, and how fast).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/pipeline"
+)
+
+// Format is an output format.
+type Format string
+
+// Output formats.
+const (
+	Table Format = "table"
+	JSON  Format = "json"
+	JSONL Format = "jsonl"
+)
+
+// ParseFormat validates an output format name.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(s); f {
+	case Table, JSON, JSONL:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown output format %q (want table, json or jsonl)", s)
+}
+
+// SortSignals orders signals by event time, then severity (highest first), then id,
+// so output is the same on every run over the same data.
+func SortSignals(s []detect.Signal) {
+	slices.SortFunc(s, func(a, b detect.Signal) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		if a.Severity != b.Severity {
+			return int(b.Severity) - int(a.Severity)
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// Signals writes signals in format f. For JSON the summary is included in the one
+// document; for the other formats it is written separately with Summary.
+func Signals(w io.Writer, f Format, signals []detect.Signal, st *pipeline.Stats) error {
+	switch f {
+	case JSONL:
+		enc := json.NewEncoder(w)
+		for i := range signals {
+			if err := enc.Encode(&signals[i]); err != nil {
+				return fmt.Errorf("writing signal: %w", err)
+			}
+		}
+		return nil
+	case JSON:
+		doc := struct {
+			Signals []detect.Signal `json:"signals"`
+			Summary *Summary        `json:"summary,omitempty"`
+		}{Signals: signals}
+		if doc.Signals == nil {
+			doc.Signals = []detect.Signal{}
+		}
+		if st != nil {
+			doc.Summary = NewSummary(st)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return fmt.Errorf("writing results: %w", err)
+		}
+		return nil
+	default:
+		return signalTable(w, signals)
+	}
+}
+
+func signalTable(w io.Writer, signals []detect.Signal) error {
+	if len(signals) == 0 {
+		_, err := fmt.Fprintln(w, "No signals.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TIME\tSEVERITY\tDETECTOR\tTITLE\tENTITIES")
+	for _, s := range signals {
+		var ents []string
+		for _, e := range s.Entities {
+			ents = append(ents, string(e.Kind)+":"+e.Value)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Time.UTC().Format(time.RFC3339), s.Severity,
+			s.DetectorID, oneLine(s.Title, 80), oneLine(strings.Join(ents, " "), 80))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing table: %w", err)
+	}
+	return nil
+}
+
+// Summary is the machine-readable form of a run summary.
+type Summary struct {
+	Sources          int64                    `json:"sources"`
+	Streams          int64                    `json:"streams"`
+	Events           int64                    `json:"events"`
+	Rejected         int64                    `json:"rejected"`
+	Signals          int64                    `json:"signals"`
+	EventsByFormat   map[string]int64         `json:"events_by_format"`
+	StreamsByFormat  map[string]int64         `json:"streams_by_format"`
+	RejectedByReason map[string]int64         `json:"rejected_by_reason"`
+	RejectExamples   map[string][]string      `json:"reject_examples,omitempty"`
+	SkippedByReason  map[string]int64         `json:"skipped_by_reason"`
+	Skipped          []pipeline.SkippedStream `json:"skipped,omitempty"`
+	ElapsedSeconds   float64                  `json:"elapsed_seconds"`
+	EventsPerSecond  float64                  `json:"events_per_second"`
+}
+
+// NewSummary builds the summary of a run.
+func NewSummary(st *pipeline.Stats) *Summary {
+	return &Summary{
+		Sources: st.Sources, Streams: st.Streams, Events: st.Events, Rejected: st.Rejected,
+		Signals: st.Signals, EventsByFormat: st.EventsByFormat, StreamsByFormat: st.StreamsByFormat,
+		RejectedByReason: st.RejectedByReason, RejectExamples: st.Examples,
+		SkippedByReason: st.SkippedByReason, Skipped: st.Skipped,
+		ElapsedSeconds: st.Elapsed.Seconds(), EventsPerSecond: st.EventsPerSecond(),
+	}
+}
+
+// WriteSummary writes the run summary for people: totals, events by format,
+// rejected records by reason with examples, and skipped streams.
+func WriteSummary(w io.Writer, st *pipeline.Stats) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "Summary: %d events from %d streams in %d sources, %d rejected records, %d skipped streams, %d signals\n",
+		st.Events, st.Streams-int64(len(st.Skipped)), st.Sources, st.Rejected, len(st.Skipped), st.Signals)
+	fmt.Fprintf(tw, "Elapsed %s, %.0f events/s\n", st.Elapsed.Round(time.Millisecond), st.EventsPerSecond())
+	if len(st.EventsByFormat) > 0 {
+		fmt.Fprintln(tw, "\nFORMAT\tSTREAMS\tEVENTS")
+		for _, k := range slices.Sorted(maps.Keys(st.EventsByFormat)) {
+			fmt.Fprintf(tw, "%s\t%d\t%d\n", k, st.StreamsByFormat[k], st.EventsByFormat[k])
+		}
+	}
+	if len(st.RejectedByReason) > 0 {
+		fmt.Fprintln(tw, "\nREJECTED (format/reason)\tRECORDS\tFIRST EXAMPLE")
+		for _, k := range slices.Sorted(maps.Keys(st.RejectedByReason)) {
+			ex := ""
+			if e := st.Examples[k]; len(e) > 0 {
+				ex = oneLine(e[0], 140)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\n", k, st.RejectedByReason[k], ex)
+		}
+	}
+	if len(st.SkippedByReason) > 0 {
+		fmt.Fprintln(tw, "\nSKIPPED STREAMS (reason)\tCOUNT")
+		for _, k := range slices.Sorted(maps.Keys(st.SkippedByReason)) {
+			fmt.Fprintf(tw, "%s\t%d\n", k, st.SkippedByReason[k])
+		}
+		const maxListed = 20
+		for i, s := range st.Skipped {
+			if i == maxListed {
+				fmt.Fprintf(tw, "  ... and %d more (see --output json)\n", len(st.Skipped)-maxListed)
+				break
+			}
+			fmt.Fprintf(tw, "  %s: %s\n", s.Reason, s.Name)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing summary: %w", err)
+	}
+	return nil
+}
+
+func oneLine(s string, max int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > max {
+		return s[:max-3] + "..."
+	}
+	return s
+}
