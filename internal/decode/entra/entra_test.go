@@ -1,0 +1,317 @@
+package entra
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/vigilsec/vigil/internal/decode"
+	"github.com/vigilsec/vigil/internal/decode/decodetest"
+	"github.com/vigilsec/vigil/internal/event"
+)
+
+func read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestGolden(t *testing.T) {
+	for _, tt := range []struct {
+		file   string
+		events int
+	}{
+		{"entra-eventhub.json", 6},
+		{"entra-graph.json", 7},
+		{"entra-storage.jsonl", 3},
+	} {
+		t.Run(tt.file, func(t *testing.T) {
+			s, err := decodetest.DecodeFile(t, NewDecoder(), "testdata/"+tt.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != tt.events || len(s.Rejects) != 0 {
+				t.Fatalf("got %d events, %d rejects; want %d, 0: %v", len(s.Events), len(s.Rejects), tt.events, s.Rejects)
+			}
+			decodetest.Golden(t, strings.TrimSuffix(strings.TrimSuffix(tt.file, ".json"), ".jsonl"), s.JSONL())
+		})
+	}
+}
+
+func field(e *event.Event, name string) string {
+	v, _ := event.Lookup(name).String(e)
+	return v
+}
+
+func TestMappings(t *testing.T) {
+	hub, err := decodetest.DecodeFile(t, NewDecoder(), "testdata/entra-eventhub.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph, err := decodetest.DecodeFile(t, NewDecoder(), "testdata/entra-graph.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := decodetest.DecodeFile(t, NewDecoder(), "testdata/entra-storage.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		e      *event.Event
+		fields map[string]string
+	}{
+		{"hub success", hub.Events[0], map[string]string{
+			"@timestamp": "2024-03-11T13:02:45.335Z", "event.action": "sign-in", "event.outcome": "success",
+			"event.code": "0", "event.reason": "", "event.dataset": "azure.signinlogs", "cloud.provider": "azure",
+			"cloud.account.id": "8c3e9a1d-5b2f-4e6a-9d7c-1f0b2a3c4d5e", "event.id": "a1b2c3d4-0001-4e5f-9a8b-7c6d5e4f3a21",
+			"user.name": "alice.martin", "user.domain": "contoso.com", "user.full_name": "Alice Martin",
+			"user.id": "4f2a1c7e-9b3d-4e8f-a6c1-2d5e7f9a0b1c", "source.ip": "198.51.100.23", "service.name": "OfficeHome",
+			"resultType": "0", "properties.deviceDetail.displayName": "WS-042", "properties.location.countryOrRegion": "US",
+			"properties.authenticationRequirement": "multiFactorAuthentication",
+		}},
+		{"hub 50126", hub.Events[1], map[string]string{
+			"event.outcome": "failure", "event.code": "50126", "user.name": "bob.chen", "source.ip": "185.220.101.47",
+			"event.reason":        "Error validating credentials due to invalid username or password.",
+			"user_agent.original": "python-requests/2.31.0", "resultDescription": "Invalid username or password or Invalid on-premise username or password.",
+		}},
+		{"hub 50074", hub.Events[2], map[string]string{"event.code": "50074", "event.outcome": "failure", "event.reason": "Strong Authentication is required."}},
+		{"hub 53003", hub.Events[3], map[string]string{
+			"event.code": "53003", "user.name": "dave.okafor", "user.full_name": "Dave Okafor", "user_agent.original": "",
+			"properties.conditionalAccessStatus": "failure", "properties.clientAppUsed": "IMAP4", "resultDescription": "Blocked by Conditional Access",
+		}},
+		{"hub risky", hub.Events[4], map[string]string{
+			"event.outcome": "success", "properties.riskLevelDuringSignIn": "high", "properties.riskState": "atRisk",
+			"properties.location.countryOrRegion": "NG", "service.name": "Microsoft Azure CLI",
+		}},
+		{"hub noninteractive", hub.Events[5], map[string]string{
+			"event.dataset": "azure.noninteractiveusersigninlogs", "properties.isInteractive": "false",
+		}},
+		{"graph success", graph.Events[0], map[string]string{
+			"@timestamp": "2024-03-11T13:02:45Z", "event.outcome": "success", "event.reason": "", "status.failureReason": "Other.",
+			"user.name": "alice.martin", "event.dataset": "azure.signinlogs", "source.ip": "198.51.100.23", "deviceDetail.displayName": "WS-042",
+		}},
+		{"graph 53003", graph.Events[3], map[string]string{
+			"event.code": "53003", "event.outcome": "failure", "appliedConditionalAccessPolicies.result": "failure",
+			"event.reason": "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+		}},
+		{"graph locked", graph.Events[5], map[string]string{"event.code": "50053", "user.name": "carol.diaz"}},
+		{"graph mfa denied", graph.Events[6], map[string]string{"event.code": "500121", "event.outcome": "failure"}},
+		{"service principal", store.Events[0], map[string]string{
+			"event.dataset": "azure.serviceprincipalsigninlogs", "event.code": "7000215", "event.outcome": "failure",
+			"user.name": "", "service.name": "ci-deploy-sp", "source.ip": "203.0.113.200", "properties.servicePrincipalName": "ci-deploy-sp",
+		}},
+		{"audit record kept generically", store.Events[2], map[string]string{
+			"event.dataset": "azure.auditlogs", "event.action": "Add member to role", "event.outcome": "", "source.ip": "198.51.100.90",
+			"properties.targetResources.modifiedProperties.newValue": `"Global Administrator"`,
+		}},
+	}
+	for _, tt := range tests {
+		for name, want := range tt.fields {
+			if got := field(tt.e, name); got != want {
+				t.Errorf("%s: %s = %q, want %q", tt.name, name, got, want)
+			}
+		}
+	}
+	if e := hub.Events[0]; e.Category != event.CatAuthentication || e.Type != event.TypeStart {
+		t.Errorf("sign-in category %v type %v", e.Category.Names(), e.Type.Names())
+	}
+	if e := store.Events[2]; e.Category != 0 {
+		t.Errorf("audit record category %v, want none", e.Category.Names())
+	}
+	// The same sign-in through Event Hub and through Graph normalizes to the same core.
+	for _, name := range []string{"event.id", "event.outcome", "event.code", "user.name", "user.id", "source.ip", "service.name", "event.reason"} {
+		for i := 0; i < 5; i++ {
+			if h, g := field(hub.Events[i], name), field(graph.Events[i], name); h != g {
+				t.Errorf("record %d: %s is %q from Event Hub but %q from Graph", i, name, h, g)
+			}
+		}
+	}
+}
+
+func TestShapes(t *testing.T) {
+	hub := read(t, "entra-eventhub.json")
+	graph := read(t, "entra-graph.json")
+	tests := []struct {
+		name   string
+		data   string
+		events int
+	}{
+		{"pretty envelope", "{\n  \"records\": [\n" + strings.TrimPrefix(string(hub), `{"records":[`), 6},
+		{"empty page", `{"value":[]}`, 0},
+		{"two envelopes", string(hub) + string(hub), 12},
+		{"bare graph array", string(fastjson.MustParseBytes(graph).Get("value").MarshalTo(nil)), 7},
+		{"graph one per line", graphLines(graph), 7},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := decodetest.Decode(t, NewDecoder(), "x", []byte(tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != tt.events || len(s.Rejects) != 0 {
+				t.Fatalf("got %d events, %d rejects; want %d, 0: %v", len(s.Events), len(s.Rejects), tt.events, s.Rejects)
+			}
+		})
+	}
+}
+
+// graphLines rewrites a Graph page as one sign-in per line.
+func graphLines(page []byte) string {
+	var b []byte
+	for _, v := range fastjson.MustParseBytes(page).GetArray("value") {
+		b = append(v.MarshalTo(b), '\n')
+	}
+	return string(b)
+}
+
+func TestBadInput(t *testing.T) {
+	good := `{"id":"x1","createdDateTime":"2024-03-11T13:02:45Z","userPrincipalName":"a@b.c","appDisplayName":"App","status":{"errorCode":0}}`
+	tests := []struct {
+		name    string
+		data    string
+		reasons map[string]int
+		events  int
+	}{
+		{"garbage", "garbage\n" + good + "\n", map[string]int{decode.ReasonMalformed: 1}, 1},
+		{"truncated line", good[:40] + "\n" + good + "\n", map[string]int{decode.ReasonMalformed: 1}, 1},
+		{"bad time", strings.Replace(good, "2024-03-11T13:02:45Z", "11/03/2024", 1) + "\n" + good + "\n", map[string]int{decode.ReasonBadTimestamp: 1}, 1},
+		{"diag without time", `{"category":"SignInLogs","properties":{"id":"x"}}` + "\n" + good + "\n", map[string]int{decode.ReasonBadTimestamp: 1}, 1},
+		{"not a sign-in", `{"eventType":"x","published":"2024-03-11T13:02:45Z"}` + "\n" + good + "\n", map[string]int{decode.ReasonUnsupported: 1}, 1},
+		{"non-object record", `{"records":[1,` + good + `,"x"]}`, map[string]int{decode.ReasonMalformed: 2}, 1},
+		{"truncated envelope", `{"records":[` + good + ",\n" + good[:50], map[string]int{decode.ReasonTruncated: 1}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := decodetest.Decode(t, NewDecoder(), "bad", []byte(tt.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Events) != tt.events {
+				t.Errorf("got %d events, want %d", len(s.Events), tt.events)
+			}
+			got := s.Reasons()
+			if len(got) != len(tt.reasons) {
+				t.Fatalf("rejects %v, want %v", got, tt.reasons)
+			}
+			for r, n := range tt.reasons {
+				if got[r] != n {
+					t.Errorf("rejects %v, want %v", got, tt.reasons)
+				}
+			}
+			for _, r := range s.Rejects {
+				if r.Format != FormatID || r.Err == nil {
+					t.Errorf("incomplete reject: %+v", r)
+				}
+			}
+		})
+	}
+}
+
+func TestHugeLine(t *testing.T) {
+	good := `{"id":"x1","createdDateTime":"2024-03-11T13:02:45Z","userPrincipalName":"a@b.c","appDisplayName":"App"}`
+	huge := `{"id":"x0","createdDateTime":"2024-03-11T13:02:45Z","userPrincipalName":"a@b.c","appDisplayName":"` + strings.Repeat("A", 5000) + `"}`
+	s := &decodetest.Sink{}
+	err := NewDecoder().Decode(context.Background(), decode.Input{R: strings.NewReader(huge + "\n" + good + "\n"), Source: "huge",
+		Limits: decode.Limits{MaxLine: 4096}}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Events) != 1 || s.Reasons()[decode.ReasonLineTooLong] != 1 {
+		t.Fatalf("got %d events, rejects %v", len(s.Events), s.Reasons())
+	}
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := NewDecoder().Decode(ctx, decode.Input{R: bytes.NewReader(read(t, "entra-eventhub.json")), Source: "x"}, &decodetest.Sink{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestSniff(t *testing.T) {
+	hub := read(t, "entra-eventhub.json")
+	tests := []struct {
+		name string
+		head []byte
+		want int
+	}{
+		{"event hub", hub, 90},
+		{"graph page", read(t, "entra-graph.json"), 90},
+		{"storage blob lines", read(t, "entra-storage.jsonl"), 90},
+		{"envelope cut by the head", hub[:3000], 75},
+		{"audit only", []byte(`{"records":[{"time":"2024-03-11T13:02:45Z","category":"AuditLogs","operationName":"Add user","properties":{}}]}`), 0},
+		{"okta", []byte(`{"eventType":"user.session.start","published":"2024-03-11T13:02:45Z","actor":{}}`), 0},
+		{"other value page", []byte(`{"value":[{"id":"1","displayName":"x"}]}`), 0},
+		{"garbage", []byte("\xff\xfe{"), 0},
+	}
+	for _, tt := range tests {
+		if got := Sniff(tt.head); got != tt.want {
+			t.Errorf("%s: Sniff = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, name := range []string{"entra-eventhub.json", "entra-graph.json", "entra-storage.jsonl"} {
+		b, err := os.ReadFile("testdata/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"records":[{"category":"SignInLogs","time":"2024-03-11T13:02:45Z","resultType":"x","properties":{"status":{"errorCode":1e99}}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		decodetest.Fuzz(t, NewDecoder(), data)
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	// Storage-account blob shape, one diagnostic record per line, ~1000 records.
+	hub := read(b, "entra-eventhub.json")
+	var one []byte
+	{
+		s, _ := decodetest.Decode(b, NewDecoder(), "x", hub)
+		if len(s.Events) != 6 {
+			b.Fatal("fixture")
+		}
+	}
+	body := bytes.TrimSuffix(bytes.TrimPrefix(bytes.TrimSpace(hub), []byte(`{"records":[`)), []byte("]}"))
+	one = bytes.ReplaceAll(body, []byte(`},{"time"`), []byte("}\n{\"time\""))
+	one = append(one, '\n')
+	data := bytes.Repeat(one, 170)
+	n := bytes.Count(data, []byte("\n"))
+	d := NewDecoder()
+	s := &discard{}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
+	if s.emitted != n*b.N {
+		b.Fatalf("emitted %d, want %d", s.emitted, n*b.N)
+	}
+}
+
+type discard struct {
+	e       event.Event
+	emitted int
+}
+
+func (s *discard) Alloc() *event.Event        { s.e.Reset(); return &s.e }
+func (s *discard) Emit(*event.Event)          { s.emitted++ }
+func (s *discard) Reject(*decode.RecordError) {}
