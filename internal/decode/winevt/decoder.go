@@ -104,7 +104,10 @@ type stream struct {
 	hasEID   bool
 	hasComp  bool
 	hostname string
-	ecs      []ecsValue // Winlogbeat document fields with Vigil ECS names
+	// Flat documents: NXLog's text Opcode, kept only without a numeric one.
+	opcodeText string
+	hasOpcode  bool
+	ecs        []ecsValue // Winlogbeat document fields with Vigil ECS names
 }
 
 // timeCandidate is a field the event time may be taken from.
@@ -125,6 +128,7 @@ func (s *stream) record(rec decode.JSONRecord) {
 	}
 	s.times = [3]timeCandidate{}
 	s.hasEID, s.hasComp, s.hostname = false, false, ""
+	s.opcodeText, s.hasOpcode = "", false
 	s.ecs = s.ecs[:0]
 
 	e := s.sink.Alloc()

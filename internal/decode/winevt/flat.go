@@ -43,6 +43,22 @@ func (s *stream) fillFlat(e *event.Event, v *fastjson.Value) error {
 			s.add(e, KeySecurityUserID, c)
 		case "Keywords":
 			s.flatKeywords(e, c)
+		case "OpcodeValue":
+			s.add(e, KeyOpcode, c)
+			s.hasOpcode = true
+		case "Opcode":
+			if c.Type() == fastjson.TypeNumber {
+				s.add(e, KeyOpcode, c)
+				s.hasOpcode = true
+			} else {
+				s.opcodeText = s.text(c)
+			}
+		case "Severity":
+			// NXLog's severity of the Windows level; kept, and read as log.level.
+			s.add(e, keySeverity, c)
+			if l := nxlogLevel(s.text(c)); l != "" {
+				s.ecs = append(s.ecs, ecsValue{target: ecsTargets["log.level"], value: l})
+			}
 		case "TimeCreated":
 			s.setTime(0, c)
 		case "@timestamp":
@@ -55,6 +71,9 @@ func (s *stream) fillFlat(e *event.Event, v *fastjson.Value) error {
 			s.flatten(e, c, 1, false)
 		}
 	})
+	if s.opcodeText != "" && !s.hasOpcode {
+		e.AddRaw(KeyOpcode, s.opcodeText)
+	}
 	if s.hostname != "" {
 		if s.hasComp {
 			e.AddRaw(keyHostname, s.hostname)
@@ -65,7 +84,27 @@ func (s *stream) fillFlat(e *event.Event, v *fastjson.Value) error {
 	return nil
 }
 
-var keyHostname = event.MakeKey("Hostname")
+var (
+	keyHostname = event.MakeKey("Hostname")
+	keySeverity = event.MakeKey("Severity")
+)
+
+// nxlogLevel maps NXLog's Severity names back to the names of Windows levels.
+func nxlogLevel(sev string) string {
+	switch sev {
+	case "INFO":
+		return "information"
+	case "WARNING":
+		return "warning"
+	case "ERROR":
+		return "error"
+	case "CRITICAL":
+		return "critical"
+	case "DEBUG":
+		return "verbose"
+	}
+	return ""
+}
 
 // flatKeywords renders Keywords as Windows does (0x hex); NXLog writes the 64-bit
 // mask as a signed decimal number.

@@ -195,13 +195,12 @@ func defender(e *event.Event, id int64) {
 	if p := val(e, kDefProcessName); p != "" && p != "Unknown" {
 		setExecutable(e, p)
 	}
-	if p := val(e, kPath); p != "" {
-		// "file:_C:\dir\x.exe" (several resources are joined by "; ").
+	if p := val(e, kPath); len(p) > 6 && p[:6] == "file:_" {
+		// "file:_C:\dir\x.exe"; several resources are joined by "; ", and
+		// other schemes (amsi:_, regkey:_, process:_) are not files.
+		p = p[6:]
 		if i := indexByte(p, ';'); i >= 0 {
 			p = p[:i]
-		}
-		if len(p) > 6 && p[:6] == "file:_" {
-			p = p[6:]
 		}
 		setFile(e, p)
 	}
@@ -232,7 +231,7 @@ func setStr(e *event.Event, f event.StrField, k event.Key) {
 
 // setPID parses raw field k (decimal or 0x hex) into f.
 func setPID(e *event.Event, f event.NumField, k event.Key) {
-	if p, ok := parsePID(get(e, k)); ok {
+	if p, ok := parsePID(get(e, k)); ok && p != 0 { // 0 stands for none
 		e.SetNum(f, p)
 	}
 }

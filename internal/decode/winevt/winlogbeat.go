@@ -180,7 +180,9 @@ var ecsTargets = func() map[string]ecsTarget {
 	for _, n := range event.ECSNames() {
 		t := ecsTarget{name: n, acc: event.Lookup(n)}
 		switch {
-		case n == "@timestamp":
+		case n == "@timestamp", strings.HasPrefix(n, "host."):
+			// host.* of a Winlogbeat document describe the shipper's host (the
+			// collector, under event forwarding), not the event's: kept raw.
 			continue
 		case n == "event.category":
 			t.kind = ecsCategory
