@@ -123,6 +123,9 @@ func (s *jsonStream) record(rec decode.JSONRecord) {
 // parseTS reads Zeek's ts as its JSON writer prints it: epoch seconds (the default)
 // or ISO 8601 (JSON::TS_ISO8601), and tolerates a float in exponent form.
 func parseTS(ts string) (time.Time, error) {
+	if isDecimal(ts) {
+		return decode.ParseEpoch(ts)
+	}
 	if c := ts[0]; c >= '0' && c <= '9' && strings.IndexAny(ts, "eE") > 0 && strings.IndexAny(ts, "-:T") < 0 {
 		f, err := strconv.ParseFloat(ts, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > 1e12 {
@@ -132,6 +135,21 @@ func parseTS(ts string) (time.Time, error) {
 		return decode.CheckTime(time.Unix(int64(sec), int64(frac*1e9)))
 	}
 	return decode.ParseTime(ts)
+}
+
+// isDecimal reports whether s is digits with at most one '.', as epoch seconds are.
+func isDecimal(s string) bool {
+	dot := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return s != ""
 }
 
 // logType resolves the record's log from _path/@stream, else from the file name.
@@ -183,7 +201,7 @@ func (s *jsonStream) visitField(k []byte, v *fastjson.Value) {
 	text := s.flat.Text(v)
 	e.AddRaw(c.key, text)
 	if c.slot != sNone {
-		s.rec.vals[c.slot] = text
+		s.rec.set(c.slot, text)
 	}
 }
 
@@ -214,9 +232,9 @@ func (s *jsonStream) array(e *event.Event, c jcol, v *fastjson.Value) {
 	}
 	if c.slot != sNone && len(s.join) > 0 {
 		if len(a) == 1 {
-			s.rec.vals[c.slot] = last
+			s.rec.set(c.slot, last)
 		} else {
-			s.rec.vals[c.slot] = s.flat.Arena.String(s.join)
+			s.rec.set(c.slot, s.flat.Arena.String(s.join))
 		}
 	}
 }

@@ -13,11 +13,20 @@ import (
 // Multi-valued fields (sets, vectors, JSON arrays) are kept joined by sep.
 type record struct {
 	vals [numSlots]string
+	used []slot // slots set since the last reset, so reset clears only those
 	sep  byte
 }
 
+func (r *record) set(s slot, v string) {
+	r.vals[s] = v
+	r.used = append(r.used, s)
+}
+
 func (r *record) reset(sep byte) {
-	r.vals = [numSlots]string{}
+	for _, s := range r.used {
+		r.vals[s] = ""
+	}
+	r.used = r.used[:0]
 	r.sep = sep
 }
 

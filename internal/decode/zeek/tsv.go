@@ -281,7 +281,7 @@ func (s *tsvStream) field(e *event.Event, c *column, v string, escaped bool) {
 	}
 	e.AddRaw(c.key, v)
 	if c.slot != sNone {
-		s.rec.vals[c.slot] = v
+		s.rec.set(c.slot, v)
 	}
 }
 
@@ -301,7 +301,7 @@ func (s *tsvStream) set(e *event.Event, c *column, v string, escaped bool) {
 		if escaped {
 			v = s.unescapeValue(v)
 		}
-		s.rec.vals[c.slot] = v
+		s.rec.set(c.slot, v)
 	}
 }
 
