@@ -142,6 +142,7 @@ type stream struct {
 	keys  decode.KeyCache
 	years yearState
 	sd    sdParser
+	hosts HostCache
 }
 
 func newStream(opts Options, in decode.Input, sink decode.Sink) *stream {
@@ -191,7 +192,7 @@ func (st *stream) line(l decode.Line) {
 	}
 	e.Timestamp = ts
 	e.Origin = event.Origin{Source: st.in.Source, Format: h.format(), Offset: l.Offset, Line: l.Number}
-	fill(e, &h)
+	fill(e, &h, &st.hosts)
 	st.sink.Emit(e)
 }
 
@@ -204,7 +205,7 @@ func trimLine(b []byte) []byte {
 }
 
 // fill sets the ECS core and raw fields of e from a parsed header.
-func fill(e *event.Event, h *header) {
+func fill(e *event.Event, h *header, hosts *HostCache) {
 	e.SetStr(event.EventKind, "event")
 	e.SetStr(event.EventModule, "system")
 	if h.pri >= 0 {
@@ -222,7 +223,7 @@ func fill(e *event.Event, h *header) {
 	e.AddRaw(keyTimestamp, h.tsText)
 	if host := h.host; host != "" {
 		e.AddRaw(keyHostname, host)
-		e.SetHost(host)
+		hosts.Set(e, host)
 	}
 	app := h.app
 	if app != "" {
@@ -262,6 +263,40 @@ var (
 	keyProcid       = event.MakeKey("syslog.procid")
 	keyMsgid        = event.MakeKey("syslog.msgid")
 )
+
+// HostCache remembers the canonical forms of the last few host names seen, so a
+// stream of lines from a handful of hosts canonicalizes each once. The zero value is
+// ready; use one per stream.
+type HostCache struct {
+	names [hostCacheSize]string
+	refs  [hostCacheSize]event.HostRef
+	next  int
+}
+
+const hostCacheSize = 8
+
+// Set does what e.SetHost(name) does, reusing a cached canonical form. name must be
+// immutable (an arena or literal string).
+func (c *HostCache) Set(e *event.Event, name string) {
+	if name == "" {
+		return
+	}
+	i := 0
+	for ; i < hostCacheSize && c.names[i] != name; i++ {
+	}
+	if i == hostCacheSize {
+		i = c.next
+		c.next = (c.next + 1) % hostCacheSize
+		c.names[i], c.refs[i] = name, event.CanonicalHost(name)
+	}
+	ref := c.refs[i]
+	if ref.FQDN == "" {
+		return
+	}
+	e.SetStr(event.HostName, ref.FQDN)
+	e.SetStr(event.HostHostname, ref.Short)
+	e.AddRelatedHost(ref.FQDN)
+}
 
 var facilityNames = [...]string{
 	"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
