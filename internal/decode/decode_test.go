@@ -292,3 +292,11 @@ func FuzzParseTime(f *testing.F) {
 		}
 	})
 }
+
+func TestLineReaderLongButAccepted(t *testing.T) {
+	mid := strings.Repeat("m", 200<<10) // longer than the initial buffer, shorter than the limit
+	lines := readLines(t, "a\n"+mid+"\r\nb\n", 1<<20)
+	if len(lines) != 3 || string(lines[1].Bytes) != mid || lines[1].TooLong || lines[2].Offset != int64(2+len(mid)+2) || string(lines[2].Bytes) != "b" {
+		t.Fatalf("long accepted line mangled: %d lines, second %d bytes, tooLong=%v", len(lines), len(lines[1].Bytes), lines[1].TooLong)
+	}
+}

@@ -2,19 +2,20 @@ package decode
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 )
 
 // LineReader reads lines of at most a fixed length without ever buffering more.
 // A longer line is skipped to its end and reported with TooLong set, so one hostile
-// 10 MB line costs no memory and the lines after it still decode.
+// 10 MB line costs no memory and the lines after it still decode. Its buffer starts
+// small (64 KiB) and grows only while a line longer than that is being read.
 type LineReader struct {
 	br     *bufio.Reader
 	max    int
 	line   int64
 	offset int64 // offset of the next line
+	long   []byte
 }
 
 // Line is one line read by a LineReader. Bytes excludes the line terminator and is
@@ -23,18 +24,18 @@ type Line struct {
 	Bytes   []byte
 	Number  int64 // 1-based
 	Offset  int64 // byte offset of the line's first byte
-	TooLong bool  // the line exceeded the limit; Bytes holds its first bytes only
+	TooLong bool  // the line exceeded the limit; Bytes holds at most its first 256 bytes
 	Length  int64 // the full length of the line, terminator excluded
 }
+
+const lineBufSize = 64 << 10
 
 // NewLineReader reads from r with lines of at most max bytes (DefaultMaxLine if max <= 0).
 func NewLineReader(r io.Reader, max int) *LineReader {
 	if max <= 0 {
 		max = DefaultMaxLine
 	}
-	// ReadSlice returns ErrBufferFull at the buffer size, so the buffer holds the
-	// longest accepted line plus its terminator.
-	return &LineReader{br: bufio.NewReaderSize(r, max+2), max: max}
+	return &LineReader{br: bufio.NewReaderSize(r, min(lineBufSize, max+2)), max: max}
 }
 
 // Next returns the next line. It returns io.EOF after the last line; any other error
@@ -42,24 +43,35 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 func (lr *LineReader) Next() (Line, error) {
 	start := lr.offset
 	b, err := lr.br.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) || (err == nil && len(b) > lr.max+2) {
-		head := b
-		if len(head) > 256 {
-			head = head[:256]
-		}
-		// Keep a copy of the head: skipping overwrites the buffer.
-		head = bytes.Clone(head)
+	if errors.Is(err, bufio.ErrBufferFull) {
+		// A line longer than the buffer: gather it up to the limit, then skip the rest.
+		lr.long = append(lr.long[:0], b...)
 		n := int64(len(b))
 		for errors.Is(err, bufio.ErrBufferFull) {
 			b, err = lr.br.ReadSlice('\n')
 			n += int64(len(b))
+			if len(lr.long) <= lr.max+2 {
+				lr.long = append(lr.long, b...)
+			}
 		}
-		lr.line++
-		lr.offset += n
 		if err != nil && !errors.Is(err, io.EOF) {
 			return Line{}, err
 		}
-		return Line{Bytes: head, Number: lr.line, Offset: start, TooLong: true, Length: n - trailer(b)}, nil
+		end := trailer(b) // the terminator is in the last slice read
+		b = lr.long
+		if len(lr.long) > lr.max+2 {
+			lr.long = lr.long[:min(len(lr.long), 256)]
+		}
+		if cap(lr.long) > 4*lineBufSize {
+			lr.long = nil // do not keep a huge buffer for the rest of the stream
+		}
+		lr.line++
+		lr.offset += n
+		full := n - end
+		if full > int64(lr.max) {
+			return Line{Bytes: b[:min(len(b), 256)], Number: lr.line, Offset: start, TooLong: true, Length: full}, nil
+		}
+		return Line{Bytes: b[:full], Number: lr.line, Offset: start, Length: full}, nil
 	}
 	if len(b) == 0 && err != nil {
 		return Line{}, err
@@ -69,8 +81,7 @@ func (lr *LineReader) Next() (Line, error) {
 	}
 	lr.line++
 	lr.offset += int64(len(b))
-	t := trailer(b)
-	b = b[:len(b)-int(t)]
+	b = b[:len(b)-int(trailer(b))]
 	if len(b) > lr.max {
 		// bufio's minimum buffer (16 bytes) can exceed a tiny limit.
 		return Line{Bytes: b[:min(len(b), 256)], Number: lr.line, Offset: start, TooLong: true, Length: int64(len(b))}, nil

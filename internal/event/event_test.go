@@ -21,8 +21,8 @@ func TestParseUser(t *testing.T) {
 		{"", UserRef{}},
 		{"N/A", UserRef{}},
 		{`NT AUTHORITY\SYSTEM`, UserRef{Name: "system", Domain: "nt authority"}},
-		{"@corp.com", UserRef{Name: "@corp.com"}},   // no account part: not split
-		{"alice@", UserRef{Name: "alice@"}},         // no domain part: not split
+		{"@corp.com", UserRef{Name: "@corp.com"}}, // no account part: not split
+		{"alice@", UserRef{Name: "alice@"}},       // no domain part: not split
 		{"ÉLODIE@corp", UserRef{Name: "élodie", Domain: "corp"}},
 	}
 	for _, tt := range tests {
