@@ -37,7 +37,7 @@ func (s *stream) fillWinlogbeat(e *event.Event, v *fastjson.Value) error {
 			s.flatten(e, c, 1, true)
 		default:
 			s.name = append(s.name[:0], k...)
-			s.flatten(e, c, 1, true)
+			s.flatten(e, c, 1, ecsRoot(k))
 		}
 	})
 	if !s.hasEID && code != nil {
@@ -216,4 +216,16 @@ func (s *stream) applyECS(e *event.Event) {
 			}
 		}
 	}
+}
+
+// ecsRoot reports whether a top-level document object can hold fields of Vigil's
+// ECS core, so the others (agent, ecs, host, data_stream, ...) skip the lookup.
+func ecsRoot(k []byte) bool {
+	switch string(k) {
+	case "message", "process", "user", "source", "destination", "file", "registry", "dns",
+		"url", "network", "service", "log", "error", "client", "related", "user_agent", "http",
+		"tls", "cloud", "orchestrator":
+		return true
+	}
+	return false
 }
