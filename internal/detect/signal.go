@@ -32,6 +32,24 @@ func (s Severity) String() string {
 	return fmt.Sprintf("severity(%d)", s)
 }
 
+// MarshalText renders the severity by name in JSON and YAML.
+func (s Severity) MarshalText() ([]byte, error) {
+	if int(s) >= len(severityNames) {
+		return nil, fmt.Errorf("marshalling severity %d: out of range", s)
+	}
+	return []byte(severityNames[s]), nil
+}
+
+// UnmarshalText parses a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // ParseSeverity accepts the Sigma level names (and "info").
 func ParseSeverity(s string) (Severity, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
