@@ -102,6 +102,31 @@ type stream struct {
 	tmp    []byte
 	f      fields
 	hosts  syslog.HostCache
+	// order remembers the field names of the previous entry by position: journald
+	// writes fields in a stable order, so most names match without a map lookup.
+	order []orderedKey
+	pos   int
+}
+
+type orderedKey struct {
+	name string
+	key  event.Key
+}
+
+// key interns the name of the field at the current position.
+func (st *stream) key(k []byte) event.Key {
+	i := st.pos
+	st.pos++
+	if i < len(st.order) && st.order[i].name == string(k) {
+		return st.order[i].key
+	}
+	key := st.keys.Key(k)
+	if i < len(st.order) {
+		st.order[i] = orderedKey{key.Value(), key}
+	} else if i == len(st.order) && i < 256 {
+		st.order = append(st.order, orderedKey{key.Value(), key})
+	}
+	return key
 }
 
 // fields are the journal fields the normalization reads, first value of each.
@@ -128,6 +153,7 @@ func (st *stream) record(rec decode.JSONRecord) {
 		return
 	}
 	st.f = fields{}
+	st.pos = 0
 	e := st.sink.Alloc()
 	o.Visit(func(k []byte, val *fastjson.Value) { st.field(e, k, val) })
 	ts, err := st.timestamp()
@@ -143,7 +169,7 @@ func (st *stream) record(rec decode.JSONRecord) {
 
 // field adds one journal field (every value of it) to e.
 func (st *stream) field(e *event.Event, k []byte, v *fastjson.Value) {
-	key := st.keys.Key(k)
+	key := st.key(k)
 	switch v.Type() {
 	case fastjson.TypeNull:
 		return
