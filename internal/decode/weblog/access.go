@@ -69,7 +69,7 @@ var (
 // followed by what the format puts next.
 func parseAccess(line string, r *accessRecord) error {
 	*r = accessRecord{}
-	lb := indexByte(line, '[')
+	lb := timeOpen(line)
 	if lb < 0 {
 		return errNoTime
 	}
@@ -123,6 +123,27 @@ func parseAccess(line string, r *accessRecord) error {
 	r.extra = trimSpace(rest)
 	return nil
 }
+
+// timeOpen returns the index of the '[' opening the time field: the first "[dd/",
+// so that a bracketed IPv6 vhost or client before it is not taken for it; failing
+// that, the first '['. -1 when there is none.
+func timeOpen(line string) int {
+	first := -1
+	for i := 0; i < len(line); i++ {
+		if line[i] != '[' {
+			continue
+		}
+		if first < 0 {
+			first = i
+		}
+		if i+3 < len(line) && isDigit(line[i+1]) && isDigit(line[i+2]) && line[i+3] == '/' {
+			return i
+		}
+	}
+	return first
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // splitHead splits "[vhost:port ]host ident user " (the text before the '['). A
 // user name holding spaces is kept whole.
@@ -244,6 +265,7 @@ func token(s string) (tok, rest string) {
 type AccessDecoder struct {
 	arena decode.Arena
 	rec   accessRecord
+	ents  entityCache
 }
 
 // NewAccessDecoder returns an AccessDecoder.
@@ -330,10 +352,14 @@ func (d *AccessDecoder) line(in decode.Input, sink decode.Sink, ln decode.Line, 
 	}
 	setClient(e, r.client)
 	if r.user != "-" {
-		e.SetUser(event.ParseUser(r.user))
+		d.ents.setUser(e, r.user)
 	}
 	if r.vhost != "" {
-		e.SetStr(event.DestinationDomain, r.vhost)
+		if ip := event.ParseIP(r.vhost); ip.IsValid() {
+			e.SetIP(event.DestinationIP, ip)
+		} else {
+			e.SetStr(event.DestinationDomain, r.vhost)
+		}
 		if p, ok := atoi(r.port); ok && p <= 65535 {
 			e.SetNum(event.DestinationPort, p)
 		}

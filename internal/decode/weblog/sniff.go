@@ -67,7 +67,7 @@ func SniffAccessLog(head []byte) int {
 
 // clfPrefix reports whether line starts like a CLF line up to the request's quote.
 func clfPrefix(line string) bool {
-	lb := indexByte(line, '[')
+	lb := timeOpen(line)
 	if lb < 0 || lb > 512 {
 		return false
 	}

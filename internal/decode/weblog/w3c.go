@@ -124,6 +124,7 @@ type W3CDecoder struct {
 	date  string // date of the #Date directive, for logs without a date column
 	vals  []string
 	buf   []byte
+	ents  entityCache
 }
 
 // NewW3CDecoder returns a W3CDecoder.
@@ -255,7 +256,7 @@ func (d *W3CDecoder) fill(e *event.Event, p *plan) {
 		case roleURI:
 			setURL(e, v)
 		case roleUser:
-			e.SetUser(event.ParseUser(v))
+			d.ents.setUser(e, v)
 		case roleUserAgent:
 			ua := d.plusToSpace(v)
 			e.SetStr(event.UserAgentOriginal, ua)
@@ -292,9 +293,9 @@ func (d *W3CDecoder) fill(e *event.Event, p *plan) {
 	}
 	d.setURLParts(e, stem, query)
 	if computer != "" {
-		e.SetHost(computer)
+		d.ents.setHost(e, computer)
 	} else if hostHeader != "" {
-		e.SetHost(hostHeader)
+		d.ents.setHost(e, hostHeader)
 	}
 }
 

@@ -186,3 +186,44 @@ func setClient(e *event.Event, client string) {
 	}
 	e.SetStr(event.SourceDomain, client)
 }
+
+// entityCache remembers the last host and user a stream canonicalized: web logs
+// repeat them on line after line, and canonicalizing allocates (case folding, the
+// failed address parse of a host name, the identity key). It sets the same fields
+// as event.SetHost and event.SetUser.
+type entityCache struct {
+	hostIn  string
+	host    event.HostRef
+	userIn  string
+	user    event.UserRef
+	userKey string
+}
+
+// setHost is e.SetHost(name), cached.
+func (c *entityCache) setHost(e *event.Event, name string) {
+	if name != c.hostIn || c.hostIn == "" {
+		c.hostIn, c.host = name, event.CanonicalHost(name)
+	}
+	if c.host.FQDN == "" {
+		return
+	}
+	e.SetStr(event.HostName, c.host.FQDN)
+	e.SetStr(event.HostHostname, c.host.Short)
+	e.AddRelatedHost(c.host.FQDN)
+}
+
+// setUser is e.SetUser(event.ParseUser(name)), cached.
+func (c *entityCache) setUser(e *event.Event, name string) {
+	if name != c.userIn || c.userIn == "" {
+		c.userIn, c.user = name, event.ParseUser(name)
+		c.userKey = c.user.Key()
+	}
+	if c.user.Name == "" {
+		return
+	}
+	e.SetStr(event.UserName, c.user.Name)
+	if c.user.Domain != "" {
+		e.SetStr(event.UserDomain, c.user.Domain)
+	}
+	e.AddRelatedUser(c.userKey)
+}

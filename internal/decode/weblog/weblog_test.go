@@ -303,7 +303,7 @@ func TestAccessFixtures(t *testing.T) {
 	}
 
 	s, err = decodetest.DecodeFile(t, NewAccessDecoder(), "testdata/vhost_combined.log")
-	if err != nil || len(s.Events) != 5 || len(s.Rejects) != 0 {
+	if err != nil || len(s.Events) != 6 || len(s.Rejects) != 0 {
 		t.Fatalf("vhost: %d events, %v, %v", len(s.Events), s.Reasons(), err)
 	}
 	ev = s.Events
@@ -323,6 +323,10 @@ func TestAccessFixtures(t *testing.T) {
 	}
 	if _, ok := ev[4].Num(event.HTTPResponseBodyBytes); ok || ev[4].Str(event.HTTPVersion) != "1.0" {
 		t.Errorf(`"-" size: %s`, ev[4].AppendJSON(nil))
+	}
+	if e := ev[5]; e.IP(event.DestinationIP).String() != "2001:db8::443" || num(e, event.DestinationPort) != 8443 ||
+		e.IP(event.SourceIP).String() != "2001:db8::7" || !e.Timestamp.Equal(ts("2018-07-11T06:02:00Z")) {
+		t.Errorf("bracketed IPv6 vhost: %s", e.AppendJSON(nil))
 	}
 	// Sigma webserver taxonomy aliases.
 	if rawOne(t, ev[0], "cs-uri-query") != "/index.php?id=1%27%20OR%201=1--" || rawOne(t, ev[0], "cs-uri-stem") != "/index.php" ||
