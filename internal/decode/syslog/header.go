@@ -12,9 +12,11 @@ import (
 
 // Line kinds.
 const (
-	kindBSD  = iota // RFC 3164 with "Mmm dd hh:mm:ss"
-	kindISO         // RFC 3164 framing with an RFC 3339 timestamp (rsyslog's default file format)
-	kind5424        // RFC 5424
+	kindUnknown = -1 // no timestamp recognised yet
+
+	kindBSD  = iota - 1 // RFC 3164 with "Mmm dd hh:mm:ss"
+	kindISO             // RFC 3164 framing with an RFC 3339 timestamp (rsyslog's default file format)
+	kind5424            // RFC 5424
 )
 
 // header is one parsed line. Its strings are slices of the line.
@@ -37,9 +39,13 @@ type header struct {
 	msg     string
 }
 
-func (h *header) format() string {
-	if h.kind == kind5424 {
+// format returns the format id of the line's kind, or def when it is unknown.
+func (h *header) format(def string) string {
+	switch h.kind {
+	case kind5424:
 		return FormatRFC5424
+	case kindUnknown:
+		return def
 	}
 	return FormatRFC3164
 }

@@ -68,15 +68,19 @@ type Options struct {
 // Decoder decodes syslog streams. It holds only options; all per-stream state lives
 // in Decode, so one Decoder may decode several streams at once.
 type Decoder struct {
-	opts Options
+	opts   Options
+	format string // the format id of rejects no line kind can be told for
 }
 
-// New returns a decoder with opts.
-func New(opts Options) *Decoder {
+// New returns a decoder with opts. It decodes every syslog line kind; it was created
+// for the "syslog-rfc3164" format id.
+func New(opts Options) *Decoder { return newDecoder(opts, FormatRFC3164) }
+
+func newDecoder(opts Options, format string) *Decoder {
 	if opts.Location == nil {
 		opts.Location = time.UTC
 	}
-	return &Decoder{opts: opts}
+	return &Decoder{opts: opts, format: format}
 }
 
 // Formats lists the formats this package decodes. Both ids decode every syslog line
@@ -87,13 +91,13 @@ func Formats() []decode.Format {
 			ID:          FormatRFC3164,
 			Description: "BSD syslog text (RFC 3164, traditional or RFC 3339 timestamps): /var/log/auth.log, /var/log/secure, /var/log/syslog",
 			Sniff:       SniffRFC3164,
-			New:         func() decode.Decoder { return New(Options{}) },
+			New:         func() decode.Decoder { return newDecoder(Options{}, FormatRFC3164) },
 		},
 		{
 			ID:          FormatRFC5424,
 			Description: "IETF syslog text (RFC 5424) with structured data",
 			Sniff:       SniffRFC5424,
-			New:         func() decode.Decoder { return New(Options{}) },
+			New:         func() decode.Decoder { return newDecoder(Options{}, FormatRFC5424) },
 		},
 	}
 }
@@ -106,8 +110,11 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 	lim := in.Limits.WithDefaults()
 	br := bufio.NewReaderSize(in.R, lim.MaxLine+2)
 	st := newStream(d.opts, in, sink)
+	st.format = d.format
 	if d.opts.Year == 0 {
-		head, _ := br.Peek(decode.SniffSize)
+		// Only what the first read brought: waiting for more would stall a live stream.
+		_, _ = br.Peek(1)
+		head, _ := br.Peek(min(br.Buffered(), decode.SniffSize))
 		st.years.anchorFromHead(head, d.opts.Location)
 	}
 	lr := decode.NewLineReader(br, lim.MaxLine) // reuses br: it is large enough
@@ -125,7 +132,7 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 			return fmt.Errorf("reading %s: %w", in.Source, err)
 		}
 		if l.TooLong {
-			st.reject(l.Offset, l.Number, FormatRFC3164, decode.ReasonLineTooLong,
+			st.reject(l.Offset, l.Number, d.format, decode.ReasonLineTooLong,
 				fmt.Errorf("line of %d bytes exceeds the %d-byte limit", l.Length, lim.MaxLine))
 			continue
 		}
@@ -135,14 +142,15 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 
 // stream is the state of one Decode call.
 type stream struct {
-	opts  Options
-	in    decode.Input
-	sink  decode.Sink
-	arena decode.Arena
-	keys  decode.KeyCache
-	years yearState
-	sd    sdParser
-	hosts HostCache
+	opts   Options
+	format string
+	in     decode.Input
+	sink   decode.Sink
+	arena  decode.Arena
+	keys   decode.KeyCache
+	years  yearState
+	sd     sdParser
+	hosts  HostCache
 }
 
 func newStream(opts Options, in decode.Input, sink decode.Sink) *stream {
@@ -163,15 +171,15 @@ func (st *stream) line(l decode.Line) {
 	}
 	// One copy of the line: every string of the event is a slice of it.
 	s := st.arena.String(b)
-	var h header
+	h := header{kind: kindUnknown}
 	if reason, err := parseHeader(&h, s, st.opts.Location); err != nil {
-		st.reject(l.Offset, l.Number, h.format(), reason, err)
+		st.reject(l.Offset, l.Number, h.format(st.format), reason, err)
 		return
 	}
 	if h.kind == kindBSD {
 		t, err := st.years.resolve(&h, st.opts.Location)
 		if err != nil {
-			st.reject(l.Offset, l.Number, h.format(), decode.ReasonBadTimestamp, err)
+			st.reject(l.Offset, l.Number, h.format(""), decode.ReasonBadTimestamp, err)
 			return
 		}
 		h.ts = t
@@ -180,18 +188,18 @@ func (st *stream) line(l decode.Line) {
 	}
 	ts, err := decode.CheckTime(h.ts)
 	if err != nil {
-		st.reject(l.Offset, l.Number, h.format(), decode.ReasonBadTimestamp, err)
+		st.reject(l.Offset, l.Number, h.format(""), decode.ReasonBadTimestamp, err)
 		return
 	}
 	e := st.sink.Alloc()
 	if h.sd != "" {
 		if err := st.sd.parse(e, h.sd, &st.keys, &st.arena); err != nil {
-			st.reject(l.Offset, l.Number, h.format(), decode.ReasonMalformed, err)
+			st.reject(l.Offset, l.Number, h.format(""), decode.ReasonMalformed, err)
 			return
 		}
 	}
 	e.Timestamp = ts
-	e.Origin = event.Origin{Source: st.in.Source, Format: h.format(), Offset: l.Offset, Line: l.Number}
+	e.Origin = event.Origin{Source: st.in.Source, Format: h.format(""), Offset: l.Offset, Line: l.Number}
 	fill(e, &h, &st.hosts)
 	st.sink.Emit(e)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/decode"
@@ -660,4 +661,34 @@ func BenchmarkDecodeRFC5424(b *testing.B) {
 	data := benchData(b, "rfc5424.log")
 	data = bytes.ReplaceAll(data, []byte("<14>1 - web01 app - - - nil timestamp\n"), nil)
 	benchDecode(b, data)
+}
+
+func TestRejectFormatFollowsFormatID(t *testing.T) {
+	in := "<13>1 2024-03-01T00:00:00Z h a - - - " + strings.Repeat("x", 5000) + "\n"
+	for _, f := range Formats() {
+		s := &decodetest.Sink{}
+		err := f.New().Decode(context.Background(), decode.Input{R: strings.NewReader(in), Source: "x",
+			Limits: decode.Limits{MaxLine: 1024}}, s)
+		if err != nil || len(s.Rejects) != 1 || s.Rejects[0].Format != f.ID || s.Rejects[0].Reason != decode.ReasonLineTooLong {
+			t.Errorf("%s: err %v rejects %v", f.ID, err, s.Rejects)
+		}
+	}
+}
+
+// TestSlowReader checks that a reader returning one byte per call (a live stream)
+// decodes the same events: the decoder never waits for more than one read up front.
+func TestSlowReader(t *testing.T) {
+	b, err := os.ReadFile("testdata/auth.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, _ := decodetest.Decode(t, New(Options{Year: 2023}), "a", b)
+	slow := &decodetest.Sink{}
+	err = New(Options{Year: 2023}).Decode(context.Background(), decode.Input{R: iotest.OneByteReader(bytes.NewReader(b)), Source: "a"}, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fast.JSONL(), slow.JSONL()) {
+		t.Error("one-byte reads decode differently")
+	}
 }
