@@ -344,6 +344,7 @@ func (d *AccessDecoder) line(in decode.Input, sink decode.Sink, ln decode.Line, 
 	e.SetStr(event.EventKind, "event")
 	e.SetStr(event.EventModule, "apache")
 	e.SetStr(event.EventDataset, "apache.access")
+	e.SetStr(event.Message, s) // the whole line, for full-text (Sigma keywords) searches
 	if r.hasStatus {
 		setOutcome(e, status)
 	}

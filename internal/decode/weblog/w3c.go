@@ -208,7 +208,7 @@ func (d *W3CDecoder) line(in decode.Input, sink decode.Sink, ln decode.Line, b [
 		return
 	}
 	date := d.date
-	if p.date >= 0 {
+	if p.date >= 0 && d.vals[p.date] != "-" {
 		date = d.vals[p.date]
 	}
 	t, err := parseW3CTime(date, d.vals[p.time])
@@ -224,6 +224,7 @@ func (d *W3CDecoder) line(in decode.Input, sink decode.Sink, ln decode.Line, b [
 	e.SetStr(event.EventKind, "event")
 	e.SetStr(event.EventModule, "iis")
 	e.SetStr(event.EventDataset, "iis.access")
+	e.SetStr(event.Message, s) // the whole line, for full-text (Sigma keywords) searches
 	d.fill(e, p)
 	sink.Emit(e)
 }

@@ -11,6 +11,8 @@
 // cs-method, cs-uri-query, cs-user-agent, ...) so the generic Sigma web rules apply
 // to either format without a mapping; see the format files for the exact aliases.
 //
+// The whole line is kept in message, for full-text searches (Sigma "keywords").
+//
 // A value of "-" means "no value" in both formats: it is not kept as a raw field and
 // sets no ECS field.
 package weblog

@@ -101,6 +101,7 @@ func TestW3CCorpusTunna(t *testing.T) {
 		{e.IP(event.DestinationIP).String(), "10.0.2.15"},
 		{e.Str(event.EventOutcome), "success"},
 		{e.Str(event.EventDataset), "iis.access"},
+		{e.Str(event.Message), "2019-09-03 10:13:36 10.0.2.15 GET /erp/conn.aspx proxy&port=3389&ip=127.0.0.1 80 - 10.0.2.17 - - 200 0 0 7"},
 		{rawOne(t, e, "cs-uri-query"), "proxy&port=3389&ip=127.0.0.1"},
 		{rawOne(t, e, "c-ip"), "10.0.2.17"},
 		{rawOne(t, e, "sc-win32-status"), "0"},
@@ -397,6 +398,15 @@ func TestW3CVariants(t *testing.T) {
 	}
 	if e := s.Events[1]; e.Str(event.EventOutcome) != "failure" || e.Str(event.URLOriginal) != "/x" {
 		t.Errorf("second: %s", e.AppendJSON(nil))
+	}
+
+	// A "-" date falls back to the #Date directive too.
+	s, err = decodetest.Decode(t, NewW3CDecoder(), "v", []byte("#Date: 2024-03-01 00:00:00
+#Fields: date time c-ip
+- 01:02:03 192.0.2.1
+"))
+	if err != nil || len(s.Events) != 1 || !s.Events[0].Timestamp.Equal(ts("2024-03-01T01:02:03Z")) {
+		t.Errorf("'-' date: %d events, %v", len(s.Events), s.Rejects)
 	}
 }
 
