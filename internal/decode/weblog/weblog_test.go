@@ -401,10 +401,7 @@ func TestW3CVariants(t *testing.T) {
 	}
 
 	// A "-" date falls back to the #Date directive too.
-	s, err = decodetest.Decode(t, NewW3CDecoder(), "v", []byte("#Date: 2024-03-01 00:00:00
-#Fields: date time c-ip
-- 01:02:03 192.0.2.1
-"))
+	s, err = decodetest.Decode(t, NewW3CDecoder(), "v", []byte("#Date: 2024-03-01 00:00:00\n#Fields: date time c-ip\n- 01:02:03 192.0.2.1\n"))
 	if err != nil || len(s.Events) != 1 || !s.Events[0].Timestamp.Equal(ts("2024-03-01T01:02:03Z")) {
 		t.Errorf("'-' date: %d events, %v", len(s.Events), s.Rejects)
 	}
