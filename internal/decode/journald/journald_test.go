@@ -274,3 +274,31 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestSniffCorporaNegative: real Zeek JSON logs (one object per line) are not journal exports.
+func TestSniffCorporaNegative(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join(decodetest.Corpora(t, "zeek/apt29/day1"), "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, p := range names {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > decode.SniffSize {
+			b = b[:decode.SniffSize]
+		}
+		if decode.FirstJSON(b) == nil {
+			continue
+		}
+		checked++
+		if got := Sniff(b); got != 0 {
+			t.Errorf("%s sniffed as journald: %d", p, got)
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d JSON corpus files checked", checked)
+	}
+}

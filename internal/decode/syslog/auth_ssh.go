@@ -94,6 +94,7 @@ func sshAuth(e *event.Event, s, outcome string) bool {
 	}
 	if key != "" {
 		kt, fp, _ := strings.Cut(key, " ")
+		fp, _, _ = strings.Cut(fp, " ") // certificates go on: "ID alice (serial 1) CA ..."
 		e.AddRaw(keySSHKeyType, kt)
 		if fp != "" {
 			e.AddRaw(keySSHKeyFingerprint, fp)

@@ -22,8 +22,10 @@
 // order of precedence:
 //  1. Options.Year, the year of the first RFC 3164 line of the stream;
 //  2. else the year of a full-date timestamp (RFC 3339 or RFC 5424 line) in the
-//     stream: the first one in the first 64 KiB, then each later one, choosing for
-//     the next RFC 3164 line the year that puts it nearest that timestamp;
+//     stream: the first one in the first block read (at most 64 KiB; the decoder
+//     never waits for more, so live streams are not stalled), then each later one,
+//     choosing for the next RFC 3164 line the year that puts it nearest that
+//     timestamp;
 //  3. else FallbackYear, a recognisable placeholder.
 //
 // After the first line, a month going backwards by more than six months (Dec -> Jan)

@@ -2,7 +2,9 @@ package syslog
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,6 +99,9 @@ func TestParseAuthMessage(t *testing.T) {
 		{"sshd", "Accepted publickey for alice from 10.0.0.5 port 50022 ssh2: RSA SHA256:abcDEF123",
 			authWant{action: "ssh_login", outcome: "success", user: "alice", ip: "10.0.0.5", port: 50022, cat: auth | sess,
 				raw: map[string]string{"ssh.auth_method": "publickey", "ssh.key_type": "RSA", "ssh.key_fingerprint": "SHA256:abcDEF123"}}},
+		{"sshd", "Accepted publickey for alice from 10.0.0.5 port 50022 ssh2: RSA-CERT SHA256:xyz ID alice@corp (serial 7) CA ED25519 SHA256:caFP",
+			authWant{action: "ssh_login", outcome: "success", user: "alice", ip: "10.0.0.5", port: 50022, cat: auth | sess,
+				raw: map[string]string{"ssh.key_type": "RSA-CERT", "ssh.key_fingerprint": "SHA256:xyz"}}},
 		{"sshd", "Accepted keyboard-interactive/pam for bob from 2001:db8::1 port 4000 ssh2",
 			authWant{action: "ssh_login", outcome: "success", user: "bob", ip: "2001:db8::1", port: 4000, cat: auth | sess,
 				raw: map[string]string{"ssh.auth_method": "keyboard-interactive/pam"}}},
@@ -690,5 +695,52 @@ func TestSlowReader(t *testing.T) {
 	}
 	if !bytes.Equal(fast.JSONL(), slow.JSONL()) {
 		t.Error("one-byte reads decode differently")
+	}
+}
+
+// readHead returns up to decode.SniffSize decompressed bytes of a corpus file.
+func readHead(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = zr
+	}
+	head, err := io.ReadAll(io.LimitReader(r, decode.SniffSize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head
+}
+
+// TestSniffCorporaNegative: real Zeek TSV (gzip) and Zeek JSON logs are not syslog.
+func TestSniffCorporaNegative(t *testing.T) {
+	var files []string
+	for _, dir := range []string{"zeek/rita-missing-host/2024-04-19", "zeek/apt29/day1"} {
+		names, err := filepath.Glob(filepath.Join(decodetest.Corpora(t, dir), "*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, names...)
+	}
+	if len(files) < 20 {
+		t.Fatalf("only %d corpus files", len(files))
+	}
+	for _, p := range files {
+		head := readHead(t, p)
+		if len(head) == 0 {
+			continue
+		}
+		if a, b := SniffRFC3164(head), SniffRFC5424(head); a != 0 || b != 0 {
+			t.Errorf("%s sniffed as syslog: %d %d", p, a, b)
+		}
 	}
 }
