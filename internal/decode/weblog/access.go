@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/event"
@@ -76,7 +77,7 @@ func parseAccess(line string, r *accessRecord) error {
 	if err := r.splitHead(line[:lb]); err != nil {
 		return err
 	}
-	rb := indexByte(line[lb:], ']')
+	rb := strings.IndexByte(line[lb:], ']')
 	if rb < 0 {
 		return errNoTime
 	}
@@ -186,20 +187,20 @@ func (r *accessRecord) splitHead(h string) error {
 
 // vhostPort splits Apache's "%v:%p".
 func (r *accessRecord) vhostPort(s string) {
-	i := lastIndexByte(s, ':')
+	i := strings.LastIndexByte(s, ':')
 	r.vhost, r.port = s[:i], s[i+1:]
 }
 
 // isVhostPort reports whether s looks like "name:port" (not an IPv6 address).
 func isVhostPort(s string) bool {
-	i := lastIndexByte(s, ':')
+	i := strings.LastIndexByte(s, ':')
 	if i <= 0 || i == len(s)-1 {
 		return false
 	}
 	if _, ok := atoi(s[i+1:]); !ok {
 		return false
 	}
-	return indexByte(s[:i], ':') < 0 || s[0] == '['
+	return strings.IndexByte(s[:i], ':') < 0 || s[0] == '['
 }
 
 // followsRequest reports whether rest (after a candidate closing quote of the
@@ -253,7 +254,7 @@ func closeQuote(s string, ok func(rest string) bool) int {
 
 // token returns the text up to the next space, and the rest starting at that space.
 func token(s string) (tok, rest string) {
-	i := indexByte(s, ' ')
+	i := strings.IndexByte(s, ' ')
 	if i < 0 {
 		return s, ""
 	}
@@ -383,7 +384,7 @@ func (d *AccessDecoder) line(in decode.Input, sink decode.Sink, ln decode.Line, 
 	sink.Emit(e)
 }
 
-// raw keeps the line's fields under their plain names and the Sigma webserver names.
+// accessRaw keeps the line's fields under their plain names and the Sigma webserver names.
 func accessRaw(e *event.Event, r *accessRecord, method, target, proto string) {
 	addRaw(e, keyVhost, r.vhost)
 	addRaw(e, keyPort, r.port)
@@ -420,13 +421,13 @@ func addRaw(e *event.Event, k event.Key, v string) {
 }
 
 // splitRequest splits a request line "METHOD target HTTP/x.y" into its parts (proto
-// is "HTTP/x.y"). A line
-// of another shape (scanner garbage, a TLS handshake, "-") gives what it can: a
+// is "HTTP/x.y"). A line of another shape (scanner garbage, a TLS handshake, "-")
+// gives what it can: a
 // method and target for "METHOD /target" (HTTP/0.9) or "METHOD * HTTP/1.1", nothing
 // otherwise; the request stays whole in the raw field "request".
 func splitRequest(req string) (method, target, proto string) {
 	req = trimSpace(req) // Tomcat writes "GET /index.jsp " for a request without a protocol
-	sp1 := indexByte(req, ' ')
+	sp1 := strings.IndexByte(req, ' ')
 	if sp1 <= 0 {
 		return "", "", ""
 	}
@@ -435,7 +436,7 @@ func splitRequest(req string) (method, target, proto string) {
 		return "", "", ""
 	}
 	rest := req[sp1+1:]
-	sp2 := lastIndexByte(rest, ' ')
+	sp2 := strings.LastIndexByte(rest, ' ')
 	if sp2 < 0 {
 		if rest == "" || rest[0] != '/' {
 			return "", "", ""
@@ -447,24 +448,6 @@ func splitRequest(req string) (method, target, proto string) {
 		return "", "", ""
 	}
 	return method, rest[:sp2], proto
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
-}
-
-func lastIndexByte(s string, c byte) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func trimSpace(s string) string {

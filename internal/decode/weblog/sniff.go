@@ -1,6 +1,9 @@
 package weblog
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
 // sniffLines is how many lines of the head the sniffers look at.
 const sniffLines = 16
@@ -75,7 +78,7 @@ func clfPrefix(line string) bool {
 	if r.splitHead(line[:lb]) != nil {
 		return false
 	}
-	rb := indexByte(line[lb:], ']')
+	rb := strings.IndexByte(line[lb:], ']')
 	if rb < 0 {
 		return false
 	}
