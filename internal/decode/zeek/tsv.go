@@ -18,6 +18,10 @@ const FormatTSV = "zeek-tsv"
 // ctxEvery is how many records pass between checks of ctx.
 const ctxEvery = 256
 
+// maxColumns bounds a #fields header; a longer one is refused (its data lines are
+// rejected) rather than planning a hostile number of columns.
+const maxColumns = event.MaxRawFields
+
 // TSVDecoder decodes Zeek ASCII logs: a header block (#separator, #set_separator,
 // #empty_field, #unset_field, #path, #open, #fields, #types) followed by one record
 // per line and an optional #close. Header blocks may repeat mid-stream (rotated or
@@ -57,6 +61,7 @@ type header struct {
 	path          string
 	fields, types []string
 	plan          *plan // nil until built from #fields; reset when the block changes
+	refused       error // why the last #fields header was refused, if it was
 }
 
 func defaultHeader() header {
@@ -119,7 +124,11 @@ func (s *tsvStream) line(l decode.Line) {
 	}
 	if s.h.plan == nil {
 		if s.h.fields == nil {
-			s.reject(l, decode.ReasonMissingField, errors.New("data line before any #fields header"))
+			err := s.h.refused
+			if err == nil {
+				err = errors.New("data line before any #fields header")
+			}
+			s.reject(l, decode.ReasonMissingField, err)
 			return
 		}
 		s.h.plan = s.buildPlan()
@@ -156,6 +165,11 @@ func (s *tsvStream) directive(b []byte) bool {
 		s.h.path = s.unescapeString(rest)
 	case "fields":
 		s.h.fields = s.splitHeader(rest)
+		s.h.refused = nil
+		if n := len(s.h.fields); n > maxColumns {
+			s.h.fields = nil
+			s.h.refused = fmt.Errorf("the #fields header has %d fields, more than the %d accepted", n, maxColumns)
+		}
 	case "types":
 		s.h.types = s.splitHeader(rest)
 	case "open", "close":

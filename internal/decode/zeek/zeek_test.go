@@ -321,6 +321,7 @@ func TestBadInputTSV(t *testing.T) {
 		{"ts out of range", connHeader + "99999999999.0\tC0\t10.0.0.1\t1\t10.0.0.2\t2\ttcp\n" + good, 1, map[string]int{"bad-timestamp": 1}, 9},
 		{"truncated header", "#separator \\x09\n#set_separator\t,\n#path\tconn\n" + good, 0, map[string]int{"missing-field": 1}, 4},
 		{"header block replaced without fields", connHeader + good + "#separator \\x09\n#path\tdns\n" + good, 1, map[string]int{"missing-field": 1}, 12},
+		{"too many columns", "#separator \\x09\n#fields\tts" + strings.Repeat("\tx", maxColumns) + "\n" + good, 0, map[string]int{"missing-field": 1}, 3},
 		{"header without ts", "#separator \\x09\n#fields\tname\n#types\tstring\nfoo\n", 0, map[string]int{"bad-timestamp": 1}, 4},
 		{"truncated last line", connHeader + good + "1713502795.2\tC2\t10.0", 1, map[string]int{"malformed": 1}, 10},
 	}
