@@ -1,0 +1,125 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// ErrSchemaTooNew means the database was migrated by a newer Vigil than this one.
+var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// migration is one numbered schema change, migrations/NNNN_name.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the embedded migrations, checking they are numbered
+// 1, 2, 3, ... without gaps.
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("listing migrations: %w", err)
+	}
+	ms := make([]migration, 0, len(names)) // fs.Glob returns names sorted
+	for _, name := range names {
+		base := path.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || len(num) != 4 {
+			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", base)
+		}
+		if v != len(ms)+1 {
+			return nil, fmt.Errorf("migration %s: expected version %d", base, len(ms)+1)
+		}
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("reading migration %s: %w", base, err)
+		}
+		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
+	}
+	return ms, nil
+}
+
+// SchemaVersion is the newest schema version this binary knows.
+func SchemaVersion() int {
+	ms, err := loadMigrations()
+	if err != nil || len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+// migrate brings the database to the newest schema, one transaction per migration.
+// It refuses a database whose schema is newer than the binary's.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	latest := 0
+	if len(ms) > 0 {
+		latest = ms[len(ms)-1].version
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+	)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	for {
+		applied, ok, err := applyNext(ctx, db, ms, latest)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+		log.Info("applied schema migration", "version", applied.version, "name", applied.name)
+	}
+}
+
+// applyNext applies the first migration the database lacks and returns it; ok is
+// false when the schema is already current. The version is read inside the write transaction, so
+// two processes opening the same directory do not both apply a migration.
+func applyNext(ctx context.Context, db *sql.DB, ms []migration, latest int) (applied migration, ok bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return migration{}, false, fmt.Errorf("beginning migration: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after Commit
+	var cur int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return migration{}, false, fmt.Errorf("reading schema version: %w", err)
+	}
+	if cur > latest {
+		return migration{}, false, fmt.Errorf("database schema version %d, this binary knows versions up to %d: %w (upgrade vigil)", cur, latest, ErrSchemaTooNew)
+	}
+	if cur == latest {
+		return migration{}, false, nil
+	}
+	m := ms[cur] // versions are 1..latest, so ms[cur] is version cur+1
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return migration{}, false, fmt.Errorf("applying migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name); err != nil {
+		return migration{}, false, fmt.Errorf("recording migration %s: %w", m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return migration{}, false, fmt.Errorf("committing migration %s: %w", m.name, err)
+	}
+	return m, true, nil
+}
