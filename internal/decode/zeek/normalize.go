@@ -80,6 +80,10 @@ func (n *normalizer) normalize(e *event.Event, lt *logType, r *record) {
 		dhcp(e, r)
 	case pSoftware:
 		software(e, r)
+	case pOther:
+		if e.Category.Has(event.CatNetwork) {
+			e.Type |= event.TypeConnection | event.TypeProtocol
+		}
 	}
 }
 
