@@ -95,6 +95,7 @@ type stream struct {
 
 	p     fastjson.Parser
 	keys  keyCache
+	vals  valueCache
 	arena decode.Arena
 	name  []byte // dotted name being built while flattening
 	tmp   []byte
@@ -219,7 +220,7 @@ func (s *stream) text(v *fastjson.Value) string {
 	switch v.Type() {
 	case fastjson.TypeString:
 		b, _ := v.StringBytes()
-		return s.arena.String(b)
+		return s.str(b)
 	case fastjson.TypeTrue:
 		return "true"
 	case fastjson.TypeFalse:
@@ -228,7 +229,25 @@ func (s *stream) text(v *fastjson.Value) string {
 		return ""
 	}
 	s.tmp = v.MarshalTo(s.tmp[:0])
-	return s.arena.String(s.tmp)
+	return s.str(s.tmp)
+}
+
+// str returns b as a string: a cached equal one for short repeated values, else a
+// copy in the arena.
+func (s *stream) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > maxCachedValue {
+		return s.arena.String(b)
+	}
+	slot, ok := s.vals.lookup(b)
+	if ok {
+		return *slot
+	}
+	v := s.arena.String(b)
+	*slot = v
+	return v
 }
 
 // add adds raw field k with v's text. EventID and Computer are tracked.

@@ -42,8 +42,15 @@
 //     absent), SourceName/ProviderName -> Provider_Name, ProviderGuid ->
 //     Provider_Guid, RecordNumber -> EventRecordID, ExecutionProcessID -> ProcessID,
 //     ExecutionThreadID -> ThreadID, ActivityID/RelatedActivityID ->
-//     Correlation_*, UserID -> Security_UserID; a numeric (signed) Keywords becomes
-//     0x-hex. Other fields keep their own names (nested ones dotted).
+//     Correlation_*, UserID -> Security_UserID, OpcodeValue -> Opcode (NXLog's
+//     text Opcode is kept under Opcode only when no numeric one is present); a
+//     numeric (signed) Keywords becomes 0x-hex; NXLog's Severity is kept and read
+//     as log.level. NXLog has no Windows Level. The event time is taken from
+//     TimeCreated, else @timestamp, else EventTime (NXLog's local time without a
+//     zone, read as UTC). Other fields keep their own names (nested ones dotted).
+//
+// Every decoder requires an EventID and an event time; records without them are
+// rejected (missing-field, bad-timestamp).
 package winevt
 
 import (
