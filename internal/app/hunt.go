@@ -28,6 +28,7 @@ type runOptions struct {
 	progress        string
 	logLevel        string
 	quiet           bool
+	year            int
 }
 
 func (o *runOptions) register(fs interface {
@@ -45,6 +46,7 @@ func (o *runOptions) register(fs interface {
 	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always, never")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
+	fs.IntVar(&o.year, "year", 0, "year of timestamps that carry none (traditional syslog); default: inferred from full dates in the file, else the file's modification time")
 }
 
 func (o *runOptions) validate() error {
@@ -52,6 +54,9 @@ func (o *runOptions) validate() error {
 	case "auto", "always", "never":
 	default:
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--progress: want auto, always or never, got %q", o.progress)}
+	}
+	if o.year != 0 && (o.year < 1970 || o.year > 2199) {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--year %d: want a year from 1970 to 2199", o.year)}
 	}
 	if o.maxLine <= 0 || o.maxRecord <= 0 || o.maxDecompressed <= 0 {
 		return &ExitError{Code: ExitUsage, Err: errors.New("--max-line, --max-record and --max-decompressed must be positive")}
@@ -195,7 +200,7 @@ func execute(ctx context.Context, env Env, o runOptions, paths []string, customi
 	}
 	po := pipeline.Options{
 		Registry: formats.Default(), Engine: engine, Format: o.format, Strict: o.strict,
-		DecodeWorkers: o.workers, DetectWorkers: o.workers, MaxDecompressed: o.maxDecompressed,
+		DecodeWorkers: o.workers, DetectWorkers: o.workers, MaxDecompressed: o.maxDecompressed, Year: o.year,
 		Limits: decode.Limits{MaxLine: o.maxLine, MaxRecord: o.maxRecord}, Logger: log,
 	}
 	customize(&po)

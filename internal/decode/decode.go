@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/event"
 )
@@ -32,6 +33,13 @@ type Input struct {
 	R      io.Reader
 	Source string // file path (or archive!member) used in Origin and errors
 	Limits Limits
+	// ModTime is the source's modification time when it has one (a file, an archive
+	// member); zero otherwise. Formats whose timestamps lack a year use it to place
+	// them: it is a property of the input, so replays stay deterministic.
+	ModTime time.Time
+	// Year, when non-zero, is the year an operator states for year-less timestamps
+	// (vigil hunt --year); it overrides ModTime.
+	Year int
 }
 
 // Limits bound what one record may cost. Zero fields take the defaults.

@@ -44,6 +44,9 @@ type Options struct {
 	QueueDepth      int // batches buffered between stages, default 2 x DetectWorkers
 	Limits          decode.Limits
 	MaxDecompressed int64
+	// Year is the year to give timestamps that have none (RFC 3164 syslog); 0 lets
+	// decoders infer it from the data or the file's modification time.
+	Year int
 	// Strict makes the first rejected record or unreadable source fail the run.
 	Strict bool
 	// MaxExamples bounds the rejected records kept as examples per reason (default 5).
@@ -327,7 +330,7 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 		sink.reject = func(r *decode.RecordError) { inner(r); cancel() }
 	}
 	dec := f.New()
-	derr := safeDecode(sctx, dec, decode.Input{R: br, Source: s.Name, Limits: p.opts.Limits}, sink)
+	derr := safeDecode(sctx, dec, decode.Input{R: br, Source: s.Name, Limits: p.opts.Limits, ModTime: s.ModTime, Year: p.opts.Year}, sink)
 	sink.flush()
 	p.stats.stream(s.Name, f.ID, sink.events)
 	p.progress.Events.Add(sink.events)

@@ -20,13 +20,19 @@
 // "Mmm dd hh:mm:ss" has no year and no zone. Decoding must be deterministic (a replay
 // gives the same events), so the wall clock is never used. The year is chosen, in
 // order of precedence:
-//  1. Options.Year, the year of the first RFC 3164 line of the stream;
+//  1. Options.Year (or Input.Year), the year of the first RFC 3164 line of the stream;
 //  2. else the year of a full-date timestamp (RFC 3339 or RFC 5424 line) in the
 //     stream: the first one in the first block read (at most 64 KiB; the decoder
 //     never waits for more, so live streams are not stalled), then each later one,
 //     choosing for the next RFC 3164 line the year that puts it nearest that
 //     timestamp;
-//  3. else FallbackYear, a recognisable placeholder.
+//  3. else Input.ModTime: the latest year that does not put the line after the
+//     source's modification time (lines are written before the file is last
+//     modified), so a Dec -> Jan file modified in January starts in December of the
+//     previous year;
+//  4. else FallbackYear, a recognisable placeholder.
+//
+// Input.Year (vigil hunt --year) counts as Options.Year.
 //
 // After the first line, a month going backwards by more than six months (Dec -> Jan)
 // moves to the next year, and one going forwards by more than six months (a late
@@ -113,7 +119,11 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 	br := bufio.NewReaderSize(in.R, lim.MaxLine+2)
 	st := newStream(d.opts, in, sink)
 	st.format = d.format
-	if d.opts.Year == 0 {
+	if st.years.explicit == 0 {
+		st.years.explicit = in.Year
+	}
+	st.years.modTime = in.ModTime
+	if st.years.explicit == 0 {
 		// Only what the first read brought: waiting for more would stall a live stream.
 		_, _ = br.Peek(1)
 		head, _ := br.Peek(min(br.Buffered(), decode.SniffSize))

@@ -8,7 +8,8 @@ import (
 
 // yearState assigns years to RFC 3164 timestamps (see the package documentation).
 type yearState struct {
-	explicit int // Options.Year; 0 infers
+	explicit int       // Options.Year, else Input.Year; 0 infers
+	modTime  time.Time // the source's modification time; zero when unknown
 
 	started bool       // a year has been chosen for the current run of BSD lines
 	year    int        // the year of the current run
@@ -30,6 +31,13 @@ func (y *yearState) resolve(h *header, loc *time.Location) (time.Time, error) {
 			y.year = y.explicit
 		case y.haveAnchor:
 			y.year = nearestYear(y.anchorYear, y.anchorMonth, m)
+		case !y.modTime.IsZero():
+			// Lines were written before the file was last modified: the latest year
+			// that does not put this month after the modification time.
+			y.year = y.modTime.Year()
+			if m > y.modTime.Month() {
+				y.year--
+			}
 		default:
 			y.year = FallbackYear
 		}

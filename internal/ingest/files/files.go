@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 )
 
 // DefaultMaxDecompressed bounds what one compressed stream may expand to (64 GiB):
@@ -107,6 +108,7 @@ type Stream struct {
 	Name        string // the file path, or "archive.zip!member"
 	Compression Compression
 	R           io.Reader
+	ModTime     time.Time // the file's or member's modification time
 }
 
 // ErrUnsupportedCompression reports a container Vigil recognises but does not read.
@@ -126,14 +128,14 @@ func Open(path string, maxSize int64, fn func(Stream) error) error {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
 	br := bufio.NewReaderSize(f, 64<<10)
 	head, _ := br.Peek(16)
 	switch c := Sniff(head); c {
 	case Zip:
-		info, err := f.Stat()
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", path, err)
-		}
 		return openZip(path, f, info.Size(), maxSize, fn)
 	case Zstd, XZ, SevenZip:
 		return fmt.Errorf("opening %s: %w: %s", path, ErrUnsupportedCompression, c)
@@ -142,7 +144,7 @@ func Open(path string, maxSize int64, fn func(Stream) error) error {
 		if err != nil {
 			return fmt.Errorf("opening %s: %w", path, err)
 		}
-		return fn(Stream{Name: path, Compression: c, R: r})
+		return fn(Stream{Name: path, Compression: c, R: r, ModTime: info.ModTime().UTC()})
 	}
 }
 
@@ -193,7 +195,7 @@ func openZip(path string, f io.ReaderAt, size, maxSize int64, fn func(Stream) er
 			if c == None {
 				c = Zip
 			}
-			return fn(Stream{Name: name, Compression: c, R: r})
+			return fn(Stream{Name: name, Compression: c, R: r, ModTime: m.Modified.UTC()})
 		}()
 		if err != nil {
 			return err
