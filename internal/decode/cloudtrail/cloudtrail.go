@@ -3,16 +3,15 @@
 // such files concatenated, and one record per line as shippers (Logstash, Firehose,
 // CloudWatch exports) write them.
 //
-// Framing: each top-level JSON object is framed by decode.JSONReader and parsed
-// whole; a {"Records":[...]} object is iterated element by element. A delivered
-// file is one JSON object on one line, so a line-based reader would need a line
-// limit as large as the file: when the stream starts with {"Records" (or its first
-// object does not end within the first 64 KiB) the decoder makes the framer scan
-// objects instead, which buffers exactly one object and never pre-allocates. A whole
-// file must then fit in Limits.MaxRecord (64 MiB by default, far above the size of
-// the files CloudTrail delivers every few minutes); larger ones are rejected as
-// record-too-large and callers may raise the limit. A Records element that is not an
-// object is rejected alone, with its index.
+// Framing: a delivered file is one JSON object on one line, often several MB. When
+// the stream starts with {"Records" (or its first object does not end within the
+// first 64 KiB) the decoder streams the Records elements one by one (see framer): a
+// file costs the memory of its largest record, each record keeps its own offset and
+// index, and Limits.MaxRecord (64 MiB by default) bounds one record, not the file.
+// Otherwise decode.JSONReader frames one object per line (NDJSON), arrays of
+// records, or pretty-printed objects; an object that is a Records file is then
+// parsed whole and iterated, within Limits.MaxLine for one-line objects. A Records
+// element that is not an object is rejected alone, with its index.
 //
 // Every producer field is kept as a raw field by its JSON path (eventName,
 // userIdentity.sessionContext.sessionIssuer.userName, requestParameters.bucketName,
@@ -149,13 +148,10 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 		shift = int64(ws + 3)
 		head = head[ws+3:]
 	}
-	var r io.Reader = br
 	if scanFraming(head) {
-		// A leading '[' makes the framer scan objects (see the package comment).
-		r = io.MultiReader(strings.NewReader("["), br)
-		shift--
+		return d.decodeFramed(ctx, in, sink, newFramer(br, in.Limits.WithDefaults().MaxRecord, shift))
 	}
-	jr := decode.NewJSONReader(r, in.Limits)
+	jr := decode.NewJSONReader(br, in.Limits)
 	for n := 0; ; n++ {
 		if n%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -180,6 +176,46 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 		if err != nil {
 			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonMalformed,
 				fmt.Errorf("parsing CloudTrail JSON: %w", err))
+			continue
+		}
+		if err := d.object(ctx, in, sink, rec, v); err != nil {
+			return err
+		}
+	}
+}
+
+// decodeFramed decodes a stream of Records files element by element.
+func (d *Decoder) decodeFramed(ctx context.Context, in decode.Input, sink decode.Sink, fm *framer) error {
+	for n := 0; ; n++ {
+		if n%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		fr, err := fm.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading CloudTrail: %w", err)
+		}
+		rec := decode.JSONRecord{Offset: fr.offset, Line: fr.line}
+		if fr.reason != "" {
+			decode.Reject(sink, in, FormatID, fr.offset, fr.line, fr.reason, errors.New(fr.detail))
+			continue
+		}
+		v, err := d.p.ParseBytes(fr.bytes)
+		if err != nil {
+			if fr.index >= 0 {
+				err = fmt.Errorf("parsing Records[%d]: %w", fr.index, err)
+			} else {
+				err = fmt.Errorf("parsing CloudTrail JSON: %w", err)
+			}
+			decode.Reject(sink, in, FormatID, fr.offset, fr.line, decode.ReasonMalformed, err)
+			continue
+		}
+		if fr.index >= 0 {
+			d.record(in, sink, rec, v, fr.index)
 			continue
 		}
 		if err := d.object(ctx, in, sink, rec, v); err != nil {

@@ -76,7 +76,8 @@ func TestGolden(t *testing.T) {
 }
 
 func TestFixtureFacts(t *testing.T) {
-	s, err := decodetest.DecodeFile(t, New(), "testdata/"+fixture)
+	file := readFixture(t, fixture)
+	s, err := decodetest.Decode(t, New(), fixture, file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,9 @@ func TestFixtureFacts(t *testing.T) {
 		if got != w {
 			t.Errorf("record %d (%s):\n got %+v\nwant %+v", i, e.Str(event.EventAction), got, w)
 		}
-		if e.Origin.Record != int64(i+1) || e.Origin.Line != 1 || e.Origin.Offset != 0 {
+		// Each element of the Records array has its own offset.
+		if o := e.Origin; o.Record != int64(i+1) || o.Line != 1 || !bytes.HasPrefix(file[o.Offset:], []byte(`{"eventVersion"`)) ||
+			(i > 0 && o.Offset <= s.Events[i-1].Origin.Offset) {
 			t.Errorf("record %d origin = %+v", i, e.Origin)
 		}
 	}
@@ -384,7 +387,7 @@ func TestLargeAndConcatenatedFiles(t *testing.T) {
 	if len(s.Events) != 6000 || len(s.Rejects) != 0 {
 		t.Fatalf("%d events, rejects %v", len(s.Events), s.Rejects)
 	}
-	if o := s.Events[3000].Origin; o.Offset != int64(len(big)+1) || o.Line != 2 || o.Record != 1 {
+	if o := s.Events[3000].Origin; o.Offset != int64(len(big)+1+len(`{"Records":[`)) || o.Line != 2 || o.Record != 1 {
 		t.Errorf("second file origin = %+v", o)
 	}
 	// With a byte-order mark.
@@ -392,12 +395,20 @@ func TestLargeAndConcatenatedFiles(t *testing.T) {
 	if err != nil || len(s.Events) != 3000 || len(s.Rejects) != 0 {
 		t.Fatalf("BOM: err %v, %d events, rejects %v", err, len(s.Events), s.Rejects)
 	}
-	// A file above MaxRecord is rejected whole.
+	// MaxRecord bounds each record, not the file: larger records are rejected alone.
 	s = &decodetest.Sink{}
 	err = New().Decode(context.Background(), decode.Input{R: bytes.NewReader(big), Source: "limit.json",
-		Limits: decode.Limits{MaxRecord: 1 << 20}}, s)
-	if err != nil || len(s.Events) != 0 || s.Reasons()[decode.ReasonRecordTooLarge] != 1 {
+		Limits: decode.Limits{MaxRecord: 1000}}, s)
+	if err != nil || len(s.Events) == 0 || len(s.Events)+len(s.Rejects) != 3000 || s.Reasons()[decode.ReasonRecordTooLarge] != len(s.Rejects) {
 		t.Fatalf("limit: err %v, %d events, reasons %v", err, len(s.Events), s.Reasons())
+	}
+	if r := s.Rejects[0]; !strings.Contains(r.Error(), "exceeds the 1000-byte limit") || !strings.Contains(r.Error(), "Records[") {
+		t.Errorf("limit reject: %v", r)
+	}
+	for _, e := range s.Events {
+		if e.Origin.Offset <= 0 {
+			t.Fatalf("origin %+v", e.Origin)
+		}
 	}
 }
 
@@ -417,7 +428,12 @@ func TestBadInput(t *testing.T) {
 		{"records element without time", `{"Records":[` + good + `,{"eventName":"x"}]}`, decode.ReasonBadTimestamp, "Records[1]: no eventTime", 1},
 		{"bad time", good + "\n" + `{"eventName":"x","eventTime":"2024-13-45"}` + "\n" + good, decode.ReasonBadTimestamp, "parsing eventTime", 2},
 		{"not cloudtrail", good + "\n" + `{"awsAccountId":"1","digestStartTime":"x"}` + "\n" + good, decode.ReasonUnsupported, "neither", 2},
-		{"truncated records file", `{"Records":[` + good + `,` + good[:50], decode.ReasonTruncated, "ends inside", 0},
+		{"truncated records file", `{"Records":[` + good + `,` + good[:50], decode.ReasonTruncated, "ends inside", 1},
+		{"records element is an array", `{"Records":[` + good + `,[1,{"a":"]"}],` + good + `]}`, decode.ReasonMalformed, "Records[1] is a array", 2},
+		{"records element is a string", `{"Records":[` + good + `,"x\"}",` + good + `]}`, decode.ReasonMalformed, "Records[1] is a string", 2},
+		{"records element malformed", `{"Records":[` + good + `,{"eventTime":"2024-05-02T08:00:00Z",,},` + good + `]}`, decode.ReasonMalformed, "parsing Records[1]", 2},
+		{"garbage after a records file", `{"Records":[` + good + `]}` + "\nxyz\n" + `{"Records":[` + good + `]}`, decode.ReasonMalformed, "outside a JSON object", 2},
+		{"records key later", `{"x":1,"Records":[` + good + `,7]}`, decode.ReasonMalformed, "Records[1] is a number", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
