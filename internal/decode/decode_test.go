@@ -300,3 +300,30 @@ func TestLineReaderLongButAccepted(t *testing.T) {
 		t.Fatalf("long accepted line mangled: %d lines, second %d bytes, tooLong=%v", len(lines), len(lines[1].Bytes), lines[1].TooLong)
 	}
 }
+
+func benchFrames(b *testing.B, data []byte) {
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		jr := NewJSONReader(bytes.NewReader(data), Limits{})
+		for {
+			if _, err := jr.Next(); err != nil {
+				break
+			}
+			n++
+		}
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "records/s")
+}
+
+const benchDoc = `{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-Sysmon"}},"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"ws1"},"EventData":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd.exe /c \"whoami /all\"","User":"CORP\\alice"}}}`
+
+func BenchmarkJSONReaderLines(b *testing.B) {
+	benchFrames(b, bytes.Repeat([]byte(benchDoc+"\n"), 2000))
+}
+
+func BenchmarkJSONReaderPretty(b *testing.B) {
+	pretty := strings.NewReplacer(`,"`, ",\n  \"", `{"`, "{\n  \"").Replace(benchDoc)
+	benchFrames(b, bytes.Repeat([]byte(pretty+"\n"), 2000))
+}

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -158,39 +159,34 @@ func (j *JSONReader) nextScan() (JSONRecord, error) {
 func (j *JSONReader) scanObject() (JSONRecord, error) {
 	start, startLine := j.offset-1, j.line
 	j.buf = append(j.buf[:0], '{')
-	depth, inStr, esc, over := 1, false, false, false
-	for depth > 0 {
-		c, err := j.readByte()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return JSONRecord{Offset: start, Line: startLine, Reason: ReasonTruncated,
-					Detail: "stream ends inside a JSON object"}, nil
+	st := scanState{depth: 1}
+	over := false
+	for st.depth > 0 {
+		// Scan what is buffered in one tight loop rather than a call per byte.
+		if j.br.Buffered() == 0 {
+			if _, err := j.br.Peek(1); err != nil {
+				if errors.Is(err, io.EOF) {
+					return JSONRecord{Offset: start, Line: startLine, Reason: ReasonTruncated,
+						Detail: "stream ends inside a JSON object"}, nil
+				}
+				return JSONRecord{}, err
 			}
-			return JSONRecord{}, err
 		}
+		chunk, _ := j.br.Peek(j.br.Buffered())
+		n := st.scan(chunk)
+		used := chunk[:n]
 		if !over {
-			if len(j.buf) >= j.lim.MaxRecord {
+			if len(j.buf)+len(used) > j.lim.MaxRecord {
 				over = true
 				j.buf = j.buf[:0]
 			} else {
-				j.buf = append(j.buf, c)
+				j.buf = append(j.buf, used...)
 			}
 		}
-		switch {
-		case inStr:
-			if esc {
-				esc = false
-			} else if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
+		j.offset += int64(n)
+		j.line += int64(bytes.Count(used, newline))
+		if _, err := j.br.Discard(n); err != nil {
+			return JSONRecord{}, err
 		}
 	}
 	if over {
@@ -198,6 +194,45 @@ func (j *JSONReader) scanObject() (JSONRecord, error) {
 			Detail: fmt.Sprintf("object exceeds the %d-byte limit", j.lim.MaxRecord)}, nil
 	}
 	return JSONRecord{Bytes: j.buf, Offset: start, Line: startLine}, nil
+}
+
+var newline = []byte{'\n'}
+
+// scanState tracks nesting and strings across chunks of one object.
+type scanState struct {
+	depth      int
+	inStr, esc bool
+}
+
+// scan consumes b until the object closes (returning the index just past its last
+// byte) or b ends (returning len(b)).
+func (s *scanState) scan(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if s.inStr {
+			switch {
+			case s.esc:
+				s.esc = false
+			case c == '\\':
+				s.esc = true
+			case c == '"':
+				s.inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			s.inStr = true
+		case '{', '[':
+			s.depth++
+		case '}', ']':
+			s.depth--
+			if s.depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return len(b)
 }
 
 func (j *JSONReader) readByte() (byte, error) {
