@@ -274,9 +274,11 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 	counted := &countingReader{r: s.R, n: &p.progress.Bytes}
 	br := bufio.NewReaderSize(counted, decode.SniffSize)
 	head, err := br.Peek(decode.SniffSize)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	if len(head) == 0 && err != nil && !errors.Is(err, io.EOF) {
 		return p.streamFailed(s.Name, "unreadable", fmt.Errorf("reading %s: %w", s.Name, err))
 	}
+	// A read error after some bytes (a truncated gzip) is left for the decoder to meet:
+	// the records before it still decode, then the stream counts as a read error.
 	if len(head) == 0 {
 		p.stats.streamSkipped(s.Name, "empty", "", nil)
 		p.metrics.skipped.WithLabelValues("empty").Inc()
@@ -286,9 +288,13 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 	if p.opts.Format != "" {
 		f, _ = p.opts.Registry.Get(p.opts.Format)
 	} else {
-		d, err := p.opts.Registry.Detect(head)
-		if err != nil {
-			return p.streamFailed(s.Name, "unknown-format", fmt.Errorf("%s: %w", s.Name, err))
+		d, derr := p.opts.Registry.Detect(head)
+		if derr != nil {
+			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+				// The head was cut by a read error: say so rather than "unknown format".
+				return p.streamFailed(s.Name, "read-error", fmt.Errorf("reading %s: %w", s.Name, err))
+			}
+			return p.streamFailed(s.Name, "unknown-format", fmt.Errorf("%s: %w", s.Name, derr))
 		}
 		f = d.Format
 	}
