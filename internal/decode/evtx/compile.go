@@ -1,8 +1,10 @@
 package evtx
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/vigilsec/vigil/internal/event"
@@ -384,23 +386,30 @@ func entity(name []byte) string {
 	return "&" + string(name) + ";"
 }
 
-// appendUTF16 appends UTF-16LE b as UTF-8, dropping trailing NULs.
+// appendUTF16 appends UTF-16LE b as UTF-8, dropping trailing NULs. ASCII text,
+// the common case, is converted four code units at a time.
 func appendUTF16(dst, b []byte) []byte {
 	n := len(b) / 2
 	for n > 0 && b[2*n-2] == 0 && b[2*n-1] == 0 {
 		n--
 	}
 	start := len(dst)
-	if cap(dst)-start < n {
-		dst = append(dst[:cap(dst)], make([]byte, n-(cap(dst)-start))...)
+	dst = slices.Grow(dst, n)[:start+n]
+	out := dst[start:]
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		v := binary.LittleEndian.Uint64(b[2*i:])
+		if v&0xff80ff80ff80ff80 != 0 {
+			return appendUTF16Slow(dst[:start+i], b[2*i:2*n])
+		}
+		out[i], out[i+1], out[i+2], out[i+3] = byte(v), byte(v>>16), byte(v>>32), byte(v>>48)
 	}
-	dst = dst[:start+n]
-	for i := 0; i < n; i++ {
+	for ; i < n; i++ {
 		lo, hi := b[2*i], b[2*i+1]
 		if hi != 0 || lo >= 0x80 {
 			return appendUTF16Slow(dst[:start+i], b[2*i:2*n])
 		}
-		dst[start+i] = lo
+		out[i] = lo
 	}
 	return dst
 }
