@@ -15,7 +15,7 @@ import (
 
 func TestDefaultRegistry(t *testing.T) {
 	r := Default()
-	if len(r.Formats()) < 16 {
+	if len(r.Formats()) < 17 {
 		t.Fatalf("only %d formats registered", len(r.Formats()))
 	}
 	for _, f := range r.Formats() {
@@ -91,6 +91,9 @@ func TestDetectOwnFixtures(t *testing.T) {
 		"../weblog/testdata/vhost_combined.log":    "access-log",
 		"../weblog/testdata/common.log":            "access-log",
 		"../weblog/testdata/iis_fields_change.log": "w3c",
+		"../csvlog/testdata/firewall.csv":          "csv",
+		"../csvlog/testdata/signins.csv":           "csv",
+		"../csvlog/testdata/winevents.tsv":         "csv",
 	}
 	for path, want := range tests {
 		if got := detectID(r, head(t, path)); got != want {
@@ -110,6 +113,7 @@ func TestDetectCorpora(t *testing.T) {
 		"zeek/rita-missing-host/2024-04-21/conn.10:00:00-11:00:00.log.gz":                                 "zeek-tsv",
 		"zeek/apt29/day1/NASHUA_conn.log":                                                                 "zeek-json",
 		"cloud/aws/ec2_proxy_s3_exfiltration.zip":                                                         "cloudtrail",
+		"cloud/aws/aws_s3_honeybucketlogs.zip":                                                            "csv",
 		"evtx-attack-samples/Command and Control/Tunna_rdp_tunnel_IIS.log":                                "w3c",
 		"evtx-attack-samples/Command and Control/web_attack_and_isp_webshell_localhost_access_log.txt":    "access-log",
 		"evtx-attack-samples/README.md":                                                                   "",

@@ -3,6 +3,7 @@ package formats
 import (
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/cloudtrail"
+	"github.com/vigilsec/vigil/internal/decode/csvlog"
 	"github.com/vigilsec/vigil/internal/decode/ecsjson"
 	"github.com/vigilsec/vigil/internal/decode/entra"
 	"github.com/vigilsec/vigil/internal/decode/evtx"
@@ -32,6 +33,7 @@ func builtin() []decode.Format {
 		entra.Formats(),
 		weblog.Formats(),
 		ecsjson.Formats(),
+		csvlog.Formats(),
 	} {
 		all = append(all, fs...)
 	}
