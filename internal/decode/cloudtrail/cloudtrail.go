@@ -312,7 +312,11 @@ func (d *Decoder) raw(e *event.Event, v *fastjson.Value) {
 		default:
 			d.w.walk(e, k, child, event.MaxRawFields, maxValue, false)
 		}
-		d.top.set(k, child)
+		text := ""
+		if child.Type() == fastjson.TypeString {
+			text = d.w.last
+		}
+		d.top.set(k, child, text)
 	})
 	if d.w.clipped {
 		e.RawTruncated = true

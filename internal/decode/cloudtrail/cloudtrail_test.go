@@ -516,6 +516,48 @@ func BenchmarkDecodeCloudTrail(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeCloudTrailCorpus decodes the real records of ec2_proxy_s3_exfiltration.
+func BenchmarkDecodeCloudTrailCorpus(b *testing.B) {
+	path := decodetest.Corpora(b, "cloud/aws/ec2_proxy_s3_exfiltration.zip")
+	zr, err := zip.OpenReader(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := zr.Open("ec2_proxy_s3_exfiltration_2020-09-14011940.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	one, err := io.ReadAll(f)
+	f.Close()
+	zr.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var data []byte
+	for len(data) < 4<<20 {
+		data = append(data, one...)
+	}
+	n := float64(bytes.Count(data, []byte("\n")))
+	d := New()
+	sink := &countSink{}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, sink); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if cpu := cpuTime() - cpu0; cpu > 0 {
+		b.ReportMetric(n*float64(b.N)/cpu.Seconds(), "events/cpu-s")
+	}
+	if sink.rejects > 0 {
+		b.Fatalf("%d rejects", sink.rejects)
+	}
+}
+
 // countSink reuses one event, as the pipeline's pool does.
 type countSink struct {
 	e       event.Event

@@ -211,7 +211,8 @@ func (f *framer) skipValue(c byte) (string, error) {
 }
 
 // composite consumes bytes until the bracket depth, starting at depth, returns to
-// zero, keeping them in f.buf when keep is set.
+// zero, keeping them in f.buf when keep is set. Inside strings it jumps from quote
+// to quote, since most of a record's bytes are string contents.
 func (f *framer) composite(keep bool, depth int) error {
 	inStr, esc := false, false
 	for {
@@ -219,19 +220,31 @@ func (f *framer) composite(keep bool, depth int) error {
 		if err != nil {
 			return err
 		}
-		for i, c := range chunk {
+		i := 0
+		if esc { // the previous chunk ended with a backslash inside a string
+			esc, i = false, 1
+		}
+		for i < len(chunk) {
 			if inStr {
-				switch {
-				case esc:
-					esc = false
-				case c == '\\':
-					esc = true
-				case c == '"':
-					inStr = false
+				rest := chunk[i:]
+				q := bytes.IndexByte(rest, '"')
+				lim := len(rest)
+				if q >= 0 {
+					lim = q
 				}
+				if b := bytes.IndexByte(rest[:lim], '\\'); b >= 0 {
+					i += b + 2 // the backslash and the byte it escapes
+					esc = i > len(chunk)
+					continue
+				}
+				if q < 0 {
+					break
+				}
+				i += q + 1
+				inStr = false
 				continue
 			}
-			switch c {
+			switch chunk[i] {
 			case '"':
 				inStr = true
 			case '{', '[':
@@ -243,6 +256,7 @@ func (f *framer) composite(keep bool, depth int) error {
 					return nil
 				}
 			}
+			i++
 		}
 		f.consume(len(chunk), keep)
 	}

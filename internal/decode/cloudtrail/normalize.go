@@ -8,36 +8,38 @@ import (
 	"github.com/vigilsec/vigil/internal/event"
 )
 
-// topFields holds the top-level values normalization reads, found while flattening.
+// topFields holds the top-level values normalization reads, found while flattening:
+// strings as the arena text the raw field got, objects as parsed values.
 type topFields struct {
-	eventName, eventSource, eventID, eventType, awsRegion *fastjson.Value
-	recipientAccountID, sourceIPAddress, userAgent        *fastjson.Value
-	errorCode, errorMessage, userIdentity                 *fastjson.Value
-	responseElements                                      *fastjson.Value
+	eventName, eventSource, eventID, eventType, awsRegion string
+	recipientAccountID, sourceIPAddress, userAgent        string
+	errorCode, errorMessage                               string
+	userIdentity, responseElements                        *fastjson.Value
 }
 
-func (t *topFields) set(k []byte, v *fastjson.Value) {
+// set records the top-level field k; text is its raw field's value when it is a string.
+func (t *topFields) set(k []byte, v *fastjson.Value, text string) {
 	switch string(k) {
 	case "eventName":
-		t.eventName = v
+		t.eventName = text
 	case "eventSource":
-		t.eventSource = v
+		t.eventSource = text
 	case "eventID":
-		t.eventID = v
+		t.eventID = text
 	case "eventType":
-		t.eventType = v
+		t.eventType = text
 	case "awsRegion":
-		t.awsRegion = v
+		t.awsRegion = text
 	case "recipientAccountId":
-		t.recipientAccountID = v
+		t.recipientAccountID = text
 	case "sourceIPAddress":
-		t.sourceIPAddress = v
+		t.sourceIPAddress = text
 	case "userAgent":
-		t.userAgent = v
+		t.userAgent = text
 	case "errorCode":
-		t.errorCode = v
+		t.errorCode = text
 	case "errorMessage":
-		t.errorMessage = v
+		t.errorMessage = text
 	case "userIdentity":
 		t.userIdentity = v
 	case "responseElements":
@@ -53,22 +55,22 @@ func (d *Decoder) normalize(e *event.Event) {
 	e.SetStr(event.EventDataset, "aws.cloudtrail")
 	e.SetStr(event.CloudProvider, "aws")
 
-	name := d.str(top.eventName)
-	source := d.str(top.eventSource)
+	name := top.eventName
+	source := top.eventSource
 	e.SetStr(event.EventAction, name)
 	e.SetStr(event.EventProvider, source)
 	e.SetStr(event.CloudServiceName, strings.TrimSuffix(source, ".amazonaws.com"))
-	e.SetStr(event.EventID, d.str(top.eventID))
-	e.SetStr(event.CloudRegion, d.str(top.awsRegion))
-	e.SetStr(event.UserAgentOriginal, d.str(top.userAgent))
+	e.SetStr(event.EventID, top.eventID)
+	e.SetStr(event.CloudRegion, top.awsRegion)
+	e.SetStr(event.UserAgentOriginal, top.userAgent)
 
-	account := d.str(top.recipientAccountID)
+	account := top.recipientAccountID
 	if account == "" {
 		account = d.str(top.userIdentity, "accountId")
 	}
 	e.SetStr(event.CloudAccountID, account)
 
-	if src := d.str(top.sourceIPAddress); src != "" {
+	if src := top.sourceIPAddress; src != "" {
 		e.SetStr(event.SourceAddress, src)
 		if ip := event.ParseIP(src); ip.IsValid() {
 			e.SetIP(event.SourceIP, ip)
@@ -86,7 +88,7 @@ func (d *Decoder) normalize(e *event.Event) {
 	}
 	e.SetStr(event.CloudInstanceID, d.fl.Arena.StringOf(id.instance))
 
-	errCode := d.str(top.errorCode)
+	errCode := top.errorCode
 	failed := errCode != ""
 	if !failed && name == "ConsoleLogin" && top.responseElements != nil &&
 		string(top.responseElements.GetStringBytes("ConsoleLogin")) == "Failure" {
@@ -94,7 +96,7 @@ func (d *Decoder) normalize(e *event.Event) {
 	}
 	if failed {
 		e.SetStr(event.EventOutcome, "failure")
-		msg := d.str(top.errorMessage)
+		msg := top.errorMessage
 		if msg == "" {
 			msg = errCode
 		}
@@ -102,7 +104,7 @@ func (d *Decoder) normalize(e *event.Event) {
 	} else {
 		e.SetStr(event.EventOutcome, "success")
 	}
-	e.Category, e.Type = classify(source, name, string(top.eventType.GetStringBytes()), errCode, failed)
+	e.Category, e.Type = classify(source, name, top.eventType, errCode, failed)
 }
 
 // str returns the string at the key path in v, arena-backed; "" when v or the field
@@ -244,42 +246,60 @@ func isHostName(s string) bool {
 	return true
 }
 
-// authActions are the calls that authenticate or hand out credentials.
-var authActions = map[string]bool{
-	"ConsoleLogin": true, "GetSessionToken": true, "GetFederationToken": true,
-	"AssumeRole": true, "AssumeRoleWithSAML": true, "AssumeRoleWithWebIdentity": true,
-	"CheckMfa": true, "SwitchRole": true, "ExitRole": true, "GetSigninToken": true,
-	"CreateToken": true, "Authenticate": true, "Federate": true,
+// isAuthAction reports calls that authenticate or hand out credentials.
+func isAuthAction(name string) bool {
+	switch name {
+	case "ConsoleLogin", "GetSessionToken", "GetFederationToken", "AssumeRole", "AssumeRoleWithSAML",
+		"AssumeRoleWithWebIdentity", "CheckMfa", "SwitchRole", "ExitRole", "GetSigninToken",
+		"CreateToken", "Authenticate", "Federate":
+		return true
+	}
+	return false
 }
 
-// iamSources are the services whose calls are identity and access management.
-var iamSources = map[string]bool{
-	"iam.amazonaws.com": true, "sso.amazonaws.com": true, "identitystore.amazonaws.com": true,
-	"sso-directory.amazonaws.com": true, "access-analyzer.amazonaws.com": true,
-	"organizations.amazonaws.com": true,
+// isIAMSource reports the services whose calls are identity and access management.
+func isIAMSource(source string) bool {
+	switch source {
+	case "iam.amazonaws.com", "sso.amazonaws.com", "identitystore.amazonaws.com",
+		"sso-directory.amazonaws.com", "access-analyzer.amazonaws.com", "organizations.amazonaws.com":
+		return true
+	}
+	return false
 }
 
-// verbTypes maps the leading verb of an eventName to its ECS type, for category api.
-var verbTypes = []struct {
-	prefix string
-	typ    event.Type
-}{
-	{"Create", event.TypeCreation}, {"Run", event.TypeCreation}, {"Add", event.TypeChange},
-	{"Allocate", event.TypeCreation}, {"Import", event.TypeCreation}, {"Register", event.TypeCreation},
-	{"Copy", event.TypeCreation}, {"Upload", event.TypeCreation}, {"Issue", event.TypeCreation},
-	{"Delete", event.TypeDeletion}, {"Remove", event.TypeDeletion}, {"Terminate", event.TypeDeletion},
-	{"Deregister", event.TypeDeletion}, {"Release", event.TypeDeletion},
-	{"Update", event.TypeChange}, {"Modify", event.TypeChange}, {"Put", event.TypeChange},
-	{"Set", event.TypeChange}, {"Attach", event.TypeChange}, {"Detach", event.TypeChange},
-	{"Associate", event.TypeChange}, {"Disassociate", event.TypeChange}, {"Enable", event.TypeChange},
-	{"Disable", event.TypeChange}, {"Reset", event.TypeChange}, {"Replace", event.TypeChange},
-	{"Tag", event.TypeChange}, {"Untag", event.TypeChange}, {"Authorize", event.TypeChange},
-	{"Revoke", event.TypeChange}, {"Change", event.TypeChange}, {"Restore", event.TypeChange},
-	{"Start", event.TypeStart}, {"Stop", event.TypeEnd},
-	{"Get", event.TypeAccess}, {"List", event.TypeAccess}, {"Describe", event.TypeAccess},
-	{"Head", event.TypeAccess}, {"Lookup", event.TypeAccess}, {"Search", event.TypeAccess},
-	{"Select", event.TypeAccess}, {"Scan", event.TypeAccess}, {"Query", event.TypeAccess},
-	{"BatchGet", event.TypeAccess}, {"Download", event.TypeAccess},
+// verbType maps the leading verb of an eventName ("Describe" in DescribeInstances;
+// "Get" in BatchGetItem) to its ECS type, for category api; info when unknown.
+func verbType(name string) event.Type {
+	w := firstWord(name)
+	if w == "Batch" {
+		w = firstWord(name[len(w):])
+	}
+	switch w {
+	case "Create", "Run", "Allocate", "Import", "Register", "Copy", "Upload", "Issue":
+		return event.TypeCreation
+	case "Delete", "Remove", "Terminate", "Deregister", "Release":
+		return event.TypeDeletion
+	case "Update", "Modify", "Put", "Set", "Add", "Attach", "Detach", "Associate", "Disassociate",
+		"Enable", "Disable", "Reset", "Replace", "Tag", "Untag", "Authorize", "Revoke", "Change", "Restore":
+		return event.TypeChange
+	case "Start":
+		return event.TypeStart
+	case "Stop":
+		return event.TypeEnd
+	case "Get", "List", "Describe", "Head", "Lookup", "Search", "Select", "Scan", "Query", "Download":
+		return event.TypeAccess
+	}
+	return event.TypeInfo
+}
+
+// firstWord returns the leading capitalised word of a CamelCase name.
+func firstWord(s string) string {
+	for i := 1; i < len(s); i++ {
+		if isUpper(s[i]) {
+			return s[:i]
+		}
+	}
+	return s
 }
 
 // classify derives event.category and event.type:
@@ -288,7 +308,7 @@ var verbTypes = []struct {
 //   - iam for IAM, IAM Identity Center, Organizations and Access Analyzer calls;
 //   - authentication for sign-in and credential-issuing calls (ConsoleLogin,
 //     GetSessionToken, AssumeRole*, GetFederationToken, ...); a sign-in is type start;
-//   - type from the verb leading eventName (see verbTypes; for iam, reads are info and
+//   - type from the verb leading eventName (see verbType; for iam, reads are info and
 //     names with User or Group add type user or group); denied when the error code
 //     says access was refused.
 func classify(source, name, eventType, errCode string, failed bool) (event.Category, event.Type) {
@@ -297,17 +317,11 @@ func classify(source, name, eventType, errCode string, failed bool) (event.Categ
 	if eventType != "AwsConsoleSignIn" {
 		c |= event.CatAPI
 	}
-	verb := event.TypeInfo
-	for _, v := range verbTypes {
-		if strings.HasPrefix(name, v.prefix) && (len(name) == len(v.prefix) || isUpper(name[len(v.prefix)])) {
-			verb = v.typ
-			break
-		}
-	}
+	verb := verbType(name)
 	if c != 0 {
 		t |= verb
 	}
-	if iamSources[source] {
+	if isIAMSource(source) {
 		c |= event.CatIAM
 		switch verb {
 		case event.TypeAccess:
@@ -322,7 +336,7 @@ func classify(source, name, eventType, errCode string, failed bool) (event.Categ
 			t |= event.TypeUser
 		}
 	}
-	if eventType == "AwsConsoleSignIn" || authActions[name] || source == "signin.amazonaws.com" {
+	if eventType == "AwsConsoleSignIn" || isAuthAction(name) || source == "signin.amazonaws.com" {
 		c |= event.CatAuthentication
 		if name == "ConsoleLogin" || eventType == "AwsConsoleSignIn" {
 			t |= event.TypeStart
