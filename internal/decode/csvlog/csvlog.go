@@ -247,7 +247,7 @@ func (d *Decoder) apply(e *event.Event, ro role, v string) {
 	case roleProvider:
 		e.SetStrIfEmpty(event.EventProvider, v)
 	case roleEventID:
-		if _, err := strconv.ParseUint(v, 10, 32); err == nil {
+		if n, ok := atoi(v); ok && n <= 1<<32 {
 			e.SetStrIfEmpty(event.EventCode, v)
 		} else {
 			e.SetStrIfEmpty(event.EventID, v)
@@ -263,9 +263,9 @@ func (d *Decoder) apply(e *event.Event, ro role, v string) {
 	case roleMethod:
 		e.SetStrIfEmpty(event.HTTPRequestMethod, v)
 	case roleStatus:
-		if n, err := strconv.Atoi(v); err == nil {
+		if n, ok := atoi(v); ok {
 			if n >= 100 && n <= 599 {
-				e.SetNum(event.HTTPResponseStatusCode, int64(n))
+				e.SetNum(event.HTTPResponseStatusCode, n)
 			}
 		} else if o := outcome(v); o != "" {
 			e.SetStr(event.EventOutcome, o)
@@ -292,7 +292,7 @@ func (d *Decoder) apply(e *event.Event, ro role, v string) {
 	case roleCommandLine:
 		e.SetStrIfEmpty(event.ProcessCommandLine, v)
 	case rolePID:
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		if n, ok := atoi(v); ok {
 			e.SetNum(event.ProcessPID, n)
 		}
 	case roleLevel:
@@ -339,19 +339,49 @@ func (d *Decoder) cloudTrail(e *event.Event, r *record) {
 }
 
 func setPort(e *event.Event, f event.NumField, v string) {
-	if n, err := strconv.Atoi(v); err == nil && n >= 0 && n <= 65535 {
-		e.SetNum(f, int64(n))
+	if n, ok := atoi(v); ok && n <= 65535 {
+		e.SetNum(f, n)
 	}
 }
 
+// outcomeWords maps the words producers use for a result onto ECS event.outcome.
+var outcomeWords = []struct{ word, outcome string }{
+	{"success", "success"}, {"succeeded", "success"}, {"successful", "success"}, {"ok", "success"},
+	{"allowed", "success"}, {"allow", "success"}, {"pass", "success"}, {"passed", "success"},
+	{"accept", "success"}, {"accepted", "success"}, {"permit", "success"},
+	{"failure", "failure"}, {"failed", "failure"}, {"fail", "failure"}, {"denied", "failure"},
+	{"deny", "failure"}, {"blocked", "failure"}, {"block", "failure"}, {"drop", "failure"},
+	{"dropped", "failure"}, {"reject", "failure"}, {"rejected", "failure"}, {"error", "failure"},
+	{"interrupted", "failure"}, {"unknown", "unknown"},
+}
+
+// outcome maps a result word onto event.outcome, "" when it is not one.
+// atoi parses a non-negative decimal of up to 18 digits without allocating on
+// failure (strconv's errors allocate, and most cells tried are not numbers).
+func atoi(s string) (int64, bool) {
+	if s == "" || len(s) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
 func outcome(v string) string {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "success", "succeeded", "successful", "ok", "allowed", "allow", "pass", "passed", "accept", "accepted", "permit":
-		return "success"
-	case "failure", "failed", "fail", "denied", "deny", "blocked", "block", "drop", "dropped", "reject", "rejected", "error", "interrupted":
-		return "failure"
-	case "unknown":
-		return "unknown"
+	v = strings.TrimSpace(v)
+	if len(v) > len("interrupted") {
+		return ""
+	}
+	for _, w := range outcomeWords {
+		if strings.EqualFold(v, w.word) {
+			return w.outcome
+		}
 	}
 	return ""
 }

@@ -20,10 +20,11 @@ type walker struct {
 	fl       *decode.Flattener
 	name     []byte
 	tmp      []byte
-	left     int  // leaves still allowed in the subtree being walked
-	maxValue int  // longest value kept, bytes
-	skip     bool // skip "managedFields" objects (server-side apply bookkeeping)
-	clipped  bool // a leaf was dropped or a value shortened
+	left     int    // leaves still allowed in the subtree being walked
+	maxValue int    // longest value kept, bytes
+	skip     bool   // skip "managedFields" objects (server-side apply bookkeeping)
+	clipped  bool   // a leaf was dropped or a value shortened
+	last     string // the text of the last string or number leaf added
 
 	// Records of one stream mostly have the same shape, so the n-th leaf of a record
 	// usually has the same name as the n-th leaf of the previous one: comparing with
@@ -31,6 +32,9 @@ type walker struct {
 	pos   int
 	names []posKey
 }
+
+// posWindow is how far from its expected position walker.key looks for a name.
+const posWindow = 3
 
 type posKey struct {
 	name string
@@ -50,6 +54,14 @@ func (w *walker) key() event.Key {
 	if i < len(w.names) && w.names[i].name == string(w.name) {
 		return w.names[i].key
 	}
+	// An optional field present or absent shifts the sequence a little: look nearby
+	// and resynchronise.
+	for j := max(0, i-posWindow); j < min(len(w.names), i+posWindow+1); j++ {
+		if w.names[j].name == string(w.name) {
+			w.pos = j + 1
+			return w.names[j].key
+		}
+	}
 	k := w.fl.Keys.Key(w.name)
 	switch {
 	case i < len(w.names):
@@ -63,7 +75,7 @@ func (w *walker) key() event.Key {
 // walk adds the leaves of v under prefix to e, at most budget of them.
 func (w *walker) walk(e *event.Event, prefix []byte, v *fastjson.Value, budget, maxValue int, skip bool) {
 	w.name = append(w.name[:0], prefix...)
-	w.left, w.maxValue, w.skip = budget, maxValue, skip
+	w.left, w.maxValue, w.skip, w.last = budget, maxValue, skip, ""
 	w.visit(e, v, 0)
 }
 
@@ -130,7 +142,8 @@ func (w *walker) leaf(e *event.Event, v *fastjson.Value) {
 		b = clip(b, w.maxValue)
 		w.clipped = true
 	}
-	e.AddRaw(w.key(), w.fl.Arena.String(b))
+	w.last = w.fl.Arena.String(b)
+	e.AddRaw(w.key(), w.last)
 }
 
 // clip shortens b to at most n bytes without splitting a UTF-8 sequence.
