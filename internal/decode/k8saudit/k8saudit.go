@@ -45,6 +45,7 @@
 package k8saudit
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,11 +87,12 @@ func Formats() []decode.Format {
 }
 
 // Sniff scores head as a Kubernetes audit log: 95 when the first JSON object has
-// apiVersion audit.k8s.io/v1 (or v1beta1) and kind Event or EventList.
+// apiVersion audit.k8s.io/v1 (or v1beta1) and kind Event or EventList, also when
+// that object is too large to end within head.
 func Sniff(head []byte) int {
 	v := decode.FirstJSON(head)
 	if v == nil {
-		return 0
+		return sniffPrefix(head)
 	}
 	switch string(v.GetStringBytes("apiVersion")) {
 	case "audit.k8s.io/v1", "audit.k8s.io/v1beta1":
@@ -99,6 +101,20 @@ func Sniff(head []byte) int {
 	}
 	switch string(v.GetStringBytes("kind")) {
 	case "Event", "EventList":
+		return 95
+	}
+	return 0
+}
+
+// sniffPrefix recognises an Event whose first object does not fit in head (a large
+// RequestResponse event): the API server writes kind and apiVersion first.
+func sniffPrefix(head []byte) int {
+	b := bytes.TrimLeft(bytes.TrimPrefix(bytes.TrimLeft(head, " \t\r\n"), []byte("\xEF\xBB\xBF")), " \t\r\n")
+	if len(b) < decode.SniffSize/2 || b[0] != '{' { // only a head that the object fills
+		return 0
+	}
+	if bytes.HasPrefix(b, []byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1`)) ||
+		bytes.HasPrefix(b, []byte(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1`)) {
 		return 95
 	}
 	return 0

@@ -38,6 +38,8 @@ func TestSniff(t *testing.T) {
 		{"other kind", []byte(`{"kind":"Policy","apiVersion":"audit.k8s.io/v1"}`), 0},
 		{"cloudtrail", []byte(`{"eventVersion":"1.08","eventSource":"s3.amazonaws.com","eventName":"GetObject"}`), 0},
 		{"truncated", audit[:100], 0},
+		{"event larger than the head", []byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"RequestResponse","requestObject":{"data":"` + strings.Repeat("x", decode.SniffSize) + `"}}`)[:decode.SniffSize], 95},
+		{"other object larger than the head", []byte(`{"kind":"Pod","apiVersion":"v1","data":"` + strings.Repeat("x", decode.SniffSize) + `"}`)[:decode.SniffSize], 0},
 		{"empty", nil, 0},
 		{"garbage", []byte("\x00\x01ElfFile"), 0},
 	}
