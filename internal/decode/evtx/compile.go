@@ -276,12 +276,14 @@ func (b *binxml) endAttr(pl *plan) {
 		switch {
 		case len(parts) == 1 && parts[0].sub >= 0:
 			f.keySub = parts[0].sub
-		case len(parts) > 0:
+		default:
 			b.scratch = b.scratch[:0]
 			for _, p := range parts {
 				b.scratch = append(b.scratch, p.text...)
 			}
-			f.key, f.hasKey = b.keys.Key(b.scratch), true
+			if len(b.scratch) > 0 { // <Data Name=""> stays "Data"
+				f.key, f.hasKey = b.keys.Key(b.scratch), true
+			}
 		}
 	}
 	// Attributes elsewhere (UserData, xmlns, ...) are dropped, per the convention.

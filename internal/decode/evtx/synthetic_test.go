@@ -59,6 +59,7 @@ var eventDataTemplate = node{name: "EventData", children: []any{
 	node{name: "Binary", children: []any{sb(12, typBinary)}},
 	data("Ünïcode", sb(13, typString)),
 	data("Amp", "a", "&", "b"),
+	data("", sb(14, typString)), // an empty Name is unnamed Data
 }}
 
 var userDataTemplate = node{name: "UserData", children: []any{
@@ -130,6 +131,7 @@ func synthetic() []byte {
 			{typ: typAnsi, data: []byte("h\xe9llo\x00")},
 			{typ: typBinary, data: []byte{1, 2}},
 			{typ: typString, data: utf16le("日本語 😀")},
+			{typ: typString, data: utf16le("third")},
 		}
 	}
 	for i, user := range []string{"alice", "bob"} {
@@ -227,7 +229,7 @@ func TestSynthetic(t *testing.T) {
 			"Channel": {"Test/Operational"}, "Computer": {"WS-042.corp.example.com"},
 			"Security_UserID": {"S-1-5-21-1-2-3-1001"}, "xmlns": nil,
 			"TargetUserName": {"alice"}, "Tags": {"a", "b", "c"}, "Elevated": {"true"},
-			"Blob": {"DEADBEEF"}, "Empty": {""}, "Data": {"first", "second"}, "Mixed": {"pre-7-post"},
+			"Blob": {"DEADBEEF"}, "Empty": {""}, "Data": {"first", "second", "third"}, "Mixed": {"pre-7-post"},
 			"When": {"2024-05-02T10:11:12.3450000Z"}, "Ratio": {"0.5"}, "Signed": {"-5"},
 			"Ansi": {"héllo"}, "Binary": {"0102"}, "Ünïcode": {"日本語 😀"}, "Amp": {"a&b"},
 		}, synthTime},
@@ -282,4 +284,39 @@ func TestSyntheticGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	decodetest.Golden(t, "synthetic", s.JSONL())
+}
+
+// TestValueSizes renders every value type at every size from 0 to 17 bytes:
+// values whose size does not fit their type must not panic (hex fallback).
+func TestValueSizes(t *testing.T) {
+	b := New().bx
+	data := bytes.Repeat([]byte{0xff, 0x01}, 16)
+	for typ := 0; typ < 0x100; typ++ {
+		for n := 0; n <= 17; n++ {
+			_ = appendValue(nil, byte(typ), data[:n])
+			if n > 0 && typ&typArray == 0 {
+				_ = b.render(byte(typ), data[:n])
+			}
+			eachItem(byte(typ)&^typArray, data[:n], func(item []byte) { _ = appendValue(nil, byte(typ)&^typArray, item) })
+		}
+	}
+	for _, tc := range []struct {
+		typ  byte
+		data []byte
+		want string
+	}{
+		{typUint16, []byte{7}, "07"},
+		{typUint32, []byte{1, 0, 0, 0}, "1"},
+		{typInt64, le64b(uint64(1) << 63), "-9223372036854775808"},
+		{typHexInt32, le32b(0xabc), "0xabc"},
+		{typSizeT, le64b(16), "0x10"},
+		{typFileTime, le64b(0), "1601-01-01T00:00:00.0000000Z"},
+		{typSID, []byte{1, 1, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0}, "S-1-5-18"},
+		{typSID, []byte{1, 2, 0, 0, 0, 0, 0, 5, 18, 0, 0, 0}, "010200000000000512000000"},
+		{typBool, le32b(0), "false"},
+	} {
+		if got := string(appendValue(nil, tc.typ, tc.data)); got != tc.want {
+			t.Errorf("type 0x%02x % x: %q, want %q", tc.typ, tc.data, got, tc.want)
+		}
+	}
 }

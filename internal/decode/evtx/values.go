@@ -127,8 +127,13 @@ func (b *binxml) emitSub(o *op, subs []subValue, depth int) error {
 func (b *binxml) render(typ uint8, data []byte) string {
 	switch typ {
 	case typUint8:
-		return smallInts[data[0]]
+		if len(data) == 1 {
+			return smallInts[data[0]]
+		}
 	case typUint16:
+		if len(data) != 2 {
+			break
+		}
 		if n := le16(data, 0); n < uint16(len(smallInts)) {
 			return smallInts[n]
 		}
