@@ -568,3 +568,23 @@ type countSink struct {
 func (s *countSink) Alloc() *event.Event        { s.e.Reset(); return &s.e }
 func (s *countSink) Emit(*event.Event)          { s.n++ }
 func (s *countSink) Reject(*decode.RecordError) { s.rejects++ }
+
+// TestFramerEscapesAcrossChunks moves escaped quotes and backslashes across the
+// framer's 64 KiB read boundary.
+func TestFramerEscapesAcrossChunks(t *testing.T) {
+	const tail = `x\"}\\\"],\"{y\\`                       // x"}\"],"{y\ once decoded
+	for pad := headSize - 110; pad < headSize-50; pad++ { // the tail crosses offset 65536
+		rec := `{"eventTime":"2024-05-02T08:00:00Z","eventName":"A","pad":"` + strings.Repeat("a", pad) + `","v":"` + tail + `"}`
+		in := `{"Records":[` + rec + `,{"eventTime":"2024-05-02T08:00:01Z","eventName":"B"}]}`
+		s, err := decodetest.Decode(t, New(), "esc.json", []byte(in))
+		if err != nil || len(s.Rejects) != 0 || len(s.Events) != 2 {
+			t.Fatalf("pad %d: err %v, rejects %v, %d events", pad, err, s.Rejects, len(s.Events))
+		}
+		if got := raw(s.Events[0], "v"); !slices.Equal(got, []string{`x"}\"],"{y\`}) {
+			t.Fatalf("pad %d: v = %q", pad, got)
+		}
+		if s.Events[1].Str(event.EventAction) != "B" || s.Events[1].Origin.Offset != int64(len(`{"Records":[`)+len(rec)+1) {
+			t.Fatalf("pad %d: second record %+v", pad, s.Events[1].Origin)
+		}
+	}
+}
