@@ -8,8 +8,12 @@ import (
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 )
 
-// FuzzDecode checks the decoder contract on mutated EVTX files: seeds are a
-// small real file, one real chunk alone (carved), and the synthetic fixtures.
+// FuzzDecode checks the decoder contract on mutated EVTX files: seeds are
+// small real files, one real chunk alone (carved), and the synthetic fixture
+// (a file and its chunk alone). Run it with minimization off: minimizing 64 KiB
+// inputs stalls the workers for minutes.
+//
+//	go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime=60s -fuzzminimizetime=0 ./internal/decode/evtx/
 func FuzzDecode(f *testing.F) {
 	for _, seed := range syntheticSeeds() {
 		f.Add(seed)
