@@ -20,8 +20,9 @@ type signalRow struct {
 	doc    []byte
 }
 
-// PutSignals implements store.Store. Encoding happens before the transaction so
-// the writer connection is held only for the inserts.
+// PutSignals implements store.Store. Signals are encoded before the transaction,
+// so the writer connection is held only for the inserts, which go in multi-row
+// statements. RETURNING tells which signals were new; only those get entity rows.
 func (s *Store) PutSignals(ctx context.Context, signals []detect.Signal) error {
 	const op = "putting signals"
 	if err := s.check(op); err != nil {
@@ -43,41 +44,62 @@ func (s *Store) PutSignals(ctx context.Context, signals []detect.Signal) error {
 		rows[i] = signalRow{sig: &signals[i], timeNs: c.Time.UnixNano(), doc: doc}
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		ins := tx.StmtContext(ctx, s.ws.insSignal)
-		insEnt := tx.StmtContext(ctx, s.ws.insSignalEntity)
-		for i := range rows {
-			if err := insertSignal(ctx, ins, insEnt, &rows[i]); err != nil {
-				return err
-			}
+		var ents []any // kind, value, time_ns, seq of each new signal's entities
+		err := s.ws.insSignals.each(len(rows), func(st *sql.Stmt, lo, hi int) error {
+			var err error
+			ents, err = insertSignals(ctx, tx.StmtContext(ctx, st), rows[lo:hi], ents)
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		return nil
+		return s.ws.insSignalEntities.each(len(ents)/4, func(st *sql.Stmt, lo, hi int) error {
+			if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, ents[4*lo:4*hi]...); err != nil {
+				return fmt.Errorf("inserting signal entities: %w", err)
+			}
+			return nil
+		})
 	})
 	return s.wrap(op, err)
 }
 
-func insertSignal(ctx context.Context, ins, insEnt *sql.Stmt, r *signalRow) error {
-	sig := r.sig
-	res, err := ins.ExecContext(ctx, sig.ID, r.timeNs, int64(sig.Severity), sig.DetectorID, sig.RuleID, r.doc)
-	if err != nil {
-		return fmt.Errorf("inserting signal %s: %w", sig.ID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("inserting signal %s: %w", sig.ID, err)
-	}
-	if n == 0 {
-		return nil // already stored: first write wins
-	}
-	seq, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("inserting signal %s: %w", sig.ID, err)
-	}
-	for _, e := range sig.Entities {
-		if _, err := insEnt.ExecContext(ctx, string(e.Kind), e.Value, r.timeNs, seq); err != nil {
-			return fmt.Errorf("inserting entity of signal %s: %w", sig.ID, err)
+// insertSignals inserts one chunk of rows and appends the entity rows of the
+// signals that were new to ents.
+func insertSignals(ctx context.Context, st *sql.Stmt, chunk []signalRow, ents []any) ([]any, error) {
+	args := make([]any, 0, 6*len(chunk))
+	byID := make(map[string]*signalRow, len(chunk))
+	for i := range chunk {
+		r := &chunk[i]
+		args = append(args, r.sig.ID, r.timeNs, int64(r.sig.Severity), r.sig.DetectorID, r.sig.RuleID, r.doc)
+		if _, dup := byID[r.sig.ID]; !dup {
+			byID[r.sig.ID] = r // the first of duplicates in a batch is the one stored
 		}
 	}
-	return nil
+	res, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return ents, fmt.Errorf("inserting signals: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var (
+			id  string
+			seq int64
+		)
+		if err := res.Scan(&id, &seq); err != nil {
+			return ents, fmt.Errorf("inserting signals: %w", err)
+		}
+		r := byID[id]
+		if r == nil {
+			return ents, fmt.Errorf("inserting signals: database returned unknown id %q", id)
+		}
+		for _, e := range r.sig.Entities {
+			ents = append(ents, string(e.Kind), e.Value, r.timeNs, seq)
+		}
+	}
+	if err := res.Err(); err != nil {
+		return ents, fmt.Errorf("inserting signals: %w", err)
+	}
+	return ents, nil
 }
 
 // GetSignal implements store.Store.

@@ -70,6 +70,8 @@ func TestPragmas(t *testing.T) {
 		{s.w, "foreign_keys", "1"},
 		{s.w, "synchronous", "1"}, // NORMAL
 		{s.w, "busy_timeout", "5000"},
+		{s.w, "page_size", "16384"},
+		{s.w, "temp_store", "2"}, // MEMORY
 		{s.r, "journal_mode", "wal"},
 		{s.r, "foreign_keys", "1"},
 		{s.r, "query_only", "1"},
@@ -266,6 +268,43 @@ func TestContextCanceled(t *testing.T) {
 	}
 	if _, err := s.GetSignal(t.Context(), "x"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("canceled put stored the signal: %v", err)
+	}
+}
+
+// TestPutSignalsLargeBatch crosses every multi-row statement size, with
+// duplicates in different statements of one batch and in a second batch.
+func TestPutSignalsLargeBatch(t *testing.T) {
+	s := openTemp(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	const n = 1000
+	var batch []detect.Signal
+	for i := range n + 37 {
+		k := i % n // the last 37 repeat the first 37
+		batch = append(batch, detect.Signal{ID: fmt.Sprintf("big-%04d", k), Time: t0.Add(time.Duration(k)), DetectorID: "d",
+			Entities: []detect.Entity{
+				{Kind: detect.EntityUser, Value: fmt.Sprintf("u%d", k%7)},
+				{Kind: detect.EntityHost, Value: fmt.Sprintf("h%d", k%3)},
+				{Kind: detect.EntityHost, Value: fmt.Sprintf("h%d", k%3)}, // repeated entity
+			}})
+	}
+	must(t, s.PutSignals(ctx, batch))
+	must(t, s.PutSignals(ctx, batch[500:600]))
+	var signals, entities int
+	must(t, s.w.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM signals), (SELECT COUNT(*) FROM signal_entities)`).Scan(&signals, &entities))
+	if signals != n || entities != 2*n {
+		t.Errorf("%d signals and %d entity rows, want %d and %d", signals, entities, n, 2*n)
+	}
+	p, err := s.ListSignals(ctx, store.SignalQuery{Entity: detect.Entity{Kind: detect.EntityUser, Value: "u3"}, Limit: store.MaxLimit})
+	must(t, err)
+	want := 0
+	for k := range n {
+		if k%7 == 3 {
+			want++
+		}
+	}
+	if len(p.Items) != want {
+		t.Errorf("user u3 has %d signals, want %d", len(p.Items), want)
 	}
 }
 

@@ -11,7 +11,6 @@ CREATE TABLE signals (
 	doc         BLOB    NOT NULL
 );
 CREATE INDEX signals_time ON signals (time_ns); -- index entries end with seq: (time_ns, seq) is the list order
-CREATE INDEX signals_detector ON signals (detector_id, time_ns);
 CREATE INDEX signals_rule ON signals (rule_id, time_ns);
 
 -- One row per (entity, signal), for "every signal about alice".
@@ -19,10 +18,9 @@ CREATE TABLE signal_entities (
 	kind    TEXT    NOT NULL,
 	value   TEXT    NOT NULL,
 	time_ns INTEGER NOT NULL,
-	seq     INTEGER NOT NULL REFERENCES signals (seq) ON DELETE CASCADE,
+	seq     INTEGER NOT NULL,
 	PRIMARY KEY (kind, value, time_ns, seq)
 ) WITHOUT ROWID;
-CREATE INDEX signal_entities_seq ON signal_entities (seq);
 
 CREATE TABLE evidence (
 	event_id TEXT    PRIMARY KEY,
