@@ -12,6 +12,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/detect"
 )
 
 // Version is set at build time with -ldflags "-X github.com/vigilsec/vigil/internal/app.Version=v1.2.3".
@@ -24,6 +26,16 @@ type Env struct {
 	Stdout, Stderr io.Writer
 	StdoutTTY      bool
 	StderrTTY      bool
+
+	// detectors replaces the built-in detector list; tests use it.
+	detectors func() []detect.Detector
+}
+
+func (e Env) detectorList() []detect.Detector {
+	if e.detectors != nil {
+		return e.detectors()
+	}
+	return detectors()
 }
 
 type command struct {

@@ -84,6 +84,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	var o runOptions
 	o.register(fs)
 	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
+	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -104,18 +105,28 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 	}
 
-	var (
-		mu      sync.Mutex
-		signals []detect.Signal
-	)
+	var sink *storeSink
+	if *dataDir != "" {
+		if sink, err = openStoreSink(ctx, *dataDir); err != nil {
+			return err
+		}
+		defer sink.close()
+	}
+	var signals []detect.Signal // appended from the pipeline's single sink goroutine
 	st, err := execute(ctx, env, o, paths, func(po *pipeline.Options) {
 		po.OnSignal = func(d pipeline.Detection) error {
-			mu.Lock()
 			signals = append(signals, d.Signal)
-			mu.Unlock()
+			if sink != nil {
+				return sink.add(ctx, d)
+			}
 			return nil
 		}
 	})
+	if sink != nil && st != nil {
+		if serr := sink.finish(ctx, paths, st, err); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}
 	if st != nil {
 		report.SortSignals(signals)
 		if werr := report.Signals(env.Stdout, of, signals, st); werr != nil {
@@ -194,7 +205,7 @@ func execute(ctx context.Context, env Env, o runOptions, paths []string, customi
 	if len(errs) > 0 && (o.strict || len(list) == 0) {
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("reading paths: %w", errors.Join(errs...))}
 	}
-	engine, err := detect.NewEngine(detectors(), detect.EngineOptions{Logger: log})
+	engine, err := detect.NewEngine(env.detectorList(), detect.EngineOptions{Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,6 +113,11 @@ func (e *Engine) Process(ctx context.Context, batch []*event.Event, emit func(Si
 		n := 0
 		err := e.run(ctx, d, batch, func(s Signal) {
 			s.DetectorID, s.DetectorVersion = d.ID(), d.Version()
+			s.Entities = dropEmptyEntities(s.Entities)
+			s.Confidence = clampUnit(s.Confidence)
+			if math.IsNaN(s.Explanation.Score) || math.IsInf(s.Explanation.Score, 0) {
+				s.Explanation.Score = 0
+			}
 			if s.ID == "" {
 				s.ID = SignalID(s.DetectorID, s.RuleID, s.Evidence)
 			}
@@ -136,6 +142,30 @@ func (e *Engine) run(ctx context.Context, d Detector, batch []*event.Event, emit
 		}
 	}()
 	return d.Detect(ctx, batch, emit)
+}
+
+// clampUnit keeps a confidence within [0, 1]; NaN becomes 0. A detector's arithmetic
+// slip must not make the signal unprintable (JSON has no NaN) or unstorable.
+func clampUnit(f float64) float64 {
+	switch {
+	case math.IsNaN(f) || f < 0:
+		return 0
+	case f > 1:
+		return 1
+	}
+	return f
+}
+
+// dropEmptyEntities removes entities with no kind or value: a detector that could not
+// fill one (an event without a user) must not make the signal unstorable.
+func dropEmptyEntities(es []Entity) []Entity {
+	out := es[:0]
+	for _, e := range es {
+		if e.Kind != "" && e.Value != "" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Evidence returns the evidence reference for an event.

@@ -24,7 +24,8 @@ func (f *fakeDetector) ID() string      { return f.id }
 func (f *fakeDetector) Version() string { return "2.1.0" }
 func (f *fakeDetector) Detect(_ context.Context, batch []*event.Event, emit func(Signal)) error {
 	for i := 0; i < f.out && i < len(batch); i++ {
-		emit(Signal{Time: batch[i].Timestamp, RuleID: "rule-" + f.id, Title: "t", Evidence: []EvidenceRef{Evidence(batch[i])}})
+		emit(Signal{Time: batch[i].Timestamp, RuleID: "rule-" + f.id, Title: "t", Evidence: []EvidenceRef{Evidence(batch[i])},
+			Entities: []Entity{{Kind: EntityUser, Value: ""}, {Kind: EntityHost, Value: "ws1"}, {Value: "x"}}})
 	}
 	return f.err
 }
@@ -55,6 +56,9 @@ func TestEngineStampsCountsAndIsolates(t *testing.T) {
 		t.Fatalf("got %d signals, want 3 (1 from the failing detector before its error, 2 from the good one)", len(got))
 	}
 	for _, s := range got {
+		if len(s.Entities) != 1 || s.Entities[0].Value != "ws1" {
+			t.Fatalf("empty entities kept: %+v", s.Entities)
+		}
 		if s.DetectorVersion != "2.1.0" || s.ID != SignalID(s.DetectorID, s.RuleID, s.Evidence) || len(s.ID) != 32 {
 			t.Fatalf("signal not stamped: %+v", s)
 		}

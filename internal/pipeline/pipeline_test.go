@@ -329,3 +329,28 @@ func TestNewValidates(t *testing.T) {
 		t.Fatalf("unknown format: %v", err)
 	}
 }
+
+func TestSinkErrorEndsRun(t *testing.T) {
+	det := &userDetector{id: "test.all", user: "u"}
+	eng, _ := detect.NewEngine([]detect.Detector{det}, detect.EngineOptions{})
+	p, err := New(Options{Registry: registry(t), Engine: eng, BatchSize: 8,
+		OnSignal: func(Detection) error { return errors.New("disk full") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan Source, 3)
+	for i := range 3 {
+		ch <- memSource(fmt.Sprint("f", i), lines(5000, func(int) string { return "u" }))
+	}
+	close(ch)
+	done := make(chan error, 1)
+	go func() { _, err := p.Run(context.Background(), ch); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("err = %v, want the sink's error", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run hung after the sink failed")
+	}
+}
