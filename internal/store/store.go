@@ -54,7 +54,9 @@ type Store interface {
 	PutSignals(ctx context.Context, signals []detect.Signal) error
 	// GetSignal returns one signal, or ErrNotFound.
 	GetSignal(ctx context.Context, id string) (detect.Signal, error)
-	// ListSignals returns the signals matching q, ordered by event time (then id).
+	// ListSignals returns the signals matching q, ordered by event time (newest
+	// first unless q.Order is OrderAsc). Signals of the same nanosecond come in an
+	// implementation-defined order that is stable across pages.
 	ListSignals(ctx context.Context, q SignalQuery) (Page[detect.Signal], error)
 
 	// PutEvidence stores evidence events, idempotently by EventID (first write wins).
@@ -84,8 +86,8 @@ type Store interface {
 	// PutFeedback stores a verdict, replacing any feedback with the same ID (so an
 	// analyst can edit a verdict or its expiry).
 	PutFeedback(ctx context.Context, fb Feedback) error
-	// ListFeedback returns the feedback matching q, newest Created first unless
-	// q.Order is OrderAsc.
+	// ListFeedback returns the feedback matching q, ordered by (Created, ID),
+	// newest first unless q.Order is OrderAsc.
 	ListFeedback(ctx context.Context, q FeedbackQuery) (Page[Feedback], error)
 
 	// AppendAudit appends one entry and returns the id the store assigned.
@@ -188,7 +190,8 @@ const (
 	OrderAsc
 )
 
-// IncidentSort is the order of ListIncidents. Both sorts are descending.
+// IncidentSort is the order of ListIncidents. Both sorts are descending on every
+// key, ID included.
 type IncidentSort uint8
 
 // Incident sorts. The zero value puts the riskiest first.
