@@ -24,6 +24,11 @@ import (
 // a non-nil error only when the stream cannot be read any further (an I/O error, or
 // a structure so broken that no later record can be found); records emitted before
 // that stay emitted. It returns ctx.Err() soon after ctx is cancelled.
+//
+// A Decoder may be used again for another stream once Decode has returned (the
+// pipeline keeps one per worker, so buffers and caches are reused), but never by two
+// goroutines at once. Nothing of one stream may influence how the next is decoded
+// (decode/formats tests this for every format).
 type Decoder interface {
 	Decode(ctx context.Context, in Input, sink Sink) error
 }

@@ -181,6 +181,7 @@ func (p *Pipeline) Run(ctx context.Context, sources <-chan Source) (*Stats, erro
 		decodeWG.Add(1)
 		g.Go(func() error {
 			defer decodeWG.Done()
+			decoders := map[string]decode.Decoder{} // this worker's, reused across streams
 			for {
 				select {
 				case <-ctx.Done():
@@ -189,7 +190,7 @@ func (p *Pipeline) Run(ctx context.Context, sources <-chan Source) (*Stats, erro
 					if !ok {
 						return nil
 					}
-					if err := p.runSource(ctx, src, batches); err != nil {
+					if err := p.runSource(ctx, src, batches, decoders); err != nil {
 						return err
 					}
 				}
@@ -252,11 +253,11 @@ func (p *Pipeline) Run(ctx context.Context, sources <-chan Source) (*Stats, erro
 
 // runSource decodes every stream of one source. Only strict-mode failures and
 // cancellation are returned; everything else is recorded in the stats.
-func (p *Pipeline) runSource(ctx context.Context, src Source, out chan<- *Batch) error {
+func (p *Pipeline) runSource(ctx context.Context, src Source, out chan<- *Batch, decoders map[string]decode.Decoder) error {
 	defer p.progress.SourcesDone.Add(1)
 	p.stats.source()
 	err := src.Open(func(s files.Stream) error {
-		return p.runStream(ctx, s, out)
+		return p.runStream(ctx, s, out, decoders)
 	})
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrStrict) {
 		return err
@@ -270,7 +271,7 @@ func (p *Pipeline) runSource(ctx context.Context, src Source, out chan<- *Batch)
 	return nil
 }
 
-func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Batch) error {
+func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Batch, decoders map[string]decode.Decoder) error {
 	counted := &countingReader{r: s.R, n: &p.progress.Bytes}
 	br := bufio.NewReaderSize(counted, decode.SniffSize)
 	head, err := br.Peek(decode.SniffSize)
@@ -335,8 +336,15 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 		inner := sink.reject
 		sink.reject = func(r *decode.RecordError) { inner(r); cancel() }
 	}
-	dec := f.New()
+	dec, ok := decoders[f.ID]
+	if !ok {
+		dec = f.New()
+		decoders[f.ID] = dec
+	}
 	derr := safeDecode(sctx, dec, decode.Input{R: br, Source: s.Name, Limits: p.opts.Limits, ModTime: s.ModTime, Year: p.opts.Year}, sink)
+	if errors.Is(derr, errDecoderPanic) {
+		delete(decoders, f.ID) // its state may be inconsistent: start the next stream afresh
+	}
 	sink.flush()
 	p.stats.stream(s.Name, f.ID, sink.events)
 	p.progress.Events.Add(sink.events)
@@ -362,12 +370,14 @@ func (p *Pipeline) streamFailed(name, reason string, err error) error {
 	return nil
 }
 
+var errDecoderPanic = errors.New("decoder panicked")
+
 // safeDecode runs a decoder, turning a panic into an error: a decoder bug on one
 // hostile file must not end the run (it is counted and reported instead).
 func safeDecode(ctx context.Context, d decode.Decoder, in decode.Input, sink decode.Sink) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("decoder panicked: %v", r)
+			err = fmt.Errorf("%w: %v", errDecoderPanic, r)
 		}
 	}()
 	return d.Decode(ctx, in, sink)

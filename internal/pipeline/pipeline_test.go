@@ -354,3 +354,34 @@ func TestSinkErrorEndsRun(t *testing.T) {
 		t.Fatal("run hung after the sink failed")
 	}
 }
+
+func TestDecodersReusedPerWorker(t *testing.T) {
+	made := 0
+	r, err := formats.New([]decode.Format{{
+		ID: "csvish", Description: "test",
+		Sniff: func([]byte) int { return 50 },
+		New:   func() decode.Decoder { made++; return csvish{} },
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := detect.NewEngine(nil, detect.EngineOptions{})
+	p, err := New(Options{Registry: r, Engine: eng, DecodeWorkers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan Source, 12)
+	for i := range 10 {
+		ch <- memSource(fmt.Sprint("ok", i), "1700000000,a\n")
+	}
+	ch <- memSource("crash", "panic\n")
+	ch <- memSource("after", "1700000000,b\n")
+	close(ch)
+	st, err := p.Run(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if made != 2 || st.Events != 11 {
+		t.Fatalf("decoders made %d (want 1, and 1 more after the panic); events %d", made, st.Events)
+	}
+}
