@@ -119,15 +119,12 @@ func Sniff(head []byte) int {
 type Decoder struct {
 	p   fastjson.Parser
 	fl  decode.Flattener
-	w   walker
 	top topFields
 }
 
 // New returns a Decoder.
 func New() *Decoder {
-	d := &Decoder{}
-	d.w.fl = &d.fl
-	return d
+	return &Decoder{}
 }
 
 // Decode implements decode.Decoder.
@@ -303,22 +300,22 @@ func (d *Decoder) timestamp(v *fastjson.Value) (time.Time, error) {
 // raw keeps every producer field, the free-form sections within their budget.
 func (d *Decoder) raw(e *event.Event, v *fastjson.Value) {
 	o, _ := v.Object()
-	d.w.begin()
+	d.fl.Begin()
 	d.top = topFields{}
 	o.Visit(func(k []byte, child *fastjson.Value) {
 		switch string(k) {
 		case "requestParameters", "responseElements", "additionalEventData", "serviceEventDetails", "resources":
-			d.w.walk(e, k, child, MaxSectionFields, MaxSectionValue, false)
+			d.fl.FlattenLimited(e, k, child, decode.Limit{MaxLeaves: MaxSectionFields, MaxValue: MaxSectionValue})
 		default:
-			d.w.walk(e, k, child, event.MaxRawFields, maxValue, false)
+			d.fl.FlattenLimited(e, k, child, decode.Limit{MaxLeaves: event.MaxRawFields, MaxValue: maxValue})
 		}
 		text := ""
 		if child.Type() == fastjson.TypeString {
-			text = d.w.last
+			text = d.fl.Last()
 		}
 		d.top.set(k, child, text)
 	})
-	if d.w.clipped {
+	if d.fl.Clipped() {
 		e.RawTruncated = true
 	}
 }

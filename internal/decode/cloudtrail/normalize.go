@@ -2,9 +2,11 @@ package cloudtrail
 
 import (
 	"strings"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
+	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/event"
 )
 
@@ -115,7 +117,7 @@ func (d *Decoder) str(v *fastjson.Value, keys ...string) string {
 	}
 	b := v.GetStringBytes(keys...)
 	if len(b) > maxValue {
-		b = clip(b, maxValue)
+		b = decode.ClipUTF8(b, maxValue)
 	}
 	return d.fl.Arena.String(b)
 }
@@ -364,3 +366,9 @@ func isDenied(code string) bool {
 }
 
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+// b2s returns b as a string without copying; the caller must copy it before b's
+// backing buffer (the parser's) is reused.
+func b2s(b []byte) string {
+	return unsafe.String(unsafe.SliceData(b), len(b)) // #nosec G103 -- read only, copied before reuse
+}

@@ -125,7 +125,6 @@ func sniffPrefix(head []byte) int {
 type Decoder struct {
 	p   fastjson.Parser
 	fl  decode.Flattener
-	w   walker
 	tmp []byte
 	top topFields
 }
@@ -167,9 +166,7 @@ func (t *topFields) set(k []byte, v *fastjson.Value) {
 
 // New returns a Decoder.
 func New() *Decoder {
-	d := &Decoder{}
-	d.w.fl = &d.fl
-	return d
+	return &Decoder{}
 }
 
 // Decode implements decode.Decoder.
@@ -293,21 +290,21 @@ func (d *Decoder) timestamp(v *fastjson.Value) (t time.Time, err error) {
 // raw keeps every producer field, the two embedded objects within their budget.
 func (d *Decoder) raw(e *event.Event, v *fastjson.Value) {
 	o, _ := v.Object()
-	d.w.begin()
+	d.fl.Begin()
 	d.top = topFields{}
 	o.Visit(func(k []byte, child *fastjson.Value) {
 		switch string(k) {
 		case "requestObject":
 			d.top.requestObject = true
-			d.w.walk(e, k, child, MaxObjectFields, MaxObjectValue, true)
+			d.fl.FlattenLimited(e, k, child, decode.Limit{MaxLeaves: MaxObjectFields, MaxValue: MaxObjectValue, Skip: "managedFields"})
 		case "responseObject":
-			d.w.walk(e, k, child, MaxObjectFields, MaxObjectValue, true)
+			d.fl.FlattenLimited(e, k, child, decode.Limit{MaxLeaves: MaxObjectFields, MaxValue: MaxObjectValue, Skip: "managedFields"})
 		default:
 			d.top.set(k, child)
-			d.w.walk(e, k, child, event.MaxRawFields, maxValue, false)
+			d.fl.FlattenLimited(e, k, child, decode.Limit{MaxLeaves: event.MaxRawFields, MaxValue: maxValue})
 		}
 	})
-	if d.w.clipped {
+	if d.fl.Clipped() {
 		e.RawTruncated = true
 	}
 	if d.top.requestObject {

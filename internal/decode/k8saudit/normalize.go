@@ -5,6 +5,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/event"
 )
 
@@ -165,7 +166,7 @@ func (d *Decoder) str(v *fastjson.Value, keys ...string) string {
 	case fastjson.TypeString:
 		b, _ := c.StringBytes()
 		if len(b) > maxValue {
-			b = clip(b, maxValue)
+			b = decode.ClipUTF8(b, maxValue)
 		}
 		return d.fl.Arena.String(b)
 	case fastjson.TypeNumber:
