@@ -83,6 +83,10 @@ func TestHuntExamples(t *testing.T) {
 	if sum.Events != 154 || sum.Rejected != 0 || len(sum.Skipped) != 0 || sum.Sources != 11 {
 		t.Fatalf("summary: %+v", sum)
 	}
+	if len(sum.PerStream) != 11 || sum.PerStream[0].Name != "../../examples/logs/cloud/cloudtrail.ndjson" ||
+		sum.PerStream[0].Format != "cloudtrail" || sum.PerStream[0].Events != 4 {
+		t.Fatalf("per-stream counts: %+v", sum.PerStream)
+	}
 }
 
 func gzipBytes(t *testing.T, b []byte) []byte {

@@ -313,7 +313,9 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 		},
 	}
 	var strictErr error
+	var rejected int64
 	sink.reject = func(r *decode.RecordError) {
+		rejected++
 		if r.Format == "" {
 			r.Format = f.ID
 		}
@@ -346,7 +348,7 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 		delete(decoders, f.ID) // its state may be inconsistent: start the next stream afresh
 	}
 	sink.flush()
-	p.stats.stream(s.Name, f.ID, sink.events)
+	p.stats.stream(s.Name, f.ID, sink.events, rejected)
 	p.progress.Events.Add(sink.events)
 	p.metrics.events.WithLabelValues(f.ID).Add(float64(sink.events))
 	switch {

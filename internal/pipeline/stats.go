@@ -22,11 +22,21 @@ type Stats struct {
 	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
 	// Examples keeps the first few rejected records of each "format/reason".
 	Examples map[string][]string `json:"reject_examples,omitempty"`
+	// PerStream lists every decoded stream with its format and counts, by name.
+	PerStream []StreamStat `json:"streams_decoded,omitempty"`
 	// Skipped lists streams that were not decoded at all, and why.
 	Skipped []SkippedStream `json:"skipped,omitempty"`
 	// SkippedByReason counts skipped streams by reason (unknown-format, unreadable, ...).
 	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
 	Elapsed         time.Duration    `json:"elapsed_ns"`
+}
+
+// StreamStat is what one decoded stream yielded.
+type StreamStat struct {
+	Name     string `json:"name"`
+	Format   string `json:"format"`
+	Events   int64  `json:"events"`
+	Rejected int64  `json:"rejected"`
 }
 
 // SkippedStream is a stream that yielded nothing: unrecognised, unreadable, empty.
@@ -64,9 +74,10 @@ func (c *collector) source() {
 	c.mu.Unlock()
 }
 
-func (c *collector) stream(name, format string, events int64) {
+func (c *collector) stream(name, format string, events, rejected int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.st.PerStream = append(c.st.PerStream, StreamStat{Name: name, Format: format, Events: events, Rejected: rejected})
 	c.st.Streams++
 	c.st.StreamsByFormat[format]++
 	c.st.EventsByFormat[format] += events
@@ -123,6 +134,8 @@ func (c *collector) snapshot() *Stats {
 		st.Examples[k] = append([]string(nil), v...)
 	}
 	st.Skipped = append([]SkippedStream(nil), c.st.Skipped...)
+	st.PerStream = append([]StreamStat(nil), c.st.PerStream...)
+	sort.Slice(st.PerStream, func(i, j int) bool { return st.PerStream[i].Name < st.PerStream[j].Name })
 	sort.Slice(st.Skipped, func(i, j int) bool { return st.Skipped[i].Name < st.Skipped[j].Name })
 	return &st
 }

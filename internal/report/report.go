@@ -118,6 +118,7 @@ type Summary struct {
 	RejectExamples   map[string][]string      `json:"reject_examples,omitempty"`
 	SkippedByReason  map[string]int64         `json:"skipped_by_reason"`
 	Skipped          []pipeline.SkippedStream `json:"skipped,omitempty"`
+	PerStream        []pipeline.StreamStat    `json:"streams_decoded,omitempty"`
 	ElapsedSeconds   float64                  `json:"elapsed_seconds"`
 	EventsPerSecond  float64                  `json:"events_per_second"`
 }
@@ -128,7 +129,7 @@ func NewSummary(st *pipeline.Stats) *Summary {
 		Sources: st.Sources, Streams: st.Streams, Events: st.Events, Rejected: st.Rejected,
 		Signals: st.Signals, EventsByFormat: st.EventsByFormat, StreamsByFormat: st.StreamsByFormat,
 		RejectedByReason: st.RejectedByReason, RejectExamples: st.Examples,
-		SkippedByReason: st.SkippedByReason, Skipped: st.Skipped,
+		SkippedByReason: st.SkippedByReason, Skipped: st.Skipped, PerStream: st.PerStream,
 		ElapsedSeconds: st.Elapsed.Seconds(), EventsPerSecond: st.EventsPerSecond(),
 	}
 }
