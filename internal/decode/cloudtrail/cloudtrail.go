@@ -117,9 +117,9 @@ func Sniff(head []byte) int {
 // Decoder decodes one CloudTrail stream at a time. It keeps its parser and buffers
 // between records and is not safe for concurrent use.
 type Decoder struct {
-	p   fastjson.Parser
-	fl  decode.Flattener
-	top topFields
+	loop decode.JSONLoop
+	fl   decode.Flattener
+	top  topFields
 }
 
 // New returns a Decoder.
@@ -148,37 +148,11 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 	if scanFraming(head) {
 		return d.decodeFramed(ctx, in, sink, newFramer(br, in.Limits.WithDefaults().MaxRecord, shift))
 	}
-	jr := decode.NewJSONReader(br, in.Limits)
-	for n := 0; ; n++ {
-		if n%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := jr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading CloudTrail: %w", err)
-		}
-		if rec.Offset >= 0 {
-			rec.Offset += shift
-		}
-		if rec.Reason != "" {
-			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, rec.Reason, errors.New(rec.Detail))
-			continue
-		}
-		v, err := d.p.ParseBytes(rec.Bytes)
-		if err != nil {
-			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonMalformed,
-				fmt.Errorf("parsing CloudTrail JSON: %w", err))
-			continue
-		}
-		if err := d.object(ctx, in, sink, rec, v); err != nil {
-			return err
-		}
-	}
+	in.R = br
+	d.loop.Format, d.loop.What, d.loop.Shift = FormatID, "CloudTrail JSON", shift
+	return d.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
+		return d.object(ctx, in, sink, rec, v)
+	})
 }
 
 // decodeFramed decodes a stream of Records files element by element.
@@ -201,7 +175,7 @@ func (d *Decoder) decodeFramed(ctx context.Context, in decode.Input, sink decode
 			decode.Reject(sink, in, FormatID, fr.offset, fr.line, fr.reason, errors.New(fr.detail))
 			continue
 		}
-		v, err := d.p.ParseBytes(fr.bytes)
+		v, err := d.loop.Parser.ParseBytes(fr.bytes)
 		if err != nil {
 			if fr.index >= 0 {
 				err = fmt.Errorf("parsing Records[%d]: %w", fr.index, err)

@@ -20,7 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 
 	"github.com/valyala/fastjson"
@@ -117,7 +116,7 @@ func isGraphSignIn(v *fastjson.Value) bool {
 // Decoder decodes one stream of Entra ID sign-in logs. It keeps its parser and
 // buffers between records; use one Decoder per goroutine.
 type Decoder struct {
-	p    fastjson.Parser
+	loop decode.JSONLoop
 	flat decode.Flattener
 	num  []byte
 }
@@ -135,26 +134,10 @@ type pos struct {
 
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
-	jr := decode.NewJSONReader(in.R, in.Limits)
+	d.loop.Format, d.loop.What = FormatID, "record"
 	n := 0
-	for {
-		rec, err := jr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", in.Source, err)
-		}
-		if rec.Reason != "" {
-			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, rec.Reason, errors.New(rec.Detail))
-			continue
-		}
+	return d.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
 		at := pos{rec.Offset, rec.Line}
-		v, err := d.p.ParseBytes(rec.Bytes)
-		if err != nil {
-			decode.Reject(sink, in, FormatID, at.offset, at.line, decode.ReasonMalformed, fmt.Errorf("parsing record: %w", err))
-			continue
-		}
 		records := envelope(v)
 		if records == nil {
 			records = []*fastjson.Value{v}
@@ -168,7 +151,8 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 			n++
 			d.record(in, sink, r, at)
 		}
-	}
+		return nil
+	})
 }
 
 // envelope returns the records of a {"records":[...]} or {"value":[...]} wrapper, or
@@ -225,6 +209,7 @@ func (d *Decoder) fill(e *event.Event, r *fastjson.Value) (reason string, err er
 		return decode.ReasonBadTimestamp, fmt.Errorf("parsing event time: %w", err)
 	}
 	e.Timestamp = ts
+	d.flat.Begin()
 	d.flat.Flatten(e, "", r)
 
 	e.SetStr(event.EventKind, "event")

@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
@@ -64,44 +63,27 @@ func Sniff(head []byte) int {
 	return 0
 }
 
-const checkEvery = 256
-
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
-	jr := decode.NewJSONReader(in.R, in.Limits)
 	st := &stream{in: in, sink: sink}
-	for n := 0; ; n++ {
-		if n%checkEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := jr.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("reading %s: %w", in.Source, err)
-		}
-		if rec.Reason != "" {
-			st.reject(rec, rec.Reason, errors.New(rec.Detail))
-			continue
-		}
-		st.record(rec)
-	}
+	st.loop.Format, st.loop.What = FormatJSON, "journal entry"
+	return st.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
+		st.record(rec, v)
+		return nil
+	})
 }
 
 // stream is the state of one Decode call.
 type stream struct {
-	in     decode.Input
-	sink   decode.Sink
-	parser fastjson.Parser
-	keys   decode.KeyCache
-	arena  decode.Arena
-	buf    []byte
-	tmp    []byte
-	f      fields
-	hosts  syslog.HostCache
+	in    decode.Input
+	sink  decode.Sink
+	loop  decode.JSONLoop
+	keys  decode.KeyCache
+	arena decode.Arena
+	buf   []byte
+	tmp   []byte
+	f     fields
+	hosts syslog.HostCache
 	// order remembers the field names of the previous entry by position: journald
 	// writes fields in a stable order, so most names match without a map lookup.
 	order []orderedKey
@@ -141,12 +123,7 @@ func (st *stream) reject(rec decode.JSONRecord, reason string, err error) {
 	decode.Reject(st.sink, st.in, FormatJSON, rec.Offset, rec.Line, reason, err)
 }
 
-func (st *stream) record(rec decode.JSONRecord) {
-	v, err := st.parser.ParseBytes(rec.Bytes)
-	if err != nil {
-		st.reject(rec, decode.ReasonMalformed, fmt.Errorf("parsing journal entry: %w", err))
-		return
-	}
+func (st *stream) record(rec decode.JSONRecord, v *fastjson.Value) {
 	o, err := v.Object()
 	if err != nil {
 		st.reject(rec, decode.ReasonMalformed, fmt.Errorf("journal entry is a JSON %s, not an object", v.Type()))

@@ -49,7 +49,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -123,10 +122,10 @@ func sniffPrefix(head []byte) int {
 // Decoder decodes one audit log stream at a time. It keeps its parser and buffers
 // between records and is not safe for concurrent use.
 type Decoder struct {
-	p   fastjson.Parser
-	fl  decode.Flattener
-	tmp []byte
-	top topFields
+	loop decode.JSONLoop
+	fl   decode.Flattener
+	tmp  []byte
+	top  topFields
 }
 
 // topFields holds the top-level values normalization reads, found while flattening.
@@ -171,39 +170,15 @@ func New() *Decoder {
 
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
-	jr := decode.NewJSONReader(in.R, in.Limits)
-	for n := 0; ; n++ {
-		if n%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := jr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading audit log: %w", err)
-		}
-		if rec.Reason != "" {
-			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, rec.Reason, errors.New(rec.Detail))
-			continue
-		}
-		v, err := d.p.ParseBytes(rec.Bytes)
-		if err != nil {
-			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonMalformed,
-				fmt.Errorf("parsing audit event: %w", err))
-			continue
-		}
+	d.loop.Format, d.loop.What = FormatID, "audit event"
+	return d.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
 		if v.Type() != fastjson.TypeObject {
 			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonMalformed,
 				errors.New("audit record is not a JSON object"))
-			continue
+			return nil
 		}
-		if err := d.record(ctx, in, sink, rec, v); err != nil {
-			return err
-		}
-	}
+		return d.record(ctx, in, sink, rec, v)
+	})
 }
 
 // record decodes one top-level object: an Event, or an EventList of them.

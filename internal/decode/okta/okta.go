@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/valyala/fastjson"
 
@@ -58,49 +57,26 @@ func Sniff(head []byte) int {
 // Decoder decodes one Okta System Log stream. It keeps its parser and buffers between
 // records; use one Decoder per goroutine.
 type Decoder struct {
-	p    fastjson.Parser
+	loop decode.JSONLoop
 	flat decode.Flattener
 }
 
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder { return &Decoder{} }
 
-// ctxCheckEvery is how many records are decoded between checks of the context.
-const ctxCheckEvery = 256
-
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
-	jr := decode.NewJSONReader(in.R, in.Limits)
-	for n := 0; ; n++ {
-		if n%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := jr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", in.Source, err)
-		}
-		if rec.Reason != "" {
-			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, rec.Reason, errors.New(rec.Detail))
-			continue
-		}
-		v, err := d.p.ParseBytes(rec.Bytes)
-		if err != nil {
-			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonMalformed, fmt.Errorf("parsing LogEvent: %w", err))
-			continue
-		}
+	d.loop.Format, d.loop.What = FormatID, "LogEvent"
+	return d.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
 		e := sink.Alloc()
 		if reason, err := d.fill(e, v); err != nil {
 			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, reason, err)
-			continue
+			return nil
 		}
 		e.Origin = event.Origin{Source: in.Source, Format: FormatID, Offset: rec.Offset, Line: rec.Line}
 		sink.Emit(e)
-	}
+		return nil
+	})
 }
 
 // fill normalizes one LogEvent into e, or says why it cannot.
@@ -121,6 +97,7 @@ func (d *Decoder) fill(e *event.Event, v *fastjson.Value) (reason string, err er
 		return decode.ReasonBadTimestamp, fmt.Errorf("parsing published: %w", err)
 	}
 	e.Timestamp = ts
+	d.flat.Begin()
 	d.flat.Flatten(e, "", v)
 	d.normalize(e, v, d.flat.Arena.String(eventType))
 	return "", nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -53,9 +52,6 @@ func NewWinlogbeat() *Decoder { return &Decoder{shape: shapeWinlogbeat} }
 // NewFlat returns a decoder of flat NXLog/OTRF documents.
 func NewFlat() *Decoder { return &Decoder{shape: shapeFlat} }
 
-// ctxCheckEvery is how many records pass between checks of ctx.
-const ctxCheckEvery = 256
-
 // errMissingEventID is wrapped by rejects of records without an event id.
 var errMissingEventID = errors.New("no EventID")
 
@@ -63,26 +59,11 @@ var errMissingEventID = errors.New("no EventID")
 // arrays, pretty-printed objects one after another).
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
 	s := &stream{shape: d.shape, format: d.shape.id(), in: in, sink: sink}
-	jr := decode.NewJSONReader(in.R, in.Limits)
-	for n := 0; ; n++ {
-		if n%ctxCheckEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := jr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", in.Source, err)
-		}
-		if rec.Reason != "" {
-			decode.Reject(sink, in, s.format, rec.Offset, rec.Line, rec.Reason, errors.New(rec.Detail))
-			continue
-		}
-		s.record(rec)
-	}
+	s.loop.Format, s.loop.What = s.format, "JSON"
+	return s.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
+		s.record(rec, v)
+		return nil
+	})
 }
 
 // stream is the per-stream state: parser, interning and scratch buffers reused
@@ -93,7 +74,7 @@ type stream struct {
 	in     decode.Input
 	sink   decode.Sink
 
-	p     fastjson.Parser
+	loop  decode.JSONLoop
 	keys  keyCache
 	vals  valueCache
 	arena decode.Arena
@@ -117,12 +98,7 @@ type timeCandidate struct {
 	set  bool
 }
 
-func (s *stream) record(rec decode.JSONRecord) {
-	v, err := s.p.ParseBytes(rec.Bytes)
-	if err != nil {
-		s.reject(rec, decode.ReasonMalformed, fmt.Errorf("parsing JSON: %w", err))
-		return
-	}
+func (s *stream) record(rec decode.JSONRecord, v *fastjson.Value) {
 	if v.Type() != fastjson.TypeObject {
 		s.reject(rec, decode.ReasonMalformed, errors.New("record is not a JSON object"))
 		return
@@ -132,6 +108,7 @@ func (s *stream) record(rec decode.JSONRecord) {
 	s.opcodeText, s.hasOpcode = "", false
 	s.ecs = s.ecs[:0]
 
+	var err error
 	e := s.sink.Alloc()
 	switch s.shape {
 	case shapeEvtxDump:

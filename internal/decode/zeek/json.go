@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -44,7 +43,7 @@ const maxCached = 4096
 type jsonStream struct {
 	in     decode.Input
 	sink   decode.Sink
-	parser fastjson.Parser
+	loop   decode.JSONLoop
 	flat   decode.Flattener
 	norm   normalizer
 	rec    record
@@ -62,38 +61,18 @@ func (d *JSONDecoder) Decode(ctx context.Context, in decode.Input, sink decode.S
 	s := &jsonStream{in: in, sink: sink, cols: make(map[string]jcol, 64), logs: make(map[string]*logType, 8)}
 	s.norm.arena = &s.flat.Arena
 	s.visit = s.visitField
-	jr := decode.NewJSONReader(in.R, in.Limits)
-	for n := 0; ; n++ {
-		if n%ctxEvery == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		rec, err := jr.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("reading zeek json: %w", err)
-		}
-		if rec.Reason != "" {
-			decode.Reject(sink, in, FormatJSON, rec.Offset, rec.Line, rec.Reason, errors.New(rec.Detail))
-			continue
-		}
-		s.record(rec)
-	}
+	s.loop.Format, s.loop.What = FormatJSON, "json"
+	return s.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
+		s.record(rec, v)
+		return nil
+	})
 }
 
 func (s *jsonStream) reject(rec decode.JSONRecord, reason string, err error) {
 	decode.Reject(s.sink, s.in, FormatJSON, rec.Offset, rec.Line, reason, err)
 }
 
-func (s *jsonStream) record(rec decode.JSONRecord) {
-	v, err := s.parser.ParseBytes(rec.Bytes)
-	if err != nil {
-		s.reject(rec, decode.ReasonMalformed, fmt.Errorf("parsing json: %w", err))
-		return
-	}
+func (s *jsonStream) record(rec decode.JSONRecord, v *fastjson.Value) {
 	o, err := v.Object()
 	if err != nil {
 		s.reject(rec, decode.ReasonMalformed, errors.New("record is not a JSON object"))
