@@ -47,29 +47,12 @@ func FirstJSON(head []byte) *fastjson.Value {
 
 // objectEnd returns the index just past the object starting at b[0], or -1.
 func objectEnd(b []byte) int {
-	depth, inStr, esc := 0, false, false
-	for i, c := range b {
-		switch {
-		case inStr:
-			if esc {
-				esc = false
-			} else if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		}
+	var s ObjectScanner
+	n := s.Scan(b)
+	if s.Depth != 0 || n == 0 {
+		return -1
 	}
-	return -1
+	return n
 }
 
 // HasPrefixFold reports whether b starts with prefix, ignoring ASCII case.

@@ -159,9 +159,9 @@ func (j *JSONReader) nextScan() (JSONRecord, error) {
 func (j *JSONReader) scanObject() (JSONRecord, error) {
 	start, startLine := j.offset-1, j.line
 	j.buf = append(j.buf[:0], '{')
-	st := scanState{depth: 1}
+	st := ObjectScanner{Depth: 1}
 	over := false
-	for st.depth > 0 {
+	for st.Depth > 0 {
 		// Scan what is buffered in one tight loop rather than a call per byte.
 		if j.br.Buffered() == 0 {
 			if _, err := j.br.Peek(1); err != nil {
@@ -173,7 +173,7 @@ func (j *JSONReader) scanObject() (JSONRecord, error) {
 			}
 		}
 		chunk, _ := j.br.Peek(j.br.Buffered())
-		n := st.scan(chunk)
+		n := st.Scan(chunk)
 		used := chunk[:n]
 		if !over {
 			if len(j.buf)+len(used) > j.lim.MaxRecord {
@@ -198,39 +198,58 @@ func (j *JSONReader) scanObject() (JSONRecord, error) {
 
 var newline = []byte{'\n'}
 
-// scanState tracks nesting and strings across chunks of one object.
-type scanState struct {
-	depth      int
+// ObjectScanner finds where a JSON object or array ends, across chunks of its
+// text: it tracks bracket depth and strings without parsing values. Inside strings
+// it jumps from quote to quote, since most of a record's bytes are string contents.
+type ObjectScanner struct {
+	// Depth is the bracket depth: 0 before the opening bracket has been scanned and
+	// again once the value is closed. Set it to start inside a value.
+	Depth      int
 	inStr, esc bool
 }
 
-// scan consumes b until the object closes (returning the index just past its last
-// byte) or b ends (returning len(b)).
-func (s *scanState) scan(b []byte) int {
-	for i := 0; i < len(b); i++ {
-		c := b[i]
+// Scan consumes b until the value closes (returning the index just past its last
+// byte, with Depth back to 0) or b ends (returning len(b)).
+func (s *ObjectScanner) Scan(b []byte) int {
+	i := 0
+	if s.esc && len(b) > 0 { // the previous chunk ended with a backslash inside a string
+		s.esc, i = false, 1
+	}
+	for i < len(b) {
 		if s.inStr {
-			switch {
-			case s.esc:
-				s.esc = false
-			case c == '\\':
-				s.esc = true
-			case c == '"':
-				s.inStr = false
+			rest := b[i:]
+			q := bytes.IndexByte(rest, '"')
+			lim := len(rest)
+			if q >= 0 {
+				lim = q
 			}
+			if k := bytes.IndexByte(rest[:lim], '\\'); k >= 0 {
+				i += k + 2 // the backslash and the byte it escapes
+				if i > len(b) {
+					s.esc = true
+					return len(b)
+				}
+				continue
+			}
+			if q < 0 {
+				return len(b)
+			}
+			i += q + 1
+			s.inStr = false
 			continue
 		}
-		switch c {
+		switch b[i] {
 		case '"':
 			s.inStr = true
 		case '{', '[':
-			s.depth++
+			s.Depth++
 		case '}', ']':
-			s.depth--
-			if s.depth == 0 {
+			s.Depth--
+			if s.Depth == 0 {
 				return i + 1
 			}
 		}
+		i++
 	}
 	return len(b)
 }

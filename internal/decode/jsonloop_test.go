@@ -69,3 +69,30 @@ func equalInts(a, b []int64) bool {
 	}
 	return true
 }
+
+func TestObjectScannerChunks(t *testing.T) {
+	doc := `{"a":"x\"}\\","b":[1,{"c":"]}"}],"d":"\\\\"}` + ` tail`
+	end := len(doc) - len(" tail")
+	// Every split into two chunks finds the same end.
+	for cut := 0; cut <= len(doc); cut++ {
+		var s ObjectScanner
+		n := s.Scan([]byte(doc[:cut]))
+		if s.Depth != 0 || n == 0 {
+			n = cut + s.Scan([]byte(doc[cut:]))
+		}
+		if n != end || s.Depth != 0 {
+			t.Fatalf("cut %d: end %d depth %d, want %d", cut, n, s.Depth, end)
+		}
+	}
+	// Byte by byte.
+	var s ObjectScanner
+	for i := 0; i < len(doc); i++ {
+		if s.Scan([]byte{doc[i]}) == 1 && s.Depth == 0 {
+			if i+1 != end {
+				t.Fatalf("byte by byte: end %d, want %d", i+1, end)
+			}
+			return
+		}
+	}
+	t.Fatal("byte by byte: no end found")
+}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/vigilsec/vigil/internal/decode"
 )
 
 // frame is one unit the framer hands to the decoder: a Records element, or a whole
@@ -211,54 +213,19 @@ func (f *framer) skipValue(c byte) (string, error) {
 }
 
 // composite consumes bytes until the bracket depth, starting at depth, returns to
-// zero, keeping them in f.buf when keep is set. Inside strings it jumps from quote
-// to quote, since most of a record's bytes are string contents.
+// zero, keeping them in f.buf when keep is set.
 func (f *framer) composite(keep bool, depth int) error {
-	inStr, esc := false, false
+	st := decode.ObjectScanner{Depth: depth}
 	for {
 		chunk, err := f.chunk()
 		if err != nil {
 			return err
 		}
-		i := 0
-		if esc { // the previous chunk ended with a backslash inside a string
-			esc, i = false, 1
+		n := st.Scan(chunk)
+		f.consume(n, keep)
+		if st.Depth == 0 {
+			return nil
 		}
-		for i < len(chunk) {
-			if inStr {
-				rest := chunk[i:]
-				q := bytes.IndexByte(rest, '"')
-				lim := len(rest)
-				if q >= 0 {
-					lim = q
-				}
-				if b := bytes.IndexByte(rest[:lim], '\\'); b >= 0 {
-					i += b + 2 // the backslash and the byte it escapes
-					esc = i > len(chunk)
-					continue
-				}
-				if q < 0 {
-					break
-				}
-				i += q + 1
-				inStr = false
-				continue
-			}
-			switch chunk[i] {
-			case '"':
-				inStr = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					f.consume(i+1, keep)
-					return nil
-				}
-			}
-			i++
-		}
-		f.consume(len(chunk), keep)
 	}
 }
 
