@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/event"
 )
 
 func readLines(t *testing.T, in string, max int) []Line {
@@ -227,8 +229,14 @@ func TestKeyCacheBounded(t *testing.T) {
 	for i := range maxCachedKeys + 100 {
 		c.Key([]byte(strings.Repeat("k", i%7) + string(rune('a'+i%26)) + strings.Repeat("z", i/26)))
 	}
-	if len(c.m) > maxCachedKeys {
-		t.Fatalf("cache grew to %d", len(c.m))
+	if c.n > maxCachedKeys || len(c.slots) > keyTableMax {
+		t.Fatalf("cache grew to %d names in %d slots", c.n, len(c.slots))
+	}
+	for i := range maxCachedKeys + 100 { // cached or not, the same name gives the same key
+		name := []byte(strings.Repeat("k", i%7) + string(rune('a'+i%26)) + strings.Repeat("z", i/26))
+		if c.Key(name) != event.MakeKey(string(name)) {
+			t.Fatalf("key of %q differs", name)
+		}
 	}
 	if c.Key([]byte("Image")) != c.KeyString("Image") {
 		t.Fatal("Key and KeyString disagree")

@@ -75,7 +75,7 @@ type stream struct {
 	sink   decode.Sink
 
 	loop  decode.JSONLoop
-	keys  keyCache
+	keys  decode.KeyCache
 	vals  valueCache
 	arena decode.Arena
 	name  []byte // dotted name being built while flattening
@@ -344,7 +344,7 @@ func (s *stream) leaf(e *event.Event, v *fastjson.Value, ecs bool) {
 			return
 		}
 	}
-	e.AddRaw(s.keys.key(s.name), s.text(v))
+	e.AddRaw(s.keys.Key(s.name), s.text(v))
 }
 
 // maxDepth bounds recursion into nested JSON.

@@ -75,7 +75,7 @@ func (s *stream) systemField(e *event.Event, k []byte, c *fastjson.Value) {
 	case "Provider", "TimeCreated", "Correlation", "Execution", "Security":
 		// Elements whose content is in attributes; an empty string stands for none.
 	default:
-		e.AddRaw(s.keys.key(k), s.text(c))
+		e.AddRaw(s.keys.Key(k), s.text(c))
 	}
 }
 
@@ -186,7 +186,7 @@ func (s *stream) eventData(e *event.Event, ed *fastjson.Value) {
 			s.add(e, KeyBinary, textOf(c))
 			return
 		}
-		key := s.keys.key(k)
+		key := s.keys.Key(k)
 		guid := isGUIDName(k)
 		s.named(e, key, c, guid)
 	})
@@ -236,7 +236,7 @@ func (s *stream) dataValues(e *event.Event, c *fastjson.Value, depth int) {
 	case fastjson.TypeObject:
 		if nm := c.Get("#attributes", "Name"); nm != nil && nm.Type() == fastjson.TypeString {
 			b, _ := nm.StringBytes()
-			key := s.keys.key(b)
+			key := s.keys.Key(b)
 			t := c.Get("#text")
 			if t == nil {
 				e.AddRaw(key, "")
@@ -281,7 +281,7 @@ func (s *stream) userData(e *event.Event, v *fastjson.Value, name []byte, depth 
 		if name == nil {
 			return
 		}
-		key := s.keys.key(name)
+		key := s.keys.Key(name)
 		if isGUIDName(name) {
 			s.addGUID(e, key, v)
 			return

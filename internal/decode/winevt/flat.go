@@ -65,7 +65,7 @@ func (s *stream) fillFlat(e *event.Event, v *fastjson.Value) error {
 			s.setTime(1, c)
 		case "EventTime":
 			s.setTime(2, c)
-			s.add(e, s.keys.key(k), c)
+			s.add(e, s.keys.Key(k), c)
 		default:
 			s.name = append(s.name[:0], k...)
 			s.flatten(e, c, 1, false)
