@@ -331,29 +331,9 @@ func recordsStart(b []byte) ([]byte, bool) {
 
 // objectEnds reports whether the object starting at b[0] ends within b.
 func objectEnds(b []byte) bool {
-	depth, inStr, esc := 0, false, false
-	for _, c := range b {
-		switch {
-		case inStr:
-			if esc {
-				esc = false
-			} else if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth == 0 {
-				return true
-			}
-		}
-	}
-	return false
+	var st decode.ObjectScanner
+	st.Scan(b)
+	return st.Depth == 0 && len(b) > 0
 }
 
 func trimLeft(b []byte) []byte {
