@@ -37,6 +37,13 @@ type Flattener struct {
 
 	pos   int
 	names []posKey
+
+	// FlattenJSON's state.
+	src     []byte          // the text being read
+	kbuf    []byte          // an unescaped key
+	top     []TopMember     // members of the top-level object
+	topKeys []byte          // their unescaped names
+	sub     fastjson.Parser // for values read as trees (deep leaves, TopValue)
 }
 
 // posWindow is how far from its expected position the positional cache looks for a name.

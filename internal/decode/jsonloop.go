@@ -28,6 +28,26 @@ type JSONLoop struct {
 // checks its type). v and rec.Bytes are valid until fn returns. A non-nil error from
 // fn ends the loop and is returned, as are ctx.Err() and read errors.
 func (l *JSONLoop) Run(ctx context.Context, in Input, sink Sink, fn func(rec JSONRecord, v *fastjson.Value) error) error {
+	return l.RunRaw(ctx, in, sink, func(rec JSONRecord) error {
+		v, err := l.Parser.ParseBytes(rec.Bytes)
+		if err != nil {
+			l.RejectMalformed(in, sink, rec, err)
+			return nil
+		}
+		return fn(rec, v)
+	})
+}
+
+// RejectMalformed rejects rec as malformed because parsing it failed with err.
+func (l *JSONLoop) RejectMalformed(in Input, sink Sink, rec JSONRecord, err error) {
+	Reject(sink, in, l.Format, rec.Offset, rec.Line, ReasonMalformed, fmt.Errorf("parsing %s: %w", l.What, err))
+}
+
+// RunRaw is Run without the parse: fn gets each framed object's text (valid until fn
+// returns), for decoders that read it with Flattener.FlattenJSON. A decoder that finds
+// the text invalid parses it with l.Parser for the parser's error and calls
+// RejectMalformed, so rejects read as Run's.
+func (l *JSONLoop) RunRaw(ctx context.Context, in Input, sink Sink, fn func(rec JSONRecord) error) error {
 	jr := NewJSONReader(in.R, in.Limits)
 	for n := 0; ; n++ {
 		if n%JSONCtxCheckEvery == 0 {
@@ -49,12 +69,7 @@ func (l *JSONLoop) Run(ctx context.Context, in Input, sink Sink, fn func(rec JSO
 			Reject(sink, in, l.Format, rec.Offset, rec.Line, rec.Reason, errors.New(rec.Detail))
 			continue
 		}
-		v, err := l.Parser.ParseBytes(rec.Bytes)
-		if err != nil {
-			Reject(sink, in, l.Format, rec.Offset, rec.Line, ReasonMalformed, fmt.Errorf("parsing %s: %w", l.What, err))
-			continue
-		}
-		if err := fn(rec, v); err != nil {
+		if err := fn(rec); err != nil {
 			return err
 		}
 	}

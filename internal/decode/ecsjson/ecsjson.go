@@ -97,9 +97,19 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
 	d.loop.Format, d.loop.What = FormatID, "document"
-	return d.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
+	return d.loop.RunRaw(ctx, in, sink, func(rec decode.JSONRecord) error {
 		e := sink.Alloc()
-		if reason, err := d.fill(e, v); err != nil {
+		reason, err := d.fillText(e, rec.Bytes)
+		if errors.Is(err, errTree) {
+			v, perr := d.loop.Parser.ParseBytes(rec.Bytes)
+			if perr != nil {
+				d.loop.RejectMalformed(in, sink, rec, perr)
+				return nil
+			}
+			e.Raw, e.RawTruncated = e.Raw[:0], false
+			reason, err = d.fill(e, v)
+		}
+		if err != nil {
 			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, reason, err)
 			return nil
 		}
@@ -107,6 +117,33 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 		sink.Emit(e)
 		return nil
 	})
+}
+
+// errTree says a document takes the parsed-tree path (fill): it is invalid (the parser
+// says why), not an object, or an Elasticsearch hit.
+var errTree = errors.New("document needs the tree path")
+
+// fillText is fill in one pass over the document's text, for the common case: an
+// object with a top-level @timestamp.
+func (d *Decoder) fillText(e *event.Event, doc []byte) (reason string, err error) {
+	d.flat.Begin()
+	if len(doc) == 0 || doc[0] != '{' || d.flat.FlattenJSON(e, "", doc) != nil {
+		return "", errTree
+	}
+	tv := d.flat.Top("@timestamp")
+	if tv.Kind == decode.KindNone {
+		return "", errTree // maybe an Elasticsearch hit with _source
+	}
+	if tv.Kind == decode.KindNull {
+		return decode.ReasonBadTimestamp, errors.New("no @timestamp")
+	}
+	ts, err := decode.ParseTime(d.flat.TopText(tv))
+	if err != nil {
+		return decode.ReasonBadTimestamp, fmt.Errorf("parsing @timestamp: %w", err)
+	}
+	e.Timestamp = ts
+	setCore(e)
+	return "", nil
 }
 
 // fill normalizes one document into e, or says why it cannot.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -256,3 +258,42 @@ type discard struct {
 func (s *discard) Alloc() *event.Event        { s.e.Reset(); return &s.e }
 func (s *discard) Emit(*event.Event)          { s.emitted++ }
 func (s *discard) Reject(*decode.RecordError) {}
+
+// FuzzTextMatchesTree checks that the one-pass path gives the same event, or the same
+// reject, as the parsed-tree path for any document.
+func FuzzTextMatchesTree(f *testing.F) {
+	for _, l := range bytes.Split(readFixture(f), []byte("\n")) {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"@timestamp":null,"a":1}`))
+	f.Add([]byte(`{"@timestamp":["2024-03-11T13:02:45Z"]}`))
+	f.Add([]byte(`{"_source":{"@timestamp":"2024-03-11T13:02:45Z","host":{"name":"H"}}}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var p fastjson.Parser
+		v, perr := p.ParseBytes(doc)
+		d := NewDecoder()
+		var e1, e2 event.Event
+		reason1, err1 := d.fillText(&e1, doc)
+		if errors.Is(err1, errTree) {
+			if perr != nil {
+				return // rejected as malformed on both paths
+			}
+			e1.Raw, e1.RawTruncated = e1.Raw[:0], false
+			d.flat.Begin()
+			reason1, err1 = d.fill(&e1, v)
+		} else if perr != nil {
+			t.Fatalf("text path accepted what the parser rejects: %v", perr)
+		}
+		var p2 fastjson.Parser
+		v2, _ := p2.ParseBytes(doc)
+		reason2, err2 := NewDecoder().fill(&e2, v2)
+		if reason1 != reason2 || (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
+			t.Fatalf("reject differs: %q %v / %q %v", reason1, err1, reason2, err2)
+		}
+		if err1 == nil {
+			if a, b := e1.AppendJSON(nil), e2.AppendJSON(nil); !bytes.Equal(a, b) {
+				t.Fatalf("event differs:\n%s\n%s", a, b)
+			}
+		}
+	})
+}
