@@ -8,8 +8,8 @@ import "unsafe"
 // strings are immutable as Go requires; a chunk is freed by the GC once no string
 // refers to it.
 type Arena struct {
-	chunk []byte
-	size  int
+	chunk []byte // the current chunk, its full length in use as storage
+	off   int    // bytes of chunk handed out
 }
 
 // arenaChunk is the default chunk size: large enough to amortise, small enough that a
@@ -24,14 +24,17 @@ func (a *Arena) String(b []byte) string {
 	if len(b) > arenaChunk/4 {
 		return string(b) // large values get their own allocation
 	}
-	if cap(a.chunk)-len(a.chunk) < len(b) {
-		a.chunk = make([]byte, 0, arenaChunk)
+	if len(a.chunk)-a.off < len(b) {
+		a.chunk = make([]byte, arenaChunk)
+		a.off = 0
 	}
-	start := len(a.chunk)
-	a.chunk = append(a.chunk, b...)
-	s := a.chunk[start:len(a.chunk):len(a.chunk)]
+	// Only an int is stored per string: writing the chunk's slice header back would
+	// cost a GC write barrier per field.
+	n := copy(a.chunk[a.off:], b)
+	p := &a.chunk[a.off]
+	a.off += n
 	// #nosec G103 -- the bytes are never written after this point (see type comment).
-	return unsafe.String(unsafe.SliceData(s), len(s))
+	return unsafe.String(p, n)
 }
 
 // StringOf returns s interned in the arena: a copy that does not keep s's backing alive.

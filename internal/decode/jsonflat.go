@@ -33,6 +33,7 @@ type Flattener struct {
 	maxValue int    // longest value kept, bytes
 	skip     string // object member names not descended into
 	clipped  bool   // a leaf was dropped or a value shortened since Begin
+	track    bool   // keep last (FlattenLimited only: a pointer write per leaf costs)
 	last     string // the text of the last string or number leaf added
 
 	pos   int
@@ -70,7 +71,7 @@ func (f *Flattener) Begin() {
 // Clipped reports whether a leaf was dropped or a value shortened since Begin.
 func (f *Flattener) Clipped() bool { return f.clipped }
 
-// Last returns the text of the last string or number leaf the previous Flatten or
+// Last returns the text of the last string or number leaf the previous
 // FlattenLimited call added ("" when it added none).
 func (f *Flattener) Last() string { return f.last }
 
@@ -78,7 +79,7 @@ func (f *Flattener) Last() string { return f.last }
 // null values are skipped: for Sigma a null field and an absent one match alike.
 func (f *Flattener) Flatten(e *event.Event, prefix string, v *fastjson.Value) {
 	f.name = append(f.name[:0], prefix...)
-	f.left, f.maxValue, f.skip, f.last = math.MaxInt, math.MaxInt, "", ""
+	f.left, f.maxValue, f.skip, f.last, f.track = math.MaxInt, math.MaxInt, "", "", false
 	f.flatten(e, v, 0)
 }
 
@@ -87,7 +88,7 @@ func (f *Flattener) Flatten(e *event.Event, prefix string, v *fastjson.Value) {
 // name lim.Skip are left out; dropping or clipping sets Clipped.
 func (f *Flattener) FlattenLimited(e *event.Event, prefix []byte, v *fastjson.Value, lim Limit) {
 	f.name = append(f.name[:0], prefix...)
-	f.left, f.maxValue, f.skip, f.last = lim.MaxLeaves, lim.MaxValue, lim.Skip, ""
+	f.left, f.maxValue, f.skip, f.last, f.track = lim.MaxLeaves, lim.MaxValue, lim.Skip, "", true
 	if f.left <= 0 {
 		f.left = math.MaxInt
 	}
@@ -160,8 +161,11 @@ func (f *Flattener) leaf(e *event.Event, v *fastjson.Value) {
 		b = ClipUTF8(b, f.maxValue)
 		f.clipped = true
 	}
-	f.last = f.Arena.String(b)
-	e.AddRaw(f.key(), f.last)
+	text := f.Arena.String(b)
+	if f.track {
+		f.last = text
+	}
+	e.AddRaw(f.key(), text)
 }
 
 // key returns the interned key of the current name, from the positional cache when

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
@@ -21,7 +22,7 @@ import (
 // It also notes the members of a top-level object for Top and TopText.
 func (f *Flattener) FlattenJSON(e *event.Event, prefix string, b []byte) error {
 	f.name = append(f.name[:0], prefix...)
-	f.left, f.maxValue, f.skip, f.last = math.MaxInt, math.MaxInt, "", ""
+	f.left, f.maxValue, f.skip, f.last, f.track = math.MaxInt, math.MaxInt, "", "", false
 	f.src = b
 	f.top = f.top[:0]
 	f.topKeys = f.topKeys[:0]
@@ -371,8 +372,11 @@ func (f *Flattener) addValue(e *event.Event, b []byte) {
 		b = ClipUTF8(b, f.maxValue)
 		f.clipped = true
 	}
-	f.last = f.Arena.String(b)
-	e.AddRaw(f.key(), f.last)
+	text := f.Arena.String(b)
+	if f.track {
+		f.last = text
+	}
+	e.AddRaw(f.key(), text)
 }
 
 func (f *Flattener) stringLeaf(e *event.Event, raw []byte, esc bool) {
@@ -412,18 +416,26 @@ func skipWSAt(b []byte, i int) int {
 // stringEnd returns the index just past the closing quote of the string whose
 // contents start at b[i], and whether it holds a backslash.
 func stringEnd(b []byte, i int) (end int, esc, ok bool) {
+	// Most strings hold no backslash: find the quote with a vectorised search and check
+	// the span before it.
+	q := bytes.IndexByte(b[i:], '"')
+	if q < 0 {
+		return len(b), false, false
+	}
+	if bytes.IndexByte(b[i:i+q], '\\') < 0 {
+		return i + q + 1, false, true
+	}
 	for i < len(b) {
 		switch b[i] {
 		case '"':
-			return i + 1, esc, true
+			return i + 1, true, true
 		case '\\':
-			esc = true
 			i += 2
 			continue
 		}
 		i++
 	}
-	return len(b), esc, false
+	return len(b), true, false
 }
 
 func hasLiteral(b []byte, lit string) bool {
