@@ -63,10 +63,15 @@ type TopMember struct {
 	rawKey  []byte // the key as written
 }
 
+// maxTopMembers bounds the top-level members noted per record, so a hostile record
+// of millions of tiny members costs no more memory than its text.
+const maxTopMembers = 1024
+
 // Top returns the member of the top-level object named name that fastjson's Get
 // returns on a freshly parsed object (the first whose key is written as name, else
-// the first whose unescaped key is name), with KindNone when there is none. Its Raw
-// is valid until the bytes given to FlattenJSON change.
+// the first whose unescaped key is name), with KindNone when there is none or when it
+// comes after the first maxTopMembers members (callers then use the parsed tree). Its
+// Raw is valid until the bytes given to FlattenJSON change.
 func (f *Flattener) Top(name string) TopMember {
 	if indexBackslash([]byte(name)) < 0 {
 		for _, m := range f.top {
@@ -264,7 +269,7 @@ func (f *Flattener) object(e *event.Event, i, d int, emit bool) (int, bool) {
 		i = skipWSAt(b, i+1)
 		emitChild := emit
 		if emit {
-			if d == 0 {
+			if d == 0 && len(f.top) < maxTopMembers {
 				ks := len(f.topKeys)
 				if kesc {
 					f.topKeys = unescapeJSON(f.topKeys, key)
@@ -291,7 +296,7 @@ func (f *Flattener) object(e *event.Event, i, d int, emit bool) (int, bool) {
 		if i, ok = f.value(e, i, d+1, emitChild); !ok {
 			return i, false
 		}
-		if emit && d == 0 {
+		if emit && d == 0 && len(f.top) > 0 && f.top[len(f.top)-1].Kind == KindNone {
 			t := &f.top[len(f.top)-1]
 			t.Kind, t.Raw = topKind(b[vstart:i]), b[vstart:i]
 			if t.Kind == KindString {

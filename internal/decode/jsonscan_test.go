@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -129,3 +130,23 @@ func BenchmarkFlattenTreeOkta(b *testing.B) { benchFlatten(b, "okta/testdata/okt
 func BenchmarkFlattenJSONOkta(b *testing.B) { benchFlatten(b, "okta/testdata/okta.jsonl", true) }
 func BenchmarkFlattenTreeECS(b *testing.B)  { benchFlatten(b, "ecsjson/testdata/ecs.ndjson", false) }
 func BenchmarkFlattenJSONECS(b *testing.B)  { benchFlatten(b, "ecsjson/testdata/ecs.ndjson", true) }
+
+func TestFlattenJSONTopMembersBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range maxTopMembers + 10 {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	b.WriteString(`"last":"x"}`)
+	var f Flattener
+	var e event.Event
+	if err := f.FlattenJSON(&e, "", []byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.top) != maxTopMembers || f.Top("k0").Kind != KindNumber || f.Top("last").Kind != KindNone {
+		t.Fatalf("%d members noted; k0 %v, last %v", len(f.top), f.Top("k0").Kind, f.Top("last").Kind)
+	}
+	if len(e.Raw) != event.MaxRawFields || !e.RawTruncated {
+		t.Fatalf("%d raw fields, truncated %v", len(e.Raw), e.RawTruncated)
+	}
+}
