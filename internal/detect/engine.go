@@ -129,7 +129,7 @@ func (e *Engine) Process(ctx context.Context, batch []*event.Event, emit func(Si
 		st.signals.Add(float64(n))
 		if err != nil {
 			st.errors.Inc()
-			e.log.Error("detector failed on a batch", "detector", d.ID(), "events", len(batch), "err", err)
+			e.log.ErrorContext(ctx, "detector failed on a batch", "detector", d.ID(), "events", len(batch), "err", err)
 		}
 	}
 	return nil

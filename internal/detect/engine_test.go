@@ -84,7 +84,8 @@ func TestEngineStampsCountsAndIsolates(t *testing.T) {
 
 func TestSignalIDStable(t *testing.T) {
 	ev := []EvidenceRef{{EventID: "a"}, {EventID: "b"}}
-	if SignalID("sigma", "r", ev) != SignalID("sigma", "r", ev) {
+	first, again := SignalID("sigma", "r", ev), SignalID("sigma", "r", []EvidenceRef{{EventID: "a"}, {EventID: "b"}})
+	if first != again {
 		t.Fatal("unstable")
 	}
 	if SignalID("sigma", "r", ev) == SignalID("sigma", "r2", ev) || SignalID("sig", "mar", nil) == SignalID("sigma", "r", nil) {

@@ -264,7 +264,7 @@ func (p *Pipeline) runSource(ctx context.Context, src Source, out chan<- *Batch,
 	}
 	p.stats.sourceFailed(src.Name, "unreadable", err)
 	p.metrics.skipped.WithLabelValues("unreadable").Inc()
-	p.log.Info("source unreadable", "source", src.Name, "err", err)
+	p.log.InfoContext(ctx, "source unreadable", "source", src.Name, "err", err)
 	if p.opts.Strict {
 		return fmt.Errorf("%w: %w", ErrStrict, err)
 	}
@@ -276,7 +276,7 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 	br := bufio.NewReaderSize(counted, decode.SniffSize)
 	head, err := br.Peek(decode.SniffSize)
 	if len(head) == 0 && err != nil && !errors.Is(err, io.EOF) {
-		return p.streamFailed(s.Name, "unreadable", fmt.Errorf("reading %s: %w", s.Name, err))
+		return p.streamFailed(ctx, s.Name, "unreadable", fmt.Errorf("reading %s: %w", s.Name, err))
 	}
 	// A read error after some bytes (a truncated gzip) is left for the decoder to meet:
 	// the records before it still decode, then the stream counts as a read error.
@@ -293,9 +293,9 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 		if derr != nil {
 			if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 				// The head was cut by a read error: say so rather than "unknown format".
-				return p.streamFailed(s.Name, "read-error", fmt.Errorf("reading %s: %w", s.Name, err))
+				return p.streamFailed(ctx, s.Name, "read-error", fmt.Errorf("reading %s: %w", s.Name, err))
 			}
-			return p.streamFailed(s.Name, "unknown-format", fmt.Errorf("%s: %w", s.Name, derr))
+			return p.streamFailed(ctx, s.Name, "unknown-format", fmt.Errorf("%s: %w", s.Name, derr))
 		}
 		f = d.Format
 	}
@@ -357,15 +357,15 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case derr != nil && !errors.Is(derr, context.Canceled):
-		return p.streamFailed(s.Name, "read-error", fmt.Errorf("decoding %s as %s: %w", s.Name, f.ID, derr))
+		return p.streamFailed(ctx, s.Name, "read-error", fmt.Errorf("decoding %s as %s: %w", s.Name, f.ID, derr))
 	}
 	return nil
 }
 
-func (p *Pipeline) streamFailed(name, reason string, err error) error {
+func (p *Pipeline) streamFailed(ctx context.Context, name, reason string, err error) error {
 	p.stats.streamSkipped(name, reason, "", err)
 	p.metrics.skipped.WithLabelValues(reason).Inc()
-	p.log.Info("stream skipped", "stream", name, "reason", reason, "err", err)
+	p.log.InfoContext(ctx, "stream skipped", "stream", name, "reason", reason, "err", err)
 	if p.opts.Strict {
 		return fmt.Errorf("%w: %w", ErrStrict, err)
 	}

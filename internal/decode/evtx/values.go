@@ -287,7 +287,6 @@ func eachItem(typ uint8, data []byte, fn func([]byte)) {
 }
 
 const hexUpper = "0123456789ABCDEF"
-const hexLower = "0123456789abcdef"
 
 // appendValue appends the text of a scalar value as Windows renders it in XML.
 // A value whose size does not fit its type is rendered as hex bytes.

@@ -66,17 +66,22 @@ func runBench(b *testing.B, d decode.Decoder, data []byte, lines int) {
 
 func BenchmarkDecodeW3C(b *testing.B) {
 	// The second #Fields block of the fixture (22 columns, host, bytes, cookie).
-	data, n := benchInput(b, "testdata/iis_fields_change.log", 0)
-	_ = data
-	raw, _ := os.ReadFile("testdata/iis_fields_change.log")
+	raw, err := os.ReadFile("testdata/iis_fields_change.log")
+	if err != nil {
+		b.Fatal(err)
+	}
 	i := bytes.Index(raw, []byte("#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n#Date: 2023-03-14 01"))
 	tmp, err := os.CreateTemp(b.TempDir(), "w3c")
 	if err != nil {
 		b.Fatal(err)
 	}
-	tmp.Write(raw[i:])
-	tmp.Close()
-	data, n = benchInput(b, tmp.Name(), 4)
+	if _, err := tmp.Write(raw[i:]); err != nil {
+		b.Fatal(err)
+	}
+	if err := tmp.Close(); err != nil {
+		b.Fatal(err)
+	}
+	data, n := benchInput(b, tmp.Name(), 4)
 	runBench(b, NewW3CDecoder(), data, n)
 }
 

@@ -3,6 +3,7 @@ package weblog
 import (
 	"bufio"
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -503,7 +504,7 @@ func TestCancel(t *testing.T) {
 	cancel()
 	for _, f := range Formats() {
 		err := f.New().Decode(ctx, decode.Input{R: strings.NewReader("x\n"), Source: "c"}, &decodetest.Sink{})
-		if err != context.Canceled {
+		if !errors.Is(err, context.Canceled) {
 			t.Errorf("%s: %v, want context.Canceled", f.ID, err)
 		}
 	}

@@ -25,7 +25,7 @@ func prepareBatchInsert(ctx context.Context, db *sql.DB, insert string, cols, ma
 	for n := max; n >= 1; n /= 2 {
 		st, err := db.PrepareContext(ctx, valuesSQL(insert, cols, n, suffix))
 		if err != nil {
-			b.close()
+			_ = b.close() // the prepare error is the one worth reporting
 			return nil, fmt.Errorf("preparing %q for %d rows: %w", insert, n, err)
 		}
 		b.sizes = append(b.sizes, n)

@@ -88,7 +88,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		if !ok {
 			return nil
 		}
-		log.Info("applied schema migration", "version", applied.version, "name", applied.name)
+		log.InfoContext(ctx, "applied schema migration", "version", applied.version, "name", applied.name)
 	}
 }
 

@@ -94,7 +94,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if err := s.open(ctx, opts); err != nil {
-		s.closeDBs()
+		_ = s.closeDBs() // the open error is the one worth reporting
 		return nil, fmt.Errorf("opening %s: %w", s.path, err)
 	}
 	return s, nil
