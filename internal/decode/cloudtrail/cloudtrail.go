@@ -215,7 +215,7 @@ func (d *Decoder) object(ctx context.Context, in decode.Input, sink decode.Sink,
 	arr, err := recs.Array()
 	if err != nil {
 		decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonMalformed,
-			fmt.Errorf("Records is a %s, not an array", recs.Type()))
+			fmt.Errorf("member Records is a %s, not an array", recs.Type()))
 		return nil
 	}
 	for i, r := range arr {
@@ -226,7 +226,7 @@ func (d *Decoder) object(ctx context.Context, in decode.Input, sink decode.Sink,
 		}
 		if r.Type() != fastjson.TypeObject {
 			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonMalformed,
-				fmt.Errorf("Records[%d] is a %s, not an object", i, r.Type()))
+				fmt.Errorf("element Records[%d] is a %s, not an object", i, r.Type()))
 			continue
 		}
 		d.record(in, sink, rec, r, i)
@@ -239,7 +239,7 @@ func (d *Decoder) record(in decode.Input, sink decode.Sink, rec decode.JSONRecor
 	ts, err := d.timestamp(v)
 	if err != nil {
 		if index >= 0 {
-			err = fmt.Errorf("Records[%d]: %w", index, err)
+			err = fmt.Errorf("in Records[%d]: %w", index, err)
 		}
 		decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, decode.ReasonBadTimestamp, err)
 		return

@@ -180,10 +180,10 @@ func (f *framer) element() (fr frame, done bool, err error) {
 
 // skipValue consumes a non-object value starting with c and names its kind.
 func (f *framer) skipValue(c byte) (string, error) {
-	switch {
-	case c == '[':
+	switch c {
+	case '[':
 		return "array", f.composite(false, 0)
-	case c == '"':
+	case '"':
 		return "string", f.str(false)
 	}
 	kind := "number"

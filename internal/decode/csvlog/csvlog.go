@@ -313,10 +313,7 @@ func (d *Decoder) cloudTrail(e *event.Event, r *record) {
 	if d.actionCol < 0 || len(r.field(d.actionCol)) == 0 {
 		return
 	}
-	aws := false
-	if d.providerCol >= 0 && strings.HasSuffix(b2s(r.field(d.providerCol)), ".amazonaws.com") {
-		aws = true
-	}
+	aws := d.providerCol >= 0 && strings.HasSuffix(b2s(r.field(d.providerCol)), ".amazonaws.com")
 	var typ string
 	if d.typeCol >= 0 {
 		typ = b2s(r.field(d.typeCol))

@@ -3,6 +3,7 @@ package journald
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,7 +203,7 @@ func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := New().Decode(ctx, decode.Input{R: strings.NewReader("{}\n"), Source: "x"}, &decodetest.Sink{})
-	if err != context.Canceled {
+	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 }

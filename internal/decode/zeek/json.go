@@ -105,7 +105,7 @@ func parseTS(ts string) (time.Time, error) {
 	if isDecimal(ts) {
 		return decode.ParseEpoch(ts)
 	}
-	if c := ts[0]; c >= '0' && c <= '9' && strings.IndexAny(ts, "eE") > 0 && strings.IndexAny(ts, "-:T") < 0 {
+	if c := ts[0]; c >= '0' && c <= '9' && strings.IndexAny(ts, "eE") > 0 && !strings.ContainsAny(ts, "-:T") {
 		f, err := strconv.ParseFloat(ts, 64)
 		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f > 1e12 {
 			return time.Time{}, fmt.Errorf("unrecognized epoch timestamp %q", ts)

@@ -217,13 +217,3 @@ func dottedName(name string) string {
 	}
 	return name
 }
-
-// multiSlot reports whether the slot holds a Zeek set or vector, whose elements a
-// record keeps joined with the set separator.
-func multiSlot(s slot) bool {
-	switch s {
-	case sAnswers, sTxHosts, sRxHosts, sSANDNS:
-		return true
-	}
-	return false
-}
