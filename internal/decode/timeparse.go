@@ -118,3 +118,52 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// MonthAbbrev returns the month of a three-letter English abbreviation as syslog,
+// Apache and other text logs write it ("Jan"), or 0.
+func MonthAbbrev(s string) time.Month {
+	if len(s) != 3 {
+		return 0
+	}
+	switch s {
+	case "Jan":
+		return time.January
+	case "Feb":
+		return time.February
+	case "Mar":
+		return time.March
+	case "Apr":
+		return time.April
+	case "May":
+		return time.May
+	case "Jun":
+		return time.June
+	case "Jul":
+		return time.July
+	case "Aug":
+		return time.August
+	case "Sep":
+		return time.September
+	case "Oct":
+		return time.October
+	case "Nov":
+		return time.November
+	case "Dec":
+		return time.December
+	}
+	return 0
+}
+
+// DaysIn returns the number of days of month m in year (Gregorian).
+func DaysIn(m time.Month, year int) int {
+	switch m {
+	case time.February:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case time.April, time.June, time.September, time.November:
+		return 30
+	}
+	return 31
+}

@@ -75,7 +75,7 @@ func parseHeader(h *header, s string, loc *time.Location) (string, error) {
 		}
 		h.kind, h.ts, h.tsText = kindISO, t, rest[:n]
 		rest = rest[n:]
-	case len(rest) >= 3 && monthOf(rest) != 0:
+	case len(rest) >= 3 && decode.MonthAbbrev(rest[:3]) != 0:
 		n, err := parseBSDTime(h, rest)
 		if err != nil {
 			return decode.ReasonBadTimestamp, err
@@ -280,7 +280,7 @@ func parseISO(s string, loc *time.Location) (time.Time, int, error) {
 	mi, ok4 := two(s, 14)
 	ss, ok5 := two(s, 17)
 	if j != 4 || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || mo < 1 || mo > 12 || d < 1 ||
-		d > daysIn(time.Month(mo), y) || hh > 23 || mi > 59 || ss > 60 {
+		d > decode.DaysIn(time.Month(mo), y) || hh > 23 || mi > 59 || ss > 60 {
 		return time.Time{}, 0, fmt.Errorf("invalid date or time in %q", clip(s))
 	}
 	i, ns := 19, 0
@@ -361,53 +361,6 @@ func two(s string, i int) (int, bool) {
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// monthOf returns the month abbreviated by the first three bytes of s ("Jan"), or 0.
-func monthOf(s string) time.Month {
-	if len(s) < 3 {
-		return 0
-	}
-	switch s[:3] {
-	case "Jan":
-		return time.January
-	case "Feb":
-		return time.February
-	case "Mar":
-		return time.March
-	case "Apr":
-		return time.April
-	case "May":
-		return time.May
-	case "Jun":
-		return time.June
-	case "Jul":
-		return time.July
-	case "Aug":
-		return time.August
-	case "Sep":
-		return time.September
-	case "Oct":
-		return time.October
-	case "Nov":
-		return time.November
-	case "Dec":
-		return time.December
-	}
-	return 0
-}
-
-func daysIn(m time.Month, year int) int {
-	switch m {
-	case time.February:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case time.April, time.June, time.September, time.November:
-		return 30
-	}
-	return 31
-}
-
 // atoi parses a short non-negative decimal number.
 func atoi(s string) (int, bool) {
 	if s == "" || len(s) > 9 {
@@ -451,4 +404,12 @@ func clip(s string) string {
 		return s[:48] + "..."
 	}
 	return s
+}
+
+// monthOf returns the month abbreviated by the first three bytes of s ("Jan"), or 0.
+func monthOf(s string) time.Month {
+	if len(s) < 3 {
+		return 0
+	}
+	return decode.MonthAbbrev(s[:3])
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/decode"
 )
 
 // yearState assigns years to RFC 3164 timestamps (see the package documentation).
@@ -50,7 +52,7 @@ func (y *yearState) resolve(h *header, loc *time.Location) (time.Time, error) {
 	default:
 		y.last = m
 	}
-	if h.day > daysIn(m, year) {
+	if h.day > decode.DaysIn(m, year) {
 		return time.Time{}, fmt.Errorf("%s %d does not exist in %d, the year inferred for the line", m, h.day, year)
 	}
 	return time.Date(year, m, h.day, h.hh, h.mm, h.ss, h.ns, loc), nil

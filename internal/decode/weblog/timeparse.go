@@ -18,7 +18,7 @@ func parseCLFTime(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("parsing time %q: %w", clip(s), errBadTime)
 	}
 	day, ok1 := num2(s[0:2])
-	mon := month(s[3:6])
+	mon := decode.MonthAbbrev(s[3:6])
 	year, ok2 := num4(s[7:11])
 	hh, ok3 := num2(s[12:14])
 	mm, ok4 := num2(s[15:17])
@@ -64,26 +64,13 @@ func parseW3CTime(date, clock string) (time.Time, error) {
 
 // civil builds a UTC time, refusing out-of-range parts rather than normalizing them.
 func civil(year int, mon time.Month, day, hh, mm, ss, nsec int) (time.Time, error) {
-	if day < 1 || day > daysIn(year, mon) || hh > 23 || mm > 59 || ss > 60 {
+	if day < 1 || day > decode.DaysIn(mon, year) || hh > 23 || mm > 59 || ss > 60 {
 		return time.Time{}, errBadTime
 	}
 	if ss == 60 { // a leap second: keep it in the same minute
 		ss, nsec = 59, 999999999
 	}
 	return time.Date(year, mon, day, hh, mm, ss, nsec, time.UTC), nil
-}
-
-func daysIn(year int, m time.Month) int {
-	switch m {
-	case time.February:
-		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
-			return 29
-		}
-		return 28
-	case time.April, time.June, time.September, time.November:
-		return 30
-	}
-	return 31
 }
 
 // fraction parses an optional ".ddd" (up to 9 digits used) at the start of s.
@@ -134,38 +121,6 @@ func num4(s string) (int, bool) {
 	x, ok1 := num2(s[0:2])
 	y, ok2 := num2(s[2:4])
 	return x*100 + y, ok1 && ok2
-}
-
-// month parses an English three-letter month abbreviation, case-sensitively as the
-// producers write it; 0 when it is none.
-func month(s string) time.Month {
-	switch s {
-	case "Jan":
-		return time.January
-	case "Feb":
-		return time.February
-	case "Mar":
-		return time.March
-	case "Apr":
-		return time.April
-	case "May":
-		return time.May
-	case "Jun":
-		return time.June
-	case "Jul":
-		return time.July
-	case "Aug":
-		return time.August
-	case "Sep":
-		return time.September
-	case "Oct":
-		return time.October
-	case "Nov":
-		return time.November
-	case "Dec":
-		return time.December
-	}
-	return 0
 }
 
 func clip(s string) string {
