@@ -1,12 +1,6 @@
 package entra
 
 import (
-	"archive/zip"
-	"bytes"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/vigilsec/vigil/internal/decode"
@@ -18,50 +12,16 @@ import (
 // CloudTrail records (which carry an "eventType" key), and decoding the CloudTrail
 // records rejects each of the 103 with a reason instead of emitting anything.
 func TestCorpusNegatives(t *testing.T) {
-	root := decodetest.Corpora(t, "sigma/regression_data")
-	n := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || filepath.Ext(p) != ".json" {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if got := Sniff(b[:min(len(b), decode.SniffSize)]); got != 0 {
+	decodetest.EachRegressionJSON(t, func(p string, head []byte) {
+		if got := Sniff(head); got != 0 {
 			t.Errorf("%s: Sniff = %d, want 0", p, got)
 		}
-		n++
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n != 202 {
-		t.Errorf("walked %d regression JSON files, want 202", n)
-	}
-
-	zr, err := zip.OpenReader(decodetest.Corpora(t, "cloud/aws/ec2_proxy_s3_exfiltration.zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zr.Close()
-	var ct bytes.Buffer
-	for _, f := range zr.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = io.Copy(&ct, rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := Sniff(ct.Bytes()); got != 0 {
+	ct := decodetest.ZipContents(t, "cloud/aws/ec2_proxy_s3_exfiltration.zip")
+	if got := Sniff(ct); got != 0 {
 		t.Errorf("CloudTrail: Sniff = %d, want 0", got)
 	}
-	s, err := decodetest.Decode(t, NewDecoder(), "ct.json", ct.Bytes())
+	s, err := decodetest.Decode(t, NewDecoder(), "ct.json", ct)
 	if err != nil {
 		t.Fatal(err)
 	}
