@@ -21,6 +21,16 @@ func (u UserRef) Key() string {
 	return u.Name + "@" + u.Domain
 }
 
+// AppendKey appends u.Key() to dst, for decoders that build keys in their own buffers.
+func (u UserRef) AppendKey(dst []byte) []byte {
+	dst = append(dst, u.Name...)
+	if u.Domain != "" {
+		dst = append(dst, '@')
+		dst = append(dst, u.Domain...)
+	}
+	return dst
+}
+
 // ParseUser splits the forms a user name takes in logs: DOMAIN\user, user@domain,
 // and bare user. Case is folded. Empty and placeholder values ("-", "N/A") give a zero UserRef.
 func ParseUser(s string) UserRef {
@@ -64,7 +74,9 @@ func CanonicalHost(s string) HostRef {
 		return HostRef{}
 	}
 	s = lower(s)
-	if _, err := netip.ParseAddr(s); err == nil {
+	if !mayBeIP(s) {
+		// Not an address: skips the error netip would build.
+	} else if _, err := netip.ParseAddr(s); err == nil {
 		return HostRef{FQDN: s, Short: s}
 	}
 	short := s
@@ -85,11 +97,34 @@ func ParseIP(s string) netip.Addr {
 	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
 		s = s[1 : len(s)-1]
 	}
+	if !mayBeIP(s) {
+		return netip.Addr{} // without building the error netip.ParseAddr would
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// mayBeIP reports whether s could be an address netip.ParseAddr accepts: hex
+// digits, dots and colons (with at least one dot or colon) before an optional
+// "%zone". False means it certainly is not one.
+func mayBeIP(s string) bool {
+	sep := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.' || c == ':':
+			sep = true
+		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+		case c == '%':
+			return sep && i > 0
+		default:
+			return false
+		}
+	}
+	return sep
 }
 
 func isPlaceholder(s string) bool {
@@ -117,11 +152,20 @@ func (e *Event) SetUser(u UserRef) {
 	if u.Name == "" {
 		return
 	}
+	e.SetUserKey(u, u.Key())
+}
+
+// SetUserKey is SetUser with u's identity key already built (key must equal
+// u.Key()), so a decoder can build keys in its own buffers without allocating.
+func (e *Event) SetUserKey(u UserRef, key string) {
+	if u.Name == "" {
+		return
+	}
 	e.str[UserName] = u.Name
 	if u.Domain != "" {
 		e.str[UserDomain] = u.Domain
 	}
-	e.AddRelatedUser(u.Key())
+	e.AddRelatedUser(key)
 }
 
 // SetTargetUser sets user.target.* and records the identity in related.user.
@@ -129,17 +173,29 @@ func (e *Event) SetTargetUser(u UserRef) {
 	if u.Name == "" {
 		return
 	}
+	e.SetTargetUserKey(u, u.Key())
+}
+
+// SetTargetUserKey is SetTargetUser with u's identity key already built (key must
+// equal u.Key()).
+func (e *Event) SetTargetUserKey(u UserRef, key string) {
+	if u.Name == "" {
+		return
+	}
 	e.str[UserTargetName] = u.Name
 	if u.Domain != "" {
 		e.str[UserTargetDomain] = u.Domain
 	}
-	e.AddRelatedUser(u.Key())
+	e.AddRelatedUser(key)
 }
 
 // SetHost sets host.name (canonical FQDN) and host.hostname (short form) and records
 // the host in related.hosts.
-func (e *Event) SetHost(name string) {
-	h := CanonicalHost(name)
+func (e *Event) SetHost(name string) { e.SetHostRef(CanonicalHost(name)) }
+
+// SetHostRef is SetHost with the name already canonicalized by CanonicalHost (for
+// decoders that cache canonical names).
+func (e *Event) SetHostRef(h HostRef) {
 	if h.FQDN == "" {
 		return
 	}

@@ -58,7 +58,7 @@ var errMissingEventID = errors.New("no EventID")
 // Decode implements decode.Decoder. Objects are framed by decode.JSONReader (NDJSON,
 // arrays, pretty-printed objects one after another).
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
-	s := &stream{shape: d.shape, format: d.shape.id(), in: in, sink: sink}
+	s := &stream{shape: d.shape, format: d.shape.id(), in: in, sink: sink, norm: NewNormalizer()}
 	s.loop.Format, s.loop.What = s.format, "JSON"
 	return s.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
 		s.record(rec, v)
@@ -75,6 +75,7 @@ type stream struct {
 	sink   decode.Sink
 
 	loop  decode.JSONLoop
+	norm  *Normalizer
 	keys  decode.KeyCache
 	vals  valueCache
 	arena decode.Arena
@@ -138,7 +139,7 @@ func (s *stream) record(rec decode.JSONRecord, v *fastjson.Value) {
 	if n, ok := atoi(get(e, KeyEventRecordID)); ok {
 		e.Origin.Record = n
 	}
-	Normalize(e)
+	s.norm.Normalize(e)
 	if len(s.ecs) > 0 {
 		s.applyECS(e)
 	}

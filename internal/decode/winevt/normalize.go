@@ -28,8 +28,15 @@ const (
 // Normalize fills the ECS core of e from its Windows raw fields (see the package
 // doc for their names). e.Timestamp must already be set by the decoder. Events
 // Normalize does not know keep the System normalization only; missing or malformed
-// fields are skipped, never fatal.
+// fields are skipped, never fatal. Decoders of a stream use a Normalizer, which
+// caches what repeats.
 func Normalize(e *event.Event) {
+	var n Normalizer
+	n.Normalize(e)
+}
+
+// Normalize is the package's Normalize with n's caches.
+func (n *Normalizer) Normalize(e *event.Event) {
 	code := get(e, KeyEventID)
 	ch := get(e, KeyChannel)
 	prov := get(e, KeyProviderName)
@@ -43,7 +50,7 @@ func Normalize(e *event.Event) {
 	e.SetStr(event.WinlogProviderName, prov)
 	e.SetStr(event.WinlogComputerName, comp)
 	e.SetStr(event.HostOSType, "windows")
-	e.SetHost(comp)
+	n.setHost(e, comp)
 	id, ok := atoi(code)
 	if ok {
 		e.SetNum(event.WinlogEventID, id)
@@ -60,20 +67,20 @@ func Normalize(e *event.Event) {
 	switch {
 	case ch == chSysmon || (ch == "" && prov == provSysmon):
 		e.SetStr(event.EventDataset, "windows.sysmon_operational")
-		sysmon(e, id)
+		n.sysmon(e, id)
 	case ch == chSecurity:
 		e.SetStr(event.EventDataset, "windows.security")
 		auditOutcome(e)
-		security(e, id, prov)
+		n.security(e, id, prov)
 	case ch == chSystem:
 		e.SetStr(event.EventDataset, "windows.system")
-		system(e, id, prov)
+		n.system(e, id, prov)
 	case ch == chPowerShell:
 		e.SetStr(event.EventDataset, "windows.powershell_operational")
-		powershell(e, id)
+		n.powershell(e, id)
 	case ch == chDefender || (ch == "" && prov == provDefender):
 		e.SetStr(event.EventDataset, "windows.defender_operational")
-		defender(e, id)
+		n.defender(e, id)
 	}
 }
 
@@ -112,7 +119,7 @@ func levelName(s string) string {
 	return ""
 }
 
-func system(e *event.Event, id int64, prov string) {
+func (n *Normalizer) system(e *event.Event, id int64, prov string) {
 	switch {
 	case id == 7045 && prov == provSCM:
 		classify(e, event.CatConfiguration, event.TypeCreation, "service-installed")
@@ -125,11 +132,11 @@ func system(e *event.Event, id int64, prov string) {
 		setStr(e, event.ServiceName, kParam1)
 	case id == 104 && prov == provEventlog:
 		classify(e, event.CatConfiguration, event.TypeDeletion, "log-cleared")
-		e.SetUser(subjectUser(e))
+		n.setUser(e, get(e, kSubjectUserName), get(e, kSubjectDomainName))
 	}
 }
 
-func powershell(e *event.Event, id int64) {
+func (n *Normalizer) powershell(e *event.Event, id int64) {
 	switch id {
 	case 4103:
 		classify(e, event.CatProcess, event.TypeInfo, "powershell-pipeline-executed")
@@ -138,7 +145,7 @@ func powershell(e *event.Event, id int64) {
 			e.SetStr(event.ProcessCommandLine, v)
 		}
 		if v := contextValue(ctx, "User"); v != "" {
-			e.SetUser(event.ParseUser(v))
+			n.setUser(e, v, "")
 		}
 		if v := contextValue(ctx, "Script Name"); v != "" {
 			setFile(e, v)
@@ -174,7 +181,7 @@ func contextValue(ctx, name string) string {
 	return ""
 }
 
-func defender(e *event.Event, id int64) {
+func (n *Normalizer) defender(e *event.Event, id int64) {
 	switch id {
 	case 1116:
 		classify(e, event.CatMalware|event.CatIntrusionDetection, event.TypeInfo, "malware-detected")
@@ -204,7 +211,7 @@ func defender(e *event.Event, id int64) {
 		}
 		setFile(e, p)
 	}
-	e.SetUser(event.ParseUser(get(e, kDetectionUser)))
+	n.setUser(e, get(e, kDetectionUser), "")
 }
 
 // get returns the first value of raw field k, "" when absent.

@@ -3,37 +3,37 @@ package winevt
 import "github.com/vigilsec/vigil/internal/event"
 
 // security normalizes Security log events (auditing, and 1102 from the Eventlog provider).
-func security(e *event.Event, id int64, prov string) {
+func (n *Normalizer) security(e *event.Event, id int64, prov string) {
 	if id == 1102 && prov == provEventlog {
 		classify(e, event.CatConfiguration, event.TypeDeletion, "audit-log-cleared")
-		e.SetUser(subjectUser(e))
+		n.setUser(e, get(e, kSubjectUserName), get(e, kSubjectDomainName))
 		return
 	}
 	switch id {
 	case 4624, 4625:
-		logon(e, id)
+		n.logon(e, id)
 	case 4634, 4647:
 		classify(e, event.CatAuthentication|event.CatSession, event.TypeEnd, "logged-out")
-		setUserAndID(e, targetUser(e), kTargetUserSid)
+		n.setUserAndID(e, get(e, kTargetUserName), get(e, kTargetDomainName), kTargetUserSid)
 		setStr(e, event.WinlogLogonID, kTargetLogonID)
 		if lt := logonTypeName(get(e, kLogonType)); lt != "" {
 			e.SetStr(event.WinlogLogonType, lt)
 		}
 	case 4648:
 		classify(e, event.CatAuthentication, event.TypeStart, "logged-in-explicit")
-		subject(e)
-		e.SetTargetUser(targetUser(e))
+		n.subject(e)
+		n.setTargetUser(e, get(e, kTargetUserName), get(e, kTargetDomainName))
 		setExecutable(e, val(e, kProcessName))
 		setPID(e, event.ProcessPID, kProcessID)
 		setSource(e, kIPAddress, kIPPort)
 		setStr(e, event.DestinationDomain, kTargetServerName)
 	case 4672:
 		classify(e, event.CatIAM, event.TypeAdmin, "logged-in-special")
-		subject(e)
+		n.subject(e)
 	case 4688:
 		classify(e, event.CatProcess, event.TypeStart, "process-created")
-		subject(e)
-		e.SetTargetUser(targetUser(e))
+		n.subject(e)
+		n.setTargetUser(e, get(e, kTargetUserName), get(e, kTargetDomainName))
 		setExecutable(e, val(e, kNewProcessName))
 		setPID(e, event.ProcessPID, kNewProcessID)
 		setStr(e, event.ProcessCommandLine, kCommandLine)
@@ -44,68 +44,68 @@ func security(e *event.Event, id int64, prov string) {
 		}
 	case 4689:
 		classify(e, event.CatProcess, event.TypeEnd, "process-terminated")
-		subject(e)
+		n.subject(e)
 		setExecutable(e, val(e, kProcessName))
 		setPID(e, event.ProcessPID, kProcessID)
 	case 4697:
 		classify(e, event.CatIAM|event.CatConfiguration, event.TypeAdmin|event.TypeChange, "service-installed")
-		subject(e)
+		n.subject(e)
 		setStr(e, event.ServiceName, kServiceName)
 	case 4698:
-		scheduledTask(e, event.TypeCreation, "scheduled-task-created")
+		n.scheduledTask(e, event.TypeCreation, "scheduled-task-created")
 	case 4699:
-		scheduledTask(e, event.TypeDeletion, "scheduled-task-deleted")
+		n.scheduledTask(e, event.TypeDeletion, "scheduled-task-deleted")
 	case 4700:
-		scheduledTask(e, event.TypeChange, "scheduled-task-enabled")
+		n.scheduledTask(e, event.TypeChange, "scheduled-task-enabled")
 	case 4701:
-		scheduledTask(e, event.TypeChange, "scheduled-task-disabled")
+		n.scheduledTask(e, event.TypeChange, "scheduled-task-disabled")
 	case 4702:
-		scheduledTask(e, event.TypeChange, "scheduled-task-updated")
+		n.scheduledTask(e, event.TypeChange, "scheduled-task-updated")
 	case 4720:
-		account(e, event.TypeCreation, "added-user-account")
+		n.account(e, event.TypeCreation, "added-user-account")
 	case 4722:
-		account(e, event.TypeChange, "enabled-user-account")
+		n.account(e, event.TypeChange, "enabled-user-account")
 	case 4723:
-		account(e, event.TypeChange, "changed-password")
+		n.account(e, event.TypeChange, "changed-password")
 	case 4724:
-		account(e, event.TypeChange, "reset-password")
+		n.account(e, event.TypeChange, "reset-password")
 	case 4725:
-		account(e, event.TypeChange, "disabled-user-account")
+		n.account(e, event.TypeChange, "disabled-user-account")
 	case 4726:
-		account(e, event.TypeDeletion, "deleted-user-account")
+		n.account(e, event.TypeDeletion, "deleted-user-account")
 	case 4738:
-		account(e, event.TypeChange, "modified-user-account")
+		n.account(e, event.TypeChange, "modified-user-account")
 	case 4740:
 		// TargetDomainName of 4740 is the caller computer, not a domain.
 		classify(e, event.CatIAM, event.TypeUser|event.TypeChange, "locked-out-user-account")
-		subject(e)
-		e.SetTargetUser(event.ParseUser(get(e, kTargetUserName)))
+		n.subject(e)
+		n.setTargetUser(e, get(e, kTargetUserName), "")
 		setStr(e, event.UserTargetID, kTargetSid)
 		setStr(e, event.SourceDomain, kTargetDomainName)
 	case 4728, 4732, 4756:
-		groupMember(e, event.TypeChange, "added-member-to-group")
+		n.groupMember(e, event.TypeChange, "added-member-to-group")
 	case 4729, 4733, 4757:
-		groupMember(e, event.TypeChange, "removed-member-from-group")
+		n.groupMember(e, event.TypeChange, "removed-member-from-group")
 	case 4768:
-		kerberos(e, "kerberos-authentication-ticket-requested")
+		n.kerberos(e, "kerberos-authentication-ticket-requested")
 	case 4769:
-		kerberos(e, "kerberos-service-ticket-requested")
+		n.kerberos(e, "kerberos-service-ticket-requested")
 	case 4771:
-		kerberos(e, "kerberos-preauth-failed")
+		n.kerberos(e, "kerberos-preauth-failed")
 		e.SetStr(event.EventOutcome, "failure")
 	case 4776:
 		classify(e, event.CatAuthentication, event.TypeStart, "credential-validated")
-		e.SetUser(event.ParseUser(get(e, kTargetUserName)))
+		n.setUser(e, get(e, kTargetUserName), "")
 		setStr(e, event.SourceDomain, kWorkstation)
 		statusOutcome(e, logonFailureReason)
 	case 5140:
 		classify(e, event.CatNetwork|event.CatFile, event.TypeInfo|event.TypeAccess, "network-share-object-accessed")
-		subject(e)
+		n.subject(e)
 		setSource(e, kIPAddress, kIPPort)
 		setStr(e, event.FilePath, kShareLocalPath)
 	case 5145:
 		classify(e, event.CatNetwork|event.CatFile, event.TypeInfo|event.TypeAccess, "network-share-object-access-checked")
-		subject(e)
+		n.subject(e)
 		setSource(e, kIPAddress, kIPPort)
 		setFile(e, val(e, kRelativeTargetName))
 		setStr(e, event.FileDirectory, kShareLocalPath)
@@ -115,7 +115,7 @@ func security(e *event.Event, id int64, prov string) {
 // logon normalizes 4624 (success) and 4625 (failure). As Elastic does, the account
 // logging on is user.*; the subject (who requested the logon) stays in the raw
 // Subject* fields and in related.user.
-func logon(e *event.Event, id int64) {
+func (n *Normalizer) logon(e *event.Event, id int64) {
 	if id == 4624 {
 		classify(e, event.CatAuthentication|event.CatSession, event.TypeStart, "logged-in")
 		e.SetStr(event.EventOutcome, "success")
@@ -130,10 +130,8 @@ func logon(e *event.Event, id int64) {
 			e.SetStr(event.EventReason, r)
 		}
 	}
-	setUserAndID(e, targetUser(e), kTargetUserSid)
-	if s := subjectUser(e); s.Name != "" {
-		e.AddRelatedUser(s.Key())
-	}
+	n.setUserAndID(e, get(e, kTargetUserName), get(e, kTargetDomainName), kTargetUserSid)
+	n.relatedUser(e, get(e, kSubjectUserName), get(e, kSubjectDomainName))
 	if lt := logonTypeName(get(e, kLogonType)); lt != "" {
 		e.SetStr(event.WinlogLogonType, lt)
 	}
@@ -144,32 +142,32 @@ func logon(e *event.Event, id int64) {
 	setPID(e, event.ProcessPID, kProcessID)
 }
 
-func scheduledTask(e *event.Event, t event.Type, action string) {
+func (n *Normalizer) scheduledTask(e *event.Event, t event.Type, action string) {
 	classify(e, event.CatIAM|event.CatConfiguration, event.TypeAdmin|t, action)
-	subject(e)
+	n.subject(e)
 }
 
-func account(e *event.Event, t event.Type, action string) {
+func (n *Normalizer) account(e *event.Event, t event.Type, action string) {
 	classify(e, event.CatIAM, event.TypeUser|t, action)
-	subject(e)
-	e.SetTargetUser(targetUser(e))
+	n.subject(e)
+	n.setTargetUser(e, get(e, kTargetUserName), get(e, kTargetDomainName))
 	setStr(e, event.UserTargetID, kTargetSid)
 }
 
 // groupMember normalizes group membership changes: the group is TargetUserName
 // (kept raw), the member is MemberName (a DN) / MemberSid.
-func groupMember(e *event.Event, t event.Type, action string) {
+func (n *Normalizer) groupMember(e *event.Event, t event.Type, action string) {
 	classify(e, event.CatIAM, event.TypeGroup|t, action)
-	subject(e)
+	n.subject(e)
 	if m := val(e, kMemberName); m != "" {
-		e.SetTargetUser(event.ParseUser(firstCN(m)))
+		n.setTargetUser(e, firstCN(m), "")
 	}
 	setStr(e, event.UserTargetID, kMemberSid)
 }
 
-func kerberos(e *event.Event, action string) {
+func (n *Normalizer) kerberos(e *event.Event, action string) {
 	classify(e, event.CatAuthentication, event.TypeStart, action)
-	setUserAndID(e, targetUser(e), kTargetSid)
+	n.setUserAndID(e, get(e, kTargetUserName), get(e, kTargetDomainName), kTargetSid)
 	setSource(e, kIPAddress, kIPPort)
 	setStr(e, event.ServiceName, kServiceName)
 	statusOutcome(e, kerberosFailureReason)
@@ -193,23 +191,15 @@ func statusOutcome(e *event.Event, reason func(uint64) string) {
 }
 
 // subject sets user.* from the Subject* fields and the subject's logon id.
-func subject(e *event.Event) {
-	setUserAndID(e, subjectUser(e), kSubjectUserSid)
+func (n *Normalizer) subject(e *event.Event) {
+	n.setUserAndID(e, get(e, kSubjectUserName), get(e, kSubjectDomainName), kSubjectUserSid)
 	setStr(e, event.WinlogLogonID, kSubjectLogonID)
 }
 
-func subjectUser(e *event.Event) event.UserRef {
-	return event.CanonicalUser(get(e, kSubjectUserName), get(e, kSubjectDomainName))
-}
-
-func targetUser(e *event.Event) event.UserRef {
-	return event.CanonicalUser(get(e, kTargetUserName), get(e, kTargetDomainName))
-}
-
-// setUserAndID sets user.* to u and user.id from the SID field sid (the NULL SID
-// S-1-0-0 of failed logons is skipped).
-func setUserAndID(e *event.Event, u event.UserRef, sid event.Key) {
-	e.SetUser(u)
+// setUserAndID sets user.* to CanonicalUser(name, domain) and user.id from the SID
+// field sid (the NULL SID S-1-0-0 of failed logons is skipped).
+func (n *Normalizer) setUserAndID(e *event.Event, name, domain string, sid event.Key) {
+	u := n.setUser(e, name, domain)
 	if s := val(e, sid); s != "" && s != "S-1-0-0" && u.Name != "" {
 		e.SetStr(event.UserID, s)
 	}

@@ -3,55 +3,53 @@ package winevt
 import "github.com/vigilsec/vigil/internal/event"
 
 // sysmon normalizes Microsoft-Windows-Sysmon/Operational events.
-func sysmon(e *event.Event, id int64) {
+func (n *Normalizer) sysmon(e *event.Event, id int64) {
 	switch id {
 	case 1:
 		classify(e, event.CatProcess, event.TypeStart, "process-created")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setStr(e, event.ProcessCommandLine, kCommandLine)
 		setStr(e, event.ProcessWorkingDirectory, kCurrentDirectory)
 		setStr(e, event.ProcessIntegrityLevel, kIntegrityLevel)
 		setStr(e, event.WinlogLogonID, kLogonID)
-		setHashes(e, get(e, kHashes), hashProcess)
+		n.setHashes(e, get(e, kHashes), hashProcess)
 		setParentExecutable(e, val(e, kParentImage))
 		setStr(e, event.ProcessParentCommandLine, kParentCommandLine)
 		setStr(e, event.ProcessParentEntityID, kParentProcessGuid)
 		setPID(e, event.ProcessParentPID, kParentProcessID)
-		if p := event.ParseUser(get(e, kParentUser)); p.Name != "" {
-			e.AddRelatedUser(p.Key())
-		}
+		n.relatedUser(e, get(e, kParentUser), "")
 	case 2:
 		classify(e, event.CatFile, event.TypeChange, "file-creation-time-changed")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setFile(e, val(e, kTargetFilename))
 	case 3:
 		classify(e, event.CatNetwork, event.TypeConnection|event.TypeStart, "network-connection")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		sysmonNetwork(e)
 	case 5:
 		classify(e, event.CatProcess, event.TypeEnd, "process-terminated")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 	case 6:
 		classify(e, event.CatDriver, event.TypeStart, "driver-loaded")
 		setFile(e, val(e, kImageLoaded))
-		setHashes(e, get(e, kHashes), hashFile)
+		n.setHashes(e, get(e, kHashes), hashFile)
 	case 7:
 		classify(e, event.CatLibrary, event.TypeStart, "image-loaded")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setFile(e, val(e, kImageLoaded))
-		setHashes(e, get(e, kHashes), hashFile)
+		n.setHashes(e, get(e, kHashes), hashFile)
 	case 8:
 		classify(e, event.CatProcess, event.TypeChange, "remote-thread-created")
-		sysmonSourceProcess(e)
+		n.sysmonSourceProcess(e)
 	case 10:
 		classify(e, event.CatProcess, event.TypeAccess, "process-accessed")
-		sysmonSourceProcess(e)
+		n.sysmonSourceProcess(e)
 	case 11:
 		classify(e, event.CatFile, event.TypeCreation, "file-created")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setFile(e, val(e, kTargetFilename))
 	case 12:
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		switch get(e, kEventType) {
 		case "DeleteKey":
 			classify(e, event.CatRegistry|event.CatConfiguration, event.TypeDeletion, "registry-key-deleted")
@@ -65,7 +63,7 @@ func sysmon(e *event.Event, id int64) {
 		}
 	case 13:
 		classify(e, event.CatRegistry|event.CatConfiguration, event.TypeChange, "registry-value-set")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setRegistry(e, get(e, kTargetObject), true)
 		if d := get(e, kDetails); d != "" {
 			e.SetStr(event.RegistryDataStrings, d)
@@ -73,24 +71,24 @@ func sysmon(e *event.Event, id int64) {
 		}
 	case 14:
 		classify(e, event.CatRegistry|event.CatConfiguration, event.TypeChange, "registry-key-renamed")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setRegistry(e, get(e, kTargetObject), false)
 	case 15:
 		classify(e, event.CatFile, event.TypeCreation, "file-stream-created")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setFile(e, val(e, kTargetFilename))
-		setHashes(e, sysmonHashes(e), hashFile)
+		n.setHashes(e, sysmonHashes(e), hashFile)
 	case 17:
 		classify(e, event.CatFile, event.TypeCreation, "pipe-created")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setStr(e, event.FileName, kPipeName)
 	case 18:
 		classify(e, event.CatFile, event.TypeAccess, "pipe-connected")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setStr(e, event.FileName, kPipeName)
 	case 22:
 		classify(e, event.CatNetwork, event.TypeConnection|event.TypeProtocol|event.TypeInfo, "dns-query")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		e.SetStr(event.NetworkProtocol, "dns")
 		setStr(e, event.DNSQuestionName, kQueryName)
 		if rc := dnsResponseCode(get(e, kQueryStatus)); rc != "" {
@@ -102,12 +100,12 @@ func sysmon(e *event.Event, id int64) {
 		}
 	case 23, 26:
 		classify(e, event.CatFile, event.TypeDeletion, "file-deleted")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 		setFile(e, val(e, kTargetFilename))
-		setHashes(e, sysmonHashes(e), hashFile)
+		n.setHashes(e, sysmonHashes(e), hashFile)
 	case 25:
 		classify(e, event.CatProcess, event.TypeChange, "process-tampered")
-		sysmonProcess(e)
+		n.sysmonProcess(e)
 	}
 }
 
@@ -120,16 +118,16 @@ func sysmonHashes(e *event.Event) string {
 }
 
 // sysmonProcess fills process.* and user.* from the acting process of most events.
-func sysmonProcess(e *event.Event) {
+func (n *Normalizer) sysmonProcess(e *event.Event) {
 	setExecutable(e, val(e, kImage))
 	setPID(e, event.ProcessPID, kProcessID)
 	setStr(e, event.ProcessEntityID, kProcessGuid)
-	e.SetUser(event.ParseUser(get(e, kUser)))
+	n.setUser(e, get(e, kUser), "")
 }
 
 // sysmonSourceProcess fills process.* from the Source* fields of events 8 and 10
 // (the target process stays in the raw Target* fields).
-func sysmonSourceProcess(e *event.Event) {
+func (n *Normalizer) sysmonSourceProcess(e *event.Event) {
 	setExecutable(e, val(e, kSourceImage))
 	setPID(e, event.ProcessPID, kSourceProcessID)
 	if g := val(e, kSourceProcessGUID); g != "" {
@@ -137,7 +135,7 @@ func sysmonSourceProcess(e *event.Event) {
 	} else {
 		setStr(e, event.ProcessEntityID, kSourceProcessGuid)
 	}
-	e.SetUser(event.ParseUser(get(e, kSourceUser)))
+	n.setUser(e, get(e, kSourceUser), "")
 }
 
 // sysmonNetwork fills source/destination and network.* of event 3.

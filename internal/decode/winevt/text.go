@@ -102,11 +102,11 @@ const (
 // setHashes parses Sysmon's "SHA1=..,MD5=..,SHA256=..,IMPHASH=.." (any subset, any
 // order) into process.hash.* or file.hash.sha256, and related.hash. Hashes are
 // lower-cased, as ECS stores them.
-func setHashes(e *event.Event, s string, to hashTarget) {
+func (n *Normalizer) setHashes(e *event.Event, s string, to hashTarget) {
 	if s == "" || s == "-" {
 		return
 	}
-	s = lowerASCII(s)
+	s = n.lower(s)
 	for len(s) > 0 {
 		item := s
 		if i := indexByte(s, ','); i >= 0 {

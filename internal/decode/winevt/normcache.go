@@ -1,0 +1,128 @@
+package winevt
+
+import (
+	"github.com/vigilsec/vigil/internal/decode"
+	"github.com/vigilsec/vigil/internal/event"
+)
+
+// Normalizer is Normalize with per-stream caches: canonical users with their
+// related.user keys, canonical host names, and lower-cased hashes built in an arena,
+// so normalizing an event whose users and hosts were seen before allocates nothing.
+// The zero value works without caches (as the Normalize function does). A
+// Normalizer is not safe for concurrent use.
+type Normalizer struct {
+	users []userEntry // direct-mapped; nil: no caching
+	hosts []hostEntry
+	arena decode.Arena
+	buf   []byte
+}
+
+// NewNormalizer returns a Normalizer with its caches, for one stream of events.
+func NewNormalizer() *Normalizer {
+	return &Normalizer{users: make([]userEntry, userCacheSize), hosts: make([]hostEntry, hostCacheSize)}
+}
+
+const (
+	userCacheSize = 256 // powers of two
+	hostCacheSize = 64
+)
+
+// userEntry caches CanonicalUser(name, domain) and its key.
+type userEntry struct {
+	name, domain string
+	u            event.UserRef
+	key          string
+	set          bool
+}
+
+type hostEntry struct {
+	in  string
+	h   event.HostRef
+	set bool
+}
+
+// user returns event.CanonicalUser(name, domain) and its identity key.
+// event.ParseUser(s) is user(s, "") as far as a named user goes.
+func (n *Normalizer) user(name, domain string) (event.UserRef, string) {
+	if n.users == nil {
+		u := event.CanonicalUser(name, domain)
+		return u, u.Key()
+	}
+	slot := &n.users[hash2(name, domain)&(userCacheSize-1)]
+	if slot.set && slot.name == name && slot.domain == domain {
+		return slot.u, slot.key
+	}
+	u := event.CanonicalUser(name, domain)
+	key := u.Name
+	if u.Domain != "" {
+		n.buf = u.AppendKey(n.buf[:0])
+		key = n.arena.String(n.buf)
+	}
+	*slot = userEntry{name: name, domain: domain, u: u, key: key, set: true}
+	return u, key
+}
+
+// setUser is e.SetUser(CanonicalUser(name, domain)).
+func (n *Normalizer) setUser(e *event.Event, name, domain string) event.UserRef {
+	u, k := n.user(name, domain)
+	e.SetUserKey(u, k)
+	return u
+}
+
+// setTargetUser is e.SetTargetUser(CanonicalUser(name, domain)).
+func (n *Normalizer) setTargetUser(e *event.Event, name, domain string) {
+	u, k := n.user(name, domain)
+	e.SetTargetUserKey(u, k)
+}
+
+// relatedUser adds CanonicalUser(name, domain) to related.user.
+func (n *Normalizer) relatedUser(e *event.Event, name, domain string) {
+	if u, k := n.user(name, domain); u.Name != "" {
+		e.AddRelatedUser(k)
+	}
+}
+
+// setHost is e.SetHost(name).
+func (n *Normalizer) setHost(e *event.Event, name string) {
+	if n.hosts == nil {
+		e.SetHost(name)
+		return
+	}
+	slot := &n.hosts[hash2(name, "")&(hostCacheSize-1)]
+	if !slot.set || slot.in != name {
+		*slot = hostEntry{in: name, h: event.CanonicalHost(name), set: true}
+	}
+	e.SetHostRef(slot.h)
+}
+
+// lower is lowerASCII, building the lower-cased copy in the arena when caching.
+func (n *Normalizer) lower(s string) string {
+	if n.users == nil {
+		return lowerASCII(s)
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			n.buf = append(n.buf[:0], s...)
+			for j := i; j < len(n.buf); j++ {
+				if c := n.buf[j]; c >= 'A' && c <= 'Z' {
+					n.buf[j] = c + 'a' - 'A'
+				}
+			}
+			return n.arena.String(n.buf)
+		}
+	}
+	return s
+}
+
+// hash2 is FNV-1a over a, a separator and b.
+func hash2(a, b string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(a); i++ {
+		h = (h ^ uint32(a[i])) * 16777619
+	}
+	h = (h ^ 0xff) * 16777619
+	for i := 0; i < len(b); i++ {
+		h = (h ^ uint32(b[i])) * 16777619
+	}
+	return h
+}
