@@ -48,9 +48,23 @@ func (n *Normalizer) user(name, domain string) (event.UserRef, string) {
 		u := event.CanonicalUser(name, domain)
 		return u, u.Key()
 	}
-	slot := &n.users[hash2(name, domain)&(userCacheSize-1)]
+	if name == "" || name == "-" {
+		return event.UserRef{}, "" // the common placeholders, without a slot
+	}
+	// Two-way: a value goes to the first of its two slots that is free or stale.
+	i := hash2(name, domain) & (userCacheSize - 1)
+	slot := &n.users[i]
 	if slot.set && slot.name == name && slot.domain == domain {
 		return slot.u, slot.key
+	}
+	if alt := &n.users[i^1]; alt.set && alt.name == name && alt.domain == domain {
+		return alt.u, alt.key
+	} else if slot.set {
+		slot = alt
+		if alt.set {
+			n.users[i^1] = n.users[i] // keep the newer of the two in the first slot
+			slot = &n.users[i]
+		}
 	}
 	u := event.CanonicalUser(name, domain)
 	key := u.Name
@@ -114,7 +128,7 @@ func (n *Normalizer) lower(s string) string {
 	return s
 }
 
-// hash2 is FNV-1a over a, a separator and b.
+// hash2 is FNV-1a over a, a separator and b, mixed so its low bits are usable.
 func hash2(a, b string) uint32 {
 	h := uint32(2166136261)
 	for i := 0; i < len(a); i++ {
@@ -124,5 +138,5 @@ func hash2(a, b string) uint32 {
 	for i := 0; i < len(b); i++ {
 		h = (h ^ uint32(b[i])) * 16777619
 	}
-	return h
+	return uint32((uint64(h) * 0x9E3779B97F4A7C15) >> 32)
 }
