@@ -133,7 +133,7 @@ func (s *stream) record(rec decode.JSONRecord, v *fastjson.Value) {
 		return
 	}
 	e.Timestamp = ts
-	s.tmp = ts.AppendFormat(s.tmp[:0], TimeLayout)
+	s.tmp = appendTimeCreated(s.tmp[:0], ts)
 	e.AddRaw(KeyTimeCreated, s.arena.String(s.tmp))
 	e.Origin = event.Origin{Source: s.in.Source, Format: s.format, Offset: rec.Offset, Line: rec.Line}
 	if n, ok := atoi(get(e, KeyEventRecordID)); ok {

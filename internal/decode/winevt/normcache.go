@@ -13,19 +13,25 @@ import (
 type Normalizer struct {
 	users []userEntry // direct-mapped; nil: no caching
 	hosts []hostEntry
+	lows  []lowEntry
 	arena decode.Arena
 	buf   []byte
 }
 
 // NewNormalizer returns a Normalizer with its caches, for one stream of events.
 func NewNormalizer() *Normalizer {
-	return &Normalizer{users: make([]userEntry, userCacheSize), hosts: make([]hostEntry, hostCacheSize)}
+	return &Normalizer{users: make([]userEntry, userCacheSize), hosts: make([]hostEntry, hostCacheSize),
+		lows: make([]lowEntry, lowCacheSize)}
 }
 
 const (
 	userCacheSize = 256 // powers of two
 	hostCacheSize = 64
+	lowCacheSize  = 256
 )
+
+// lowEntry caches a lower-cased value (Sysmon's Hashes repeat with the image).
+type lowEntry struct{ in, out string }
 
 // userEntry caches CanonicalUser(name, domain) and its key.
 type userEntry struct {
@@ -116,13 +122,18 @@ func (n *Normalizer) lower(s string) string {
 	}
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
+			slot := &n.lows[hash2(s, "")&(lowCacheSize-1)]
+			if slot.in == s {
+				return slot.out
+			}
 			n.buf = append(n.buf[:0], s...)
 			for j := i; j < len(n.buf); j++ {
 				if c := n.buf[j]; c >= 'A' && c <= 'Z' {
 					n.buf[j] = c + 'a' - 'A'
 				}
 			}
-			return n.arena.String(n.buf)
+			*slot = lowEntry{in: s, out: n.arena.String(n.buf)}
+			return slot.out
 		}
 	}
 	return s

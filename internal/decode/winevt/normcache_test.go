@@ -3,6 +3,7 @@ package winevt
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/event"
 )
@@ -36,5 +37,21 @@ func TestNormalizerUserCache(t *testing.T) {
 	}
 	if got := n.lower("SHA1=ABC,md5=x"); got != "sha1=abc,md5=x" {
 		t.Errorf("lower = %q", got)
+	}
+}
+
+func TestAppendTimeCreated(t *testing.T) {
+	est := time.FixedZone("EST", -5*3600)
+	for _, ts := range []time.Time{
+		time.Date(2024, 4, 21, 10, 0, 3, 123456789, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2021, 7, 4, 1, 2, 3, 50, est),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := string(appendTimeCreated([]byte("x"), ts)), "x"+ts.Format(TimeLayout); got != want {
+			t.Errorf("appendTimeCreated(%v) = %q, want %q", ts, got, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package winevt
 
 import (
 	"strings"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/event"
 )
@@ -408,4 +409,40 @@ func firstCN(dn string) string {
 		}
 	}
 	return dn
+}
+
+// appendTimeCreated appends t in TimeLayout, as t.AppendFormat(dst, TimeLayout)
+// does (wall clock of t's location, fraction truncated to 100 ns), without the
+// layout interpretation.
+func appendTimeCreated(dst []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, t.Nanosecond()/100, 7)
+	return append(dst, 'Z')
+}
+
+// appendDigits appends v (>= 0) as exactly width decimal digits.
+func appendDigits(dst []byte, v, width int) []byte {
+	n := len(dst) + width
+	dst = append(dst, make([]byte, width)...)
+	for i := n - 1; i >= n-width; i-- {
+		dst[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return dst
 }
