@@ -139,15 +139,24 @@ func (n *Normalizer) lower(s string) string {
 	return s
 }
 
-// hash2 is FNV-1a over a, a separator and b, mixed so its low bits are usable.
+// hash2 is FNV-1a over a, a separator and b, mixed so its low bits are usable. Of
+// a long a only the length and both ends are hashed.
 func hash2(a, b string) uint32 {
 	h := uint32(2166136261)
-	for i := 0; i < len(a); i++ {
-		h = (h ^ uint32(a[i])) * 16777619
+	if len(a) > 32 {
+		h = fnv(h, a[:16])
+		h = (h ^ uint32(len(a))) * 16777619
+		a = a[len(a)-16:]
 	}
+	h = fnv(h, a)
 	h = (h ^ 0xff) * 16777619
-	for i := 0; i < len(b); i++ {
-		h = (h ^ uint32(b[i])) * 16777619
-	}
+	h = fnv(h, b)
 	return uint32((uint64(h) * 0x9E3779B97F4A7C15) >> 32)
+}
+
+func fnv(h uint32, s string) uint32 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
 }
