@@ -73,10 +73,14 @@ rejected (with reasons) goes to stderr.
 Bad records do not stop the run: each is counted by format and reason, and the
 first examples are shown with file, line or offset. --strict stops at the first.
 
+Exit status: 0 when the run completed (whatever it found), 1 when it failed
+(--strict met bad input, output or store failed), 2 for bad flags or paths.
+
 Examples:
   vigil hunt /var/log/auth.log
   vigil hunt ./evtx ./zeek --output jsonl > signals.jsonl
   vigil hunt --format zeek-tsv conn.log.gz
+  vigil hunt --data-dir ~/.vigil ./logs
 `
 
 func runHunt(ctx context.Context, env Env, args []string) error {
