@@ -108,6 +108,23 @@ func BenchmarkNormalize(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(s))/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkNormalizer is BenchmarkNormalize with a stream's caching Normalizer, as
+// the decoders use it.
+func BenchmarkNormalizer(b *testing.B) {
+	s := decodeFixtureB(b, NewEvtxDump(), "cross_evtxdump.json")
+	n := NewNormalizer()
+	var e event.Event
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, src := range s {
+			e.Reset()
+			e.Timestamp, e.Raw = src.Timestamp, append(e.Raw, src.Raw...)
+			n.Normalize(&e)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(s))/b.Elapsed().Seconds(), "events/s")
+}
+
 func decodeFixtureB(b *testing.B, d *Decoder, name string) []*event.Event {
 	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
