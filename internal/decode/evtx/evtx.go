@@ -5,7 +5,7 @@
 // once per chunk into a plan (the raw field names as interned keys and the
 // substitution index that fills each), so decoding a record is reading its
 // substitution array and applying the plan. Raw field names and value rendering
-// follow the convention of package winevt; winevt.Normalize fills the ECS core.
+// follow the convention of package winevt; a winevt.Normalizer fills the ECS core.
 //
 // File layout handled: a 4096-byte file header ("ElfFile\0") then 64 KiB chunks
 // ("ElfChnk\0", 512-byte header, event records). Chunks are iterated by file size,
@@ -84,13 +84,16 @@ type Decoder struct {
 	keys  decode.KeyCache
 	arena decode.Arena
 	bx    binxml
-	// rawOnly skips winevt.Normalize (benchmarks measure the parser alone).
+	// norm fills the ECS core; its caches (canonical users, hosts, hashes) are pure
+	// functions of their inputs, so keeping them across streams changes no output.
+	norm *winevt.Normalizer
+	// rawOnly skips normalization (benchmarks measure the parser alone).
 	rawOnly bool
 }
 
 // New returns an EVTX decoder.
 func New() *Decoder {
-	d := &Decoder{buf: make([]byte, chunkSize)}
+	d := &Decoder{buf: make([]byte, chunkSize), norm: winevt.NewNormalizer()}
 	d.bx.init(&d.keys, &d.arena)
 	return d
 }
@@ -327,7 +330,7 @@ func (s *stream) record(c []byte, pos, size int, fileOff int64) {
 	}
 	e.Origin = event.Origin{Source: s.in.Source, Format: FormatID, Offset: off, Record: int64(rec)}
 	if !s.d.rawOnly {
-		winevt.Normalize(e)
+		s.d.norm.Normalize(e)
 	}
 	s.sink.Emit(e)
 }
