@@ -558,3 +558,19 @@ func indexBackslash(s []byte) int {
 	}
 	return -1
 }
+
+// SkipJSONSpace returns the index of the first byte of b at or after i that is not
+// JSON whitespace, as fastjson skips it.
+func SkipJSONSpace(b []byte, i int) int { return skipWSAt(b, i) }
+
+// JSONStringEnd returns the index just past the closing quote of the string whose
+// contents start at b[i], whether it holds a backslash, and whether it is closed:
+// the string fastjson reads there.
+func JSONStringEnd(b []byte, i int) (end int, esc, ok bool) { return stringEnd(b, i) }
+
+// JSONNumberEnd returns the end of the number at b[i] as fastjson delimits it.
+func JSONNumberEnd(b []byte, i int) (int, bool) { return numberEnd(b, i) }
+
+// AppendUnescapedJSON appends the unescaped form of the string contents s to dst,
+// as fastjson's StringBytes unescapes them (invalid escapes kept as written).
+func AppendUnescapedJSON(dst, s []byte) []byte { return unescapeJSON(dst, s) }

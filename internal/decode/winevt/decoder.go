@@ -40,7 +40,8 @@ func (s shape) id() string {
 
 // Decoder decodes one JSON shape of Windows events into normalized events.
 type Decoder struct {
-	shape shape
+	shape    shape
+	treeOnly bool // tests: evtx_dump records always take the parsed-tree path
 }
 
 // NewEvtxDump returns a decoder of evtx_dump/Chainsaw JSON.
@@ -58,8 +59,14 @@ var errMissingEventID = errors.New("no EventID")
 // Decode implements decode.Decoder. Objects are framed by decode.JSONReader (NDJSON,
 // arrays, pretty-printed objects one after another).
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
-	s := &stream{shape: d.shape, format: d.shape.id(), in: in, sink: sink, norm: NewNormalizer()}
+	s := &stream{shape: d.shape, format: d.shape.id(), in: in, sink: sink, norm: NewNormalizer(), treeOnly: d.treeOnly}
 	s.loop.Format, s.loop.What = s.format, "JSON"
+	if d.shape == shapeEvtxDump && !s.treeOnly {
+		return s.loop.RunRaw(ctx, in, sink, func(rec decode.JSONRecord) error {
+			s.recordText(rec)
+			return nil
+		})
+	}
 	return s.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
 		s.record(rec, v)
 		return nil
@@ -81,6 +88,15 @@ type stream struct {
 	arena decode.Arena
 	name  []byte // dotted name being built while flattening
 	tmp   []byte
+	// The fast path of evtx_dump documents (evtxfast.go).
+	treeOnly bool   // see Decoder.treeOnly
+	src      []byte // the record's text
+	utmp     []byte // unescaped strings
+	ntmp     []byte // unescaped Data names
+	kways    []keyWays
+	kpos     int // names read in this record
+	kslot    int // position of the name read last
+	kway     int // its way in kways[kslot], or -1
 
 	// Per record.
 	times    [3]timeCandidate // by priority: 0 best
@@ -104,13 +120,44 @@ func (s *stream) record(rec decode.JSONRecord, v *fastjson.Value) {
 		s.reject(rec, decode.ReasonMalformed, errors.New("record is not a JSON object"))
 		return
 	}
+	s.resetRecord()
+	s.fill(rec, s.sink.Alloc(), v)
+}
+
+// recordText decodes an evtx_dump record in one pass over its text when the fast
+// path understands it, else through the parsed tree.
+func (s *stream) recordText(rec decode.JSONRecord) {
+	s.resetRecord()
+	e := s.sink.Alloc()
+	if s.fastEvtxDump(e, rec.Bytes) {
+		s.finish(rec, e, nil)
+		return
+	}
+	v, err := s.loop.Parser.ParseBytes(rec.Bytes)
+	if err != nil {
+		s.loop.RejectMalformed(s.in, s.sink, rec, err)
+		return
+	}
+	if v.Type() != fastjson.TypeObject {
+		s.reject(rec, decode.ReasonMalformed, errors.New("record is not a JSON object"))
+		return
+	}
+	e.Raw, e.RawTruncated = e.Raw[:0], false
+	s.resetRecord()
+	s.fill(rec, e, v)
+}
+
+// resetRecord clears the per-record state.
+func (s *stream) resetRecord() {
 	s.times = [3]timeCandidate{}
 	s.hasEID, s.hasComp, s.hostname = false, false, ""
 	s.opcodeText, s.hasOpcode = "", false
 	s.ecs = s.ecs[:0]
+}
 
+// fill maps the parsed record v onto e and finishes it.
+func (s *stream) fill(rec decode.JSONRecord, e *event.Event, v *fastjson.Value) {
 	var err error
-	e := s.sink.Alloc()
 	switch s.shape {
 	case shapeEvtxDump:
 		err = s.fillEvtxDump(e, v)
@@ -119,6 +166,12 @@ func (s *stream) record(rec decode.JSONRecord, v *fastjson.Value) {
 	default:
 		err = s.fillFlat(e, v)
 	}
+	s.finish(rec, e, err)
+}
+
+// finish rejects the record for a fill error, a missing event id or time, else
+// completes e and emits it.
+func (s *stream) finish(rec decode.JSONRecord, e *event.Event, err error) {
 	if err != nil {
 		s.reject(rec, decode.ReasonMissingField, err)
 		return
