@@ -144,12 +144,20 @@ type keyWays struct {
 	names [4][]byte
 	keys  [4]event.Key
 	has   [4]bool
-	vals  [4]valSlot
+	vals  [4]valWays
 	next  uint8
 }
 
-// valSlot remembers the last scalar value of a name at a position: its text as
-// written (strings with their quotes, never escaped) and the raw field text made of it.
+// valWays remembers the last scalar values of a name at a position.
+type valWays struct {
+	v    [valWayCount]valSlot
+	next uint8
+}
+
+const valWayCount = 2
+
+// valSlot is a remembered value: its text as written (strings with their quotes,
+// never escaped) and the raw field text made of it.
 type valSlot struct {
 	raw  []byte
 	text string
@@ -161,14 +169,18 @@ const maxCachedRaw = 128
 
 // memberScalar reads the scalar value at b[i] of the member fastKey read last and
 // returns its raw field text (a GUID's with braces restored when guid), and its kind.
-// A value equal to the one this name had at this position last time is not read
-// again.
+// A value equal to one this name had at this position lately is not read again.
 func (s *stream) memberScalar(i int, guid bool) (text string, kind jkind, end int, ok bool) {
 	b := s.src
-	var slot *valSlot
+	var w *valWays
 	if s.kway >= 0 {
-		slot = &s.kways[s.kslot].vals[s.kway]
-		if n := len(slot.raw); n > 0 && slot.guid == guid && i+n <= len(b) && string(b[i:i+n]) == string(slot.raw) {
+		w = &s.kways[s.kslot].vals[s.kway]
+		for j := range w.v {
+			slot := &w.v[j]
+			n := len(slot.raw)
+			if n == 0 || slot.guid != guid || i+n > len(b) || string(b[i:i+n]) != string(slot.raw) {
+				continue
+			}
 			if slot.raw[0] == '"' {
 				return slot.text, jString, i + n, true
 			}
@@ -186,7 +198,9 @@ func (s *stream) memberScalar(i int, guid bool) (text string, kind jkind, end in
 	} else {
 		text = s.scalarText(v)
 	}
-	if slot != nil && !v.esc && (v.kind == jString || v.kind == jNumber) && end-i <= maxCachedRaw {
+	if w != nil && !v.esc && (v.kind == jString || v.kind == jNumber) && end-i <= maxCachedRaw {
+		slot := &w.v[w.next]
+		w.next = (w.next + 1) % valWayCount
 		slot.raw = append(slot.raw[:0], b[i:end]...)
 		slot.text, slot.guid = text, guid
 	}
