@@ -49,8 +49,10 @@ func compactLines(tb testing.TB, name string) []byte {
 	return out
 }
 
-func benchDecode(b *testing.B, d *Decoder, one []byte) {
-	const copies = 1000
+func benchDecode(b *testing.B, d *Decoder, one []byte) { benchDecodeN(b, d, one, 1000) }
+
+// benchDecodeN decodes copies copies of one per iteration.
+func benchDecodeN(b *testing.B, d *Decoder, one []byte, copies int) {
 	data := bytes.Repeat(one, copies)
 	sink := &countSink{}
 	if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(one), Source: "bench"}, sink); err != nil || sink.rejects > 0 || sink.n == 0 {

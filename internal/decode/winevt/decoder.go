@@ -94,9 +94,10 @@ type stream struct {
 	utmp     []byte // unescaped strings
 	ntmp     []byte // unescaped Data names
 	kways    []keyWays
-	kpos     int // names read in this record
-	kslot    int // position of the name read last
-	kway     int // its way in kways[kslot], or -1
+	slab     []byte // storage of the names and values in kways
+	kpos     int    // names read in this record
+	kslot    int    // position of the name read last
+	kway     int    // its way in kways[kslot], or -1
 
 	// Per record.
 	times    [3]timeCandidate // by priority: 0 best

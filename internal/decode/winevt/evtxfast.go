@@ -97,6 +97,9 @@ func (s *stream) fastKey(i int) (key []byte, vi int, ok bool) {
 	s.kpos++
 	if pos < maxKeyPositions {
 		if pos >= len(s.kways) {
+			if s.kways == nil {
+				s.kways = make([]keyWays, 0, 64)
+			}
 			s.kways = append(s.kways, keyWays{})
 		}
 		w := &s.kways[pos]
@@ -113,11 +116,11 @@ func (s *stream) fastKey(i int) (key []byte, vi int, ok bool) {
 		if end, esc, ok = decode.JSONStringEnd(b, i+1); !ok || esc {
 			return nil, 0, false
 		}
-		if pos < maxKeyPositions && end-i-2 > 0 {
+		if n := end - i - 2; pos < maxKeyPositions && n > 0 && n <= maxCachedName {
 			w := &s.kways[pos]
 			j := w.next
 			w.next = (j + 1) % uint8(len(w.names))
-			w.names[j] = append(w.names[j][:0], b[i+1:end-1]...)
+			w.names[j] = s.keep(w.names[j], b[i+1:end-1])
 			w.has[j] = false
 			s.kway = int(j)
 		}
@@ -135,8 +138,32 @@ func (s *stream) fastKey(i int) (key []byte, vi int, ok bool) {
 	return key, j, true
 }
 
-// maxKeyPositions bounds the positions whose names fastKey remembers.
-const maxKeyPositions = 512
+// maxKeyPositions bounds the positions whose names fastKey remembers, and
+// maxCachedName the names.
+const (
+	maxKeyPositions = 512
+	maxCachedName   = 64
+)
+
+// keep returns buf holding a copy of b, reusing buf's storage or carving new
+// storage from a slab of the stream's, so the caches of names and values cost few
+// allocations.
+func (s *stream) keep(buf, b []byte) []byte {
+	if cap(buf) >= len(b) {
+		return append(buf[:0], b...)
+	}
+	n := (len(b) + 31) &^ 31
+	if cap(s.slab)-len(s.slab) < n {
+		s.slab = make([]byte, 0, max(slabSize, n))
+	}
+	off := len(s.slab)
+	s.slab = s.slab[:off+n]
+	out := s.slab[off : off+len(b) : off+n]
+	copy(out, b)
+	return out
+}
+
+const slabSize = 16 << 10
 
 // keyWays holds the last names met at one position of a stream's records, with
 // their interned keys once asked for.
@@ -152,7 +179,17 @@ type keyWays struct {
 type valWays struct {
 	v    [valWayCount]valSlot
 	next uint8
+	// misses counts the misses in a row: a name whose value changes from record to
+	// record (times, record ids, GUIDs) stops being remembered, and is tried again
+	// now and then.
+	misses uint8
 }
+
+// Remembering stops after missesOff misses in a row, until missesRetry.
+const (
+	missesOff   = 4
+	missesRetry = 64
+)
 
 const valWayCount = 2
 
@@ -175,6 +212,15 @@ func (s *stream) memberScalar(i int, guid bool) (text string, kind jkind, end in
 	var w *valWays
 	if s.kway >= 0 {
 		w = &s.kways[s.kslot].vals[s.kway]
+		if w.misses >= missesOff {
+			if w.misses++; w.misses < missesRetry {
+				w = nil
+			} else {
+				w.misses = 0
+			}
+		}
+	}
+	if w != nil {
 		for j := range w.v {
 			slot := &w.v[j]
 			n := len(slot.raw)
@@ -182,12 +228,15 @@ func (s *stream) memberScalar(i int, guid bool) (text string, kind jkind, end in
 				continue
 			}
 			if slot.raw[0] == '"' {
+				w.misses = 0
 				return slot.text, jString, i + n, true
 			}
 			if i+n == len(b) || !isNumberByte(b[i+n]) {
+				w.misses = 0
 				return slot.text, jNumber, i + n, true
 			}
 		}
+		w.misses++
 	}
 	v, end, ok := s.scalar(i)
 	if !ok {
@@ -201,7 +250,7 @@ func (s *stream) memberScalar(i int, guid bool) (text string, kind jkind, end in
 	if w != nil && !v.esc && (v.kind == jString || v.kind == jNumber) && end-i <= maxCachedRaw {
 		slot := &w.v[w.next]
 		w.next = (w.next + 1) % valWayCount
-		slot.raw = append(slot.raw[:0], b[i:end]...)
+		slot.raw = s.keep(slot.raw, b[i:end])
 		slot.text, slot.guid = text, guid
 	}
 	return text, v.kind, end, true

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -153,4 +155,45 @@ func FuzzEvtxDumpFastPath(f *testing.F) {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { sameAsTree(t, "fuzz", data) })
+}
+
+// regressionNDJSON returns the SigmaHQ regression samples as one NDJSON stream: 238
+// mostly distinct events, a less repetitive input than the cross_* fixtures.
+func regressionNDJSON(b *testing.B) []byte {
+	root := decodetest.Corpora(b, "sigma/regression_data")
+	var out []byte
+	var p fastjson.Parser
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".json") {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		jr := decode.NewJSONReader(bytes.NewReader(data), decode.Limits{})
+		for {
+			rec, err := jr.Next()
+			if err != nil {
+				return nil
+			}
+			v, err := p.ParseBytes(rec.Bytes)
+			if err != nil {
+				return err
+			}
+			out = append(v.MarshalTo(out), '\n')
+		}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// BenchmarkDecodeEvtxDumpCorpus decodes the regression samples, fast path and tree
+// path.
+func BenchmarkDecodeEvtxDumpCorpus(b *testing.B) {
+	data := regressionNDJSON(b)
+	b.Run("fast", func(b *testing.B) { benchDecodeN(b, NewEvtxDump(), data, 20) })
+	b.Run("tree", func(b *testing.B) { benchDecodeN(b, treeEvtxDump(), data, 20) })
 }
