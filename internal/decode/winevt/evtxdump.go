@@ -120,42 +120,15 @@ func (s *stream) systemAttrs(e *event.Event, elem elemID, a *fastjson.Value) {
 		if c.Type() == fastjson.TypeNull {
 			return
 		}
-		switch elem {
-		case elemProvider:
-			switch string(k) {
-			case "Name":
-				s.add(e, KeyProviderName, c)
-			case "Guid":
-				s.addGUID(e, KeyProviderGuid, c)
-			case "EventSourceName":
-				s.add(e, KeyProviderEventSourceName, c)
-			}
-		case elemTimeCreated:
-			if string(k) == "SystemTime" {
-				s.setTime(0, c)
-			}
-		case elemCorrelation:
-			switch string(k) {
-			case "ActivityID":
-				s.addGUID(e, KeyCorrelationActivityID, c)
-			case "RelatedActivityID":
-				s.addGUID(e, KeyCorrelationRelActivityID, c)
-			}
-		case elemExecution:
-			switch string(k) {
-			case "ProcessID":
-				s.add(e, KeyProcessID, c)
-			case "ThreadID":
-				s.add(e, KeyThreadID, c)
-			}
-		case elemSecurity:
-			if string(k) == "UserID" {
-				s.add(e, KeySecurityUserID, c)
-			}
-		case elemEventID:
-			if string(k) == "Qualifiers" {
-				s.add(e, KeyQualifiers, c)
-			}
+		key, guid, ok := attrTarget(elem, k) // the one table both paths map with
+		switch {
+		case !ok:
+		case key == KeyTimeCreated:
+			s.setTime(0, c)
+		case guid:
+			s.addGUID(e, key, c)
+		default:
+			s.add(e, key, c)
 		}
 	})
 }
