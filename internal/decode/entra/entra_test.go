@@ -293,27 +293,5 @@ func BenchmarkDecode(b *testing.B) {
 	one = append(one, '\n')
 	data := bytes.Repeat(one, 170)
 	n := bytes.Count(data, []byte("\n"))
-	d := NewDecoder()
-	s := &discard{}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
-	if s.emitted != n*b.N {
-		b.Fatalf("emitted %d, want %d", s.emitted, n*b.N)
-	}
+	decodetest.Bench(b, NewDecoder(), data, n)
 }
-
-type discard struct {
-	e       event.Event
-	emitted int
-}
-
-func (s *discard) Alloc() *event.Event        { s.e.Reset(); return &s.e }
-func (s *discard) Emit(*event.Event)          { s.emitted++ }
-func (s *discard) Reject(*decode.RecordError) {}

@@ -291,28 +291,5 @@ func BenchmarkDecode(b *testing.B) {
 	// A stream of ~1000 records, so per-stream setup (buffers) is amortized as in a real file.
 	fx := bytes.Repeat(readFixture(b), 512)
 	n := bytes.Count(fx, []byte("\n"))
-	d := NewDecoder()
-	s := &discard{}
-	b.SetBytes(int64(len(fx)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(fx), Source: "bench"}, s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
-	if s.emitted != n*b.N {
-		b.Fatalf("emitted %d, want %d", s.emitted, n*b.N)
-	}
+	decodetest.Bench(b, NewDecoder(), fx, n)
 }
-
-// discard is a sink that recycles one event, as the pipeline's pool does.
-type discard struct {
-	e       event.Event
-	emitted int
-}
-
-func (s *discard) Alloc() *event.Event        { s.e.Reset(); return &s.e }
-func (s *discard) Emit(*event.Event)          { s.emitted++ }
-func (s *discard) Reject(*decode.RecordError) {}
