@@ -165,25 +165,9 @@ func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) (store
 	limit := store.PageLimit(q.Limit)
 	fmt.Fprintf(&b, " LIMIT %d", limit+1)
 
-	rows, err := s.query(ctx, b.String(), b.args...)
-	if err != nil {
-		return store.Page[correlate.Incident]{}, s.wrap(op, err)
-	}
-	defer rows.Close()
-	var page store.Page[correlate.Incident]
-	for rows.Next() {
-		if len(page.Items) == limit {
-			page.Next = cur.Encode()
-			break
-		}
+	return queryPage(ctx, s, op, b.String(), b.args, limit, func(rows *sql.Rows) (correlate.Incident, store.Cursor, error) {
 		var inc correlate.Incident
-		if cur, err = scanIncident(rows, &inc); err != nil {
-			return store.Page[correlate.Incident]{}, s.wrap(op, err)
-		}
-		page.Items = append(page.Items, inc)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[correlate.Incident]{}, s.wrap(op, err)
-	}
-	return page, nil
+		cur, err := scanIncident(rows, &inc)
+		return inc, cur, err
+	})
 }

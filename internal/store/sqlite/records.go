@@ -220,17 +220,7 @@ func (s *Store) ListFeedback(ctx context.Context, q store.FeedbackQuery) (store.
 	limit := store.PageLimit(q.Limit)
 	fmt.Fprintf(&b, " ORDER BY created_ns %s, id %s LIMIT %d", dir, dir, limit+1)
 
-	rows, err := s.query(ctx, b.String(), b.args...)
-	if err != nil {
-		return store.Page[store.Feedback]{}, s.wrap(op, err)
-	}
-	defer rows.Close()
-	var page store.Page[store.Feedback]
-	for rows.Next() {
-		if len(page.Items) == limit {
-			page.Next = cur.Encode()
-			break
-		}
+	return queryPage(ctx, s, op, b.String(), b.args, limit, func(rows *sql.Rows) (store.Feedback, store.Cursor, error) {
 		var (
 			fb            store.Feedback
 			kind, verdict string
@@ -238,20 +228,15 @@ func (s *Store) ListFeedback(ctx context.Context, q store.FeedbackQuery) (store.
 			created       int64
 		)
 		if err := rows.Scan(&fb.ID, &kind, &fb.TargetID, &verdict, &fb.Reason, &fb.Scope, &expires, &fb.Author, &created); err != nil {
-			return store.Page[store.Feedback]{}, s.wrap(op, err)
+			return fb, store.Cursor{}, err
 		}
 		fb.TargetKind, fb.Verdict = store.TargetKind(kind), store.Verdict(verdict)
 		fb.Created = store.FromUnixNano(created)
 		if expires.Valid {
 			fb.Expires = store.FromUnixNano(expires.Int64)
 		}
-		cur = store.Cursor{Kind: store.CursorFeedback, Time: created, ID: fb.ID}
-		page.Items = append(page.Items, fb)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.Feedback]{}, s.wrap(op, err)
-	}
-	return page, nil
+		return fb, store.Cursor{Kind: store.CursorFeedback, Time: created, ID: fb.ID}, nil
+	})
 }
 
 // AppendAudit implements store.Store.
@@ -321,34 +306,19 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) (store.Page[s
 	limit := store.PageLimit(q.Limit)
 	fmt.Fprintf(&b, " ORDER BY id %s LIMIT %d", dir, limit+1)
 
-	rows, err := s.query(ctx, b.String(), b.args...)
-	if err != nil {
-		return store.Page[store.AuditEntry]{}, s.wrap(op, err)
-	}
-	defer rows.Close()
-	var page store.Page[store.AuditEntry]
-	for rows.Next() {
-		if len(page.Items) == limit {
-			page.Next = cur.Encode()
-			break
-		}
+	return queryPage(ctx, s, op, b.String(), b.args, limit, func(rows *sql.Rows) (store.AuditEntry, store.Cursor, error) {
 		var (
 			e      store.AuditEntry
 			timeNs int64
 			det    []byte
 		)
 		if err := rows.Scan(&e.ID, &timeNs, &e.Actor, &e.Action, &e.Target, &det); err != nil {
-			return store.Page[store.AuditEntry]{}, s.wrap(op, err)
+			return e, store.Cursor{}, err
 		}
 		e.Time = store.FromUnixNano(timeNs)
 		if len(det) > 0 {
 			e.Details = det
 		}
-		cur = store.Cursor{Kind: store.CursorAudit, Seq: e.ID}
-		page.Items = append(page.Items, e)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[store.AuditEntry]{}, s.wrap(op, err)
-	}
-	return page, nil
+		return e, store.Cursor{Kind: store.CursorAudit, Seq: e.ID}, nil
+	})
 }

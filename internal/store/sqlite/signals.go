@@ -189,27 +189,11 @@ func (s *Store) ListSignals(ctx context.Context, q store.SignalQuery) (store.Pag
 	limit := store.PageLimit(q.Limit)
 	fmt.Fprintf(&b, " ORDER BY %s %s, %s %s LIMIT %d", tcol, dir, scol, dir, limit+1)
 
-	rows, err := s.query(ctx, b.String(), b.args...)
-	if err != nil {
-		return store.Page[detect.Signal]{}, s.wrap(op, err)
-	}
-	defer rows.Close()
-	var page store.Page[detect.Signal]
-	for rows.Next() {
-		if len(page.Items) == limit {
-			page.Next = cur.Encode()
-			break
-		}
+	return queryPage(ctx, s, op, b.String(), b.args, limit, func(rows *sql.Rows) (detect.Signal, store.Cursor, error) {
 		var sig detect.Signal
-		if cur, err = scanSignal(rows, &sig); err != nil {
-			return store.Page[detect.Signal]{}, s.wrap(op, err)
-		}
-		page.Items = append(page.Items, sig)
-	}
-	if err := rows.Err(); err != nil {
-		return store.Page[detect.Signal]{}, s.wrap(op, err)
-	}
-	return page, nil
+		cur, err := scanSignal(rows, &sig)
+		return sig, cur, err
+	})
 }
 
 // orderSQL returns the ORDER BY direction and the keyset comparison for o.

@@ -337,3 +337,34 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) (*sql.R
 }
 
 var _ store.Store = (*Store)(nil)
+
+// queryPage runs a keyset-paged query, which asks for limit+1 rows, and scans at
+// most limit items; when a further row exists, Next is the cursor of the last item
+// kept. Every List method pages through it.
+func queryPage[T any](ctx context.Context, s *Store, op, query string, args []any, limit int,
+	scan func(*sql.Rows) (T, store.Cursor, error)) (store.Page[T], error) {
+	rows, err := s.query(ctx, query, args...)
+	if err != nil {
+		return store.Page[T]{}, s.wrap(op, err)
+	}
+	defer rows.Close()
+	var (
+		page store.Page[T]
+		cur  store.Cursor
+	)
+	for rows.Next() {
+		if len(page.Items) == limit {
+			page.Next = cur.Encode()
+			break
+		}
+		item, c, err := scan(rows)
+		if err != nil {
+			return store.Page[T]{}, s.wrap(op, err)
+		}
+		page.Items, cur = append(page.Items, item), c
+	}
+	if err := rows.Err(); err != nil {
+		return store.Page[T]{}, s.wrap(op, err)
+	}
+	return page, nil
+}
