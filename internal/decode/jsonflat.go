@@ -3,6 +3,7 @@ package decode
 import (
 	"math"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -27,6 +28,7 @@ type Flattener struct {
 	Arena Arena
 	name  []byte
 	tmp   []byte
+	xbuf  []byte // a leaf's transformed text
 
 	// Limits of the walk in progress (see FlattenLimited).
 	left     int    // leaves still allowed in the subtree being walked
@@ -39,6 +41,17 @@ type Flattener struct {
 	pos   int
 	names []posKey
 
+	// Map, when set, decides per dotted name how leaves are added and noted (see
+	// FieldRule); its answers are cached per name.
+	Map   Mapper
+	rules []FieldRule // Map's answers, indexed by KeyCache aux - 1
+	extra FieldRule   // the rule of a name past the positional cache's end
+	// Marks are the leaves noted since Begin, in document order (see FieldRule.Mark).
+	Marks    []Marked
+	stopped  bool  // a leaf's rule had Stop
+	elem     int32 // the array element being read (0: none)
+	nextElem int32 // the last element number handed out since Begin
+
 	// FlattenJSON's state.
 	src     []byte          // the text being read
 	kbuf    []byte          // an unescaped key
@@ -47,13 +60,48 @@ type Flattener struct {
 	sub     fastjson.Parser // for values read as trees (deep leaves, TopValue)
 }
 
-// posWindow is how far from its expected position the positional cache looks for a name.
-const posWindow = 3
-
 type posKey struct {
 	name string
 	key  event.Key
+	rule FieldRule
 }
+
+// FieldRule says what the Flattener does with the leaves of one dotted name.
+type FieldRule struct {
+	// Key is the raw field the leaves are added under; the zero Key means the
+	// dotted name itself.
+	Key event.Key
+	// Drop leaves the leaves out of e.Raw (the decoder reads them from Marks).
+	Drop bool
+	// Mark, when non-zero, notes each leaf in Marks under this tag, so a
+	// normalizer reads the fields it needs without scanning e.Raw.
+	Mark uint16
+	// Stop says the decoder cannot take this name in its usual way: Stopped
+	// reports it after the walk (the decoder then takes another path).
+	Stop bool
+	// Transform, when set, rewrites a string or number leaf's text (dst is
+	// scratch to append to) before it is added and noted.
+	Transform func(dst, v []byte) []byte
+}
+
+// Mapper returns the rule for a dotted name. A Flattener asks once per name and
+// caches the answer, so a Mapper may take its time; it must depend on name only.
+type Mapper func(name []byte) FieldRule
+
+// Marked is a leaf noted for its rule's Mark.
+type Marked struct {
+	Tag  uint16
+	Kind JSONKind // KindString, KindNumber, KindTrue, KindFalse, or KindObject/KindArray for a value kept whole
+	// Elem numbers the innermost array element holding the leaf: 0 outside
+	// arrays, else a number shared by the leaves of that element only, so the
+	// members of one object in an array can be told apart from another's.
+	Elem  int32
+	Value string // the text added (or that would have been, for Drop), arena-backed
+}
+
+// maxMarks bounds the leaves noted per record, so a hostile record of endless
+// marked leaves costs no more than the raw fields it fills.
+const maxMarks = event.MaxRawFields
 
 // Limit bounds one FlattenLimited call.
 type Limit struct {
@@ -66,6 +114,22 @@ type Limit struct {
 func (f *Flattener) Begin() {
 	f.pos = 0
 	f.clipped = false
+	f.Marks = f.Marks[:0]
+	f.stopped = false
+	f.elem, f.nextElem = 0, 0
+}
+
+// Stopped reports whether a leaf whose rule has Stop was met since Begin.
+func (f *Flattener) Stopped() bool { return f.stopped }
+
+// Mark returns the first leaf noted with tag outside arrays since Begin, and whether there is one.
+func (f *Flattener) Mark(tag uint16) (Marked, bool) {
+	for _, m := range f.Marks {
+		if m.Tag == tag && m.Elem == 0 {
+			return m, true
+		}
+	}
+	return Marked{}, false
 }
 
 // Clipped reports whether a leaf was dropped or a value shortened since Begin.
@@ -125,9 +189,13 @@ func (f *Flattener) flatten(e *event.Event, v *fastjson.Value, depth int) {
 			return
 		}
 		a, _ := v.Array()
+		outer := f.elem
 		for _, child := range a {
+			f.nextElem++
+			f.elem = f.nextElem
 			f.flatten(e, child, depth+1)
 		}
+		f.elem = outer
 	case fastjson.TypeNull:
 	default:
 		f.leaf(e, v)
@@ -144,18 +212,39 @@ func (f *Flattener) leaf(e *event.Event, v *fastjson.Value) {
 	}
 	f.left--
 	var b []byte
+	kind := KindString
 	switch v.Type() {
 	case fastjson.TypeString:
 		b, _ = v.StringBytes()
 	case fastjson.TypeTrue:
-		e.AddRaw(f.key(), "true")
+		f.addLiteral(e, "true", KindTrue)
 		return
 	case fastjson.TypeFalse:
-		e.AddRaw(f.key(), "false")
+		f.addLiteral(e, "false", KindFalse)
 		return
-	default:
+	case fastjson.TypeNumber:
+		kind = KindNumber
 		f.tmp = v.MarshalTo(f.tmp[:0])
 		b = f.tmp
+	case fastjson.TypeArray:
+		kind = KindArray
+		f.tmp = v.MarshalTo(f.tmp[:0])
+		b = f.tmp
+	default:
+		kind = KindObject
+		f.tmp = v.MarshalTo(f.tmp[:0])
+		b = f.tmp
+	}
+	f.add(e, b, kind)
+}
+
+// add adds a leaf's text under the current name, after its rule's Transform, with
+// the value clipped to the walk's limit, and notes it when its rule says so.
+func (f *Flattener) add(e *event.Event, b []byte, kind JSONKind) {
+	k, r := f.key()
+	if r.Transform != nil && (kind == KindString || kind == KindNumber) {
+		f.xbuf = r.Transform(f.xbuf[:0], b)
+		b = f.xbuf
 	}
 	if len(b) > f.maxValue {
 		b = ClipUTF8(b, f.maxValue)
@@ -165,33 +254,102 @@ func (f *Flattener) leaf(e *event.Event, v *fastjson.Value) {
 	if f.track {
 		f.last = text
 	}
-	e.AddRaw(f.key(), text)
+	if r.Mark != 0 {
+		f.mark(r.Mark, kind, text)
+	}
+	if !r.Drop {
+		e.AddRaw(k, text)
+	}
 }
 
-// key returns the interned key of the current name, from the positional cache when
-// the name is where it was in the previous record.
-func (f *Flattener) key() event.Key {
+// addLiteral adds true or false under the current name.
+func (f *Flattener) addLiteral(e *event.Event, lit string, kind JSONKind) {
+	k, r := f.key()
+	if r.Mark != 0 {
+		f.mark(r.Mark, kind, lit)
+	}
+	if !r.Drop {
+		e.AddRaw(k, lit)
+	}
+}
+
+// mark notes a leaf under tag.
+func (f *Flattener) mark(tag uint16, kind JSONKind, text string) {
+	if len(f.Marks) < maxMarks {
+		f.Marks = append(f.Marks, Marked{Tag: tag, Kind: kind, Elem: f.elem, Value: text})
+	}
+}
+
+// key returns the key the current name's leaves are added under and the name's
+// rule (noting Stop), from the positional cache when the name is where it was in the
+// previous record. The rule is valid until the next call.
+func (f *Flattener) key() (event.Key, *FieldRule) {
 	i := f.pos
 	f.pos++
 	if i < len(f.names) && f.names[i].name == string(f.name) {
-		return f.names[i].key
+		return f.hit(i)
 	}
-	// An optional field present or absent shifts the sequence a little: look nearby
-	// and resynchronise.
-	for j := max(0, i-posWindow); j < min(len(f.names), i+posWindow+1); j++ {
-		if f.names[j].name == string(f.name) {
+	// An optional field present or absent, or an array of another length, shifts
+	// the sequence: the name's last position, kept in its KeyCache slot, says
+	// where to resynchronise.
+	k, slot := f.Keys.keySlot(f.name)
+	if slot != nil && slot.pos > 0 {
+		if j := int(slot.pos) - 1; j < len(f.names) && f.names[j].name == string(f.name) {
 			f.pos = j + 1
-			return f.names[j].key
+			return f.hit(j)
 		}
 	}
-	k := f.Keys.Key(f.name)
+	pk := posKey{name: k.Value(), key: k}
+	var aux *int32
+	if slot != nil {
+		aux = &slot.aux
+	}
+	if f.Map != nil {
+		pk.rule = f.ruleOf(k, aux)
+		if pk.rule.Key != (event.Key{}) {
+			pk.key = pk.rule.Key
+		}
+	}
+	f.stopped = f.stopped || pk.rule.Stop
 	switch {
 	case i < len(f.names):
-		f.names[i] = posKey{k.Value(), k}
+		f.names[i] = pk
+		if slot != nil {
+			slot.pos = int32(i) + 1
+		}
 	case i == len(f.names) && i < event.MaxRawFields:
-		f.names = append(f.names, posKey{k.Value(), k})
+		f.names = append(f.names, pk)
+		if slot != nil {
+			slot.pos = int32(i) + 1
+		}
+	default:
+		f.extra = pk.rule
+		return pk.key, &f.extra
 	}
-	return k
+	return pk.key, &f.names[i].rule
+}
+
+// hit returns the key and rule of positional cache entry i.
+func (f *Flattener) hit(i int) (event.Key, *FieldRule) {
+	p := &f.names[i]
+	if p.rule.Stop {
+		f.stopped = true
+	}
+	return p.key, &p.rule
+}
+
+// ruleOf returns Map's rule for the current name, cached with the name's key.
+func (f *Flattener) ruleOf(k event.Key, aux *int32) FieldRule {
+	if aux != nil && *aux > 0 {
+		return f.rules[*aux-1]
+	}
+	name := k.Value()
+	r := f.Map(unsafe.Slice(unsafe.StringData(name), len(name))) // #nosec G103 -- read only
+	if aux != nil {
+		f.rules = append(f.rules, r)
+		*aux = int32(len(f.rules))
+	}
+	return r
 }
 
 // ClipUTF8 shortens b to at most n bytes without splitting a UTF-8 sequence.

@@ -2,8 +2,10 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 
@@ -149,6 +151,52 @@ func (f *Flattener) TopValue(name string) *fastjson.Value {
 	return v
 }
 
+// Members reads the members of a record's top-level object from its parsed tree,
+// or, when Tree is nil, from what FlattenJSON noted, so one normalizer serves the
+// one-pass path and the tree path.
+type Members struct {
+	F    *Flattener
+	Tree *fastjson.Value
+}
+
+// Kind is the kind of the member named name (KindNone when absent).
+func (m Members) Kind(name string) JSONKind {
+	if m.Tree == nil {
+		return m.F.Top(name).Kind
+	}
+	return KindOf(m.Tree.Get(name))
+}
+
+// Text is the text of the member named name, as Flattener.Text gives it.
+func (m Members) Text(name string) string {
+	if m.Tree == nil {
+		return m.F.TopText(m.F.Top(name))
+	}
+	return m.F.Text(m.Tree.Get(name))
+}
+
+// KindOf is the kind of a parsed value (KindNone for nil).
+func KindOf(v *fastjson.Value) JSONKind {
+	if v == nil {
+		return KindNone
+	}
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return KindNull
+	case fastjson.TypeObject:
+		return KindObject
+	case fastjson.TypeArray:
+		return KindArray
+	case fastjson.TypeString:
+		return KindString
+	case fastjson.TypeTrue:
+		return KindTrue
+	case fastjson.TypeFalse:
+		return KindFalse
+	}
+	return KindNumber
+}
+
 // maxJSONDepth is fastjson's nesting limit (fastjson.MaxDepth): deeper texts are invalid.
 const maxJSONDepth = fastjson.MaxDepth
 
@@ -176,8 +224,13 @@ func (f *Flattener) value(e *event.Event, i, d int, emit bool) (int, bool) {
 		if b[i] == ']' {
 			return i + 1, true
 		}
+		outer := f.elem
 		for {
 			var ok bool
+			if emit {
+				f.nextElem++
+				f.elem = f.nextElem
+			}
 			if i, ok = f.value(e, skipWSAt(b, i), d+1, emit); !ok {
 				return i, false
 			}
@@ -189,6 +242,7 @@ func (f *Flattener) value(e *event.Event, i, d int, emit bool) (int, bool) {
 			case ',':
 				i++
 			case ']':
+				f.elem = outer
 				return i + 1, true
 			default:
 				return i, false
@@ -208,7 +262,7 @@ func (f *Flattener) value(e *event.Event, i, d int, emit bool) (int, bool) {
 			return i, false
 		}
 		if emit {
-			f.literalLeaf(e, "true")
+			f.literalLeaf(e, "true", KindTrue)
 		}
 		return i + 4, true
 	case 'f':
@@ -216,7 +270,7 @@ func (f *Flattener) value(e *event.Event, i, d int, emit bool) (int, bool) {
 			return i, false
 		}
 		if emit {
-			f.literalLeaf(e, "false")
+			f.literalLeaf(e, "false", KindFalse)
 		}
 		return i + 5, true
 	case 'n':
@@ -356,7 +410,11 @@ func (f *Flattener) deepLeaf(e *event.Event, i, d int) (int, bool) {
 	}
 	if len(f.name) > 0 && f.take() {
 		f.tmp = v.MarshalTo(f.tmp[:0])
-		f.addValue(e, f.tmp)
+		kind := KindObject
+		if f.src[i] == '[' {
+			kind = KindArray
+		}
+		f.add(e, f.tmp, kind)
 	}
 	return end, true
 }
@@ -371,19 +429,6 @@ func (f *Flattener) take() bool {
 	return true
 }
 
-// addValue clips, copies and adds a string or number leaf.
-func (f *Flattener) addValue(e *event.Event, b []byte) {
-	if len(b) > f.maxValue {
-		b = ClipUTF8(b, f.maxValue)
-		f.clipped = true
-	}
-	text := f.Arena.String(b)
-	if f.track {
-		f.last = text
-	}
-	e.AddRaw(f.key(), text)
-}
-
 func (f *Flattener) stringLeaf(e *event.Event, raw []byte, esc bool) {
 	if len(f.name) == 0 || !f.take() {
 		return
@@ -392,21 +437,21 @@ func (f *Flattener) stringLeaf(e *event.Event, raw []byte, esc bool) {
 		f.tmp = unescapeJSON(f.tmp[:0], raw)
 		raw = f.tmp
 	}
-	f.addValue(e, raw)
+	f.add(e, raw, KindString)
 }
 
 func (f *Flattener) numberLeaf(e *event.Event, raw []byte) {
 	if len(f.name) == 0 || !f.take() {
 		return
 	}
-	f.addValue(e, raw)
+	f.add(e, raw, KindNumber)
 }
 
-func (f *Flattener) literalLeaf(e *event.Event, lit string) {
+func (f *Flattener) literalLeaf(e *event.Event, lit string, kind JSONKind) {
 	if len(f.name) == 0 || !f.take() {
 		return
 	}
-	e.AddRaw(f.key(), lit)
+	f.addLiteral(e, lit, kind)
 }
 
 // skipWSAt returns the index of the first byte at or after i that is not JSON
@@ -421,26 +466,57 @@ func skipWSAt(b []byte, i int) int {
 // stringEnd returns the index just past the closing quote of the string whose
 // contents start at b[i], and whether it holds a backslash.
 func stringEnd(b []byte, i int) (end int, esc, ok bool) {
-	// Most strings hold no backslash: find the quote with a vectorised search and check
-	// the span before it.
-	q := bytes.IndexByte(b[i:], '"')
-	if q < 0 {
-		return len(b), false, false
+	// Eight bytes at a time: find the first quote or backslash with word
+	// arithmetic (most keys and values are short and hold no backslash).
+	start := i
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := hasByte(x, '"') | hasByte(x, '\\'); m != 0 {
+			i += bits.TrailingZeros64(m) >> 3
+			if b[i] == '"' {
+				return i + 1, false, true
+			}
+			return stringEndEsc(b, start, i)
+		}
 	}
-	if bytes.IndexByte(b[i:i+q], '\\') < 0 {
-		return i + q + 1, false, true
-	}
-	for i < len(b) {
+	for ; i < len(b); i++ {
 		switch b[i] {
 		case '"':
-			return i + 1, true, true
+			return i + 1, false, true
 		case '\\':
-			i += 2
-			continue
+			return stringEndEsc(b, start, i)
 		}
-		i++
 	}
-	return len(b), true, false
+	return len(b), false, false
+}
+
+// hasByte returns a word with the high bit set in the bytes of x equal to c; the
+// lowest such bit is exact (higher ones may be false after a match).
+func hasByte(x uint64, c byte) uint64 {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	y := x ^ (lo * uint64(c))
+	return (y - lo) &^ y & hi
+}
+
+// stringEndEsc is stringEnd for a string (contents from start) known to hold a
+// backslash at or after i: each quote is found with a vectorised search, and it
+// closes the string when an even number of backslashes precedes it.
+func stringEndEsc(b []byte, start, i int) (end int, esc, ok bool) {
+	for {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return len(b), true, false
+		}
+		q += i
+		j := q
+		for j > start && b[j-1] == '\\' {
+			j--
+		}
+		if (q-j)%2 == 0 {
+			return q + 1, true, true
+		}
+		i = q + 1
+	}
 }
 
 func hasLiteral(b []byte, lit string) bool {
@@ -485,6 +561,42 @@ func numberEnd(b []byte, i int) (int, bool) {
 // fastjson's best-effort rules (invalid escapes are kept as written), so values match
 // what fastjson's StringBytes returns.
 func unescapeJSON(dst, s []byte) []byte {
+	// The runs between backslashes are copied whole and the one-letter escapes
+	// decoded here; from the first other escape on, unescapeJSONSlow does the rest.
+	for {
+		n := bytes.IndexByte(s, '\\')
+		if n < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:n]...)
+		if n+1 == len(s) {
+			return unescapeJSONSlow(dst, s[n:])
+		}
+		var c byte
+		switch s[n+1] {
+		case '"', '\\', '/':
+			c = s[n+1]
+		case 'b':
+			c = '\b'
+		case 'f':
+			c = '\f'
+		case 'n':
+			c = '\n'
+		case 'r':
+			c = '\r'
+		case 't':
+			c = '\t'
+		default:
+			return unescapeJSONSlow(dst, s[n:])
+		}
+		dst = append(dst, c)
+		s = s[n+2:]
+	}
+}
+
+// unescapeJSONSlow is unescapeJSON one escape at a time, with every rule
+// (\u escapes, surrogate pairs, invalid escapes kept as written).
+func unescapeJSONSlow(dst, s []byte) []byte {
 	for len(s) > 0 {
 		n := indexBackslash(s)
 		if n < 0 {

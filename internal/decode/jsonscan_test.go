@@ -31,6 +31,7 @@ func checkFlattenJSON(t *testing.T, doc []byte) {
 	if a, b := rawText(&ea), rawText(&eb); a != b || ea.RawTruncated != eb.RawTruncated {
 		t.Fatalf("%q:\nFlatten     %s\nFlattenJSON %s", doc, a, b)
 	}
+	checkFlattenRules(t, doc, v)
 	o, err := v.Object()
 	if err != nil {
 		if len(fb.top) != 0 {
@@ -60,6 +61,77 @@ func checkFlattenJSON(t *testing.T, doc []byte) {
 			t.Fatalf("%q: TopValue(%q) differs", doc, k)
 		}
 	})
+}
+
+// testMapper exercises every FieldRule feature, chosen by the name's last letter.
+func testMapper(name []byte) FieldRule {
+	if len(name) == 0 {
+		return FieldRule{}
+	}
+	switch name[len(name)-1] {
+	case 'a':
+		return FieldRule{Mark: 1}
+	case 'b':
+		return FieldRule{Mark: 2, Drop: true}
+	case 'c':
+		return FieldRule{Key: event.MakeKey("renamed"), Mark: 3}
+	case 'd':
+		return FieldRule{Transform: func(dst, v []byte) []byte { return append(append(dst, '<'), v...) }, Mark: 4}
+	case 's':
+		return FieldRule{Stop: true}
+	}
+	return FieldRule{}
+}
+
+// checkFlattenRules asserts that the tree walk and FlattenJSON apply a Mapper's rules
+// alike: same raw fields, same marks (with array elements numbered alike), same Stop.
+func checkFlattenRules(t *testing.T, doc []byte, v *fastjson.Value) {
+	t.Helper()
+	fa, fb := Flattener{Map: testMapper}, Flattener{Map: testMapper}
+	var ea, eb event.Event
+	for range 2 { // the second time through the positional cache
+		ea.Reset()
+		eb.Reset()
+		fa.Begin()
+		fb.Begin()
+		fa.Flatten(&ea, "", v)
+		if err := fb.FlattenJSON(&eb, "", doc); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := rawText(&ea), rawText(&eb); a != b {
+			t.Fatalf("%q with rules:\nFlatten     %s\nFlattenJSON %s", doc, a, b)
+		}
+		if a, b := fmt.Sprint(fa.Marks), fmt.Sprint(fb.Marks); a != b || fa.Stopped() != fb.Stopped() {
+			t.Fatalf("%q marks:\nFlatten     %s %v\nFlattenJSON %s %v", doc, a, fa.Stopped(), b, fb.Stopped())
+		}
+	}
+}
+
+func TestFlattenRules(t *testing.T) {
+	var f Flattener
+	f.Map = testMapper
+	var e event.Event
+	doc := `{"a":"1","xb":2,"c":true,"d":"v","s":null,"t":[{"a":"x","xb":"y"},{"a":"z"}],"os":1}`
+	if err := f.FlattenJSON(&e, "", []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rawText(&e), `a=1;renamed=true;d=<v;t.a=x;t.a=z;os=1;`; got != want {
+		t.Errorf("raw %s, want %s", got, want)
+	}
+	want := `[{1 1 0 1} {2 2 0 2} {3 3 0 true} {4 1 0 <v} {1 1 1 x} {2 1 1 y} {1 1 2 z}]`
+	if got := fmt.Sprint(f.Marks); got != want {
+		t.Errorf("marks %s, want %s", got, want)
+	}
+	if !f.Stopped() {
+		t.Error("Stop rule of os not reported")
+	}
+	if m, ok := f.Mark(2); !ok || m.Value != "2" || m.Kind != KindNumber {
+		t.Errorf("Mark(2) = %v %v", m, ok)
+	}
+	f.Begin()
+	if len(f.Marks) != 0 || f.Stopped() {
+		t.Error("Begin keeps marks or Stop")
+	}
 }
 
 var flattenJSONSeeds = []string{
@@ -149,4 +221,41 @@ func TestFlattenJSONTopMembersBounded(t *testing.T) {
 	if len(e.Raw) != event.MaxRawFields || !e.RawTruncated {
 		t.Fatalf("%d raw fields, truncated %v", len(e.Raw), e.RawTruncated)
 	}
+}
+
+// FuzzJSONStrings checks the vectorised string readers against the byte-by-byte
+// ones: where a string ends, whether it holds escapes, and its unescaped text.
+func FuzzJSONStrings(f *testing.F) {
+	for _, s := range []string{`abc"`, `a\"b"`, `a\\"`, `a\\\"b"x`, `\u00e9\n\t"`, `\ud83d\ude00"`, `\x"`, `abc`, `a\`, `\\\\\\"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for i := 0; i <= len(b) && i < 4; i++ {
+			ge, gesc, gok := stringEnd(b, i)
+			we, wesc, wok := stringEndRef(b, i)
+			if gok != wok || (gok && (ge != we || gesc != wesc)) {
+				t.Fatalf("stringEnd(%q, %d) = %d %v %v, want %d %v %v", b, i, ge, gesc, gok, we, wesc, wok)
+			}
+		}
+		if g, w := unescapeJSON([]byte("x"), b), unescapeJSONSlow([]byte("x"), b); !bytes.Equal(g, w) {
+			t.Fatalf("unescapeJSON(%q) = %q, want %q", b, g, w)
+		}
+	})
+}
+
+// stringEndRef is stringEnd byte by byte, the reference FuzzJSONStrings checks
+// stringEnd against.
+func stringEndRef(b []byte, i int) (end int, esc, ok bool) {
+	start := i
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			return i + 1, bytes.IndexByte(b[start:i], '\\') >= 0, true
+		case '\\':
+			i += 2
+			continue
+		}
+		i++
+	}
+	return len(b), bytes.IndexByte(b[start:min(i, len(b))], '\\') >= 0, false
 }

@@ -26,6 +26,8 @@ type keySlot struct {
 	name string
 	key  event.Key
 	used bool
+	aux  int32 // a number the owner keeps with the name (Flattener: its rule index + 1)
+	pos  int32 // another (Flattener: the name's last position + 1)
 }
 
 // Table sizes: powers of two, grown when half full.
@@ -36,6 +38,14 @@ const (
 
 // Key returns the interned key for name.
 func (c *KeyCache) Key(name []byte) event.Key {
+	k, _ := c.keySlot(name)
+	return k
+}
+
+// keySlot returns the interned key for name and its slot, whose aux and pos the
+// owner may read and set (nil when the table is full and name is not cached). The
+// slot is valid until the next call.
+func (c *KeyCache) keySlot(name []byte) (event.Key, *keySlot) {
 	if c.slots == nil {
 		c.slots = make([]keySlot, keyTableMin)
 	}
@@ -44,17 +54,19 @@ func (c *KeyCache) Key(name []byte) event.Key {
 		s := &c.slots[i]
 		if !s.used {
 			k := event.MakeKey(string(name))
-			if c.n < maxCachedKeys {
-				*s = keySlot{name: k.Value(), key: k, used: true}
-				c.n++
-				if 2*c.n > len(c.slots) && len(c.slots) < keyTableMax {
-					c.grow()
-				}
+			if c.n >= maxCachedKeys {
+				return k, nil
 			}
-			return k
+			*s = keySlot{name: k.Value(), key: k, used: true}
+			c.n++
+			if 2*c.n > len(c.slots) && len(c.slots) < keyTableMax {
+				c.grow()
+				return c.keySlot(name) // found in the grown table
+			}
+			return k, s
 		}
 		if s.name == string(name) {
-			return s.key
+			return s.key, s
 		}
 	}
 }

@@ -114,6 +114,33 @@ func (a Accessor) Each(e *Event, fn func(string) bool) {
 	}
 }
 
+// AppendStrings appends every value of the field in e to dst, as Each yields them,
+// without a callback (so nothing escapes on the hot path).
+func (a Accessor) AppendStrings(e *Event, dst []string) []string {
+	switch a.kind {
+	case accRaw:
+		for i := range e.Raw {
+			if e.Raw[i].Key == a.key {
+				dst = append(dst, e.Raw[i].Value)
+			}
+		}
+		return dst
+	case accStr:
+		if v := e.str[a.idx]; v != "" {
+			dst = append(dst, v)
+		}
+		return dst
+	case accRelatedUser:
+		return append(dst, e.Related.User...)
+	case accRelatedHosts:
+		return append(dst, e.Related.Hosts...)
+	case accRelatedHash:
+		return append(dst, e.Related.Hash...)
+	}
+	a.Each(e, func(s string) bool { dst = append(dst, s); return true })
+	return dst
+}
+
 // String returns the field's first value as text and whether the field is present.
 func (a Accessor) String(e *Event) (string, bool) {
 	switch a.kind {

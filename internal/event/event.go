@@ -76,7 +76,7 @@ type Event struct {
 func (e *Event) Reset() {
 	raw := e.Raw[:0]
 	rel := Related{IP: e.Related.IP[:0], User: e.Related.User[:0], Hosts: e.Related.Hosts[:0], Hash: e.Related.Hash[:0]}
-	clear(raw[:cap(raw)]) // drop references to old strings
+	clear(e.Raw) // drop references to old strings (past len, ClearRaw kept them zero)
 	*e = Event{Raw: raw, Related: rel}
 }
 
@@ -121,6 +121,13 @@ func (e *Event) AddRaw(k Key, v string) {
 		return
 	}
 	e.Raw = append(e.Raw, RawField{Key: k, Value: v})
+}
+
+// ClearRaw empties e.Raw and clears RawTruncated, dropping the references to the old
+// values (Reset relies on the slots past len being zero).
+func (e *Event) ClearRaw() {
+	clear(e.Raw)
+	e.Raw, e.RawTruncated = e.Raw[:0], false
 }
 
 // RawValue returns the first value of the raw field k.

@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -263,6 +264,43 @@ func BenchmarkAccessorRaw(b *testing.B) {
 	for b.Loop() {
 		if _, ok := a.String(e); !ok {
 			b.Fatal("missing")
+		}
+	}
+}
+
+// TestResetClearsEverything fills every field through every setter, resets, and
+// expects the zero event (with the slices' capacity kept).
+func TestResetClearsEverything(t *testing.T) {
+	var e Event
+	for f := StrField(0); f < numStrFields; f++ {
+		e.SetStr(f, "x")
+	}
+	e.SetUser(ParseUser(`CORP\alice`))
+	e.SetTargetUser(ParseUser("bob@corp"))
+	e.SetHost("ws1.corp")
+	Set(&e, "process.command_line", "cmd")
+	for f := NumField(0); f < numNumFields; f++ {
+		e.SetNum(f, 7)
+	}
+	for f := IPField(0); f < numIPFields; f++ {
+		e.SetIP(f, ParseIP("10.0.0.1"))
+	}
+	e.AddRaw(MakeKey("A"), "v")
+	e.AddRelatedUser("u")
+	e.AddRelatedHost("h")
+	e.AddRelatedHash("x")
+	e.Timestamp = time.Unix(1, 0)
+	e.Category, e.Type = 1, 1
+	e.RawTruncated = true
+	e.Origin = Origin{Source: "s", Format: "f", Offset: 1, Line: 2, Record: 3}
+	e.Reset()
+	want := Event{Raw: e.Raw[:0], Related: Related{IP: e.Related.IP[:0], User: e.Related.User[:0], Hosts: e.Related.Hosts[:0], Hash: e.Related.Hash[:0]}}
+	if !reflect.DeepEqual(e, want) {
+		t.Errorf("after Reset: %+v", e)
+	}
+	for f := StrField(0); f < numStrFields; f++ {
+		if e.Str(f) != "" {
+			t.Errorf("%s still set", strNames[f])
 		}
 	}
 }

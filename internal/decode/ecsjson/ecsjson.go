@@ -106,7 +106,7 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 				d.loop.RejectMalformed(in, sink, rec, perr)
 				return nil
 			}
-			e.Raw, e.RawTruncated = e.Raw[:0], false
+			e.ClearRaw()
 			reason, err = d.fill(e, v)
 		}
 		if err != nil {

@@ -13,6 +13,18 @@
 // and "resultType" for diagnostic records, "status.errorCode" for Graph objects.
 // Records of other diagnostic categories met in the same stream (AuditLogs, ...) are
 // kept with a generic normalization rather than rejected.
+//
+// A record on a line of its own (or an element of a bare JSON array) is read in one
+// pass over its text: decode.Flattener.FlattenJSON adds the raw fields and notes the
+// values the normalization needs (Flattener.Marks), without building a tree. Those
+// values are therefore found by their dotted name, as the raw fields and Sigma rules
+// see them: {"properties.status.errorCode":0} is read like
+// {"properties":{"status":{"errorCode":0}}}; of a name given twice, the first non-null
+// value counts, and values inside arrays are not read. The shape of a record (an
+// envelope, a diagnostic record with a properties object, a Graph sign-in) is told
+// from its top-level members as written. Envelopes ({"records":[...]},
+// {"value":[...]}) are parsed into a tree and each record in them is flattened from
+// it with the same rules, so both paths give the same events.
 package entra
 
 import (
@@ -21,8 +33,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/valyala/fastjson"
+	"github.com/valyala/fastjson/fastfloat"
 
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/event"
@@ -94,9 +108,9 @@ var signInCategories = []string{
 	"ManagedIdentitySignInLogs", "ADFSSignInLogs",
 }
 
-func isSignInCategory(c []byte) bool {
+func isSignInCategory(c string) bool {
 	for _, s := range signInCategories {
-		if string(c) == s {
+		if c == s {
 			return true
 		}
 	}
@@ -104,7 +118,7 @@ func isSignInCategory(c []byte) bool {
 }
 
 func isDiagSignIn(v *fastjson.Value) bool {
-	return isSignInCategory(v.GetStringBytes("category")) ||
+	return isSignInCategory(string(v.GetStringBytes("category"))) ||
 		string(v.GetStringBytes("operationName")) == "Sign-in activity"
 }
 
@@ -118,11 +132,17 @@ func isGraphSignIn(v *fastjson.Value) bool {
 type Decoder struct {
 	loop decode.JSONLoop
 	flat decode.Flattener
-	num  []byte
+	at   [2 * numFields]uint16 // per field (own, then properties'): 1 + its index in flat.Marks, 0 when absent
+	buf  []byte                // scratch for a text built per record (error code, user key)
+	n    int                   // records decoded, for context checks
 }
 
 // NewDecoder returns a Decoder.
-func NewDecoder() *Decoder { return &Decoder{} }
+func NewDecoder() *Decoder {
+	d := &Decoder{}
+	d.flat.Map = mapField
+	return d
+}
 
 // ctxCheckEvery is how many records are decoded between checks of the context.
 const ctxCheckEvery = 256
@@ -132,27 +152,155 @@ type pos struct {
 	offset, line int64
 }
 
+// Fields the normalization reads. A field's mark tag is its number plus one for the
+// record's own member (a Graph sign-in's, or a diagnostic record's envelope field),
+// plus numFields more under "properties." (a diagnostic record's sign-in).
+const (
+	fCategory = iota
+	fOperationName
+	fResultType
+	fResultDescription
+	fCallerIP
+	fTime
+	fServicePrincipalID
+	fCreated
+	fTenantID
+	fID
+	fUPN
+	fUserDisplayName
+	fUserID
+	fAppDisplayName
+	fUserAgent
+	fIPAddress
+	fErrorCode
+	fFailureReason
+	numFields
+
+	firstPropField = fCreated // the fields also read under "properties."
+)
+
+// fieldNames are the dotted names of the fields, relative to the record or to its properties.
+var fieldNames = [numFields]string{
+	fCategory:           "category",
+	fOperationName:      "operationName",
+	fResultType:         "resultType",
+	fResultDescription:  "resultDescription",
+	fCallerIP:           "callerIpAddress",
+	fTime:               "time",
+	fServicePrincipalID: "servicePrincipalId",
+	fCreated:            "createdDateTime",
+	fTenantID:           "tenantId",
+	fID:                 "id",
+	fUPN:                "userPrincipalName",
+	fUserDisplayName:    "userDisplayName",
+	fUserID:             "userId",
+	fAppDisplayName:     "appDisplayName",
+	fUserAgent:          "userAgent",
+	fIPAddress:          "ipAddress",
+	fErrorCode:          "status.errorCode",
+	fFailureReason:      "status.failureReason",
+}
+
+// tagOf maps the dotted names the normalization reads to their mark tags.
+var tagOf = func() map[string]uint16 {
+	m := make(map[string]uint16, 2*numFields)
+	for f, name := range fieldNames {
+		m[name] = uint16(f + 1)
+		if f >= firstPropField {
+			m["properties."+name] = uint16(numFields + f + 1)
+		}
+	}
+	return m
+}()
+
+// mapField is the Flattener's Mapper: every leaf is kept under its own name, and the
+// ones the normalization reads are marked.
+func mapField(name []byte) decode.FieldRule {
+	return decode.FieldRule{Mark: tagOf[string(name)]}
+}
+
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
 	d.loop.Format, d.loop.What = FormatID, "record"
-	n := 0
-	return d.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
-		at := pos{rec.Offset, rec.Line}
-		records := envelope(v)
-		if records == nil {
-			records = []*fastjson.Value{v}
+	if d.flat.Map == nil {
+		d.flat.Map = mapField
+	}
+	d.n = 0
+	return d.loop.RunRaw(ctx, in, sink, func(rec decode.JSONRecord) error {
+		if err := d.tick(ctx); err != nil {
+			return err
 		}
-		for _, r := range records {
-			if n%ctxCheckEvery == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
+		if !maybeEnvelope(rec.Bytes) {
+			e := sink.Alloc()
+			reason, err := d.fillText(e, rec.Bytes)
+			if !errors.Is(err, errTree) {
+				d.finish(in, sink, e, pos{rec.Offset, rec.Line}, reason, err)
+				return nil
 			}
-			n++
-			d.record(in, sink, r, at)
 		}
-		return nil
+		return d.decodeTree(ctx, in, sink, rec)
 	})
+}
+
+// tick counts a record and checks the context every ctxCheckEvery records.
+func (d *Decoder) tick(ctx context.Context) error {
+	d.n++
+	if d.n%ctxCheckEvery == 0 {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// maybeEnvelope reports whether obj, a JSON object's text, starts like an envelope
+// (its first member is records, value or a Graph page's @odata.context), so that it
+// goes to the tree path without a pass over its text first. Envelopes that start
+// otherwise are found after the pass.
+func maybeEnvelope(obj []byte) bool {
+	i := decode.SkipJSONSpace(obj, 1)
+	if i >= len(obj) || obj[i] != '"' {
+		return false
+	}
+	k := obj[i+1:]
+	return bytes.HasPrefix(k, []byte(`records"`)) || bytes.HasPrefix(k, []byte(`value"`)) || bytes.HasPrefix(k, []byte(`@odata.context"`))
+}
+
+// errTree says a record's text takes the tree path: it is invalid JSON (the parser
+// says why), an envelope, or too large for the top-level members FlattenJSON notes.
+var errTree = errors.New("record needs the tree path")
+
+// fillText normalizes one record from its text in one pass, or says why it cannot
+// (errTree: take the tree path).
+func (d *Decoder) fillText(e *event.Event, doc []byte) (reason string, err error) {
+	d.flat.Begin()
+	if len(doc) == 0 || doc[0] != '{' || d.flat.FlattenJSON(e, "", doc) != nil || e.RawTruncated ||
+		d.flat.Top("records").Kind == decode.KindArray || d.flat.Top("value").Kind == decode.KindArray {
+		return "", errTree
+	}
+	return d.normalize(e, decode.Members{F: &d.flat})
+}
+
+// decodeTree parses rec and decodes the records of its envelope, or rec itself.
+func (d *Decoder) decodeTree(ctx context.Context, in decode.Input, sink decode.Sink, rec decode.JSONRecord) error {
+	v, err := d.loop.Parser.ParseBytes(rec.Bytes)
+	if err != nil {
+		d.loop.RejectMalformed(in, sink, rec, err)
+		return nil
+	}
+	at := pos{rec.Offset, rec.Line}
+	records := envelope(v)
+	if records == nil {
+		d.record(in, sink, v, at)
+		return nil
+	}
+	for i, r := range records {
+		if i > 0 {
+			if err := d.tick(ctx); err != nil {
+				return err
+			}
+		}
+		d.record(in, sink, r, at)
+	}
+	return nil
 }
 
 // envelope returns the records of a {"records":[...]} or {"value":[...]} wrapper, or
@@ -170,7 +318,7 @@ func envelope(v *fastjson.Value) []*fastjson.Value {
 	return nil
 }
 
-// record decodes one diagnostic record or Graph sign-in and emits or rejects it.
+// record decodes one parsed diagnostic record or Graph sign-in and emits or rejects it.
 func (d *Decoder) record(in decode.Input, sink decode.Sink, r *fastjson.Value, at pos) {
 	if r.Type() != fastjson.TypeObject {
 		decode.Reject(sink, in, FormatID, at.offset, at.line, decode.ReasonMalformed,
@@ -178,7 +326,20 @@ func (d *Decoder) record(in decode.Input, sink decode.Sink, r *fastjson.Value, a
 		return
 	}
 	e := sink.Alloc()
-	if reason, err := d.fill(e, r); err != nil {
+	reason, err := d.fill(e, r)
+	d.finish(in, sink, e, at, reason, err)
+}
+
+// fill normalizes one parsed record (an object) into e, or says why it cannot.
+func (d *Decoder) fill(e *event.Event, r *fastjson.Value) (reason string, err error) {
+	d.flat.Begin()
+	d.flat.Flatten(e, "", r)
+	return d.normalize(e, decode.Members{F: &d.flat, Tree: r})
+}
+
+// finish emits e, or rejects its record when normalizing it failed with err.
+func (d *Decoder) finish(in decode.Input, sink decode.Sink, e *event.Event, at pos, reason string, err error) {
+	if err != nil {
 		decode.Reject(sink, in, FormatID, at.offset, at.line, reason, err)
 		return
 	}
@@ -186,122 +347,182 @@ func (d *Decoder) record(in decode.Input, sink decode.Sink, r *fastjson.Value, a
 	sink.Emit(e)
 }
 
-// fill normalizes one record into e, or says why it cannot.
-func (d *Decoder) fill(e *event.Event, r *fastjson.Value) (reason string, err error) {
-	props := r.Get("properties")
-	diag := props != nil && props.Type() == fastjson.TypeObject &&
-		(r.Get("category") != nil || r.Get("operationName") != nil)
+// collect notes, for each field, the first of its marks outside arrays in the record
+// just flattened.
+func (d *Decoder) collect() {
+	d.at = [2 * numFields]uint16{}
+	for i := range d.flat.Marks {
+		if m := &d.flat.Marks[i]; m.Elem == 0 && d.at[m.Tag-1] == 0 {
+			d.at[m.Tag-1] = uint16(i + 1) // Marks holds at most event.MaxRawFields
+		}
+	}
+}
+
+// fieldSet selects the record's own fields or its properties' (an offset into Decoder.at).
+type fieldSet int
+
+const (
+	own   fieldSet = 0
+	props fieldSet = numFields
+)
+
+// noMark is the mark of an absent field.
+var noMark decode.Marked
+
+// mark returns field f of set s, or noMark.
+func (d *Decoder) mark(s fieldSet, f int) *decode.Marked {
+	if i := d.at[int(s)+f]; i > 0 {
+		return &d.flat.Marks[i-1]
+	}
+	return &noMark
+}
+
+// str is the string value of field f of set s, "" when it is absent or not a string.
+func (d *Decoder) str(s fieldSet, f int) string {
+	if m := d.mark(s, f); m.Kind == decode.KindString {
+		return m.Value
+	}
+	return ""
+}
+
+// has reports whether the record has a top-level member for field f (null counts).
+func has(t decode.Members, f int) bool { return t.Kind(fieldNames[f]) != decode.KindNone }
+
+// normalize checks the record just flattened into e and fills the ECS core from its
+// marked fields; t reads its top-level members for its shape and for what marks do
+// not show (null and object values).
+func (d *Decoder) normalize(e *event.Event, t decode.Members) (reason string, err error) {
+	d.collect()
+	p := props
+	diag := t.Kind("properties") == decode.KindObject && (has(t, fCategory) || has(t, fOperationName))
 	if !diag {
-		props = r
-		if !isGraphSignIn(r) {
+		p = own // a Graph sign-in is its own properties
+		if !has(t, fCreated) || !has(t, fAppDisplayName) || !has(t, fUPN) && !has(t, fServicePrincipalID) {
 			return decode.ReasonUnsupported, errors.New("neither an Azure diagnostic record nor a Graph sign-in")
 		}
 	}
-	tv := props.Get("createdDateTime")
-	if diag && (tv == nil || tv.Type() != fastjson.TypeString) {
-		tv = r.Get("time")
+	var when string
+	if c := d.mark(p, fCreated); diag && c.Kind == decode.KindString {
+		when = c.Value
+	} else {
+		f := fCreated
+		if diag {
+			f = fTime
+		}
+		if m := d.mark(own, f); m.Kind != decode.KindNone {
+			when = m.Value
+		} else {
+			if k := t.Kind(fieldNames[f]); k == decode.KindNone || k == decode.KindNull {
+				return decode.ReasonBadTimestamp, errors.New("no createdDateTime or time")
+			}
+			when = t.Text(fieldNames[f])
+		}
 	}
-	if tv == nil || tv.Type() == fastjson.TypeNull {
-		return decode.ReasonBadTimestamp, errors.New("no createdDateTime or time")
-	}
-	ts, err := decode.ParseTime(d.flat.Text(tv))
+	ts, err := decode.ParseTime(when)
 	if err != nil {
 		return decode.ReasonBadTimestamp, fmt.Errorf("parsing event time: %w", err)
 	}
 	e.Timestamp = ts
-	d.flat.Begin()
-	d.flat.Flatten(e, "", r)
 
 	e.SetStr(event.EventKind, "event")
 	e.SetStr(event.EventModule, "azure")
 	e.SetStr(event.CloudProvider, "azure")
-	tenant := props.GetStringBytes("tenantId")
-	if len(tenant) == 0 {
-		tenant = r.GetStringBytes("tenantId")
+	tenant := d.str(p, fTenantID)
+	if tenant == "" {
+		tenant = d.str(own, fTenantID)
 	}
-	e.SetStr(event.CloudAccountID, d.flat.Arena.String(tenant))
-	if diag && !isSignInCategory(r.GetStringBytes("category")) && string(r.GetStringBytes("operationName")) != "Sign-in activity" {
-		d.otherCategory(e, r)
+	e.SetStr(event.CloudAccountID, tenant)
+	category, operation := d.str(own, fCategory), d.str(own, fOperationName)
+	if diag && !isSignInCategory(category) && operation != "Sign-in activity" {
+		// A diagnostic record of another category: the generic core.
+		e.SetStr(event.EventAction, operation)
+		e.SetStr(event.EventDataset, dataset(category, true))
+		e.SetStr(event.EventID, d.str(props, fID))
+		e.SetIP(event.SourceIP, event.ParseIP(d.str(own, fCallerIP)))
 		return "", nil
 	}
-	d.signIn(e, r, props, diag)
+	d.signIn(e, p, category, diag)
 	return "", nil
 }
 
-// signIn fills the ECS core of a sign-in from its properties (props) and, for a
-// diagnostic record, its envelope fields (r).
-func (d *Decoder) signIn(e *event.Event, r, props *fastjson.Value, diag bool) {
-	a := &d.flat.Arena
+// signIn fills the ECS core of a sign-in from its properties' fields (p) and, for a
+// diagnostic record, its envelope fields (own).
+func (d *Decoder) signIn(e *event.Event, p fieldSet, category string, diag bool) {
 	e.Category, e.Type = event.CatAuthentication, event.TypeStart
 	e.SetStr(event.EventAction, "sign-in")
-	e.SetStr(event.EventDataset, dataset(r.GetStringBytes("category"), diag))
-	e.SetStr(event.EventID, a.String(props.GetStringBytes("id")))
+	e.SetStr(event.EventDataset, dataset(category, diag))
+	e.SetStr(event.EventID, d.str(p, fID))
 
-	code, ok := d.errorCode(props, r, diag)
-	if ok {
-		e.SetStr(event.EventCode, a.String(code))
-		if string(code) == "0" {
+	if code, ok := d.errorCode(p, diag); ok {
+		e.SetStr(event.EventCode, code)
+		if code == "0" {
 			e.SetStr(event.EventOutcome, "success")
 		} else {
 			e.SetStr(event.EventOutcome, "failure")
-			reason := props.GetStringBytes("status", "failureReason")
-			if len(reason) == 0 && diag {
-				reason = r.GetStringBytes("resultDescription")
+			reason := d.str(p, fFailureReason)
+			if reason == "" && diag {
+				reason = d.str(own, fResultDescription)
 			}
-			e.SetStr(event.EventReason, a.String(reason))
+			e.SetStr(event.EventReason, reason)
 		}
 	}
 
-	e.SetUser(event.ParseUser(a.String(props.GetStringBytes("userPrincipalName"))))
-	e.SetStr(event.UserFullName, a.String(props.GetStringBytes("userDisplayName")))
-	e.SetStr(event.UserID, a.String(props.GetStringBytes("userId")))
-	e.SetStr(event.ServiceName, a.String(props.GetStringBytes("appDisplayName")))
-	e.SetStr(event.UserAgentOriginal, a.String(props.GetStringBytes("userAgent")))
+	upn := d.str(p, fUPN)
+	u := event.ParseUser(upn)
+	e.SetUserKey(u, d.userKey(u, upn))
+	e.SetStr(event.UserFullName, d.str(p, fUserDisplayName))
+	e.SetStr(event.UserID, d.str(p, fUserID))
+	e.SetStr(event.ServiceName, d.str(p, fAppDisplayName))
+	e.SetStr(event.UserAgentOriginal, d.str(p, fUserAgent))
 
-	ip := props.GetStringBytes("ipAddress")
-	if len(ip) == 0 && diag {
-		ip = r.GetStringBytes("callerIpAddress")
+	ip := d.str(p, fIPAddress)
+	if ip == "" && diag {
+		ip = d.str(own, fCallerIP)
 	}
-	e.SetIP(event.SourceIP, event.ParseIP(a.String(ip)))
+	e.SetIP(event.SourceIP, event.ParseIP(ip))
 }
 
-// otherCategory fills the generic ECS core of a diagnostic record that is not a sign-in.
-func (d *Decoder) otherCategory(e *event.Event, r *fastjson.Value) {
-	a := &d.flat.Arena
-	e.SetStr(event.EventAction, a.String(r.GetStringBytes("operationName")))
-	e.SetStr(event.EventDataset, dataset(r.GetStringBytes("category"), true))
-	e.SetStr(event.EventID, a.String(r.GetStringBytes("properties", "id")))
-	e.SetIP(event.SourceIP, event.ParseIP(a.String(r.GetStringBytes("callerIpAddress"))))
-}
-
-// errorCode returns the sign-in's result code as text: status.errorCode, or the
-// diagnostic record's resultType.
-func (d *Decoder) errorCode(props, r *fastjson.Value, diag bool) ([]byte, bool) {
-	if c := props.Get("status", "errorCode"); c != nil {
-		switch c.Type() {
-		case fastjson.TypeNumber:
-			n, err := c.Int64()
-			if err == nil {
-				d.num = strconv.AppendInt(d.num[:0], n, 10)
-				return d.num, true
+// errorCode returns the sign-in's result code as text: status.errorCode (an integer
+// written in its shortest form), or the diagnostic record's resultType.
+func (d *Decoder) errorCode(p fieldSet, diag bool) (string, bool) {
+	switch c := d.mark(p, fErrorCode); c.Kind {
+	case decode.KindNumber:
+		if n, err := fastfloat.ParseInt64(c.Value); err == nil {
+			d.buf = strconv.AppendInt(d.buf[:0], n, 10)
+			if string(d.buf) == c.Value {
+				return c.Value, true
 			}
-		case fastjson.TypeString:
-			s, _ := c.StringBytes()
-			return s, len(s) > 0
+			return d.flat.Arena.String(d.buf), true
 		}
+	case decode.KindString:
+		return c.Value, c.Value != ""
 	}
 	if diag {
-		if s := r.GetStringBytes("resultType"); len(s) > 0 {
+		if s := d.str(own, fResultType); s != "" {
 			return s, true
 		}
 	}
-	return nil, false
+	return "", false
+}
+
+// userKey returns u.Key() without allocating: s, the text u was parsed from, when it
+// already is the key (a user@domain name in lower case, the usual case), else the key
+// built in the arena.
+func (d *Decoder) userKey(u event.UserRef, s string) string {
+	if u.Domain == "" {
+		return u.Name
+	}
+	if n := len(u.Name); len(s) == n+1+len(u.Domain) && s[:n] == u.Name && s[n] == '@' && s[n+1:] == u.Domain {
+		return s
+	}
+	d.buf = u.AppendKey(d.buf[:0])
+	return d.flat.Arena.String(d.buf)
 }
 
 // dataset names the event.dataset of a category: "azure." and the category in lower
 // case, e.g. azure.signinlogs; Graph sign-ins (no category) are azure.signinlogs.
-func dataset(category []byte, diag bool) string {
-	switch string(category) {
+func dataset(category string, diag bool) string {
+	switch category {
 	case "SignInLogs":
 		return "azure.signinlogs"
 	case "NonInteractiveUserSignInLogs":
@@ -318,7 +539,7 @@ func dataset(category []byte, diag bool) string {
 		}
 		return "azure"
 	}
-	return "azure." + string(bytes.ToLower(category))
+	return "azure." + strings.ToLower(category)
 }
 
 var _ decode.Decoder = (*Decoder)(nil)

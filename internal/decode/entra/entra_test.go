@@ -137,6 +137,62 @@ func TestMappings(t *testing.T) {
 	}
 }
 
+// TestMarkedFields checks how the one-pass normalization finds its fields (by dotted
+// name, the first non-null value of a name, none inside arrays) while the record's
+// shape is told from its top-level members; and that the tree path reads records alike.
+func TestMarkedFields(t *testing.T) {
+	const diag = `{"time":"2024-03-11T13:02:45Z","category":"SignInLogs",`
+	tests := []struct {
+		name, doc string
+		fields    map[string]string
+		reason    string
+	}{
+		{"dotted properties", diag + `"properties":{"id":"p1"},"properties.status.errorCode":50126,"properties.userPrincipalName":"Bob@Contoso.com"}`,
+			map[string]string{"event.id": "p1", "event.code": "50126", "event.outcome": "failure", "user.name": "bob", "user.domain": "contoso.com"}, ""},
+		{"first non-null", diag + `"properties":{"status":{"errorCode":null,"errorCode":"0"},"ipAddress":1,"ipAddress":"10.0.0.1"},"callerIpAddress":"10.9.9.9"}`,
+			map[string]string{"event.code": "0", "event.outcome": "success", "source.ip": "10.9.9.9"}, ""},
+		{"no values in arrays", diag + `"properties":{"userPrincipalName":["a@b.c"],"status":[{"errorCode":1}]},"resultType":"0"}`,
+			map[string]string{"user.name": "", "event.code": "0"}, ""},
+		{"error code in shortest form", diag + `"properties":{"status":{"errorCode":-0050}}}`,
+			map[string]string{"event.code": "-50"}, ""},
+		{"dotted properties alone is no diagnostic record", `{"time":"2024-03-11T13:02:45Z","category":"SignInLogs","properties.id":"p1"}`,
+			nil, decode.ReasonUnsupported},
+		{"empty properties, other category", `{"time":"2024-03-11T13:02:45Z","category":"AuditLogs","operationName":"Add user","properties":{}}`,
+			map[string]string{"event.action": "Add user", "event.dataset": "azure.auditlogs"}, ""},
+		{"time as an object", `{"time":{"t":"2024-03-11T13:02:45Z"},"category":null,"properties":{}}`, nil, decode.ReasonBadTimestamp},
+		{"graph with null createdDateTime", `{"createdDateTime":null,"appDisplayName":"x","servicePrincipalId":null}`, nil, decode.ReasonBadTimestamp},
+		{"empty page beside a sign-in", `{"id":"x1","createdDateTime":"2024-03-11T13:02:45Z","userPrincipalName":"a@b.c","appDisplayName":"App","value":[]}`, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := decodetest.Decode(t, NewDecoder(), "x", []byte(tt.doc+"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tt.reason != "":
+				if len(s.Events) != 0 || len(s.Rejects) != 1 || s.Rejects[0].Reason != tt.reason {
+					t.Fatalf("%d events, rejects %v; want one %s", len(s.Events), s.Rejects, tt.reason)
+				}
+			case tt.fields == nil:
+				if len(s.Events) != 0 || len(s.Rejects) != 0 {
+					t.Fatalf("%d events, rejects %v; want none", len(s.Events), s.Rejects)
+				}
+			default:
+				if len(s.Events) != 1 {
+					t.Fatalf("%d events, rejects %v", len(s.Events), s.Rejects)
+				}
+				for name, want := range tt.fields {
+					if got := field(s.Events[0], name); got != want {
+						t.Errorf("%s = %q, want %q", name, got, want)
+					}
+				}
+			}
+			checkTextMatchesTree(t, []byte(tt.doc))
+		})
+	}
+}
+
 func TestShapes(t *testing.T) {
 	hub := read(t, "entra-eventhub.json")
 	graph := read(t, "entra-graph.json")
@@ -150,6 +206,8 @@ func TestShapes(t *testing.T) {
 		{"two envelopes", string(hub) + string(hub), 12},
 		{"bare graph array", string(fastjson.MustParseBytes(graph).Get("value").MarshalTo(nil)), 7},
 		{"graph one per line", graphLines(graph), 7},
+		{"envelope not led by its array", `{"@odata.nextLink":"https://graph","value":` +
+			string(fastjson.MustParseBytes(graph).Get("value").MarshalTo(nil)) + `}`, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,6 +333,56 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"records":[{"category":"SignInLogs","time":"2024-03-11T13:02:45Z","resultType":"x","properties":{"status":{"errorCode":1e99}}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		decodetest.Fuzz(t, NewDecoder(), data)
+	})
+}
+
+// checkTextMatchesTree asserts that the one-pass path gives the event, or the reject,
+// that the parsed-tree path gives for a record's text (envelopes take the tree path only).
+func checkTextMatchesTree(t *testing.T, doc []byte) {
+	t.Helper()
+	var p fastjson.Parser
+	v, perr := p.ParseBytes(doc)
+	d := NewDecoder()
+	var e1, e2 event.Event
+	reason1, err1 := d.fillText(&e1, doc)
+	if errors.Is(err1, errTree) {
+		if perr != nil || v.Type() != fastjson.TypeObject || envelope(v) != nil {
+			return // malformed, or not one record: the tree path alone takes it
+		}
+		e1.ClearRaw()
+		reason1, err1 = d.fill(&e1, v)
+	} else if perr != nil {
+		t.Fatalf("text path accepted what the parser rejects: %v", perr)
+	} else if envelope(v) != nil {
+		t.Fatal("text path took an envelope")
+	}
+	var p2 fastjson.Parser
+	v2, _ := p2.ParseBytes(doc)
+	reason2, err2 := NewDecoder().fill(&e2, v2)
+	if reason1 != reason2 || (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
+		t.Fatalf("%s: reject differs: %q %v / %q %v", doc, reason1, err1, reason2, err2)
+	}
+	if err1 == nil {
+		if a, b := e1.AppendJSON(nil), e2.AppendJSON(nil); !bytes.Equal(a, b) {
+			t.Fatalf("event differs:\n%s\n%s", a, b)
+		}
+	}
+}
+
+// FuzzTextMatchesTree checks that the one-pass path gives the same event, or the same
+// reject, as the parsed-tree path for any record.
+func FuzzTextMatchesTree(f *testing.F) {
+	for _, l := range bytes.Split(read(f, "entra-storage.jsonl"), []byte("\n")) {
+		f.Add(l)
+	}
+	for _, v := range fastjson.MustParseBytes(read(f, "entra-graph.json")).GetArray("value")[:2] {
+		f.Add(v.MarshalTo(nil))
+	}
+	f.Add([]byte(`{"category":null,"properties":{},"time":{"a":1}}`))
+	f.Add([]byte(`{"time":"2024-03-11T13:02:45Z","category":"SignInLogs","properties":{"status":{"errorCode":1e99}},"resultType":"x","value":{}}`))
+	f.Add([]byte(`{"createdDateTime":"2024-03-11T13:02:45Z","appDisplayName":null,"userPrincipalName":"A\u0040B","status":{"errorCode":"","failureReason":"r"}}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		checkTextMatchesTree(t, doc)
 	})
 }
 

@@ -8,6 +8,17 @@
 // use. The ECS core is filled the way Elastic's Okta integration does: event.action is
 // the eventType, event.outcome comes from outcome.result, the actor is the user and a
 // target of type User is user.target.
+//
+// A record is read in one pass over its text: decode.Flattener.FlattenJSON adds the
+// raw fields and notes the values the normalization needs (Flattener.Marks), without
+// building a tree. Those values are therefore found by their dotted name, as the raw
+// fields and Sigma rules see them: a producer writing {"outcome.result":"FAILURE"} is
+// read like {"outcome":{"result":"FAILURE"}}; of a name given twice, the first
+// non-null value counts. Values inside arrays are read only where the LogEvent has
+// arrays: the first target whose type is User (its type, alternateId and id being
+// members of one element of the target array) and each hop of request.ipChain. The
+// parsed tree is built only for what the one pass cannot take: invalid JSON (for the
+// parser's message) and a record whose published member is not found.
 package okta
 
 import (
@@ -15,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/valyala/fastjson"
 
@@ -59,17 +71,90 @@ func Sniff(head []byte) int {
 type Decoder struct {
 	loop decode.JSONLoop
 	flat decode.Flattener
+	at   [numTags]uint16 // per tag: 1 + the index in flat.Marks of its first mark outside arrays, 0 when none
+	kbuf []byte          // a user key being built
 }
 
 // NewDecoder returns a Decoder.
-func NewDecoder() *Decoder { return &Decoder{} }
+func NewDecoder() *Decoder {
+	d := &Decoder{}
+	d.flat.Map = mapField
+	return d
+}
+
+// Tags of the LogEvent fields the normalization reads (decode.FieldRule.Mark).
+const (
+	tagNone uint16 = iota
+	tagEventType
+	tagPublished
+	tagUUID
+	tagMessage
+	tagOutcomeReason
+	tagOutcomeResult
+	tagSeverity
+	tagActorType
+	tagActorAltID
+	tagActorID
+	tagActorName
+	tagClientIP
+	tagUserAgent
+	tagTargetType  // in the target array
+	tagTargetAltID // in the target array
+	tagTargetID    // in the target array
+	tagHopIP       // in the request.ipChain array
+	numTags
+)
+
+// tagOf maps the dotted names the normalization reads to their tags.
+var tagOf = map[string]uint16{
+	"eventType":                     tagEventType,
+	"published":                     tagPublished,
+	"uuid":                          tagUUID,
+	"displayMessage":                tagMessage,
+	"outcome.reason":                tagOutcomeReason,
+	"outcome.result":                tagOutcomeResult,
+	"severity":                      tagSeverity,
+	"actor.type":                    tagActorType,
+	"actor.alternateId":             tagActorAltID,
+	"actor.id":                      tagActorID,
+	"actor.displayName":             tagActorName,
+	"client.ipAddress":              tagClientIP,
+	"client.userAgent.rawUserAgent": tagUserAgent,
+	"target.type":                   tagTargetType,
+	"target.alternateId":            tagTargetAltID,
+	"target.id":                     tagTargetID,
+	"request.ipChain.ip":            tagHopIP,
+}
+
+// mapField is the Flattener's Mapper: every leaf is kept under its own name, and the
+// ones the normalization reads are marked.
+func mapField(name []byte) decode.FieldRule {
+	return decode.FieldRule{Mark: tagOf[string(name)]}
+}
+
+// errTree says a record takes the parsed-tree path: its text is invalid JSON (the
+// parser says why), or its published member was not found in one pass.
+var errTree = errors.New("record needs the tree path")
 
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
 	d.loop.Format, d.loop.What = FormatID, "LogEvent"
-	return d.loop.Run(ctx, in, sink, func(rec decode.JSONRecord, v *fastjson.Value) error {
+	if d.flat.Map == nil {
+		d.flat.Map = mapField
+	}
+	return d.loop.RunRaw(ctx, in, sink, func(rec decode.JSONRecord) error {
 		e := sink.Alloc()
-		if reason, err := d.fill(e, v); err != nil {
+		reason, err := d.fillText(e, rec.Bytes)
+		if errors.Is(err, errTree) {
+			v, perr := d.loop.Parser.ParseBytes(rec.Bytes)
+			if perr != nil {
+				d.loop.RejectMalformed(in, sink, rec, perr)
+				return nil
+			}
+			e.ClearRaw()
+			reason, err = d.fill(e, v)
+		}
+		if err != nil {
 			decode.Reject(sink, in, FormatID, rec.Offset, rec.Line, reason, err)
 			return nil
 		}
@@ -79,108 +164,207 @@ func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink)
 	})
 }
 
-// fill normalizes one LogEvent into e, or says why it cannot.
+// fillText normalizes one LogEvent from its text in one pass, or says why it cannot
+// (errTree: take the tree path).
+func (d *Decoder) fillText(e *event.Event, doc []byte) (reason string, err error) {
+	d.flat.Begin()
+	if len(doc) == 0 || doc[0] != '{' || d.flat.FlattenJSON(e, "", doc) != nil {
+		return "", errTree
+	}
+	return d.normalize(e, decode.Members{F: &d.flat})
+}
+
+// fill normalizes one parsed LogEvent into e, or says why it cannot.
 func (d *Decoder) fill(e *event.Event, v *fastjson.Value) (reason string, err error) {
 	if v.Type() != fastjson.TypeObject {
 		return decode.ReasonMalformed, fmt.Errorf("LogEvent is a JSON %s, not an object", v.Type())
 	}
-	eventType := v.GetStringBytes("eventType")
-	if len(eventType) == 0 {
+	d.flat.Begin()
+	d.flat.Flatten(e, "", v)
+	return d.normalize(e, decode.Members{F: &d.flat, Tree: v})
+}
+
+// collect notes in d.at where the marks of the record just flattened are, and returns
+// the array element of the first target of type User (0 when there is none).
+func (d *Decoder) collect() (target int32) {
+	d.at = [numTags]uint16{}
+	var typeElem int32
+	for i := range d.flat.Marks {
+		m := &d.flat.Marks[i]
+		switch m.Tag {
+		case tagTargetType:
+			// A target's own type is the first leaf of the name in its element.
+			if m.Elem == 0 || m.Elem == typeElem {
+				continue
+			}
+			typeElem = m.Elem
+			if target == 0 && m.Kind == decode.KindString && isUserType(m.Value) {
+				target = m.Elem
+			}
+		case tagTargetAltID, tagTargetID, tagHopIP: // array members, read where used
+		default:
+			if m.Elem == 0 && d.at[m.Tag] == 0 {
+				d.at[m.Tag] = uint16(i + 1) // Marks holds at most event.MaxRawFields
+			}
+		}
+	}
+	return target
+}
+
+// noMark is the mark of an absent field.
+var noMark decode.Marked
+
+// mark returns the first mark of tag outside arrays, or noMark.
+func (d *Decoder) mark(tag uint16) *decode.Marked {
+	if i := d.at[tag]; i > 0 {
+		return &d.flat.Marks[i-1]
+	}
+	return &noMark
+}
+
+// str is the string value of tag's field, "" when it is absent or not a string.
+func (d *Decoder) str(tag uint16) string {
+	if m := d.mark(tag); m.Kind == decode.KindString {
+		return m.Value
+	}
+	return ""
+}
+
+// elemStr is the string value of the first leaf of tag in array element elem.
+func (d *Decoder) elemStr(tag uint16, elem int32) string {
+	for _, m := range d.flat.Marks {
+		if m.Tag == tag && m.Elem == elem {
+			if m.Kind == decode.KindString {
+				return m.Value
+			}
+			return ""
+		}
+	}
+	return ""
+}
+
+// normalize checks the LogEvent just flattened into e and fills the ECS core from its
+// marked fields; t reads its top-level members for what marks do not show (null and
+// object values).
+func (d *Decoder) normalize(e *event.Event, t decode.Members) (reason string, err error) {
+	target := d.collect()
+	eventType := d.str(tagEventType)
+	if eventType == "" {
 		return decode.ReasonMissingField, errors.New("no eventType: not an Okta LogEvent")
 	}
-	pub := v.Get("published")
-	if pub == nil || pub.Type() == fastjson.TypeNull {
-		return decode.ReasonBadTimestamp, errors.New("no published time")
+	pub := d.mark(tagPublished).Value
+	if d.at[tagPublished] == 0 {
+		switch t.Kind("published") {
+		case decode.KindNone:
+			if t.Tree == nil {
+				return "", errTree // maybe past the members FlattenJSON notes
+			}
+			return decode.ReasonBadTimestamp, errors.New("no published time")
+		case decode.KindNull:
+			return decode.ReasonBadTimestamp, errors.New("no published time")
+		case decode.KindObject, decode.KindArray:
+			// Said without the value's text: fastjson renders nested keys differently
+			// depending on whether they were read, so the two paths would disagree.
+			return decode.ReasonBadTimestamp, errors.New("published is a JSON object or array, not a time")
+		}
+		pub = t.Text("published")
 	}
-	ts, err := decode.ParseTime(d.flat.Text(pub))
+	ts, err := decode.ParseTime(pub)
 	if err != nil {
 		return decode.ReasonBadTimestamp, fmt.Errorf("parsing published: %w", err)
 	}
 	e.Timestamp = ts
-	d.flat.Begin()
-	d.flat.Flatten(e, "", v)
-	d.normalize(e, v, d.flat.Arena.String(eventType))
-	return "", nil
-}
 
-// normalize fills the ECS core from the LogEvent v.
-func (d *Decoder) normalize(e *event.Event, v *fastjson.Value, eventType string) {
-	a := &d.flat.Arena
 	e.SetStr(event.EventKind, "event")
 	e.SetStr(event.EventModule, "okta")
 	e.SetStr(event.EventDataset, "okta.system")
 	e.SetStr(event.EventAction, eventType)
-	e.SetStr(event.EventID, a.String(v.GetStringBytes("uuid")))
-	e.SetStr(event.Message, a.String(v.GetStringBytes("displayMessage")))
-	e.SetStr(event.EventReason, a.String(v.GetStringBytes("outcome", "reason")))
-
-	result := v.GetStringBytes("outcome", "result")
-	e.SetStr(event.EventOutcome, outcome(result))
+	e.SetStr(event.EventID, d.str(tagUUID))
+	e.SetStr(event.Message, d.str(tagMessage))
+	e.SetStr(event.EventReason, d.str(tagOutcomeReason))
+	e.SetStr(event.EventOutcome, outcome(d.str(tagOutcomeResult)))
 	e.Category, e.Type = classify(eventType)
-
-	if sev, level := severity(v.GetStringBytes("severity")); sev > 0 {
+	if sev, level := severity(d.str(tagSeverity)); sev > 0 {
 		e.SetNum(event.EventSeverity, sev)
 		e.SetStr(event.LogLevel, level)
 	}
 
-	if actor := v.Get("actor"); actor != nil && isUserType(actor.GetStringBytes("type")) {
-		d.setActor(e, actor)
+	if isUserType(d.str(tagActorType)) {
+		d.setActor(e)
 	}
-	for _, t := range v.GetArray("target") {
-		if isUserType(t.GetStringBytes("type")) {
-			e.SetTargetUser(event.ParseUser(a.String(t.GetStringBytes("alternateId"))))
-			if id := t.GetStringBytes("id"); !isUnknown(id) {
-				e.SetStr(event.UserTargetID, a.String(id))
-			}
-			break
+	if target != 0 {
+		alt := d.elemStr(tagTargetAltID, target)
+		u := event.ParseUser(alt)
+		e.SetTargetUserKey(u, d.userKey(u, alt))
+		if id := d.elemStr(tagTargetID, target); !isUnknown(id) {
+			e.SetStr(event.UserTargetID, id)
 		}
 	}
 
-	if client := v.Get("client"); client != nil {
-		ip := event.ParseIP(a.String(client.GetStringBytes("ipAddress")))
-		e.SetIP(event.SourceIP, ip)
-		e.SetIP(event.ClientIP, ip)
-		if ua := client.GetStringBytes("userAgent", "rawUserAgent"); !isUnknown(ua) {
-			e.SetStr(event.UserAgentOriginal, a.String(ua))
+	ip := event.ParseIP(d.str(tagClientIP))
+	e.SetIP(event.SourceIP, ip)
+	e.SetIP(event.ClientIP, ip)
+	if ua := d.str(tagUserAgent); !isUnknown(ua) {
+		e.SetStr(event.UserAgentOriginal, ua)
+	}
+	var hop int32
+	for _, m := range d.flat.Marks {
+		// A hop's own ip is the first leaf of the name in its element.
+		if m.Tag == tagHopIP && m.Elem != 0 && m.Elem != hop {
+			hop = m.Elem
+			if m.Kind == decode.KindString {
+				e.AddRelatedIP(event.ParseIP(m.Value))
+			}
 		}
 	}
-	for _, hop := range v.GetArray("request", "ipChain") {
-		e.AddRelatedIP(event.ParseIP(a.String(hop.GetStringBytes("ip"))))
-	}
+	return "", nil
 }
 
 // setActor fills user.* from an actor of type User.
-func (d *Decoder) setActor(e *event.Event, actor *fastjson.Value) {
-	a := &d.flat.Arena
-	alt := actor.GetStringBytes("alternateId")
+func (d *Decoder) setActor(e *event.Event) {
+	alt := d.str(tagActorAltID)
 	if isUnknown(alt) {
 		return
 	}
-	altS := a.String(alt)
-	e.SetUser(event.ParseUser(altS))
-	if bytes.IndexByte(alt, '@') > 0 && bytes.IndexByte(alt, ' ') < 0 {
-		e.SetStr(event.UserEmail, altS)
+	u := event.ParseUser(alt)
+	e.SetUserKey(u, d.userKey(u, alt))
+	if strings.IndexByte(alt, '@') > 0 && strings.IndexByte(alt, ' ') < 0 {
+		e.SetStr(event.UserEmail, alt)
 	}
-	if id := actor.GetStringBytes("id"); !isUnknown(id) {
-		e.SetStr(event.UserID, a.String(id))
+	if id := d.str(tagActorID); !isUnknown(id) {
+		e.SetStr(event.UserID, id)
 	}
-	if name := actor.GetStringBytes("displayName"); !isUnknown(name) {
-		e.SetStr(event.UserFullName, a.String(name))
+	if name := d.str(tagActorName); !isUnknown(name) {
+		e.SetStr(event.UserFullName, name)
 	}
+}
+
+// userKey returns u.Key() without allocating: s, the text u was parsed from, when it
+// already is the key (a user@domain name in lower case, the usual case), else the key
+// built in the arena.
+func (d *Decoder) userKey(u event.UserRef, s string) string {
+	if u.Domain == "" {
+		return u.Name
+	}
+	if n := len(u.Name); len(s) == n+1+len(u.Domain) && s[:n] == u.Name && s[n] == '@' && s[n+1:] == u.Domain {
+		return s
+	}
+	d.kbuf = u.AppendKey(d.kbuf[:0])
+	return d.flat.Arena.String(d.kbuf)
 }
 
 // isUserType reports whether an actor or target type names an Okta user.
-func isUserType(t []byte) bool { return bytes.EqualFold(t, []byte("User")) }
+func isUserType(t string) bool { return strings.EqualFold(t, "User") }
 
 // isUnknown reports whether an Okta string is absent or Okta's placeholder for an
 // unknown value ("unknown" ids and names of failed logins, "UNKNOWN" user agents).
-func isUnknown(b []byte) bool {
-	return len(b) == 0 || bytes.EqualFold(b, []byte("unknown"))
+func isUnknown(s string) bool {
+	return s == "" || strings.EqualFold(s, "unknown")
 }
 
 // outcome maps outcome.result to ECS event.outcome.
-func outcome(result []byte) string {
-	switch string(result) {
+func outcome(result string) string {
+	switch result {
 	case "SUCCESS", "ALLOW":
 		return "success"
 	case "FAILURE", "DENY":
@@ -193,8 +377,8 @@ func outcome(result []byte) string {
 
 // severity maps the LogEvent severity to ECS event.severity (as Elastic's integration
 // numbers them) and log.level; 0 when absent or unknown.
-func severity(s []byte) (int64, string) {
-	switch string(s) {
+func severity(s string) (int64, string) {
+	switch s {
 	case "DEBUG":
 		return 1, "debug"
 	case "INFO":

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -144,6 +146,60 @@ func TestMappings(t *testing.T) {
 	}
 }
 
+// TestMarkedFields checks how the one-pass normalization finds its fields: by dotted
+// name, the first non-null value of a name, the first target of type User by array
+// element, every ipChain hop; and that the tree path reads records alike.
+func TestMarkedFields(t *testing.T) {
+	const head = `{"eventType":"user.session.start","published":"2024-03-11T13:02:45Z",`
+	tests := []struct {
+		name, doc string
+		fields    map[string]string
+		related   string
+	}{
+		{"dotted names", head + `"outcome.result":"FAILURE","actor.type":"User","actor.alternateId":"Bob@Example.com"}`,
+			map[string]string{"event.outcome": "failure", "user.name": "bob", "user.domain": "example.com", "user.email": "Bob@Example.com"}, "bob@example.com"},
+		{"first non-null", head + `"severity":null,"severity":"WARN","uuid":1,"uuid":"u"}`,
+			map[string]string{"log.level": "warn", "event.id": ""}, ""},
+		{"target members of one element", head + `"target":[{"alternateId":"app","type":"AppInstance","id":"a1"},` +
+			`{"id":"00u1","alternateId":"carol@example.com","type":"User"},{"type":"User","alternateId":"dave@example.com"}]}`,
+			map[string]string{"user.target.name": "carol", "user.target.id": "00u1"}, "carol@example.com"},
+		{"target of unknown id", head + `"target":[{"type":"user","alternateId":"eve","id":"unknown"}]}`,
+			map[string]string{"user.target.name": "eve", "user.target.id": ""}, "eve"},
+		{"target not an array", head + `"target":{"type":"User","alternateId":"eve"}}`,
+			map[string]string{"user.target.name": ""}, ""},
+		{"actor in an array", head + `"actor":[{"type":"User","alternateId":"eve"}]}`,
+			map[string]string{"user.name": ""}, ""},
+		{"published as a number", `{"eventType":"x","published":1710162165}`, map[string]string{"@timestamp": "2024-03-11T13:02:45Z"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := decodetest.Decode(t, NewDecoder(), "x", []byte(tt.doc+"\n"))
+			if err != nil || len(s.Events) != 1 {
+				t.Fatalf("err %v, %d events, rejects %v", err, len(s.Events), s.Rejects)
+			}
+			e := s.Events[0]
+			for name, want := range tt.fields {
+				if got := field(t, e, name); got != want {
+					t.Errorf("%s = %q, want %q", name, got, want)
+				}
+			}
+			if got := strings.Join(e.Related.User, ","); got != tt.related {
+				t.Errorf("related.user = %q, want %q", got, tt.related)
+			}
+			checkTextMatchesTree(t, []byte(tt.doc))
+		})
+	}
+	s, _ := decodetest.Decode(t, NewDecoder(), "x", []byte(head+`"client":{"ipAddress":"198.51.100.1"},`+
+		`"request":{"ipChain":[{"ip":"198.51.100.1","source":null},{"geo":{"ip":"1.1.1.1"},"ip":"2001:db8::1"},{"ip":"junk"}]}}`))
+	var ips []string
+	for _, a := range s.Events[0].Related.IP {
+		ips = append(ips, a.String())
+	}
+	if got := strings.Join(ips, ","); got != "198.51.100.1,2001:db8::1" {
+		t.Errorf("related.ip = %s", got)
+	}
+}
+
 func TestClassify(t *testing.T) {
 	tests := []struct {
 		eventType string
@@ -177,7 +233,7 @@ func TestOutcome(t *testing.T) {
 		"SUCCESS": "success", "ALLOW": "success", "FAILURE": "failure", "DENY": "failure",
 		"SKIPPED": "unknown", "CHALLENGE": "unknown", "UNKNOWN": "unknown", "": "",
 	} {
-		if got := outcome([]byte(in)); got != want {
+		if got := outcome(in); got != want {
 			t.Errorf("outcome(%q) = %q, want %q", in, got, want)
 		}
 	}
@@ -284,6 +340,51 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"eventType":"user.session.start","published":"2024-03-11T13:02:45Z","actor":{"type":"User","alternateId":"@"},"target":[{"type":"User"}],"request":{"ipChain":[{"ip":"::ffff:1.2.3.4%eth0"}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		decodetest.Fuzz(t, NewDecoder(), data)
+	})
+}
+
+// checkTextMatchesTree asserts that the one-pass path gives the event, or the reject,
+// that the parsed-tree path gives for doc.
+func checkTextMatchesTree(t *testing.T, doc []byte) {
+	t.Helper()
+	var p fastjson.Parser
+	v, perr := p.ParseBytes(doc)
+	d := NewDecoder()
+	var e1, e2 event.Event
+	reason1, err1 := d.fillText(&e1, doc)
+	if errors.Is(err1, errTree) {
+		if perr != nil {
+			return // rejected as malformed on both paths
+		}
+		e1.ClearRaw()
+		reason1, err1 = d.fill(&e1, v)
+	} else if perr != nil {
+		t.Fatalf("text path accepted what the parser rejects: %v", perr)
+	}
+	var p2 fastjson.Parser
+	v2, _ := p2.ParseBytes(doc)
+	reason2, err2 := NewDecoder().fill(&e2, v2)
+	if reason1 != reason2 || (err1 == nil) != (err2 == nil) || (err1 != nil && err1.Error() != err2.Error()) {
+		t.Fatalf("%s: reject differs: %q %v / %q %v", doc, reason1, err1, reason2, err2)
+	}
+	if err1 == nil {
+		if a, b := e1.AppendJSON(nil), e2.AppendJSON(nil); !bytes.Equal(a, b) {
+			t.Fatalf("event differs:\n%s\n%s", a, b)
+		}
+	}
+}
+
+// FuzzTextMatchesTree checks that the one-pass path gives the same event, or the same
+// reject, as the parsed-tree path for any record.
+func FuzzTextMatchesTree(f *testing.F) {
+	for _, l := range bytes.Split(readFixture(f), []byte("\n")) {
+		f.Add(l)
+	}
+	f.Add([]byte(`{"eventType":"x","published":null}`))
+	f.Add([]byte(`{"eventType":"x","published":{"t":"2024-03-11T13:02:45Z"}}`))
+	f.Add([]byte(`{"eventType":"x","published":"2024-03-11T13:02:45Z","target":[{"type":["User"],"alternateId":"a"},[{"type":"User","id":"i"}]],"request":[{"ipChain":[{"ip":["::1"]}]}]}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		checkTextMatchesTree(t, doc)
 	})
 }
 

@@ -38,10 +38,14 @@ func (s shape) id() string {
 	return FormatEvtxDump
 }
 
-// Decoder decodes one JSON shape of Windows events into normalized events.
+// Decoder decodes one JSON shape of Windows events into normalized events. It keeps
+// its parser, buffers and caches between streams (the caches of names, values, users
+// and hosts are pure functions of their inputs, so keeping them changes no output)
+// and is not safe for concurrent use.
 type Decoder struct {
 	shape    shape
-	treeOnly bool // tests: evtx_dump records always take the parsed-tree path
+	treeOnly bool // tests: records always take the parsed-tree path
+	s        *stream
 }
 
 // NewEvtxDump returns a decoder of evtx_dump/Chainsaw JSON.
@@ -59,9 +63,14 @@ var errMissingEventID = errors.New("no EventID")
 // Decode implements decode.Decoder. Objects are framed by decode.JSONReader (NDJSON,
 // arrays, pretty-printed objects one after another).
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
-	s := &stream{shape: d.shape, format: d.shape.id(), in: in, sink: sink, norm: NewNormalizer(), treeOnly: d.treeOnly}
-	s.loop.Format, s.loop.What = s.format, "JSON"
-	if d.shape == shapeEvtxDump && !s.treeOnly {
+	if d.s == nil {
+		d.s = &stream{shape: d.shape, format: d.shape.id(), norm: NewNormalizer(), treeOnly: d.treeOnly}
+		d.s.loop.Format, d.s.loop.What = d.s.format, "JSON"
+	}
+	s := d.s
+	s.in, s.sink = in, sink
+	defer func() { s.in, s.sink = decode.Input{}, nil }() // keep no reference to the stream
+	if !s.treeOnly {
 		return s.loop.RunRaw(ctx, in, sink, func(rec decode.JSONRecord) error {
 			s.recordText(rec)
 			return nil
@@ -88,7 +97,7 @@ type stream struct {
 	arena decode.Arena
 	name  []byte // dotted name being built while flattening
 	tmp   []byte
-	// The fast path of evtx_dump documents (evtxfast.go).
+	// The fast paths (evtxfast.go, jsonfast.go).
 	treeOnly bool   // see Decoder.treeOnly
 	src      []byte // the record's text
 	utmp     []byte // unescaped strings
@@ -98,6 +107,7 @@ type stream struct {
 	kpos     int    // names read in this record
 	kslot    int    // position of the name read last
 	kway     int    // its way in kways[kslot], or -1
+	dots     []dotWays
 
 	// Per record.
 	times    [3]timeCandidate // by priority: 0 best
@@ -108,6 +118,8 @@ type stream struct {
 	opcodeText string
 	hasOpcode  bool
 	ecs        []ecsValue // Winlogbeat document fields with Vigil ECS names
+	// Winlogbeat documents: event.code and event.provider, for fillWinlogbeat's fallbacks.
+	code, provider noted
 }
 
 // timeCandidate is a field the event time may be taken from.
@@ -125,12 +137,12 @@ func (s *stream) record(rec decode.JSONRecord, v *fastjson.Value) {
 	s.fill(rec, s.sink.Alloc(), v)
 }
 
-// recordText decodes an evtx_dump record in one pass over its text when the fast
-// path understands it, else through the parsed tree.
+// recordText decodes a record in one pass over its text when the fast path
+// understands it, else through the parsed tree.
 func (s *stream) recordText(rec decode.JSONRecord) {
 	s.resetRecord()
 	e := s.sink.Alloc()
-	if s.fastEvtxDump(e, rec.Bytes) {
+	if s.fastRecord(e, rec.Bytes) {
 		s.finish(rec, e, nil)
 		return
 	}
@@ -143,7 +155,7 @@ func (s *stream) recordText(rec decode.JSONRecord) {
 		s.reject(rec, decode.ReasonMalformed, errors.New("record is not a JSON object"))
 		return
 	}
-	e.Raw, e.RawTruncated = e.Raw[:0], false
+	e.ClearRaw()
 	s.resetRecord()
 	s.fill(rec, e, v)
 }
@@ -154,6 +166,7 @@ func (s *stream) resetRecord() {
 	s.hasEID, s.hasComp, s.hostname = false, false, ""
 	s.opcodeText, s.hasOpcode = "", false
 	s.ecs = s.ecs[:0]
+	s.code, s.provider = noted{}, noted{}
 }
 
 // fill maps the parsed record v onto e and finishes it.
@@ -190,10 +203,10 @@ func (s *stream) finish(rec decode.JSONRecord, e *event.Event, err error) {
 	s.tmp = appendTimeCreated(s.tmp[:0], ts)
 	e.AddRaw(KeyTimeCreated, s.arena.String(s.tmp))
 	e.Origin = event.Origin{Source: s.in.Source, Format: s.format, Offset: rec.Offset, Line: rec.Line}
-	if n, ok := atoi(get(e, KeyEventRecordID)); ok {
+	s.norm.Normalize(e)
+	if n, ok := e.Num(event.WinlogRecordID); ok { // Normalize's reading of EventRecordID
 		e.Origin.Record = n
 	}
-	s.norm.Normalize(e)
 	if len(s.ecs) > 0 {
 		s.applyECS(e)
 	}
@@ -344,11 +357,11 @@ func isBareGUID(b []byte) bool {
 // SourceProcessGUID, LogonGuid, ...): fields whose values are GUIDs.
 func isGUIDName(k []byte) bool {
 	n := len(k)
-	if n < 4 {
+	if n < 4 || k[n-4] != 'G' {
 		return false
 	}
-	t := string(k[n-4:])
-	return t == "Guid" || t == "GUID"
+	t := k[n-3:] // compared without making a string of it
+	return string(t) == "uid" || string(t) == "UID"
 }
 
 // flatten adds every leaf of v under the dotted name in s.name (arrays become
@@ -394,7 +407,7 @@ func (s *stream) leaf(e *event.Event, v *fastjson.Value, ecs bool) {
 		return
 	}
 	if ecs {
-		if t, ok := ecsTargets[string(s.name)]; ok {
+		if t := ecsTargets[string(s.name)]; t != nil {
 			s.ecs = append(s.ecs, ecsValue{target: t, value: s.text(v)})
 			return
 		}

@@ -193,8 +193,8 @@ const (
 
 const valWayCount = 2
 
-// valSlot is a remembered value: its text as written (strings with their quotes,
-// never escaped) and the raw field text made of it.
+// valSlot is a remembered value: its text as written (strings with their quotes and
+// escapes: equal text is an equal string) and the raw field text made of it.
 type valSlot struct {
 	raw  []byte
 	text string
@@ -247,7 +247,7 @@ func (s *stream) memberScalar(i int, guid bool) (text string, kind jkind, end in
 	} else {
 		text = s.scalarText(v)
 	}
-	if w != nil && !v.esc && (v.kind == jString || v.kind == jNumber) && end-i <= maxCachedRaw {
+	if w != nil && (v.kind == jString || v.kind == jNumber) && end-i <= maxCachedRaw {
 		slot := &w.v[w.next]
 		w.next = (w.next + 1) % valWayCount
 		slot.raw = s.keep(slot.raw, b[i:end])

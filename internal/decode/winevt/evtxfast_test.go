@@ -18,12 +18,23 @@ import (
 // treeEvtxDump is the evtx_dump decoder without its fast path.
 func treeEvtxDump() *Decoder { return &Decoder{shape: shapeEvtxDump, treeOnly: true} }
 
-// sameAsTree checks that the fast path and the tree path decode data alike: events,
-// rejects and the returned error.
+// sameAsTree checks that the evtx_dump fast path and the tree path decode data
+// alike: events, rejects and the returned error.
 func sameAsTree(t *testing.T, name string, data []byte) {
 	t.Helper()
-	fast, ferr := decodetest.Decode(t, NewEvtxDump(), name, data)
-	tree, terr := decodetest.Decode(t, treeEvtxDump(), name, data)
+	sameShapeAsTree(t, shapeEvtxDump, name, data)
+}
+
+// sameShapeAsTree is sameAsTree for the decoder of shape sh.
+func sameShapeAsTree(t *testing.T, sh shape, name string, data []byte) {
+	t.Helper()
+	d := &Decoder{shape: sh}
+	fast, ferr := decodetest.Decode(t, d, name, data)
+	tree, terr := decodetest.Decode(t, &Decoder{shape: sh, treeOnly: true}, name, data)
+	// The same decoder again: what it keeps between streams changes nothing.
+	if again, aerr := decodetest.Decode(t, d, name, data); !bytes.Equal(again.JSONL(), fast.JSONL()) || (aerr == nil) != (ferr == nil) {
+		t.Fatalf("%s: a reused decoder differs\ninput: %q\nfirst:\n%s\nagain:\n%s", name, data, fast.JSONL(), again.JSONL())
+	}
 	if (ferr == nil) != (terr == nil) || ferr != nil && ferr.Error() != terr.Error() {
 		t.Fatalf("%s: fast path error %v, tree path error %v", name, ferr, terr)
 	}
@@ -102,9 +113,12 @@ func TestEvtxDumpFastPathTaken(t *testing.T) {
 	}
 }
 
-// fastRecords counts the records of data and those the fast path takes.
-func fastRecords(data []byte) (fast, n int) {
-	s := &stream{shape: shapeEvtxDump, norm: NewNormalizer()}
+// fastRecords counts the records of data and those the evtx_dump fast path takes.
+func fastRecords(data []byte) (fast, n int) { return fastShapeRecords(shapeEvtxDump, data) }
+
+// fastShapeRecords is fastRecords for the decoder of shape sh.
+func fastShapeRecords(sh shape, data []byte) (fast, n int) {
+	s := &stream{shape: sh, norm: NewNormalizer()}
 	jr := decode.NewJSONReader(bytes.NewReader(data), decode.Limits{})
 	for {
 		rec, err := jr.Next()
@@ -113,7 +127,7 @@ func fastRecords(data []byte) (fast, n int) {
 		}
 		s.resetRecord()
 		var e event.Event
-		if s.fastEvtxDump(&e, rec.Bytes) {
+		if s.fastRecord(&e, rec.Bytes) {
 			fast++
 		}
 		n++

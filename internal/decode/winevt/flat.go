@@ -16,61 +16,121 @@ func (s *stream) fillFlat(e *event.Event, v *fastjson.Value) error {
 		if c.Type() == fastjson.TypeNull {
 			return
 		}
-		switch string(k) {
-		case "EventID":
-			s.add(e, KeyEventID, c)
-		case "Channel":
-			s.add(e, KeyChannel, c)
-		case "Computer":
-			s.add(e, KeyComputer, c)
-		case "Hostname":
-			s.hostname = s.text(c)
-		case "SourceName", "ProviderName", "Provider_Name":
-			s.add(e, KeyProviderName, c)
-		case "ProviderGuid", "Provider_Guid":
-			s.addGUID(e, KeyProviderGuid, c)
-		case "RecordNumber", "EventRecordID":
-			s.add(e, KeyEventRecordID, c)
-		case "ExecutionProcessID":
-			s.add(e, KeyProcessID, c)
-		case "ExecutionThreadID":
-			s.add(e, KeyThreadID, c)
-		case "ActivityID", "Correlation_ActivityID":
-			s.addGUID(e, KeyCorrelationActivityID, c)
-		case "RelatedActivityID", "Correlation_RelatedActivityID":
-			s.addGUID(e, KeyCorrelationRelActivityID, c)
-		case "UserID", "Security_UserID":
-			s.add(e, KeySecurityUserID, c)
-		case "Keywords":
-			s.flatKeywords(e, c)
-		case "OpcodeValue":
-			s.add(e, KeyOpcode, c)
-			s.hasOpcode = true
-		case "Opcode":
-			if c.Type() == fastjson.TypeNumber {
-				s.add(e, KeyOpcode, c)
-				s.hasOpcode = true
-			} else {
-				s.opcodeText = s.text(c)
-			}
-		case "Severity":
-			// NXLog's severity of the Windows level; kept, and read as log.level.
-			s.add(e, keySeverity, c)
-			if l := nxlogLevel(s.text(c)); l != "" {
-				s.ecs = append(s.ecs, ecsValue{target: ecsTargets["log.level"], value: l})
-			}
-		case "TimeCreated":
-			s.setTime(0, c)
-		case "@timestamp":
-			s.setTime(1, c)
-		case "EventTime":
-			s.setTime(2, c)
-			s.add(e, s.keys.Key(k), c)
-		default:
+		switch key, m := flatTarget(k); m {
+		case flatOther:
 			s.name = append(s.name[:0], k...)
 			s.flatten(e, c, 1, false)
+		case flatGUID:
+			s.addGUID(e, key, c)
+		default:
+			s.flatValue(e, key, m, s.text(c), c.Type() == fastjson.TypeNumber)
 		}
 	})
+	s.flatTail(e)
+	return nil
+}
+
+// flatMember is what fillFlat does with a top-level member.
+type flatMember uint8
+
+const (
+	flatOther       flatMember = iota // flattened under its own name
+	flatSystem                        // added under the key flatTarget returns
+	flatGUID                          // the same, a GUID (see addGUID)
+	flatHostname                      // Computer, or Hostname beside a Computer
+	flatKeywords                      // rendered as 0x hex when a number
+	flatOpcodeValue                   // Opcode
+	flatOpcode                        // Opcode when a number, else NXLog's text
+	flatSeverity                      // kept, and read as log.level
+	flatTimeCreated                   // event time, first choice
+	flatTimestamp                     // event time, second choice
+	flatEventTime                     // event time, third choice; kept
+)
+
+// flatTarget returns what fillFlat does with the top-level member k and, for the
+// names of their own, the raw field it fills.
+func flatTarget(k []byte) (event.Key, flatMember) {
+	switch string(k) {
+	case "EventID":
+		return KeyEventID, flatSystem
+	case "Channel":
+		return KeyChannel, flatSystem
+	case "Computer":
+		return KeyComputer, flatSystem
+	case "Hostname":
+		return keyHostname, flatHostname
+	case "SourceName", "ProviderName", "Provider_Name":
+		return KeyProviderName, flatSystem
+	case "ProviderGuid", "Provider_Guid":
+		return KeyProviderGuid, flatGUID
+	case "RecordNumber", "EventRecordID":
+		return KeyEventRecordID, flatSystem
+	case "ExecutionProcessID":
+		return KeyProcessID, flatSystem
+	case "ExecutionThreadID":
+		return KeyThreadID, flatSystem
+	case "ActivityID", "Correlation_ActivityID":
+		return KeyCorrelationActivityID, flatGUID
+	case "RelatedActivityID", "Correlation_RelatedActivityID":
+		return KeyCorrelationRelActivityID, flatGUID
+	case "UserID", "Security_UserID":
+		return KeySecurityUserID, flatSystem
+	case "Keywords":
+		return KeyKeywords, flatKeywords
+	case "OpcodeValue":
+		return KeyOpcode, flatOpcodeValue
+	case "Opcode":
+		return KeyOpcode, flatOpcode
+	case "Severity":
+		return keySeverity, flatSeverity
+	case "TimeCreated":
+		return KeyTimeCreated, flatTimeCreated
+	case "@timestamp":
+		return event.Key{}, flatTimestamp
+	case "EventTime":
+		return keyEventTime, flatEventTime
+	}
+	return event.Key{}, flatOther
+}
+
+// flatValue maps the text of a non-null top-level member m (not flatOther) to key;
+// number says the value is a JSON number. A flatGUID text is already rendered.
+func (s *stream) flatValue(e *event.Event, key event.Key, m flatMember, text string, number bool) {
+	switch m {
+	case flatSystem, flatGUID:
+		s.addStr(e, key, text)
+	case flatHostname:
+		s.hostname = text
+	case flatKeywords:
+		s.addStr(e, key, s.keywordsText(text, number))
+	case flatOpcode:
+		if !number {
+			s.opcodeText = text
+			return
+		}
+		fallthrough
+	case flatOpcodeValue:
+		s.addStr(e, key, text)
+		s.hasOpcode = true
+	case flatSeverity:
+		// NXLog's severity of the Windows level; kept, and read as log.level.
+		s.addStr(e, key, text)
+		if l := nxlogLevel(text); l != "" {
+			s.ecs = append(s.ecs, ecsValue{target: ecsTargets["log.level"], value: l})
+		}
+	case flatTimeCreated:
+		s.times[0] = timeCandidate{text: text, set: true}
+	case flatTimestamp:
+		s.times[1] = timeCandidate{text: text, set: true}
+	case flatEventTime:
+		s.times[2] = timeCandidate{text: text, set: true}
+		s.addStr(e, key, text)
+	}
+}
+
+// flatTail adds what fillFlat decides once the whole document is read: NXLog's
+// text Opcode without a numeric one, and Hostname.
+func (s *stream) flatTail(e *event.Event) {
 	if s.opcodeText != "" && !s.hasOpcode {
 		e.AddRaw(KeyOpcode, s.opcodeText)
 	}
@@ -81,12 +141,12 @@ func (s *stream) fillFlat(e *event.Event, v *fastjson.Value) error {
 			s.addStr(e, KeyComputer, s.hostname)
 		}
 	}
-	return nil
 }
 
 var (
-	keyHostname = event.MakeKey("Hostname")
-	keySeverity = event.MakeKey("Severity")
+	keyHostname  = event.MakeKey("Hostname")
+	keySeverity  = event.MakeKey("Severity")
+	keyEventTime = event.MakeKey("EventTime")
 )
 
 // nxlogLevel maps NXLog's Severity names back to the names of Windows levels.
@@ -106,21 +166,19 @@ func nxlogLevel(sev string) string {
 	return ""
 }
 
-// flatKeywords renders Keywords as Windows does (0x hex); NXLog writes the 64-bit
-// mask as a signed decimal number.
-func (s *stream) flatKeywords(e *event.Event, c *fastjson.Value) {
-	if c.Type() == fastjson.TypeNumber {
-		s.tmp = c.MarshalTo(s.tmp[:0])
-		if n, err := strconv.ParseInt(string(s.tmp), 10, 64); err == nil {
-			s.tmp = strconv.AppendUint(append(s.tmp[:0], "0x"...), uint64(n), 16)
-			s.addStr(e, KeyKeywords, s.arena.String(s.tmp))
-			return
-		}
-		if n, err := strconv.ParseUint(string(s.tmp), 10, 64); err == nil {
-			s.tmp = strconv.AppendUint(append(s.tmp[:0], "0x"...), n, 16)
-			s.addStr(e, KeyKeywords, s.arena.String(s.tmp))
-			return
-		}
+// keywordsText renders Keywords as Windows does (0x hex); NXLog writes the 64-bit
+// mask as a signed decimal number. Other values are kept as they are.
+func (s *stream) keywordsText(text string, number bool) string {
+	if !number {
+		return text
 	}
-	s.add(e, KeyKeywords, c)
+	if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+		s.tmp = strconv.AppendUint(append(s.tmp[:0], "0x"...), uint64(n), 16)
+		return s.arena.String(s.tmp)
+	}
+	if n, err := strconv.ParseUint(text, 10, 64); err == nil {
+		s.tmp = strconv.AppendUint(append(s.tmp[:0], "0x"...), n, 16)
+		return s.arena.String(s.tmp)
+	}
+	return text
 }

@@ -36,7 +36,9 @@ func Normalize(e *event.Event) {
 }
 
 // Normalize is the package's Normalize with n's caches.
-func (n *Normalizer) Normalize(e *event.Event) {
+func (n *Normalizer) Normalize(ev *event.Event) {
+	n.raw.index(ev)
+	e := winEvent{Event: ev, raw: &n.raw}
 	code := get(e, KeyEventID)
 	ch := get(e, KeyChannel)
 	prov := get(e, KeyProviderName)
@@ -85,7 +87,7 @@ func (n *Normalizer) Normalize(e *event.Event) {
 }
 
 // auditOutcome sets event.outcome from the Security log's audit keywords.
-func auditOutcome(e *event.Event) {
+func auditOutcome(e winEvent) {
 	kw, ok := parseUint(get(e, KeyKeywords))
 	switch {
 	case !ok:
@@ -97,7 +99,7 @@ func auditOutcome(e *event.Event) {
 }
 
 // classify sets the ECS categorization and action in one call.
-func classify(e *event.Event, c event.Category, t event.Type, action string) {
+func classify(e winEvent, c event.Category, t event.Type, action string) {
 	e.Category |= c
 	e.Type |= t
 	e.SetStr(event.EventAction, action)
@@ -119,7 +121,7 @@ func levelName(s string) string {
 	return ""
 }
 
-func (n *Normalizer) system(e *event.Event, id int64, prov string) {
+func (n *Normalizer) system(e winEvent, id int64, prov string) {
 	switch {
 	case id == 7045 && prov == provSCM:
 		classify(e, event.CatConfiguration, event.TypeCreation, "service-installed")
@@ -136,7 +138,7 @@ func (n *Normalizer) system(e *event.Event, id int64, prov string) {
 	}
 }
 
-func (n *Normalizer) powershell(e *event.Event, id int64) {
+func (n *Normalizer) powershell(e winEvent, id int64) {
 	switch id {
 	case 4103:
 		classify(e, event.CatProcess, event.TypeInfo, "powershell-pipeline-executed")
@@ -181,7 +183,7 @@ func contextValue(ctx, name string) string {
 	return ""
 }
 
-func (n *Normalizer) defender(e *event.Event, id int64) {
+func (n *Normalizer) defender(e winEvent, id int64) {
 	switch id {
 	case 1116:
 		classify(e, event.CatMalware|event.CatIntrusionDetection, event.TypeInfo, "malware-detected")
@@ -214,15 +216,9 @@ func (n *Normalizer) defender(e *event.Event, id int64) {
 	n.setUser(e, get(e, kDetectionUser), "")
 }
 
-// get returns the first value of raw field k, "" when absent.
-func get(e *event.Event, k event.Key) string {
-	v, _ := e.RawValue(k)
-	return v
-}
-
 // val is get with Windows' placeholders ("-", "") read as absent.
-func val(e *event.Event, k event.Key) string {
-	v, _ := e.RawValue(k)
+func val(e winEvent, k event.Key) string {
+	v := get(e, k)
 	if v == "-" {
 		return ""
 	}
@@ -230,21 +226,21 @@ func val(e *event.Event, k event.Key) string {
 }
 
 // setStr copies raw field k into f unless it is absent or a placeholder.
-func setStr(e *event.Event, f event.StrField, k event.Key) {
+func setStr(e winEvent, f event.StrField, k event.Key) {
 	if v := val(e, k); v != "" {
 		e.SetStr(f, v)
 	}
 }
 
 // setPID parses raw field k (decimal or 0x hex) into f.
-func setPID(e *event.Event, f event.NumField, k event.Key) {
+func setPID(e winEvent, f event.NumField, k event.Key) {
 	if p, ok := parsePID(get(e, k)); ok && p != 0 { // 0 stands for none
 		e.SetNum(f, p)
 	}
 }
 
 // setExecutable sets process.executable and process.name.
-func setExecutable(e *event.Event, exe string) {
+func setExecutable(e winEvent, exe string) {
 	if exe == "" || exe == "-" {
 		return
 	}
@@ -253,7 +249,7 @@ func setExecutable(e *event.Event, exe string) {
 }
 
 // setParentExecutable sets process.parent.executable and process.parent.name.
-func setParentExecutable(e *event.Event, exe string) {
+func setParentExecutable(e winEvent, exe string) {
 	if exe == "" || exe == "-" {
 		return
 	}
@@ -262,7 +258,7 @@ func setParentExecutable(e *event.Event, exe string) {
 }
 
 // setFile sets file.path, name, directory and extension from a path.
-func setFile(e *event.Event, p string) {
+func setFile(e winEvent, p string) {
 	if p == "" || p == "-" {
 		return
 	}
@@ -279,14 +275,14 @@ func setFile(e *event.Event, p string) {
 }
 
 // setSourceIP sets source.ip and source.port from raw fields.
-func setSource(e *event.Event, ipKey, portKey event.Key) {
+func setSource(e winEvent, ipKey, portKey event.Key) {
 	e.SetIP(event.SourceIP, event.ParseIP(get(e, ipKey)))
 	if p, ok := atoi(get(e, portKey)); ok && p > 0 && p < 65536 {
 		e.SetNum(event.SourcePort, p)
 	}
 }
 
-func setDestination(e *event.Event, ipKey, portKey event.Key) {
+func setDestination(e winEvent, ipKey, portKey event.Key) {
 	e.SetIP(event.DestinationIP, event.ParseIP(get(e, ipKey)))
 	if p, ok := atoi(get(e, portKey)); ok && p > 0 && p < 65536 {
 		e.SetNum(event.DestinationPort, p)

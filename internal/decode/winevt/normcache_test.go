@@ -28,8 +28,8 @@ func TestNormalizerUserCache(t *testing.T) {
 	}
 	for _, h := range []string{"WS01.Corp.Example.com.", "10.0.0.1", "-", "dc01"} {
 		var a, b event.Event
-		n.setHost(&a, h)
-		n.setHost(&a, h)
+		n.setHost(winEvent{Event: &a}, h)
+		n.setHost(winEvent{Event: &a}, h)
 		b.SetHost(h)
 		if a.Str(event.HostName) != b.Str(event.HostName) || a.Str(event.HostHostname) != b.Str(event.HostHostname) || len(a.Related.Hosts) != len(b.Related.Hosts) {
 			t.Errorf("setHost(%q) differs from SetHost", h)

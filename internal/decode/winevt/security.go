@@ -3,7 +3,7 @@ package winevt
 import "github.com/vigilsec/vigil/internal/event"
 
 // security normalizes Security log events (auditing, and 1102 from the Eventlog provider).
-func (n *Normalizer) security(e *event.Event, id int64, prov string) {
+func (n *Normalizer) security(e winEvent, id int64, prov string) {
 	if id == 1102 && prov == provEventlog {
 		classify(e, event.CatConfiguration, event.TypeDeletion, "audit-log-cleared")
 		n.setUser(e, get(e, kSubjectUserName), get(e, kSubjectDomainName))
@@ -115,7 +115,7 @@ func (n *Normalizer) security(e *event.Event, id int64, prov string) {
 // logon normalizes 4624 (success) and 4625 (failure). As Elastic does, the account
 // logging on is user.*; the subject (who requested the logon) stays in the raw
 // Subject* fields and in related.user.
-func (n *Normalizer) logon(e *event.Event, id int64) {
+func (n *Normalizer) logon(e winEvent, id int64) {
 	if id == 4624 {
 		classify(e, event.CatAuthentication|event.CatSession, event.TypeStart, "logged-in")
 		e.SetStr(event.EventOutcome, "success")
@@ -142,12 +142,12 @@ func (n *Normalizer) logon(e *event.Event, id int64) {
 	setPID(e, event.ProcessPID, kProcessID)
 }
 
-func (n *Normalizer) scheduledTask(e *event.Event, t event.Type, action string) {
+func (n *Normalizer) scheduledTask(e winEvent, t event.Type, action string) {
 	classify(e, event.CatIAM|event.CatConfiguration, event.TypeAdmin|t, action)
 	n.subject(e)
 }
 
-func (n *Normalizer) account(e *event.Event, t event.Type, action string) {
+func (n *Normalizer) account(e winEvent, t event.Type, action string) {
 	classify(e, event.CatIAM, event.TypeUser|t, action)
 	n.subject(e)
 	n.setTargetUser(e, get(e, kTargetUserName), get(e, kTargetDomainName))
@@ -156,7 +156,7 @@ func (n *Normalizer) account(e *event.Event, t event.Type, action string) {
 
 // groupMember normalizes group membership changes: the group is TargetUserName
 // (kept raw), the member is MemberName (a DN) / MemberSid.
-func (n *Normalizer) groupMember(e *event.Event, t event.Type, action string) {
+func (n *Normalizer) groupMember(e winEvent, t event.Type, action string) {
 	classify(e, event.CatIAM, event.TypeGroup|t, action)
 	n.subject(e)
 	if m := val(e, kMemberName); m != "" {
@@ -165,7 +165,7 @@ func (n *Normalizer) groupMember(e *event.Event, t event.Type, action string) {
 	setStr(e, event.UserTargetID, kMemberSid)
 }
 
-func (n *Normalizer) kerberos(e *event.Event, action string) {
+func (n *Normalizer) kerberos(e winEvent, action string) {
 	classify(e, event.CatAuthentication, event.TypeStart, action)
 	n.setUserAndID(e, get(e, kTargetUserName), get(e, kTargetDomainName), kTargetSid)
 	setSource(e, kIPAddress, kIPPort)
@@ -175,7 +175,7 @@ func (n *Normalizer) kerberos(e *event.Event, action string) {
 
 // statusOutcome sets event.outcome from a Status field (0 is success) and the
 // failure reason from reason.
-func statusOutcome(e *event.Event, reason func(uint64) string) {
+func statusOutcome(e winEvent, reason func(uint64) string) {
 	st, ok := parseUint(get(e, kStatus))
 	if !ok {
 		return
@@ -191,14 +191,14 @@ func statusOutcome(e *event.Event, reason func(uint64) string) {
 }
 
 // subject sets user.* from the Subject* fields and the subject's logon id.
-func (n *Normalizer) subject(e *event.Event) {
+func (n *Normalizer) subject(e winEvent) {
 	n.setUserAndID(e, get(e, kSubjectUserName), get(e, kSubjectDomainName), kSubjectUserSid)
 	setStr(e, event.WinlogLogonID, kSubjectLogonID)
 }
 
 // setUserAndID sets user.* to CanonicalUser(name, domain) and user.id from the SID
 // field sid (the NULL SID S-1-0-0 of failed logons is skipped).
-func (n *Normalizer) setUserAndID(e *event.Event, name, domain string, sid event.Key) {
+func (n *Normalizer) setUserAndID(e winEvent, name, domain string, sid event.Key) {
 	u := n.setUser(e, name, domain)
 	if s := val(e, sid); s != "" && s != "S-1-0-0" && u.Name != "" {
 		e.SetStr(event.UserID, s)

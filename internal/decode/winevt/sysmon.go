@@ -3,7 +3,7 @@ package winevt
 import "github.com/vigilsec/vigil/internal/event"
 
 // sysmon normalizes Microsoft-Windows-Sysmon/Operational events.
-func (n *Normalizer) sysmon(e *event.Event, id int64) {
+func (n *Normalizer) sysmon(e winEvent, id int64) {
 	switch id {
 	case 1:
 		classify(e, event.CatProcess, event.TypeStart, "process-created")
@@ -110,7 +110,7 @@ func (n *Normalizer) sysmon(e *event.Event, id int64) {
 }
 
 // sysmonHashes returns the Hashes field, or Hash as Sysmon names it in events 15 and 23.
-func sysmonHashes(e *event.Event) string {
+func sysmonHashes(e winEvent) string {
 	if h := get(e, kHashes); h != "" {
 		return h
 	}
@@ -118,7 +118,7 @@ func sysmonHashes(e *event.Event) string {
 }
 
 // sysmonProcess fills process.* and user.* from the acting process of most events.
-func (n *Normalizer) sysmonProcess(e *event.Event) {
+func (n *Normalizer) sysmonProcess(e winEvent) {
 	setExecutable(e, val(e, kImage))
 	setPID(e, event.ProcessPID, kProcessID)
 	setStr(e, event.ProcessEntityID, kProcessGuid)
@@ -127,7 +127,7 @@ func (n *Normalizer) sysmonProcess(e *event.Event) {
 
 // sysmonSourceProcess fills process.* from the Source* fields of events 8 and 10
 // (the target process stays in the raw Target* fields).
-func (n *Normalizer) sysmonSourceProcess(e *event.Event) {
+func (n *Normalizer) sysmonSourceProcess(e winEvent) {
 	setExecutable(e, val(e, kSourceImage))
 	setPID(e, event.ProcessPID, kSourceProcessID)
 	if g := val(e, kSourceProcessGUID); g != "" {
@@ -139,7 +139,7 @@ func (n *Normalizer) sysmonSourceProcess(e *event.Event) {
 }
 
 // sysmonNetwork fills source/destination and network.* of event 3.
-func sysmonNetwork(e *event.Event) {
+func sysmonNetwork(e winEvent) {
 	if t := val(e, kProtocol); t != "" {
 		e.SetStr(event.NetworkTransport, lowerASCII(t))
 	}

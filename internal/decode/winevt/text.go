@@ -103,7 +103,7 @@ const (
 // setHashes parses Sysmon's "SHA1=..,MD5=..,SHA256=..,IMPHASH=.." (any subset, any
 // order) into process.hash.* or file.hash.sha256, and related.hash. Hashes are
 // lower-cased, as ECS stores them.
-func (n *Normalizer) setHashes(e *event.Event, s string, to hashTarget) {
+func (n *Normalizer) setHashes(e winEvent, s string, to hashTarget) {
 	if s == "" || s == "-" {
 		return
 	}
@@ -196,7 +196,7 @@ func splitHive(p string) (hive, rest string) {
 
 // setRegistry fills registry.* from a Sysmon TargetObject. isValue says whether the
 // path names a value (its last element) rather than a key.
-func setRegistry(e *event.Event, target string, isValue bool) {
+func setRegistry(e winEvent, target string, isValue bool) {
 	if target == "" || target == "-" {
 		return
 	}
@@ -258,7 +258,7 @@ func dnsResponseCode(status string) string {
 
 // addDNSResultIPs records the addresses in Sysmon's QueryResults
 // ("type:  5 cdn.example.net;::ffff:93.184.216.34;") in related.ip.
-func addDNSResultIPs(e *event.Event, results string) {
+func addDNSResultIPs(e winEvent, results string) {
 	for len(results) > 0 {
 		item := results
 		if i := indexByte(results, ';'); i >= 0 {

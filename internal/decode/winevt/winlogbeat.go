@@ -170,15 +170,15 @@ const (
 
 // ecsValue is a document value waiting for applyECS.
 type ecsValue struct {
-	target ecsTarget
+	target *ecsTarget
 	value  string
 }
 
 // ecsTargets maps the ECS names of Vigil's core to their fields. Read-only after init.
-var ecsTargets = func() map[string]ecsTarget {
-	m := make(map[string]ecsTarget)
+var ecsTargets = func() map[string]*ecsTarget {
+	m := make(map[string]*ecsTarget)
 	for _, n := range event.ECSNames() {
-		t := ecsTarget{name: n, acc: event.Lookup(n)}
+		t := &ecsTarget{name: n, acc: event.Lookup(n)}
 		switch {
 		case n == "@timestamp", strings.HasPrefix(n, "host."):
 			// host.* of a Winlogbeat document describe the shipper's host (the
