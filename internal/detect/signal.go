@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/event"
 )
 
 // Severity ranks how bad a signal would be if true.
@@ -143,4 +145,36 @@ func SignalID(detectorID, ruleID string, evidence []EvidenceRef) string {
 		h.Write([]byte(ev.EventID))
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// EntitiesOf returns the canonical entities an event names: its user, target user,
+// host, source and destination addresses and process executable. Detectors that have
+// nothing more specific to say about entities use it. The strings are copied, so the
+// signal may outlive the event.
+func EntitiesOf(e *event.Event) []Entity {
+	var out []Entity
+	add := func(kind EntityKind, v string) {
+		if v != "" {
+			out = append(out, Entity{Kind: kind, Value: strings.Clone(v)})
+		}
+	}
+	if u := e.Str(event.UserName); u != "" {
+		add(EntityUser, event.UserRef{Name: u, Domain: e.Str(event.UserDomain)}.Key())
+	}
+	if u := e.Str(event.UserTargetName); u != "" {
+		add(EntityUser, event.UserRef{Name: u, Domain: e.Str(event.UserTargetDomain)}.Key())
+	}
+	add(EntityHost, e.Str(event.HostName))
+	for _, f := range []event.IPField{event.SourceIP, event.DestinationIP} {
+		if ip := e.IP(f); ip.IsValid() {
+			add(EntityIP, ip.String())
+		}
+	}
+	add(EntityProcess, e.Str(event.ProcessExecutable))
+	return out
+}
+
+// EvidenceOf returns the reference to e as evidence.
+func EvidenceOf(e *event.Event) EvidenceRef {
+	return EvidenceRef{EventID: e.ID(), Time: e.Timestamp, Source: strings.Clone(e.Origin.Source), Offset: e.Origin.Offset}
 }
