@@ -12,6 +12,7 @@ import (
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/detect/sigma"
 	"github.com/vigilsec/vigil/internal/ingest/files"
 	"github.com/vigilsec/vigil/internal/pipeline"
 	"github.com/vigilsec/vigil/internal/report"
@@ -29,6 +30,9 @@ type runOptions struct {
 	logLevel        string
 	quiet           bool
 	year            int
+
+	// detectors run besides the built-in ones (Sigma rules given with --rules).
+	detectors []detect.Detector
 }
 
 func (o *runOptions) register(fs interface {
@@ -81,12 +85,15 @@ Examples:
   vigil hunt ./evtx ./zeek --output jsonl > signals.jsonl
   vigil hunt --format zeek-tsv conn.log.gz
   vigil hunt --data-dir ~/.vigil ./logs
+  vigil hunt --rules ./sigma/rules --rules ./my-rules ./evtx
 `
 
 func runHunt(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "hunt", "PATH...", huntHelp)
 	var o runOptions
 	o.register(fs)
+	var so sigmaOptions
+	so.register(fs)
 	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
 	paths, err := parseFlags(fs, args)
@@ -99,6 +106,23 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	if len(paths) == 0 {
 		fs.Usage()
 		return &ExitError{Code: ExitUsage, Err: errors.New("no PATH given")}
+	}
+	var sigmaDet *sigma.Detector
+	if len(so.rules) > 0 {
+		l, err := loadSigma(so.rules, so)
+		if err != nil {
+			return err
+		}
+		if !o.quiet {
+			l.writeSummary(env.Stderr, 10)
+		}
+		if n := len(l.rejected()); n > 0 && o.strict {
+			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--strict: %d Sigma documents rejected", n)}
+		}
+		sigmaDet = l.detector()
+		o.detectors = append(o.detectors, sigmaDet)
+	} else if so.mapping != "" || so.placeholders != "" {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--sigma-mapping and --placeholders need --rules")}
 	}
 	of := report.JSONL
 	if *output == "" && env.StdoutTTY {
@@ -126,6 +150,16 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 			return nil
 		}
 	})
+	if sigmaDet != nil && st != nil && err == nil {
+		// Correlation windows still open at the end of the input are decided now.
+		sigmaDet.Flush(func(s detect.Signal) {
+			signals = append(signals, s)
+			st.Signals++
+			if sink != nil && err == nil {
+				err = sink.add(ctx, pipeline.Detection{Signal: s})
+			}
+		})
+	}
 	if sink != nil && st != nil {
 		if serr := sink.finish(ctx, paths, st, err); serr != nil {
 			err = errors.Join(err, serr)
@@ -209,7 +243,7 @@ func execute(ctx context.Context, env Env, o runOptions, paths []string, customi
 	if len(errs) > 0 && (o.strict || len(list) == 0) {
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("reading paths: %w", errors.Join(errs...))}
 	}
-	engine, err := detect.NewEngine(env.detectorList(), detect.EngineOptions{Logger: log})
+	engine, err := detect.NewEngine(append(env.detectorList(), o.detectors...), detect.EngineOptions{Logger: log})
 	if err != nil {
 		return nil, err
 	}

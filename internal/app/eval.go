@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/eval"
+)
+
+const evalHelp = `
+Score what vigil hunt produced against a dataset's ground-truth file (format in
+docs/TRUTH.md): campaign recall (an incident overlapping a campaign's time range,
+within --slack, and sharing an entity with it; and the stricter recall by evidence),
+incident precision, the signals-to-incidents reduction, time to detect, per-detector
+(and per Sigma rule) precision and recall, and ATT&CK technique coverage.
+
+RESULTS is hunt's --output json or --output jsonl file, or - for stdin. Without
+incidents in the results (the correlator is not there yet), each signal counts as
+one incident.
+
+Exit status: 0 when scored, 1 when a file could not be read or parsed, 2 for bad
+flags or arguments.
+
+Example:
+  vigil hunt --output jsonl DIR > signals.jsonl
+  vigil eval --truth DIR/truth.json signals.jsonl
+`
+
+func runEval(_ context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "eval", "RESULTS", evalHelp)
+	truthPath := fs.String("truth", "", "ground-truth file (required)")
+	slack := fs.Duration("slack", eval.DefaultSlack, "how far outside a campaign's time range an incident may be and still overlap it")
+	output := fs.String("output", "table", "output format: table or json")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *truthPath == "":
+		return &ExitError{Code: ExitUsage, Err: errors.New("--truth is required")}
+	case len(pos) != 1:
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("want one RESULTS file (or -), got %d arguments", len(pos))}
+	case *slack < 0:
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--slack %s: must not be negative", *slack)}
+	case *output != "table" && *output != "json":
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--output %q: want table or json", *output)}
+	}
+	tf, err := os.Open(*truthPath)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("opening ground truth: %w", err)}
+	}
+	truth, err := eval.ReadTruth(tf, *truthPath)
+	tf.Close()
+	if err != nil {
+		return err
+	}
+	in := env.Stdin
+	name := pos[0]
+	if name == "-" {
+		name = "stdin"
+		if in == nil {
+			return &ExitError{Code: ExitUsage, Err: errors.New("no stdin")}
+		}
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("opening results: %w", err)}
+		}
+		defer f.Close()
+		in = f
+	}
+	sc := eval.NewScorer(truth, *slack)
+	if _, err := eval.ReadResults(in, name, eval.ResultsHandler{
+		Signal:   func(s *detect.Signal) error { sc.AddSignal(s); return nil },
+		Incident: func(i *eval.Incident) error { sc.AddIncident(i); return nil },
+	}); err != nil {
+		return err
+	}
+	rep := sc.Report()
+	if *output == "json" {
+		return eval.WriteJSON(env.Stdout, rep)
+	}
+	return eval.WriteTable(env.Stdout, rep)
+}
