@@ -66,9 +66,11 @@ func NewScorer(t *Truth, slack time.Duration) *Scorer {
 	}
 	for i, ep := range s.eps {
 		for _, en := range ep.Entities {
-			for _, k := range truthKeys(en) {
-				if l := s.entities[k]; len(l) == 0 || l[len(l)-1] != int32(i) {
-					s.entities[k] = append(l, int32(i))
+			for _, name := range append([]string{en.Value}, en.Aliases...) {
+				for _, k := range truthKeys(detect.Entity{Kind: en.Kind, Value: name}) {
+					if l := s.entities[k]; len(l) == 0 || l[len(l)-1] != int32(i) {
+						s.entities[k] = append(l, int32(i))
+					}
 				}
 			}
 		}

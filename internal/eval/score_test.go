@@ -15,13 +15,13 @@ func testTruth() *Truth {
 	return &Truth{Version: 1, Start: t0, End: at(24 * 14),
 		Campaigns: []Episode{
 			{ID: "c1", Name: "spray", Start: at(10), End: at(20), Techniques: []string{"T1110.003", "T1003.001"},
-				Entities: []detect.Entity{{Kind: "user", Value: "alice@corp.example"}, {Kind: "host", Value: "ws-042.corp.example"}},
+				Entities: []Entity{{Kind: "user", Value: "alice@corp.example"}, {Kind: "host", Value: "ws-042.corp.example"}},
 				Events:   []TruthEvent{{File: "windows/security.json", Offset: 100, Technique: "T1110.003"}, {File: "windows/sysmon.json", Offset: 500, Technique: "T1003.001"}}},
 			{ID: "c2", Name: "beacon", Start: at(50), End: at(60), Techniques: []string{"T1071.001"},
-				Entities: []detect.Entity{{Kind: "ip", Value: "203.0.113.7"}},
+				Entities: []Entity{{Kind: "ip", Value: "203.0.113.7"}},
 				Events:   []TruthEvent{{File: "zeek/http.log", Offset: 42}}},
 		},
-		Benign: []Episode{{ID: "b1", Kind: "new_laptop", Start: at(100), End: at(110), Entities: []detect.Entity{{Kind: "host", Value: "ws-777"}}}},
+		Benign: []Episode{{ID: "b1", Kind: "new_laptop", Start: at(100), End: at(110), Entities: []Entity{{Kind: "host", Value: "ws-777"}}}},
 	}
 }
 
@@ -165,10 +165,32 @@ func TestEntityCanonicalMatching(t *testing.T) {
 		}
 	}
 	tr := testTruth()
-	tr.Campaigns[1].Entities = ent("ip", "::ffff:203.0.113.7")
+	tr.Campaigns[1].Entities = []Entity{{Kind: "ip", Value: "::ffff:203.0.113.7"}}
 	r := score(tr, time.Hour, []detect.Signal{sig("s", "d", "", 55, ent("ip", "203.0.113.7"))}, nil)
 	if r.CampaignRecall.N != 1 {
 		t.Errorf("v4-mapped ip: %s", r.CampaignRecall)
+	}
+}
+
+// TestEntityAliases: a signal naming an entity by one of its aliases (the NetBIOS
+// form Windows logs, the identity provider's login) counts as naming the entity.
+func TestEntityAliases(t *testing.T) {
+	tr := testTruth()
+	tr.Campaigns[0].Entities[0].Aliases = []string{`CORP\alice`, "alice.smith@okta.example"}
+	for _, tt := range []struct {
+		value string
+		want  int
+	}{
+		{`CORP\alice`, 1},
+		{`corp\ALICE`, 1},
+		{"alice.smith@okta.example", 1},
+		{`OTHER\alice`, 0},
+		{"alice.smith", 1}, // no domain: matches the alias's name
+	} {
+		r := score(tr, time.Hour, []detect.Signal{sig("s", "d", "", 15, ent("user", tt.value))}, nil)
+		if r.CampaignRecall.N != tt.want {
+			t.Errorf("user %q: detected %d, want %d", tt.value, r.CampaignRecall.N, tt.want)
+		}
 	}
 }
 

@@ -43,8 +43,17 @@ type Episode struct {
 	Start      time.Time       `json:"start"`
 	End        time.Time       `json:"end"`
 	Techniques []string        `json:"techniques,omitempty"`
-	Entities   []detect.Entity `json:"entities"`
+	Entities   []Entity        `json:"entities"`
 	Events     []TruthEvent    `json:"events,omitempty"`
+}
+
+// Entity is an entity of an episode. Aliases are other names the same entity goes by
+// in the data (CORP\alice and alice.smith@okta for alice@corp.example, a host's
+// short name or address); a signal naming any of them counts as naming the entity.
+type Entity struct {
+	Kind    detect.EntityKind `json:"kind"`
+	Value   string            `json:"value"`
+	Aliases []string          `json:"aliases,omitempty"`
 }
 
 // TruthEvent locates one labelled event: File relative to the dataset directory,
@@ -116,6 +125,11 @@ func (t *Truth) validate() error {
 		for j, en := range e.Entities {
 			if strings.TrimSpace(string(en.Kind)) == "" || strings.TrimSpace(en.Value) == "" {
 				return fmt.Errorf("%s: entities[%d]: kind and value are required", where, j)
+			}
+			for k, a := range en.Aliases {
+				if strings.TrimSpace(a) == "" {
+					return fmt.Errorf("%s: entities[%d]: aliases[%d] is empty", where, j, k)
+				}
 			}
 		}
 		for j, ev := range e.Events {

@@ -130,7 +130,7 @@ func (m *misconfigured) Emit(em *Emitter, from, to time.Time) {
 
 func (m *misconfigured) Truth() TruthBenign {
 	return TruthBenign{ID: m.id, Kind: "misconfigured_service", Start: m.start, End: m.end,
-		Entities: []TruthEntity{{"user", m.account + "@" + Domain}, {"host", m.src.Name}, {"ip", m.src.IP.String()}}}
+		Entities: []TruthEntity{{Kind: "user", Value: m.account + "@" + Domain, Aliases: []string{NetBIOSDomain + `\` + m.account}}, m.src.Entity(), ipEntity(m.src.IP)}}
 }
 
 // backupBurst is one night's full backup: large transfers to an offsite store.
@@ -153,7 +153,7 @@ func (b *backupBurst) Emit(em *Emitter, from, to time.Time) {
 
 func (b *backupBurst) Truth() TruthBenign {
 	return TruthBenign{ID: b.id, Kind: "backup_burst", Start: b.at, End: b.at.Add(2 * time.Hour),
-		Entities: []TruthEntity{{"host", b.src.Name}, {"ip", b.dest.IP.String()}}}
+		Entities: []TruthEntity{b.src.Entity(), ipEntity(b.dest.IP)}}
 }
 
 func planEpisodes(rng *rand.Rand, org *Org, start time.Time, days int) []Episode {
@@ -197,5 +197,5 @@ func (n *newLaptop) Emit(em *Emitter, from, to time.Time) {
 
 func (n *newLaptop) Truth() TruthBenign {
 	return TruthBenign{ID: n.id, Kind: "new_laptop", Start: n.from, End: n.until,
-		Entities: []TruthEntity{{"user", n.user.UserID()}, {"host", n.host.Name}}}
+		Entities: []TruthEntity{n.user.Entity(), n.host.Entity()}}
 }

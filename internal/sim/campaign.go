@@ -9,12 +9,13 @@ import (
 )
 
 // Campaign is an attack injected into the benign activity. Plan draws its schedule
-// and targets once; Emit writes the campaign's records whose time lies in [from, to)
+// and targets once, beginning within [from, to) (planCampaigns spreads campaigns
+// over the period); Emit writes the campaign's records whose time lies in [from, to)
 // (it is called once per simulated day); Truth describes it (events are filled in by
 // the generator from the records' final offsets).
 type Campaign interface {
 	ID() string
-	Plan(rng *rand.Rand, org *Org, start, end time.Time)
+	Plan(rng *rand.Rand, org *Org, from, to time.Time)
 	Emit(em *Emitter, from, to time.Time)
 	Truth() TruthCampaign
 }
@@ -61,6 +62,12 @@ func (s *schedule) span() (time.Time, time.Time, []string) {
 	return a, b, techs
 }
 
+// within draws a time in the first share of [from, to) (at least its first hour).
+func within(rng *rand.Rand, from, to time.Time, share float64) time.Time {
+	d := max(time.Duration(float64(to.Sub(from))*share), time.Hour)
+	return from.Add(time.Duration(rng.Int64N(int64(d)))).Truncate(time.Second)
+}
+
 // SprayCampaign: password spraying from an external address against many users,
 // one valid logon, lateral movement with a PsExec-like service, LSASS dumping,
 // staging in an archive and exfiltration over HTTPS to a rare destination.
@@ -81,9 +88,8 @@ func NewSprayCampaign(id string) *SprayCampaign { return &SprayCampaign{id: id} 
 func (c *SprayCampaign) ID() string { return c.id }
 
 // Plan implements Campaign.
-func (c *SprayCampaign) Plan(rng *rand.Rand, org *Org, start, end time.Time) {
-	days := int(end.Sub(start) / (24 * time.Hour))
-	t0 := start.Add(time.Duration(days/3+rng.IntN(max(1, days/3)))*24*time.Hour + time.Duration(1+rng.IntN(4))*time.Hour)
+func (c *SprayCampaign) Plan(rng *rand.Rand, org *Org, from, to time.Time) {
+	t0 := within(rng, from, to, 0.5) // the chain runs about three hours after it
 	c.attacker = netip.AddrFrom4([4]byte{203, 0, 113, byte(2 + rng.IntN(250))})
 	c.exfil = Dest{Name: fmt.Sprintf("cdn-sync%d.files-share.example", rng.IntN(1000)), IP: netip.AddrFrom4([4]byte{198, 51, 100, byte(2 + rng.IntN(250))})}
 	// The sprayed users; the victim (whose password was the sprayed one) is among them.
@@ -152,6 +158,6 @@ func (c *SprayCampaign) Emit(em *Emitter, from, to time.Time) { c.emit(em, from,
 func (c *SprayCampaign) Truth() TruthCampaign {
 	a, b, techs := c.span()
 	return TruthCampaign{ID: c.id, Name: "password spraying to exfiltration", Start: a, End: b, Techniques: techs,
-		Entities: []TruthEntity{{"user", c.victim.UserID()}, {"host", c.target.Name}, {"host", c.ws.Name},
-			{"ip", c.attacker.String()}, {"ip", c.exfil.IP.String()}}}
+		Entities: []TruthEntity{c.victim.Entity(), c.target.Entity(), c.ws.Entity(),
+			ipEntity(c.attacker), ipEntity(c.exfil.IP)}}
 }

@@ -84,6 +84,14 @@ func (e *Emitter) Win(t time.Time, technique string, sysmon bool, eventID int, c
 	e.out.add(fid, t, tg, b)
 }
 
+// Line hands one finished record (text ending with a newline) to file fid. The
+// writers of each format (Win, Syslog, Conn, ...) end in it.
+func (e *Emitter) Line(fid int, t time.Time, technique string, b []byte) {
+	tg := e.tag
+	tg.technique = technique
+	e.out.add(fid, t, tg, b)
+}
+
 // Syslog writes one RFC 3164 line.
 func (e *Emitter) Syslog(t time.Time, technique, host, prog string, pid int, msg string) {
 	b := e.buf[:0]
@@ -192,15 +200,22 @@ func (e *Emitter) DNS(t time.Time, technique string, src netip.Addr, sport int, 
 	e.out.add(fDNS, t, tg, b)
 }
 
+// zeekLogs are the Zeek logs' #path, #fields and #types lines (Zeek 6 defaults).
+var zeekLogs = map[int][3]string{
+	fConn: {"conn", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents",
+		"time\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]"},
+	fDNS: {"dns", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\trtt\tquery\tqclass\tqclass_name\tqtype\tqtype_name\trcode\trcode_name\tAA\tTC\tRD\tRA\tZ\tanswers\tTTLs\trejected",
+		"time\tstring\taddr\tport\taddr\tport\tenum\tcount\tinterval\tstring\tcount\tstring\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]\tvector[interval]\tbool"},
+	fHTTP: {"http", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\ttrans_depth\tmethod\thost\turi\treferrer\tversion\tuser_agent\torigin\trequest_body_len\tresponse_body_len\tstatus_code\tstatus_msg\tinfo_code\tinfo_msg\ttags\tusername\tpassword\tproxied\torig_fuids\torig_filenames\torig_mime_types\tresp_fuids\tresp_filenames\tresp_mime_types",
+		"time\tstring\taddr\tport\taddr\tport\tcount\tstring\tstring\tstring\tstring\tstring\tstring\tstring\tcount\tcount\tcount\tstring\tcount\tstring\tset[enum]\tstring\tstring\tset[string]\tvector[string]\tvector[string]\tvector[string]\tvector[string]\tvector[string]\tvector[string]"},
+	fSSL: {"ssl", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tversion\tcipher\tcurve\tserver_name\tresumed\tlast_alert\tnext_protocol\testablished\tssl_history\tcert_chain_fps\tclient_cert_chain_fps\tsni_matches_cert\tja3\tja3s",
+		"time\tstring\taddr\tport\taddr\tport\tstring\tstring\tstring\tstring\tbool\tstring\tstring\tbool\tstring\tvector[string]\tvector[string]\tbool\tstring\tstring"},
+}
+
 func zeekHeader(id int, start time.Time) []byte {
-	path, fields, types := "conn", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents",
-		"time\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]"
-	if id == fDNS {
-		path, fields, types = "dns", "ts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\ttrans_id\trtt\tquery\tqclass\tqclass_name\tqtype\tqtype_name\trcode\trcode_name\tAA\tTC\tRD\tRA\tZ\tanswers\tTTLs\trejected",
-			"time\tstring\taddr\tport\taddr\tport\tenum\tcount\tinterval\tstring\tcount\tstring\tcount\tstring\tcount\tstring\tbool\tbool\tbool\tbool\tcount\tvector[string]\tvector[interval]\tbool"
-	}
-	return []byte("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t" + path +
-		"\n#open\t" + start.UTC().Format("2006-01-02-15-04-05") + "\n#fields\t" + fields + "\n#types\t" + types + "\n")
+	l := zeekLogs[id]
+	return []byte("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t" + l[0] +
+		"\n#open\t" + start.UTC().Format("2006-01-02-15-04-05") + "\n#fields\t" + l[1] + "\n#types\t" + l[2] + "\n")
 }
 
 func zeekTrailer(end time.Time) []byte {

@@ -182,3 +182,17 @@ func (o *Org) pickDest(rng *rand.Rand) *Dest {
 
 // UserID is the canonical user entity.
 func (u *User) UserID() string { return u.Name + "@" + Domain }
+
+// NetBIOSDomain is the domain's pre-Windows 2000 name, as Windows events write it.
+const NetBIOSDomain = "CORP"
+
+// Entity is the user as a truth entity, with the names other logs give it.
+func (u *User) Entity() TruthEntity {
+	return TruthEntity{Kind: "user", Value: u.UserID(), Aliases: []string{NetBIOSDomain + `\` + u.Name}}
+}
+
+// Entity is the host as a truth entity (its address is an entity of its own kind).
+func (h *Host) Entity() TruthEntity { return TruthEntity{Kind: "host", Value: h.Name} }
+
+// ipEntity is an address as a truth entity.
+func ipEntity(a netip.Addr) TruthEntity { return TruthEntity{Kind: "ip", Value: a.String()} }

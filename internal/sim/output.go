@@ -9,17 +9,36 @@ import (
 	"time"
 )
 
-// File ids.
+// File ids. Every file is written, empty when nothing went to it.
 const (
 	fSecurity = iota
 	fSysmon
 	fAuth
 	fConn
 	fDNS
+	fHTTP
+	fSSL
+	fK8sAudit
+	fCloudTrail
+	fOkta
+	fEntra
 	nFiles
 )
 
-var fileNames = [nFiles]string{"windows/security.json", "windows/sysmon.json", "linux/auth.log", "zeek/conn.log", "zeek/dns.log"}
+// fileNames are the output files, relative to the output directory, by id.
+var fileNames = [nFiles]string{
+	fSecurity:   "windows/security.json",
+	fSysmon:     "windows/sysmon.json",
+	fAuth:       "linux/auth.log",
+	fConn:       "zeek/conn.log",
+	fDNS:        "zeek/dns.log",
+	fHTTP:       "zeek/http.log",
+	fSSL:        "zeek/ssl.log",
+	fK8sAudit:   "kubernetes/audit.log",
+	fCloudTrail: "aws/cloudtrail.json",
+	fOkta:       "okta/system.json",
+	fEntra:      "entra/signins.json",
+}
 
 type rec struct {
 	t        int64 // unix ns
@@ -62,7 +81,7 @@ func newOutputs(dir string, start, end time.Time) (*outputs, error) {
 		}
 		o.files[i] = &fileOut{name: n, f: f, w: bufio.NewWriterSize(f, 1<<20)}
 	}
-	for _, id := range []int{fConn, fDNS} {
+	for _, id := range []int{fConn, fDNS, fHTTP, fSSL} {
 		fo := o.files[id]
 		h := zeekHeader(id, start)
 		if _, err := fo.w.Write(h); err != nil {

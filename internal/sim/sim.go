@@ -75,6 +75,7 @@ type generator struct {
 	org       *Org
 	out       *outputs
 	truth     *Truth
+	sources   []Source
 	campaigns []Campaign
 	episodes  []Episode
 	start     time.Time
@@ -108,11 +109,9 @@ func newGenerator(cfg Config) (*generator, error) {
 		truth: &Truth{Version: 1, Generator: "vigil simulate", Seed: cfg.Seed, Start: start, End: end,
 			Campaigns: []TruthCampaign{}, Benign: []TruthBenign{}},
 		campEvents: map[string][]TruthEvent{}, benEvents: map[int][]TruthEvent{}}
+	g.sources = planSources(rng, org)
 	g.episodes = planEpisodes(rng, org, start, cfg.Days)
-	g.campaigns = []Campaign{NewSprayCampaign("c1")}
-	for _, c := range g.campaigns {
-		c.Plan(rng, org, start, end)
-	}
+	g.campaigns = planCampaigns(rng, org, start, end)
 	return g, nil
 }
 
@@ -125,6 +124,9 @@ func (g *generator) run() (Stats, error) {
 	for d := 0; d < g.cfg.Days; d++ {
 		day := g.start.Add(time.Duration(d) * 24 * time.Hour)
 		g.benignDay(em, day)
+		for _, src := range g.sources {
+			src.Day(em, day)
+		}
 		for i, ep := range g.episodes {
 			em.tag = tag{kind: tagBenign, idx: i}
 			ep.Emit(em, day, day.Add(24*time.Hour))

@@ -34,10 +34,13 @@ type TruthBenign struct {
 	Events   []TruthEvent  `json:"events"`
 }
 
-// TruthEntity is a user (name@domain), host (FQDN) or ip, canonical and lower case.
+// TruthEntity is a user (name@domain), host (FQDN) or ip, canonical and lower case,
+// with the other names it goes by in the logs (CORP\name in Windows events, the
+// identity provider's login, a host's address).
 type TruthEntity struct {
-	Kind  string `json:"kind"`
-	Value string `json:"value"`
+	Kind    string   `json:"kind"`
+	Value   string   `json:"value"`
+	Aliases []string `json:"aliases,omitempty"`
 }
 
 // TruthEvent locates one record: file relative to the output directory, byte
