@@ -36,15 +36,15 @@ type Truth struct {
 // Episode is one labelled story in the data: an attack campaign or a benign
 // episode. Campaigns carry a Name and Techniques; benign episodes a Kind.
 type Episode struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name,omitempty"`
-	Kind       string          `json:"kind,omitempty"`
-	Summary    string          `json:"description,omitempty"`
-	Start      time.Time       `json:"start"`
-	End        time.Time       `json:"end"`
-	Techniques []string        `json:"techniques,omitempty"`
-	Entities   []Entity        `json:"entities"`
-	Events     []TruthEvent    `json:"events,omitempty"`
+	ID         string       `json:"id"`
+	Name       string       `json:"name,omitempty"`
+	Kind       string       `json:"kind,omitempty"`
+	Summary    string       `json:"description,omitempty"`
+	Start      time.Time    `json:"start"`
+	End        time.Time    `json:"end"`
+	Techniques []string     `json:"techniques,omitempty"`
+	Entities   []Entity     `json:"entities"`
+	Events     []TruthEvent `json:"events,omitempty"`
 }
 
 // Entity is an entity of an episode. Aliases are other names the same entity goes by
