@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -9,7 +10,69 @@ import (
 	"time"
 )
 
-var procs = []string{`C:\Windows\explorer.exe`, `C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE`, `C:\Program Files\Google\Chrome\Application\chrome.exe`, `C:\Windows\System32\svchost.exe`, `C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE`, `C:\Windows\System32\cmd.exe`, `C:\Program Files\Slack\slack.exe`}
+// proc is a kind of benign process start: what runs, how, under whom, and for
+// which roles ("" for everyone).
+type proc struct {
+	image, cmd, parent string
+	system             bool // runs as SYSTEM (services), not as the user
+	role               string
+	weight             float64
+}
+
+const (
+	explorer = `C:\Windows\explorer.exe`
+	services = `C:\Windows\System32\services.exe`
+	chrome   = `C:\Program Files\Google\Chrome\Application\chrome.exe`
+)
+
+// procs are the process starts of a working day on a workstation, with the parent
+// and command line each really has (Sigma rules read both).
+var procs = []proc{
+	{chrome, `"` + chrome + `"`, explorer, false, "", 6},
+	{chrome, `"` + chrome + `" --type=renderer --lang=en-GB --renderer-client-id=7`, chrome, false, "", 8},
+	{`C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE`, `"C:\Program Files\Microsoft Office\root\Office16\OUTLOOK.EXE"`, explorer, false, "", 3},
+	{`C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE`, `"C:\Program Files\Microsoft Office\root\Office16\WINWORD.EXE" /n`, explorer, false, "", 2},
+	{`C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE`, `"C:\Program Files\Microsoft Office\root\Office16\EXCEL.EXE"`, explorer, false, "", 2},
+	{`C:\Program Files\Slack\slack.exe`, `"C:\Program Files\Slack\slack.exe" --process-start-args --startup`, explorer, false, "", 1},
+	{`C:\Windows\System32\svchost.exe`, `C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule`, services, true, "", 2},
+	{`C:\Windows\System32\svchost.exe`, `C:\Windows\system32\svchost.exe -k UnistackSvcGroup`, services, true, "", 1},
+	{`C:\Windows\System32\backgroundTaskHost.exe`, `"C:\Windows\system32\backgroundTaskHost.exe" -ServerName:BackgroundTaskHost.WebAccountProvider`, `C:\Windows\System32\svchost.exe`, false, "", 1},
+	{`C:\Windows\System32\notepad.exe`, `"C:\Windows\system32\notepad.exe"`, explorer, false, "", 0.5},
+	{`C:\Users\Public\AppData\Local\Programs\Microsoft VS Code\Code.exe`, `"C:\Users\Public\AppData\Local\Programs\Microsoft VS Code\Code.exe"`, explorer, false, "developer", 4},
+	{`C:\Program Files\Git\cmd\git.exe`, `git.exe fetch --all --prune`, `C:\Users\Public\AppData\Local\Programs\Microsoft VS Code\Code.exe`, false, "developer", 5},
+	{`C:\Program Files\Python312\python.exe`, `python.exe -m pytest tests`, `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, false, "developer", 2},
+	{`C:\Windows\System32\mmc.exe`, `"C:\Windows\system32\mmc.exe" "C:\Windows\system32\dsa.msc"`, explorer, false, "admin", 2},
+	{`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"`, explorer, false, "admin", 2},
+	{`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`, `"C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe"`, explorer, false, "developer", 1},
+}
+
+// procPicker draws process starts by weight for one role.
+type procPicker struct {
+	byRole map[string][]int
+	cum    map[string][]float64
+}
+
+func newProcPicker() *procPicker {
+	p := &procPicker{byRole: map[string][]int{}, cum: map[string][]float64{}}
+	for _, role := range []string{"staff", "manager", "admin", "developer"} {
+		acc := 0.0
+		for i, pr := range procs {
+			if pr.role == "" || pr.role == role {
+				acc += pr.weight
+				p.byRole[role] = append(p.byRole[role], i)
+				p.cum[role] = append(p.cum[role], acc)
+			}
+		}
+	}
+	return p
+}
+
+func (p *procPicker) pick(rng *rand.Rand, role string) *proc {
+	cum := p.cum[role]
+	x := rng.Float64() * cum[len(cum)-1]
+	i, _ := slices.BinarySearch(cum, x)
+	return &procs[p.byRole[role][min(i, len(cum)-1)]]
+}
 
 func (g *generator) benignDay(em *Emitter, day time.Time) {
 	rng, org := g.rng, g.org
@@ -41,9 +104,9 @@ func (g *generator) benignDay(em *Emitter, day time.Time) {
 		logon := "0x" + strconv.FormatUint(uint64(rng.Uint32()), 16)
 		em.Win(on, "", false, 4624, host.Name, logonData(u, "2", logon, host.Short, "-", "-"))
 		if u.Role == "admin" {
-			em.Win(on, "", false, 4672, host.Name, []KV{{"SubjectUserSid", u.SID}, {"SubjectUserName", u.Name}, {"SubjectDomainName", Domain}, {"SubjectLogonId", logon}, {"PrivilegeList", "SeDebugPrivilege SeBackupPrivilege"}})
+			em.Win(on, "", false, 4672, host.Name, []KV{{"SubjectUserSid", u.SID}, {"SubjectUserName", u.Name}, {"SubjectDomainName", NetBIOSDomain}, {"SubjectLogonId", logon}, {"PrivilegeList", "SeDebugPrivilege SeBackupPrivilege"}})
 		}
-		em.Win(off, "", false, 4634, host.Name, []KV{{"TargetUserSid", u.SID}, {"TargetUserName", u.Name}, {"TargetDomainName", Domain}, {"TargetLogonId", logon}, {"LogonType", "2"}})
+		em.Win(off, "", false, 4634, host.Name, []KV{{"TargetUserSid", u.SID}, {"TargetUserName", u.Name}, {"TargetDomainName", NetBIOSDomain}, {"TargetLogonId", logon}, {"LogonType", "2"}})
 		at := func() time.Time {
 			// busier mornings and afternoons than lunch: a mixture around 30% and 75% of the day
 			x := 0.3 + 0.15*rng.NormFloat64()
@@ -60,10 +123,14 @@ func (g *generator) benignDay(em *Emitter, day time.Time) {
 		}
 		for range int(6 * vol) {
 			t := at()
-			img := procs[rng.IntN(len(procs))]
+			pr := g.procs.pick(rng, u.Role)
 			pid := 1000 + rng.IntN(60000)
-			em.Win(t, "", true, 1, host.Name, []KV{{"ProcessId", strconv.Itoa(pid)}, {"Image", img}, {"CommandLine", `"` + img + `"`}, {"User", `CORP\` + u.Name}, {"ParentImage", `C:\Windows\explorer.exe`}, {"IntegrityLevel", "Medium"}})
-			em.Win(t, "", false, 4688, host.Name, []KV{{"SubjectUserSid", u.SID}, {"SubjectUserName", u.Name}, {"SubjectDomainName", Domain}, {"SubjectLogonId", logon}, {"NewProcessId", "0x" + strconv.FormatInt(int64(pid), 16)}, {"NewProcessName", img}, {"CommandLine", `"` + img + `"`}, {"ParentProcessName", `C:\Windows\explorer.exe`}})
+			user, sid, subj, lid, integrity := `CORP\`+u.Name, u.SID, u.Name, logon, "Medium"
+			if pr.system {
+				user, sid, subj, lid, integrity = `NT AUTHORITY\SYSTEM`, "S-1-5-18", host.Short+"$", "0x3e7", "System"
+			}
+			em.Win(t, "", true, 1, host.Name, []KV{{"ProcessId", strconv.Itoa(pid)}, {"Image", pr.image}, {"CommandLine", pr.cmd}, {"User", user}, {"ParentImage", pr.parent}, {"IntegrityLevel", integrity}})
+			em.Win(t, "", false, 4688, host.Name, []KV{{"SubjectUserSid", sid}, {"SubjectUserName", subj}, {"SubjectDomainName", NetBIOSDomain}, {"SubjectLogonId", lid}, {"NewProcessId", "0x" + strconv.FormatInt(int64(pid), 16)}, {"NewProcessName", pr.image}, {"CommandLine", pr.cmd}, {"ParentProcessName", pr.parent}})
 		}
 		for range int(25 * vol) {
 			t := at()
@@ -101,7 +168,7 @@ func logonData(u *User, typ, logonID, ws, ip, pkg string) []KV {
 	if pkg == "-" {
 		pkg = "Negotiate"
 	}
-	return []KV{{"SubjectUserSid", "S-1-5-18"}, {"SubjectUserName", "-"}, {"SubjectDomainName", "-"}, {"TargetUserSid", u.SID}, {"TargetUserName", u.Name}, {"TargetDomainName", Domain}, {"TargetLogonId", logonID}, {"LogonType", typ}, {"AuthenticationPackageName", pkg}, {"WorkstationName", ws}, {"IpAddress", ip}, {"IpPort", "0"}}
+	return []KV{{"SubjectUserSid", "S-1-5-18"}, {"SubjectUserName", "-"}, {"SubjectDomainName", "-"}, {"TargetUserSid", u.SID}, {"TargetUserName", u.Name}, {"TargetDomainName", NetBIOSDomain}, {"TargetLogonId", logonID}, {"LogonType", typ}, {"AuthenticationPackageName", pkg}, {"WorkstationName", ws}, {"IpAddress", ip}, {"IpPort", "0"}}
 }
 
 // Episode is a benign novelty episode.
@@ -124,7 +191,7 @@ func (m *misconfigured) Emit(em *Emitter, from, to time.Time) {
 		if t.Before(from) || !t.Before(to) {
 			continue
 		}
-		em.Win(t, "", false, 4625, m.dc.Name, []KV{{"SubjectUserSid", "S-1-0-0"}, {"TargetUserName", m.account}, {"TargetDomainName", Domain}, {"Status", "0xc000006d"}, {"SubStatus", "0xc000006a"}, {"LogonType", "3"}, {"AuthenticationPackageName", "NTLM"}, {"WorkstationName", m.src.Short}, {"IpAddress", m.src.IP.String()}, {"IpPort", "0"}})
+		em.Win(t, "", false, 4625, m.dc.Name, []KV{{"SubjectUserSid", "S-1-0-0"}, {"TargetUserName", m.account}, {"TargetDomainName", NetBIOSDomain}, {"Status", "0xc000006d"}, {"SubStatus", "0xc000006a"}, {"LogonType", "3"}, {"AuthenticationPackageName", "NTLM"}, {"WorkstationName", m.src.Short}, {"IpAddress", m.src.IP.String()}, {"IpPort", "0"}})
 	}
 }
 

@@ -104,7 +104,7 @@ func (c *SprayCampaign) Plan(rng *rand.Rand, org *Org, from, to time.Time) {
 	for _, i := range sprayed {
 		u := &org.Users[i]
 		c.at(t, "T1110.003", func(em *Emitter, t time.Time, tech string) {
-			em.Win(t, tech, false, 4625, dc.Name, []KV{{"SubjectUserSid", "S-1-0-0"}, {"TargetUserName", u.Name}, {"TargetDomainName", Domain}, {"Status", "0xc000006d"}, {"SubStatus", "0xc000006a"}, {"LogonType", "3"}, {"AuthenticationPackageName", "NTLM"}, {"WorkstationName", "-"}, {"IpAddress", c.attacker.String()}, {"IpPort", "0"}})
+			em.Win(t, tech, false, 4625, dc.Name, []KV{{"SubjectUserSid", "S-1-0-0"}, {"TargetUserName", u.Name}, {"TargetDomainName", NetBIOSDomain}, {"Status", "0xc000006d"}, {"SubStatus", "0xc000006a"}, {"LogonType", "3"}, {"AuthenticationPackageName", "NTLM"}, {"WorkstationName", "-"}, {"IpAddress", c.attacker.String()}, {"IpPort", "0"}})
 		})
 		t = t.Add(time.Duration(2+rng.IntN(6)) * time.Second)
 	}

@@ -30,6 +30,7 @@ const warmup = 0.35
 func planCampaigns(rng *rand.Rand, org *Org, start, end time.Time) []Campaign {
 	cs := []Campaign{
 		NewSprayCampaign("c1"),
+		NewRansomwareCampaign("rw1"),
 	}
 	from := start.Add(time.Duration(float64(end.Sub(start)) * warmup)).Truncate(time.Hour)
 	if end.Sub(from) < 6*time.Hour {

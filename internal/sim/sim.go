@@ -76,6 +76,7 @@ type generator struct {
 	out       *outputs
 	truth     *Truth
 	sources   []Source
+	procs     *procPicker
 	campaigns []Campaign
 	episodes  []Episode
 	start     time.Time
@@ -109,6 +110,7 @@ func newGenerator(cfg Config) (*generator, error) {
 		truth: &Truth{Version: 1, Generator: "vigil simulate", Seed: cfg.Seed, Start: start, End: end,
 			Campaigns: []TruthCampaign{}, Benign: []TruthBenign{}},
 		campEvents: map[string][]TruthEvent{}, benEvents: map[int][]TruthEvent{}}
+	g.procs = newProcPicker()
 	g.sources = planSources(rng, org)
 	g.episodes = planEpisodes(rng, org, start, cfg.Days)
 	g.campaigns = planCampaigns(rng, org, start, end)
