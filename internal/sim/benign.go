@@ -141,8 +141,10 @@ func (g *generator) benignDay(em *Emitter, day time.Time) {
 			t2 := t.Add(time.Duration(5+rng.IntN(40)) * time.Millisecond)
 			em.Win(t2, "", true, 3, host.Name, []KV{{"Image", `C:\Program Files\Google\Chrome\Application\chrome.exe`}, {"User", `CORP\` + u.Name}, {"Protocol", "tcp"}, {"Initiated", "true"}, {"SourceIp", host.IP.String()}, {"SourceHostname", host.Name}, {"SourcePort", strconv.Itoa(sp + 1)}, {"DestinationIp", d.IP.String()}, {"DestinationHostname", d.Name}, {"DestinationPort", "443"}})
 			in := int64(d.Bytes * math.Exp(rng.NormFloat64()))
-			em.Conn(t2, "", host.IP, sp+1, d.IP, 443, "ssl", time.Duration(rng.ExpFloat64()*float64(5*time.Second)), 500+in/20, in)
+			uid := em.Conn(t2, "", host.IP, sp+1, d.IP, 443, "ssl", time.Duration(rng.ExpFloat64()*float64(5*time.Second)), 500+in/20, in)
+			benignTLS(em, rng, ui, t2, uid, host.IP, sp+1, d)
 		}
+		benignHTTPDay(em, rng, org, ui, host, at, vol)
 		if (u.Role == "admin" || u.Role == "developer") && rng.Float64() < 0.6 {
 			lx := &org.Hosts[org.Linux[rng.IntN(len(org.Linux))]]
 			t := at()

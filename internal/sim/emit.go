@@ -116,12 +116,18 @@ func (e *Emitter) Syslog(t time.Time, technique, host, prog string, pid int, msg
 
 const uidChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
-func (e *Emitter) appendUID(b []byte) []byte {
-	b = append(b, 'C')
-	for range 17 {
-		b = append(b, uidChars[e.rng.IntN(len(uidChars))])
+// UID is a Zeek connection uid ("C" and 17 base62 characters). An http.log or
+// ssl.log record carries the uid of the conn.log record of its connection.
+type UID [18]byte
+
+// NewUID draws a connection uid.
+func (e *Emitter) NewUID() UID {
+	var u UID
+	u[0] = 'C'
+	for i := 1; i < len(u); i++ {
+		u[i] = uidChars[e.rng.IntN(len(uidChars))]
 	}
-	return b
+	return u
 }
 
 func appendTS(b []byte, t time.Time) []byte {
@@ -132,12 +138,20 @@ func appendTS(b []byte, t time.Time) []byte {
 	return append(b, s[1:]...)
 }
 
-// Conn writes one Zeek conn.log record.
-func (e *Emitter) Conn(t time.Time, technique string, src netip.Addr, sport int, dst netip.Addr, dport int, service string, dur time.Duration, out, in int64) {
-	b := e.buf[:0]
+// appendBool renders a Zeek bool.
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 'T')
+	}
+	return append(b, 'F')
+}
+
+// appendID writes ts, uid and the connection 4-tuple, the first six columns of most
+// Zeek logs, each followed by a tab.
+func appendID(b []byte, t time.Time, uid *UID, src netip.Addr, sport int, dst netip.Addr, dport int) []byte {
 	b = appendTS(b, t)
 	b = append(b, '\t')
-	b = e.appendUID(b)
+	b = append(b, uid[:]...)
 	b = append(b, '\t')
 	b = src.AppendTo(b)
 	b = append(b, '\t')
@@ -146,7 +160,24 @@ func (e *Emitter) Conn(t time.Time, technique string, src netip.Addr, sport int,
 	b = dst.AppendTo(b)
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, int64(dport), 10)
-	b = append(b, "\ttcp\t"...)
+	return append(b, '\t')
+}
+
+// Conn writes one Zeek conn.log record of a completed TCP connection and returns
+// its uid, for the http.log or ssl.log record of the same connection.
+func (e *Emitter) Conn(t time.Time, technique string, src netip.Addr, sport int, dst netip.Addr, dport int, service string, dur time.Duration, out, in int64) UID {
+	uid := e.NewUID()
+	e.ConnUID(t, technique, uid, "tcp", src, sport, dst, dport, service, dur, out, in)
+	return uid
+}
+
+// ConnUID writes one Zeek conn.log record with a given uid and protocol ("tcp" or
+// "udp"). local_orig and local_resp say whether each end is in the private ranges
+// the organisation uses.
+func (e *Emitter) ConnUID(t time.Time, technique string, uid UID, proto string, src netip.Addr, sport int, dst netip.Addr, dport int, service string, dur time.Duration, out, in int64) {
+	b := appendID(e.buf[:0], t, &uid, src, sport, dst, dport)
+	b = append(b, proto...)
+	b = append(b, '\t')
 	if service == "" {
 		service = "-"
 	}
@@ -157,47 +188,35 @@ func (e *Emitter) Conn(t time.Time, technique string, src netip.Addr, sport int,
 	b = strconv.AppendInt(b, out, 10)
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, in, 10)
-	b = append(b, "\tSF\tT\tF\t0\tShADadFf\t"...)
-	op, ip := out/1400+3, in/1400+3
+	b = append(b, "\tSF\t"...)
+	b = appendBool(b, src.IsPrivate())
+	b = append(b, '\t')
+	b = appendBool(b, dst.IsPrivate())
+	var op, ip, hdr int64
+	if proto == "udp" {
+		// One datagram each way, 28 bytes of IP and UDP header.
+		b = append(b, "\t0\tDd\t"...)
+		op, ip, hdr = 1, 1, 28
+	} else {
+		b = append(b, "\t0\tShADadFf\t"...)
+		op, ip, hdr = out/1400+3, in/1400+3, 40
+	}
 	b = strconv.AppendInt(b, op, 10)
 	b = append(b, '\t')
-	b = strconv.AppendInt(b, out+op*40, 10)
+	b = strconv.AppendInt(b, out+op*hdr, 10)
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, ip, 10)
 	b = append(b, '\t')
-	b = strconv.AppendInt(b, in+ip*40, 10)
+	b = strconv.AppendInt(b, in+ip*hdr, 10)
 	b = append(b, "\t-\n"...)
 	e.buf = b
-	tg := e.tag
-	tg.technique = technique
-	e.out.add(fConn, t, tg, b)
+	e.Line(fConn, t, technique, b)
 }
 
-// DNS writes one Zeek dns.log record (an A query answered with ans).
+// DNS writes one Zeek dns.log record: an A query to the organisation's resolver
+// answered with ans.
 func (e *Emitter) DNS(t time.Time, technique string, src netip.Addr, sport int, query string, ans netip.Addr) {
-	b := e.buf[:0]
-	b = appendTS(b, t)
-	b = append(b, '\t')
-	b = e.appendUID(b)
-	b = append(b, '\t')
-	b = src.AppendTo(b)
-	b = append(b, '\t')
-	b = strconv.AppendInt(b, int64(sport), 10)
-	b = append(b, '\t')
-	b = e.org.Resolver.AppendTo(b)
-	b = append(b, "\t53\tudp\t"...)
-	b = strconv.AppendInt(b, int64(e.rng.IntN(65535)), 10)
-	b = append(b, "\t0.0"...)
-	b = strconv.AppendInt(b, int64(10+e.rng.IntN(80)), 10)
-	b = append(b, '\t')
-	b = append(b, query...)
-	b = append(b, "\t1\tC_INTERNET\t1\tA\t0\tNOERROR\tF\tF\tT\tT\t0\t"...)
-	b = ans.AppendTo(b)
-	b = append(b, "\t300.000000\tF\n"...)
-	e.buf = b
-	tg := e.tag
-	tg.technique = technique
-	e.out.add(fDNS, t, tg, b)
+	e.DNSQuery(t, technique, src, sport, &DNSMsg{Query: query, QType: QTypeA, Addr: ans, TTL: 300})
 }
 
 // zeekLogs are the Zeek logs' #path, #fields and #types lines (Zeek 6 defaults).

@@ -15,7 +15,9 @@ type Source interface {
 // planSources builds the benign activity sources beyond benignDay.
 func planSources(rng *rand.Rand, org *Org) []Source {
 	_, _ = rng, org
-	return []Source{}
+	return []Source{
+		newShareSource(org),
+	}
 }
 
 // warmup is the share of the simulated days kept free of attacks, so behavioral
@@ -31,6 +33,9 @@ func planCampaigns(rng *rand.Rand, org *Org, start, end time.Time) []Campaign {
 	cs := []Campaign{
 		NewSprayCampaign("c1"),
 		NewRansomwareCampaign("rw1"),
+		NewBeaconCampaign("c2http"),
+		NewTunnelCampaign("c2dns"),
+		NewInsiderCampaign("insider1"),
 	}
 	from := start.Add(time.Duration(float64(end.Sub(start)) * warmup)).Truncate(time.Hour)
 	if end.Sub(from) < 6*time.Hour {
