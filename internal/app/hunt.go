@@ -108,7 +108,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		return &ExitError{Code: ExitUsage, Err: errors.New("no PATH given")}
 	}
 	var sigmaDet *sigma.Detector
-	if len(so.rules) > 0 {
+	if len(so.rules) > 0 || so.builtin {
 		l, err := loadSigma(so.rules, so)
 		if err != nil {
 			return err
@@ -122,7 +122,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		sigmaDet = l.detector()
 		o.detectors = append(o.detectors, sigmaDet)
 	} else if so.mapping != "" || so.placeholders != "" {
-		return &ExitError{Code: ExitUsage, Err: errors.New("--sigma-mapping and --placeholders need --rules")}
+		return &ExitError{Code: ExitUsage, Err: errors.New("--sigma-mapping and --placeholders need Sigma rules (--rules, or the built-in pack)")}
 	}
 	of := report.JSONL
 	if *output == "" && env.StdoutTTY {

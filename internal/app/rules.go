@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -12,11 +13,14 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigilsec/vigil/internal/detect/sigma"
+	"github.com/vigilsec/vigil/internal/rulepack"
 )
 
 // sigmaOptions are the flags that load Sigma rules (hunt, rules check, rules test).
 type sigmaOptions struct {
 	rules        []string
+	builtin      bool   // load the rule pack shipped in the binary first
+	minLevel     string // drop rules and correlations below this level
 	mapping      string
 	placeholders string
 }
@@ -24,11 +28,14 @@ type sigmaOptions struct {
 func (o *sigmaOptions) register(fs interface {
 	Func(string, string, func(string) error)
 	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
 }) {
 	fs.Func("rules", "Sigma rule file or directory (repeatable); rules are validated and compiled before the run", func(s string) error {
 		o.rules = append(o.rules, s)
 		return nil
 	})
+	fs.BoolVar(&o.builtin, "builtin-rules", true, "run the Sigma rule pack shipped in the binary (vigil rules check --builtin lists it); rules from --rules are added to it")
+	fs.StringVar(&o.minLevel, "min-level", "", "run only Sigma rules and correlations of this level or above: informational, low, medium, high, critical (rules a kept correlation uses are kept)")
 	o.registerCompile(fs)
 }
 
@@ -52,9 +59,18 @@ type sigmaLoad struct {
 // loadSigma loads and compiles the rules named by o. A path that cannot be read is
 // an error; rules that do not validate or compile are counted in the result.
 func loadSigma(paths []string, o sigmaOptions) (*sigmaLoad, error) {
-	c, err := sigma.Load(paths...)
+	var pack fs.FS
+	if o.builtin {
+		pack = rulepack.FS()
+	}
+	c, err := sigma.LoadFS(pack, paths...)
 	if err != nil {
 		return nil, &ExitError{Code: ExitUsage, Err: err}
+	}
+	if o.minLevel != "" {
+		if err := keepLevel(c, o.minLevel); err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: err}
+		}
 	}
 	opts := sigma.Options{}
 	if o.mapping != "" {
@@ -99,6 +115,59 @@ func loadSigma(paths []string, o sigmaOptions) (*sigmaLoad, error) {
 		}
 	}
 	return l, nil
+}
+
+// levelRank orders Sigma levels; a rule without a level ranks as informational.
+var levelRank = map[string]int{"": 0, "informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+
+// keepLevel drops the rules and correlations of c below level min, except the ones
+// a kept correlation uses (directly or through a chain), which it needs as input.
+func keepLevel(c *sigma.Collection, min string) error {
+	lim, ok := levelRank[strings.ToLower(min)]
+	if !ok || min == "" {
+		return fmt.Errorf("--min-level %q: want informational, low, medium, high or critical", min)
+	}
+	needed := map[string]bool{}
+	var need func(refs []string)
+	byRef := map[string]*sigma.Correlation{}
+	for _, r := range c.Correlations {
+		byRef[r.ID], byRef[r.Name] = r, r
+	}
+	need = func(refs []string) {
+		for _, ref := range refs {
+			if ref == "" || needed[ref] {
+				continue
+			}
+			needed[ref] = true
+			if cr := byRef[ref]; cr != nil {
+				needed[cr.ID], needed[cr.Name] = true, true
+				need(cr.Rules)
+			}
+		}
+	}
+	for _, r := range c.Correlations {
+		if levelRank[r.Level] >= lim {
+			need(r.Rules)
+		}
+	}
+	keep := func(m sigma.Meta) bool {
+		return levelRank[m.Level] >= lim || (m.ID != "" && needed[m.ID]) || (m.Name != "" && needed[m.Name])
+	}
+	rules := c.Rules[:0]
+	for _, r := range c.Rules {
+		if keep(r.Meta) {
+			rules = append(rules, r)
+		}
+	}
+	c.Rules = rules
+	corrs := c.Correlations[:0]
+	for _, r := range c.Correlations {
+		if keep(r.Meta) {
+			corrs = append(corrs, r)
+		}
+	}
+	c.Correlations = corrs
+	return nil
 }
 
 // detector returns the Sigma detector of the loaded rules, correlations included.
@@ -207,14 +276,15 @@ Exit status 1 when a document is rejected.
 func runRulesCheck(_ context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "rules check", "PATH...", rulesCheckHelp)
 	var o sigmaOptions
+	fs.BoolVar(&o.builtin, "builtin", false, "check the rule pack shipped in the binary (with the PATHs, if any)")
 	o.registerCompile(fs)
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(paths) == 0 {
+	if len(paths) == 0 && !o.builtin {
 		fs.Usage()
-		return &ExitError{Code: ExitUsage, Err: errors.New("no PATH given")}
+		return &ExitError{Code: ExitUsage, Err: errors.New("no PATH given (or --builtin)")}
 	}
 	l, err := loadSigma(paths, o)
 	if err != nil {

@@ -39,6 +39,13 @@ type Config struct {
 	Days  int
 	Start time.Time // first day, 00:00 UTC
 	Out   string
+
+	// The organisation beyond its size (from --config); zero values take defaults.
+	Hosts       HostCounts
+	Offices     []OfficeSpec
+	Departments []string
+	Campaigns   []string // campaign kinds to run (CampaignKinds); empty: all
+	Warmup      *float64 // share of days before the first attack; nil: defaultWarmup
 }
 
 // DefaultStart is the first simulated day when none is given: a Monday.
@@ -113,7 +120,11 @@ func newGenerator(cfg Config) (*generator, error) {
 	g.procs = newProcPicker()
 	g.sources = planSources(rng, org)
 	g.episodes = planEpisodes(rng, org, start, cfg.Days)
-	g.campaigns = planCampaigns(rng, org, start, end)
+	warm := defaultWarmup
+	if cfg.Warmup != nil {
+		warm = *cfg.Warmup
+	}
+	g.campaigns = planCampaigns(rng, org, start, end, cfg.Campaigns, warm)
 	return g, nil
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +11,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/decode"
+	"github.com/vigilsec/vigil/internal/decode/decodetest"
+	"github.com/vigilsec/vigil/internal/decode/formats"
+	"github.com/vigilsec/vigil/internal/event"
 )
 
 func generate(t testing.TB, seed uint64, users, days int) (string, Truth) {
@@ -46,56 +52,117 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// TestTruthOffsets reads every recorded event at its offset and line.
+// decoded is every output file decoded by the decoder Vigil detects for it.
+type decoded struct {
+	formats map[string]string                 // file -> format id
+	byOff   map[string]map[int64]*event.Event // file -> record offset -> event
+	events  map[string][]*event.Event
+}
+
+// decodeOutputs decodes every output file as vigil hunt would (format detected from
+// content) and fails on any reject: the simulator must write what Vigil reads.
+func decodeOutputs(t testing.TB, dir string) decoded {
+	t.Helper()
+	reg := formats.Default()
+	d := decoded{formats: map[string]string{}, byOff: map[string]map[int64]*event.Event{}, events: map[string][]*event.Event{}}
+	for _, name := range fileNames {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) == 0 {
+			continue
+		}
+		det, err := reg.Detect(data[:min(len(data), decode.SniffSize)])
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Year-less syslog takes its year from the file's time, as hunt does.
+		sink := &decodetest.Sink{}
+		err = det.Format.New().Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: name, ModTime: st.ModTime()}, sink)
+		if err != nil {
+			t.Fatalf("%s (%s): %v", name, det.Format.ID, err)
+		}
+		if len(sink.Rejects) > 0 {
+			t.Fatalf("%s (%s): %d rejects, first: %v", name, det.Format.ID, len(sink.Rejects), sink.Rejects[0])
+		}
+		d.formats[name] = det.Format.ID
+		m := make(map[int64]*event.Event, len(sink.Events))
+		for _, e := range sink.Events {
+			m[e.Origin.Offset] = e
+		}
+		d.byOff[name] = m
+		d.events[name] = sink.Events
+	}
+	return d
+}
+
+// TestTruthOffsets decodes every output file and finds each labelled record at
+// its offset, at its line, with its time.
 func TestTruthOffsets(t *testing.T) {
 	dir, tr := generate(t, 1, 40, 7)
-	if len(tr.Campaigns) != 1 || len(tr.Campaigns[0].Events) < 10 {
-		t.Fatalf("campaigns: %+v", tr.Campaigns)
+	dec := decodeOutputs(t, dir)
+	if len(tr.Campaigns) < 2 {
+		t.Fatalf("%d campaigns", len(tr.Campaigns))
 	}
 	if len(tr.Benign) < 2 {
 		t.Fatalf("benign: %d", len(tr.Benign))
 	}
-	check := func(evs []TruthEvent) {
+	files := map[string][]byte{}
+	check := func(id string, evs []TruthEvent) {
 		for _, ev := range evs {
-			b, err := os.ReadFile(filepath.Join(dir, ev.File))
-			if err != nil {
-				t.Fatal(err)
+			b, ok := files[ev.File]
+			if !ok {
+				var err error
+				if b, err = os.ReadFile(filepath.Join(dir, ev.File)); err != nil {
+					t.Fatal(err)
+				}
+				files[ev.File] = b
 			}
 			if ev.Offset < 0 || ev.Offset >= int64(len(b)) || (ev.Offset > 0 && b[ev.Offset-1] != '\n') {
-				t.Fatalf("%+v: not at a line start", ev)
+				t.Fatalf("%s: %s@%d: not at a line start", id, ev.File, ev.Offset)
 			}
 			if got := int64(bytes.Count(b[:ev.Offset], []byte("\n"))) + 1; got != ev.Line {
-				t.Fatalf("%+v: offset is on line %d", ev, got)
+				t.Fatalf("%s: %s@%d: offset is on line %d, truth says %d", id, ev.File, ev.Offset, got, ev.Line)
 			}
-			line := b[ev.Offset:]
-			line = line[:bytes.IndexByte(line, '\n')]
-			var ts string
-			switch {
-			case strings.HasSuffix(ev.File, ".json"):
-				ts = ev.Time.UTC().Format("2006-01-02T15:04:05.000000Z")
-			case strings.HasSuffix(ev.File, "auth.log"):
-				ts = ev.Time.UTC().Format(time.Stamp)
-			default:
-				ts = strings.Split(string(appendTS(nil, ev.Time)), ".")[0]
+			e := dec.byOff[ev.File][ev.Offset]
+			if e == nil {
+				t.Fatalf("%s: %s@%d: no decoded event starts there", id, ev.File, ev.Offset)
 			}
-			if !bytes.Contains(line, []byte(ts)) {
-				t.Fatalf("%+v: line does not carry the time %s: %s", ev, ts, line)
+			if d := e.Timestamp.Sub(ev.Time); d < -time.Second || d > time.Second {
+				t.Fatalf("%s: %s@%d: decoded time %s, truth %s", id, ev.File, ev.Offset, e.Timestamp, ev.Time)
 			}
 		}
 	}
 	for _, c := range tr.Campaigns {
-		check(c.Events)
-		for _, want := range []string{"T1110.003", "T1078.002", "T1021.002", "T1003.001", "T1560.001", "T1048.002"} {
-			if !slices.Contains(c.Techniques, want) {
-				t.Errorf("technique %s missing", want)
+		if len(c.Events) < 3 || len(c.Techniques) < 2 || len(c.Entities) == 0 {
+			t.Errorf("campaign %s: %d events, techniques %v, %d entities", c.ID, len(c.Events), c.Techniques, len(c.Entities))
+		}
+		if c.Start.Before(tr.Start) || c.End.After(tr.End) || c.End.Before(c.Start) {
+			t.Errorf("campaign %s: %s..%s outside the run", c.ID, c.Start, c.End)
+		}
+		for _, tech := range c.Techniques {
+			if len(tech) < 5 || tech[0] != 'T' {
+				t.Errorf("campaign %s: technique %q is not an ATT&CK id", c.ID, tech)
 			}
+		}
+		check(c.ID, c.Events)
+	}
+	spray := tr.Campaigns[0]
+	for _, want := range []string{"T1110.003", "T1078.002", "T1021.002", "T1003.001", "T1560.001", "T1048.002"} {
+		if !slices.Contains(spray.Techniques, want) {
+			t.Errorf("%s: technique %s missing", spray.ID, want)
 		}
 	}
 	for _, b := range tr.Benign {
 		if len(b.Events) == 0 {
 			t.Errorf("benign %s (%s) has no events in the logs", b.ID, b.Kind)
 		}
-		check(b.Events)
+		check(b.ID, b.Events)
 	}
 }
 

@@ -57,8 +57,29 @@ const maxRuleFile = 4 << 20
 
 // Load reads rule files and directories (recursively, *.yml and *.yaml) in path
 // order. Documents are rejected one by one; an I/O error on a path is returned.
-func Load(paths ...string) (*Collection, error) {
+func Load(paths ...string) (*Collection, error) { return LoadFS(nil, paths...) }
+
+// LoadFS is Load with the rules in fsys read first (every *.yml and *.yaml, walked
+// in lexical order, named "builtin:" + their path): rule packs shipped in the binary.
+func LoadFS(fsys fs.FS, paths ...string) (*Collection, error) {
 	c := &Collection{}
+	if fsys != nil {
+		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || (!strings.HasSuffix(p, ".yml") && !strings.HasSuffix(p, ".yaml")) {
+				return err
+			}
+			data, err := fs.ReadFile(fsys, p)
+			if err != nil {
+				return err
+			}
+			c.Files++
+			c.Add("builtin:"+p, data)
+			return nil
+		})
+		if err != nil {
+			return c, fmt.Errorf("reading built-in rules: %w", err)
+		}
+	}
 	for _, p := range paths {
 		files, err := ruleFiles(p)
 		if err != nil {
