@@ -65,6 +65,8 @@ type Org struct {
 	tailCDF  []float64
 	Resolver netip.Addr
 	Geo      *Geography // sign-in places: office egress, homes, travel, attackers
+	Kube     *Cluster
+	Cloud    *CloudAccount
 }
 
 var firstNames = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yara", "zoe", "liam", "emma", "noah", "ava", "mia", "lucas", "sofia", "omar", "priya", "chen", "kenji", "fatima", "diego", "lena", "marta"}
@@ -146,6 +148,8 @@ func NewOrg(rng *rand.Rand, n int) *Org {
 		o.Tail = append(o.Tail, Dest{Name: name, IP: publicIP(rng), Bytes: 8000 * math.Exp(1.2*rng.NormFloat64())})
 		o.tailCDF = append(o.tailCDF, cum)
 	}
+	o.Kube = NewCluster(rng, o)
+	o.Cloud = NewCloudAccount(rng, o)
 	o.Geo = newGeography()
 	return o
 }
