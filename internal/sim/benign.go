@@ -2,10 +2,10 @@ package sim
 
 import (
 	"fmt"
-	"slices"
 	"math"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -237,6 +237,8 @@ func planEpisodes(rng *rand.Rand, org *Org, start time.Time, days int) []Episode
 		&newLaptop{id: "b1", from: ld, until: start.Add(time.Duration(days) * 24 * time.Hour), user: u, host: laptop},
 		&misconfigured{id: "b2", start: s, end: s.Add(time.Duration(6+rng.IntN(30)) * time.Hour), src: app, dc: &org.Hosts[org.DCs[0]], account: "svc-report"},
 		&backupBurst{id: "b3", at: at, src: bk, dest: Dest{Name: "backup.offsite-vault.example", IP: publicIP(rng)}},
+		newMaintenanceNight("b4", rng, org, start, days),
+		newToolRollout("b5", rng, org, start, days),
 		newTripAbroad("trip1", rng, org, start, days),
 	}
 }
