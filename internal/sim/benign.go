@@ -90,6 +90,9 @@ func (g *generator) benignDay(em *Emitter, day time.Time) {
 		if weekend {
 			vol *= 0.3
 		}
+		if org.Geo != nil && org.Geo.isAway(ui, day.Add(12*time.Hour)) {
+			continue // abroad: no office logons (the identity source signs in from there)
+		}
 		host := &org.Hosts[u.Hosts[0]]
 		if len(u.Hosts) > 1 && rng.Float64() < 0.3 {
 			host = &org.Hosts[u.Hosts[1]]

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -188,8 +187,12 @@ type ctReq struct {
 	object   string // S3 data event: the object key ("" with data for bucket-level data events)
 	bucket   string
 	data     bool
-	errCode  string
-	errMsg   string
+	// s3obj: an object data event; requestParameters and additionalEventData are
+	// written from bucket, object and the byte counts (no string building per record).
+	s3obj             bool
+	bytesIn, bytesOut int64
+	errCode           string
+	errMsg            string
 }
 
 func appendCTTime(b []byte, t time.Time) []byte {
@@ -292,7 +295,17 @@ func (e *Emitter) CloudTrail(t time.Time, technique string, r *ctReq) {
 		b = appendJSONStr(b, r.errMsg)
 	}
 	b = append(b, `,"requestParameters":`...)
-	if r.params == "" {
+	if r.s3obj {
+		b = append(b, `{"bucketName":"`...)
+		b = append(b, r.bucket...)
+		b = append(b, `","Host":"`...)
+		b = append(b, r.bucket...)
+		b = append(b, ".s3."...)
+		b = append(b, region...)
+		b = append(b, `.amazonaws.com","key":`...)
+		b = appendJSONStr(b, r.object)
+		b = append(b, '}')
+	} else if r.params == "" {
 		b = append(b, "null"...)
 	} else {
 		b = append(b, r.params...)
@@ -303,7 +316,17 @@ func (e *Emitter) CloudTrail(t time.Time, technique string, r *ctReq) {
 	} else {
 		b = append(b, r.resp...)
 	}
-	if r.addl != "" {
+	if r.s3obj {
+		b = append(b, `,"additionalEventData":{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":`...)
+		b = strconv.AppendInt(b, r.bytesIn, 10)
+		b = append(b, `,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"`...)
+		for range 24 {
+			b = append(b, uidChars[e.rng.IntN(len(uidChars))])
+		}
+		b = append(b, `=","bytesTransferredOut":`...)
+		b = strconv.AppendInt(b, r.bytesOut, 10)
+		b = append(b, '}')
+	} else if r.addl != "" {
 		b = append(b, `,"additionalEventData":`...)
 		b = append(b, r.addl...)
 	}
@@ -376,26 +399,27 @@ func (e *Emitter) CloudTrail(t time.Time, technique string, r *ctReq) {
 
 // s3Object writes a GetObject or PutObject data event.
 func (e *Emitter) s3Object(t time.Time, technique string, p *awsPrincipal, ip netip.Addr, ua string, put bool, bk *Bucket, key string, size int64) {
-	name, in, out := "GetObject", int64(0), size
+	r := ctReq{p: p, source: "s3", name: "GetObject", ip: ip, ua: ua, readOnly: true, bucket: bk.Name, object: key, data: true, s3obj: true, bytesOut: size}
 	if put {
-		name, in, out = "PutObject", size, 0
+		r.name, r.readOnly, r.bytesIn, r.bytesOut = "PutObject", false, size, 0
+		r.resp = `{"x-amz-server-side-encryption":"AES256"}`
 	}
-	host := bk.Name + ".s3." + e.org.Cloud.Region + ".amazonaws.com"
-	params := `{"bucketName":"` + bk.Name + `","Host":"` + host + `","key":"` + key + `"}`
-	addl := `{"SignatureVersion":"SigV4","CipherSuite":"TLS_AES_128_GCM_SHA256","bytesTransferredIn":` + strconv.FormatInt(in, 10) +
-		`,"AuthenticationMethod":"AuthHeader","x-amz-id-2":"` + awsID(e.rng, "")[:16] + `=","bytesTransferredOut":` + strconv.FormatInt(out, 10) + `}`
-	resp := ""
-	if put {
-		resp = `{"x-amz-server-side-encryption":"AES256"}`
-	}
-	e.CloudTrail(t, technique, &ctReq{p: p, source: "s3", name: name, ip: ip, ua: ua, params: params, resp: resp, addl: addl,
-		readOnly: !put, bucket: bk.Name, object: key, data: true})
+	e.CloudTrail(t, technique, &r)
 }
+
+var objectExts = []string{"json", "csv", "pdf", "parquet"}
 
 // objectKey draws a key of the bucket, Zipf-like: a few objects are read very often.
 func objectKey(rng *rand.Rand, bk *Bucket, day time.Time) string {
 	i := int(math.Exp(rng.Float64() * math.Log(float64(bk.Keys))))
-	return fmt.Sprintf("%s/%04d/%02d/%06d.%s", bk.Prefixes[i%len(bk.Prefixes)], day.Year(), int(day.Month()), i, []string{"json", "csv", "pdf", "parquet"}[i%4])
+	b := make([]byte, 0, 40)
+	b = append(b, bk.Prefixes[i%len(bk.Prefixes)]...)
+	b = append(b, '/')
+	b = day.AppendFormat(b, "2006/01/")
+	b = append(b, strconv.Itoa(1000000 + i)[1:]...) // six digits, zero-padded
+	b = append(b, '.')
+	b = append(b, objectExts[i%len(objectExts)]...)
+	return string(b)
 }
 
 // readCall is a read-only call developers make.

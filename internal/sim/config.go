@@ -99,9 +99,15 @@ func (f *OrgFile) validate() error {
 	if s := h.SecondDeviceShare; s != nil && (*s < 0 || *s > 1) {
 		return fmt.Errorf("hosts.second_device_share: want 0..1, got %g", *s)
 	}
+	geo := newGeography()
 	for i, o := range f.Offices {
 		if o.Name == "" || len(o.Country) != 2 || strings.ToUpper(o.Country) != o.Country {
 			return fmt.Errorf("offices[%d]: want a name and a two-letter upper-case country code", i)
+		}
+		// Sign-ins come from the office's egress network, which must geolocate
+		// in its country: only countries the geography has office networks for.
+		if !geo.Egress(Office{Country: o.Country}).IsValid() {
+			return fmt.Errorf("offices[%d] (%s): no office network known in %s (known: %s)", i, o.Name, o.Country, strings.Join(geo.officeCountries(), ", "))
 		}
 		if o.UTCOffset < -12 || o.UTCOffset > 14 {
 			return fmt.Errorf("offices[%d] (%s): utc_offset %d outside -12..14", i, o.Name, o.UTCOffset)

@@ -128,6 +128,18 @@ func (g *Geography) nets(role GeoRole, country string) []*GeoNet {
 	return out
 }
 
+// officeCountries lists the countries with an office network, sorted.
+func (g *Geography) officeCountries() []string {
+	var out []string
+	for _, n := range g.nets(geoOffice, "") {
+		if !slices.Contains(out, n.Country) {
+			out = append(out, n.Country)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Egress is an office's corporate egress address.
 func (g *Geography) Egress(o Office) netip.Addr {
 	ns := g.nets(geoOffice, o.Country)

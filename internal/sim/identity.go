@@ -198,7 +198,7 @@ func (w *idWriter) okta(em *Emitter, technique string, e *oktaEv) {
 	b = append(b, `,"reason":`...)
 	b = appendStrOrNull(b, e.reason)
 	b = append(b, `},"published":"`...)
-	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
 	b = append(b, `","securityContext":{"asNumber":`...)
 	if geo.ASN > 0 {
 		b = strconv.AppendInt(b, int64(geo.ASN), 10)
@@ -304,7 +304,7 @@ func (w *idWriter) entra(em *Emitter, technique string, e *entraEv) {
 	b = append(b, `{"id":"`...)
 	b = appendGUID(b, w.rng.Uint64(), w.rng.Uint64())
 	b = append(b, `","createdDateTime":"`...)
-	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+	b = t.UTC().AppendFormat(b, "2006-01-02T15:04:05Z")
 	b = append(b, `","userDisplayName":`...)
 	b = appendJSONStr(b, e.u.Full)
 	b = append(b, `,"userPrincipalName":`...)

@@ -82,7 +82,30 @@ func publicIP(rng *rand.Rand) netip.Addr {
 }
 
 // NewOrg builds an organisation of n users.
-func NewOrg(rng *rand.Rand, n int) *Org {
+func NewOrg(rng *rand.Rand, n int) *Org { return NewOrgFrom(rng, OrgSpec{Users: n}) }
+
+// OrgSpec describes an organisation beyond its size; zero fields take defaults.
+type OrgSpec struct {
+	Users       int
+	Hosts       HostCounts
+	Offices     []Office
+	Departments []string
+}
+
+// NewOrgFrom builds the organisation spec describes.
+func NewOrgFrom(rng *rand.Rand, spec OrgSpec) *Org {
+	n := spec.Users
+	offs, depts := spec.Offices, spec.Departments
+	if len(offs) == 0 {
+		offs = offices
+	}
+	if len(depts) == 0 {
+		depts = departments
+	}
+	second := 0.1
+	if spec.Hosts.SecondDeviceShare != nil {
+		second = *spec.Hosts.SecondDeviceShare
+	}
 	o := &Org{Resolver: netip.MustParseAddr("10.0.0.10")}
 	used := map[string]bool{}
 	for i := range n {
@@ -92,7 +115,7 @@ func NewOrg(rng *rand.Rand, n int) *Org {
 			name = fmt.Sprintf("%s.%s%d", f, l, k)
 		}
 		used[name] = true
-		dept := departments[rng.IntN(len(departments))]
+		dept := depts[rng.IntN(len(depts))]
 		role := "staff"
 		switch {
 		case dept == "it" && rng.Float64() < 0.5:
@@ -103,18 +126,19 @@ func NewOrg(rng *rand.Rand, n int) *Org {
 			role = "manager"
 		}
 		u := User{Name: name, Full: f + " " + l, Department: dept, Role: role, Manager: -1,
-			Office: offices[rng.IntN(len(offices))], StartHour: 7 + 3*rng.Float64(), WorkHours: 7.5 + 2*rng.Float64(),
+			Office: offs[rng.IntN(len(offs))], StartHour: 7 + 3*rng.Float64(), WorkHours: 7.5 + 2*rng.Float64(),
 			Traveller: rng.Float64() < 0.06, Activity: math.Exp(rng.NormFloat64() * 0.9),
 			SID: fmt.Sprintf("S-1-5-21-3623811015-3361044348-30300820-%d", 1100+i)}
-		h := o.addHost(fmt.Sprintf("ws-%03d", i+1), "workstation", netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(i%250 + 2)}))
+		// Workstations in 10.64.0.0/10 and laptops in 10.128.0.0/10: 62,500 per /16.
+		h := o.addHost(fmt.Sprintf("ws-%03d", i+1), "workstation", clientIP(64, i))
 		u.Hosts = []int{h}
-		if rng.Float64() < 0.1 {
-			u.Hosts = append(u.Hosts, o.addHost(fmt.Sprintf("lt-%03d", i+1), "workstation", netip.AddrFrom4([4]byte{10, 2, byte(i / 250), byte(i%250 + 2)})))
+		if rng.Float64() < second {
+			u.Hosts = append(u.Hosts, o.addHost(fmt.Sprintf("lt-%03d", i+1), "workstation", clientIP(128, i)))
 		}
 		o.Users = append(o.Users, u)
 	}
 	// Managers: per department, a manager (or the first user) manages the others.
-	for _, d := range departments {
+	for _, d := range depts {
 		head := -1
 		for i := range o.Users {
 			if o.Users[i].Department == d && (head < 0 || o.Users[i].Role == "manager" && o.Users[head].Role != "manager") {
@@ -127,13 +151,25 @@ func NewOrg(rng *rand.Rand, n int) *Org {
 			}
 		}
 	}
-	o.DCs = []int{o.addHost("dc01", "dc", netip.MustParseAddr("10.0.0.10")), o.addHost("dc02", "dc", netip.MustParseAddr("10.0.0.11"))}
-	ns := max(3, n/40)
+	ndc := spec.Hosts.DomainControllers
+	if ndc == 0 {
+		ndc = 2
+	}
+	for i := range ndc {
+		o.DCs = append(o.DCs, o.addHost(fmt.Sprintf("dc%02d", i+1), "dc", netip.AddrFrom4([4]byte{10, 0, 0, byte(10 + i)})))
+	}
+	ns := spec.Hosts.Servers
+	if ns == 0 {
+		ns = min(max(3, n/40), 240)
+	}
 	for i := range ns {
 		names := []string{"fs", "app", "sql", "web", "bk", "mail"}
 		o.Servers = append(o.Servers, o.addHost(fmt.Sprintf("%s%02d", names[i%len(names)], i/len(names)+1), "server", netip.AddrFrom4([4]byte{10, 0, 1, byte(10 + i)})))
 	}
-	nl := max(2, n/50)
+	nl := spec.Hosts.Linux
+	if nl == 0 {
+		nl = min(max(2, n/50), 240)
+	}
 	for i := range nl {
 		o.Linux = append(o.Linux, o.addHost(fmt.Sprintf("lnx%02d", i+1), "linux", netip.AddrFrom4([4]byte{10, 0, 2, byte(10 + i)})))
 	}
@@ -152,6 +188,11 @@ func NewOrg(rng *rand.Rand, n int) *Org {
 	o.Cloud = NewCloudAccount(rng, o)
 	o.Geo = newGeography()
 	return o
+}
+
+// clientIP is the address of client i in 10.first.0.0 and the /16s after it.
+func clientIP(first, i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(first + i/62500), byte(i / 250 % 250), byte(i%250 + 2)})
 }
 
 func (o *Org) addHost(short, kind string, ip netip.Addr) int {

@@ -53,8 +53,9 @@ var DefaultStart = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
 // Stats reports what was generated.
 type Stats struct {
-	Events int64
-	Files  map[string]int64
+	Events    int64
+	Files     map[string]int64
+	TruthPath string
 }
 
 // Run writes the simulation into cfg.Out.
@@ -106,7 +107,11 @@ func (g *generator) truthSink(t tag, ev TruthEvent) {
 
 func newGenerator(cfg Config) (*generator, error) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // reproducible synthetic data, not secrets
-	org := NewOrg(rng, cfg.Users)
+	offs := make([]Office, len(cfg.Offices))
+	for i, of := range cfg.Offices {
+		offs[i] = Office{Name: of.Name, Offset: of.UTCOffset, Country: of.Country}
+	}
+	org := NewOrgFrom(rng, OrgSpec{Users: cfg.Users, Hosts: cfg.Hosts, Offices: offs, Departments: cfg.Departments})
 	start := cfg.Start
 	end := start.Add(time.Duration(cfg.Days) * 24 * time.Hour)
 	out, err := newOutputs(cfg.Out, start, end)
@@ -176,7 +181,7 @@ func (g *generator) run() (Stats, error) {
 	if err := os.WriteFile(filepath.Join(g.cfg.Out, "truth.json"), append(b, '\n'), 0o600); err != nil {
 		return Stats{}, fmt.Errorf("writing truth: %w", err)
 	}
-	st := Stats{Files: map[string]int64{}}
+	st := Stats{Files: map[string]int64{}, TruthPath: filepath.Join(g.cfg.Out, "truth.json")}
 	for _, f := range g.out.files {
 		st.Files[f.name] = f.lines
 		st.Events += f.records
