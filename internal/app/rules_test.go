@@ -89,14 +89,32 @@ func TestExampleRulesTests(t *testing.T) {
 }
 
 func TestHuntWithRules(t *testing.T) {
-	code, out, errs := runCLI(t, "hunt", "--output", "jsonl", "--rules", "../../examples/rules", "../../examples/logs")
+	code, out, errs := runCLI(t, "hunt", "--output", "jsonl", "--builtin-rules=false", "--rules", "../../examples/rules", "../../examples/logs")
 	if code != ExitOK || strings.Count(out, `"detector_id":"sigma"`) != 4 ||
 		!strings.Contains(out, "PowerShell Started With an Encoded Command") || !strings.Contains(out, `"T1059.001"`) ||
 		!strings.Contains(errs, "3 rules compiled, 1 correlations") || !strings.Contains(out, "Repeated SSH Password Failures") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errs)
 	}
-	code, _, errs = runCLI(t, "hunt", "--sigma-mapping", "x.yml", "../../examples/logs")
-	if code != ExitUsage || !strings.Contains(errs, "need --rules") {
+	code, _, errs = runCLI(t, "hunt", "--builtin-rules=false", "--sigma-mapping", "x.yml", "../../examples/logs")
+	if code != ExitUsage || !strings.Contains(errs, "need Sigma rules") {
 		t.Errorf("mapping without rules: exit %d %s", code, errs)
+	}
+	// The built-in pack runs by default and finds what the examples hold.
+	code, out, errs = runCLI(t, "hunt", "--output", "jsonl", "../../examples/logs")
+	if code != ExitOK || !strings.Contains(out, "Kubernetes Service Account Used From Outside The Cluster") ||
+		!strings.Contains(out, "Kubernetes Privileged Or Host-Mounting Pod Created") || strings.Contains(out, "Repeated SSH Password Failures") {
+		t.Errorf("built-in pack: exit %d\n%s\n%s", code, out, errs)
+	}
+	// --min-level drops the low exec rule.
+	code, out, _ = runCLI(t, "hunt", "--output", "jsonl", "--min-level", "medium", "../../examples/logs")
+	if code != ExitOK || strings.Contains(out, "Kubernetes Exec Into A Pod") || !strings.Contains(out, "Kubernetes Privileged") {
+		t.Errorf("--min-level medium: exit %d\n%s", code, out)
+	}
+	if code, _, errs = runCLI(t, "hunt", "--min-level", "severe", "../../examples/logs"); code != ExitUsage || !strings.Contains(errs, "--min-level") {
+		t.Errorf("--min-level severe: exit %d %s", code, errs)
+	}
+	code, out, errs = runCLI(t, "rules", "check", "--builtin")
+	if code != ExitOK || !strings.Contains(out, "0 rejected, 0 without a log source mapping") {
+		t.Errorf("rules check --builtin: exit %d\n%s%s", code, out, errs)
 	}
 }
