@@ -1,10 +1,12 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,4 +96,26 @@ func TestClientAddressesUnique(t *testing.T) {
 			seen[a] = true
 		}
 	}
+}
+
+// FuzzParseOrgFile: any bytes give an error or a file that passes validation and
+// whose campaign kinds all exist; never a panic.
+func FuzzParseOrgFile(f *testing.F) {
+	f.Add([]byte("users: 50\nhosts: {servers: 4}\noffices: [{name: a, utc_offset: 1, country: DE}]\ncampaigns: [spray]\n"))
+	f.Add([]byte("warmup: 0.5\nseed: 3\nstart: 2026-01-01\n"))
+	f.Add([]byte("hosts: [1, 2]\n"))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		of, err := ParseOrgFile(bytes.NewReader(doc))
+		if err != nil {
+			return
+		}
+		if err := of.validate(); err != nil {
+			t.Fatalf("accepted file fails validation: %v", err)
+		}
+		for _, k := range of.Campaigns {
+			if !slices.Contains(CampaignKinds(), k) {
+				t.Fatalf("unknown kind %q accepted", k)
+			}
+		}
+	})
 }
