@@ -214,9 +214,6 @@ type kubeReq struct {
 	dur      time.Duration
 }
 
-// apiVersionOf is the objectRef apiVersion of a group (all served at v1 here).
-func apiVersionOf(string) string { return "v1" }
-
 // appendAuditUUID writes a random version-4 UUID.
 func appendAuditUUID(b []byte, rng *rand.Rand) []byte {
 	const hex = "0123456789abcdef"
@@ -300,9 +297,7 @@ func (e *Emitter) KubeAudit(t time.Time, technique string, r *kubeReq) {
 			b = append(b, r.group...)
 			b = append(b, '"')
 		}
-		b = append(b, `,"apiVersion":"`...)
-		b = append(b, apiVersionOf(r.group)...)
-		b = append(b, '"')
+		b = append(b, `,"apiVersion":"v1"`...) // every group used here is served at v1
 		if r.sub != "" {
 			b = append(b, `,"subresource":"`...)
 			b = append(b, r.sub...)
