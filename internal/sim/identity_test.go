@@ -10,10 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigilsec/vigil/internal/decode"
-	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/decode/entra"
-	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/decode/okta"
 	"github.com/vigilsec/vigil/internal/event"
 )
@@ -79,31 +76,15 @@ func readIdentity(t *testing.T, dir string) map[string][]idRec {
 // accept every record.
 func TestIdentityDecodes(t *testing.T) {
 	dir, _ := generate(t, 1, 60, 9)
-	reg := formats.Default()
-	for _, c := range []struct {
-		file, format string
-		dec          decode.Decoder
-	}{{fileNames[fOkta], okta.FormatID, okta.NewDecoder()}, {fileNames[fEntra], entra.FormatID, entra.NewDecoder()}} {
-		data, err := os.ReadFile(filepath.Join(dir, c.file))
-		if err != nil {
-			t.Fatal(err)
+	for _, c := range []struct{ file, format string }{{fileNames[fOkta], okta.FormatID}, {fileNames[fEntra], entra.FormatID}} {
+		id, evs, _ := decodeSimFile(t, dir, c.file)
+		if id != c.format {
+			t.Errorf("%s: detected %q, want %s", c.file, id, c.format)
 		}
-		lines := bytes.Count(data, []byte("\n"))
-		if lines < 500 {
-			t.Errorf("%s: only %d records", c.file, lines)
+		if len(evs) < 500 {
+			t.Errorf("%s: only %d records", c.file, len(evs))
 		}
-		det, err := reg.Detect(data[:min(len(data), decode.SniffSize)])
-		if err != nil || det.Format.ID != c.format {
-			t.Errorf("%s: detected %q (%v), want %s", c.file, det.Format.ID, err, c.format)
-		}
-		s, err := decodetest.Decode(t, c.dec, c.file, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(s.Rejects) != 0 || len(s.Events) != lines {
-			t.Fatalf("%s: %d events of %d records, rejects %v", c.file, len(s.Events), lines, s.Reasons())
-		}
-		for _, e := range s.Events {
+		for _, e := range evs {
 			if e.Str(event.UserName) == "" || !e.IP(event.SourceIP).IsValid() {
 				t.Fatalf("%s at %d: no user or source address", c.file, e.Origin.Offset)
 			}

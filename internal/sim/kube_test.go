@@ -1,21 +1,18 @@
 package sim
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vigilsec/vigil/internal/decode"
-	"github.com/vigilsec/vigil/internal/decode/decodetest"
-	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/event"
 )
 
-// decodeSimFile decodes one output file with the format detected from its content,
-// as vigil hunt does, failing on any reject; it returns the format id and the
-// events, also by record offset.
+// decodeSimFile is decodeFile for a line-per-record file that must not be empty:
+// one event per line.
 func decodeSimFile(t *testing.T, dir, name string) (string, []*event.Event, map[int64]*event.Event) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, name))
@@ -25,25 +22,11 @@ func decodeSimFile(t *testing.T, dir, name string) (string, []*event.Event, map[
 	if len(data) == 0 {
 		t.Fatalf("%s is empty", name)
 	}
-	det, err := formats.Default().Detect(data[:min(len(data), decode.SniffSize)])
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
+	id, evs, byOff := decodeFile(t, dir, name)
+	if lines := bytes.Count(data, []byte("\n")); lines != len(evs) {
+		t.Fatalf("%s: %d lines but %d events", name, lines, len(evs))
 	}
-	sink, err := decodetest.Decode(t, det.Format.New(), name, data)
-	if err != nil {
-		t.Fatalf("%s (%s): %v", name, det.Format.ID, err)
-	}
-	if len(sink.Rejects) > 0 {
-		t.Fatalf("%s (%s): %d rejects, first: %v", name, det.Format.ID, len(sink.Rejects), sink.Rejects[0])
-	}
-	if lines := strings.Count(string(data), "\n"); lines != len(sink.Events) {
-		t.Fatalf("%s: %d lines but %d events", name, lines, len(sink.Events))
-	}
-	byOff := make(map[int64]*event.Event, len(sink.Events))
-	for _, e := range sink.Events {
-		byOff[e.Origin.Offset] = e
-	}
-	return det.Format.ID, sink.Events, byOff
+	return id, evs, byOff
 }
 
 // field is the first value of a raw or normalized field.

@@ -166,6 +166,17 @@ func orDash(b []byte, s string) []byte {
 }
 
 // appendFUID writes a Zeek file id ("F" and 17 base62 characters).
+// appendFileCols appends http.log's fuids, filenames and mime_types columns of one
+// direction: a file id and its MIME type when a body of n bytes went that way.
+func (e *Emitter) appendFileCols(b []byte, n int64, mime string) []byte {
+	if n <= 0 {
+		return append(b, "-\t-\t-"...)
+	}
+	b = e.appendFUID(b)
+	b = append(b, "\t-\t"...)
+	return orDash(b, mime)
+}
+
 func (e *Emitter) appendFUID(b []byte) []byte {
 	b = append(b, 'F')
 	for range 17 {
@@ -196,21 +207,9 @@ func (e *Emitter) HTTP(t time.Time, technique string, uid UID, src netip.Addr, s
 	b = append(b, '\t')
 	b = append(b, statusMsg(m.Status)...)
 	b = append(b, "\t-\t-\t(empty)\t-\t-\t-\t"...)
-	if m.ReqLen > 0 {
-		b = e.appendFUID(b)
-		b = append(b, "\t-\t"...)
-		b = orDash(b, m.ReqMIME)
-	} else {
-		b = append(b, "-\t-\t-"...)
-	}
+	b = e.appendFileCols(b, m.ReqLen, m.ReqMIME)
 	b = append(b, '\t')
-	if m.RespLen > 0 {
-		b = e.appendFUID(b)
-		b = append(b, "\t-\t"...)
-		b = orDash(b, m.RespMIME)
-	} else {
-		b = append(b, "-\t-\t-"...)
-	}
+	b = e.appendFileCols(b, m.RespLen, m.RespMIME)
 	b = append(b, '\n')
 	e.buf = b
 	e.Line(fHTTP, t, technique, b)

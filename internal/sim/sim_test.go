@@ -52,53 +52,54 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-// decoded is every output file decoded by the decoder Vigil detects for it.
-type decoded struct {
-	formats map[string]string                 // file -> format id
-	byOff   map[string]map[int64]*event.Event // file -> record offset -> event
-	events  map[string][]*event.Event
+// decodeFile decodes one output file as vigil hunt would: the format detected from
+// its content, year-less syslog dated by the file's time, failing on any reject
+// (the simulator must write what Vigil reads). It returns the format id and the
+// events, also by record offset.
+func decodeFile(t testing.TB, dir, name string) (string, []*event.Event, map[int64]*event.Event) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	det, err := formats.Default().Detect(data[:min(len(data), decode.SniffSize)])
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	sink := &decodetest.Sink{}
+	err = det.Format.New().Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: name, ModTime: st.ModTime()}, sink)
+	if err != nil {
+		t.Fatalf("%s (%s): %v", name, det.Format.ID, err)
+	}
+	if len(sink.Rejects) > 0 {
+		t.Fatalf("%s (%s): %d rejects, first: %v", name, det.Format.ID, len(sink.Rejects), sink.Rejects[0])
+	}
+	byOff := make(map[int64]*event.Event, len(sink.Events))
+	for _, e := range sink.Events {
+		byOff[e.Origin.Offset] = e
+	}
+	return det.Format.ID, sink.Events, byOff
 }
 
-// decodeOutputs decodes every output file as vigil hunt would (format detected from
-// content) and fails on any reject: the simulator must write what Vigil reads.
-func decodeOutputs(t testing.TB, dir string) decoded {
+// decodeOutputs decodes every non-empty output file with decodeFile; it returns
+// the events by file and record offset.
+func decodeOutputs(t testing.TB, dir string) map[string]map[int64]*event.Event {
 	t.Helper()
-	reg := formats.Default()
-	d := decoded{formats: map[string]string{}, byOff: map[string]map[int64]*event.Event{}, events: map[string][]*event.Event{}}
+	out := map[string]map[int64]*event.Event{}
 	for _, name := range fileNames {
-		data, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
-		}
-		if len(data) == 0 {
+		} else if st.Size() == 0 {
 			continue
 		}
-		det, err := reg.Detect(data[:min(len(data), decode.SniffSize)])
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		st, err := os.Stat(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Year-less syslog takes its year from the file's time, as hunt does.
-		sink := &decodetest.Sink{}
-		err = det.Format.New().Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: name, ModTime: st.ModTime()}, sink)
-		if err != nil {
-			t.Fatalf("%s (%s): %v", name, det.Format.ID, err)
-		}
-		if len(sink.Rejects) > 0 {
-			t.Fatalf("%s (%s): %d rejects, first: %v", name, det.Format.ID, len(sink.Rejects), sink.Rejects[0])
-		}
-		d.formats[name] = det.Format.ID
-		m := make(map[int64]*event.Event, len(sink.Events))
-		for _, e := range sink.Events {
-			m[e.Origin.Offset] = e
-		}
-		d.byOff[name] = m
-		d.events[name] = sink.Events
+		_, _, out[name] = decodeFile(t, dir, name)
 	}
-	return d
+	return out
 }
 
 // TestTruthOffsets decodes every output file and finds each labelled record at
@@ -129,7 +130,7 @@ func TestTruthOffsets(t *testing.T) {
 			if got := int64(bytes.Count(b[:ev.Offset], []byte("\n"))) + 1; got != ev.Line {
 				t.Fatalf("%s: %s@%d: offset is on line %d, truth says %d", id, ev.File, ev.Offset, got, ev.Line)
 			}
-			e := dec.byOff[ev.File][ev.Offset]
+			e := dec[ev.File][ev.Offset]
 			if e == nil {
 				t.Fatalf("%s: %s@%d: no decoded event starts there", id, ev.File, ev.Offset)
 			}
