@@ -36,6 +36,7 @@ func TestParseTruth(t *testing.T) {
 		{`{"version": 1, "campaigns": [{"id": "c", "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T11:00:00Z"}, {"id": "c", "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T11:00:00Z"}]}`, "duplicate id"},
 		{`{"version": 1, "campaigns": [{"id": "c", "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T11:00:00Z", "events": [{"file": "f", "offset": -1}]}]}`, "negative offset"},
 		{`{"version": 1, "campaigns": [{"id": "c", "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T11:00:00Z", "entities": [{"kind": "user"}]}]}`, "kind and value"},
+		{`{"version": 1, "campaigns": [{"id": "c", "start": "2026-01-05T10:00:00Z", "end": "2026-01-05T11:00:00Z", "entities": [{"kind": "user", "value": "a@b", "aliases": ["CORP\\a", " "]}]}]}`, "entities[0]: aliases[1] is empty"},
 		{`{"version": 1, "start": "yesterday"}`, "line 1"},
 	}
 	for _, b := range bad {
