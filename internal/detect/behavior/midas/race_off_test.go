@@ -1,0 +1,5 @@
+//go:build !race
+
+package midas
+
+const raceEnabled = false
