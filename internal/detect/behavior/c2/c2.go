@@ -196,12 +196,14 @@ type pair struct {
 	head    int // next ring slot once full
 	buckets [hours]bucket
 	maxDur  int64 // longest closed connection, seconds
+	durPort uint16 // its destination port
 	ev      []string
 	evHead  int
 }
 
 type openConn struct {
 	key   pairKey
+	port  uint16
 	start int64 // unix seconds
 	dur   int64 // seconds open so far
 	seen  int64 // unix seconds the record was written (start + dur)
@@ -329,7 +331,7 @@ func (t *Tracker) Observe(c Conn) error {
 			o = &openConn{}
 			t.open[clip(c.UID)] = o
 		}
-		*o = openConn{key: k, start: start, dur: max(o.dur, dur), seen: max(o.seen, end), id: clip(id)}
+		*o = openConn{key: k, port: c.DstPort, start: start, dur: max(o.dur, dur), seen: max(o.seen, end), id: clip(id)}
 	} else {
 		delete(t.open, c.UID) // closed: its duration is now in the buckets
 	}
@@ -363,7 +365,9 @@ func (t *Tracker) observePair(k pairKey, c Conn, start, end, dur int64, id strin
 		e := p.bucketAt(end / 3600)
 		e.dur = satAdd(e.dur, uint64(dur))
 	}
-	p.maxDur = max(p.maxDur, dur)
+	if dur > p.maxDur {
+		p.maxDur, p.durPort = dur, c.DstPort
+	}
 	p.ev, p.evHead = pushEvidence(p.ev, p.evHead, id)
 }
 
@@ -562,7 +566,8 @@ func (t *Tracker) ObserveHTTP(r HTTPRequest) error {
 	return nil
 }
 
-// normHost lower-cases a host name and strips a port; "-" and "" are blank.
+// normHost lower-cases a host name and strips a port; "-", "" and literal
+// addresses give "".
 func normHost(h string) string {
 	h = strings.TrimSpace(h)
 	if h == "-" || h == "" {
@@ -573,6 +578,9 @@ func normHost(h string) string {
 	}
 	if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.Contains(h[:i], ":") {
 		h = h[:i]
+	}
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return "" // an address, not a name: the IP pair covers it
 	}
 	return strings.ToLower(strings.TrimSuffix(h, "."))
 }

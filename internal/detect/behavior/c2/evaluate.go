@@ -86,8 +86,9 @@ func (t *Tracker) Evaluate(now time.Time) []Finding {
 	firstH := max(floorDiv(from, 3600), nowH-hours+1)
 
 	type openAgg struct {
-		dur int64
-		ids []string
+		dur, maxDur int64
+		port        uint16
+		ids         []string
 	}
 	opens := map[pairKey]*openAgg{}
 	openIDs := make([]string, 0, len(t.open))
@@ -106,6 +107,9 @@ func (t *Tracker) Evaluate(now time.Time) []Finding {
 			opens[o.key] = a
 		}
 		a.dur += o.dur
+		if o.dur > a.maxDur {
+			a.maxDur, a.port = o.dur, o.port
+		}
 		if len(a.ids) < evidenceN {
 			a.ids = append(a.ids, o.id)
 		}
@@ -143,14 +147,18 @@ func (t *Tracker) Evaluate(now time.Time) []Finding {
 		if k.fqdn != "" {
 			continue
 		}
-		total, open := durSec, int64(0)
+		total, open, port := durSec, int64(0), p.durPort
 		var openEv []string
 		if a := opens[k]; a != nil {
 			open, openEv = a.dur, a.ids
 			total += open
+			if a.maxDur > p.maxDur {
+				port = a.port
+			}
 		}
 		if total >= int64(t.cfg.LongConnMin/time.Second) {
 			f := ev.base(p, KindLongConnection, conns)
+			f.DstPort = port // of the longest connection: the pair may mix services
 			f.TotalDuration = time.Duration(total) * time.Second
 			f.OpenDuration = time.Duration(open) * time.Second
 			f.Score = max(bucketedScore(float64(total), t.cfg.LongConnMin.Seconds(), 4*3600, 8*3600, 12*3600)+f.PrevalenceModifier, 0)
@@ -160,7 +168,7 @@ func (t *Tracker) Evaluate(now time.Time) []Finding {
 			if open > 0 {
 				openText = fmt.Sprintf(" (%s of it in connections still open)", durText(open))
 			}
-			f.Summary = fmt.Sprintf("%s was connected to %s for %s in total%s over %s; %s.",
+			f.Summary = fmt.Sprintf("%s was connected to %s for %s in total%s, seen over %s%s.",
 				k.src, f.target(), durText(total), openText, spanText(from, nowS), f.prevalenceText())
 			out = append(out, f)
 		}
@@ -298,9 +306,9 @@ func (ev *evaluator) beacon(p *pair, freq []uint32, conns uint64) (Finding, bool
 	f.BytesMAD = dsMAD
 	blank := ""
 	if f.BlankHostRequests > 0 {
-		blank = fmt.Sprintf("; %s of %s HTTP requests had a blank Host header", group(f.BlankHostRequests), group(f.Requests))
+		blank = fmt.Sprintf("; %s of its %s HTTP requests had a blank Host header", group(f.BlankHostRequests), group(f.Requests))
 	}
-	f.Summary = fmt.Sprintf("%s connected to %s %s times in %s, every %s ± %s, %s bytes each; %s%s.",
+	f.Summary = fmt.Sprintf("%s connected to %s %s times in %s, every %s ± %s, %s bytes each%s%s.",
 		p.key.src, f.target(), group(uint64(len(ev.ts))), spanText(first, last),
 		secText(f.MedianInterval), secText(f.IntervalMAD), group(uint64(math.Round(f.MedianBytes))), f.prevalenceText(), blank)
 	return f, true
@@ -319,14 +327,16 @@ func (f *Finding) target() string {
 	return d
 }
 
+// prevalenceText is "; no other of 212 hosts talks to it" or "; 5 of 212 hosts
+// talk to it", or "" when the source is not counted or too few hosts are.
 func (f *Finding) prevalenceText() string {
 	switch {
-	case f.PopulationHosts == 0:
-		return "prevalence unknown"
-	case f.PrevalenceHosts <= 1:
-		return fmt.Sprintf("no other of %s hosts talks to it", group(uint64(f.PopulationHosts)))
+	case f.PrevalenceHosts == 0 || f.PopulationHosts < 2:
+		return ""
+	case f.PrevalenceHosts == 1:
+		return fmt.Sprintf("; no other of %s hosts talks to it", group(uint64(f.PopulationHosts)))
 	default:
-		return fmt.Sprintf("%s of %s hosts talk to it", group(uint64(f.PrevalenceHosts)), group(uint64(f.PopulationHosts)))
+		return fmt.Sprintf("; %s of %s hosts talk to it", group(uint64(f.PrevalenceHosts)), group(uint64(f.PopulationHosts)))
 	}
 }
 
