@@ -1,0 +1,5 @@
+//go:build !race
+
+package c2
+
+const raceEnabled = false
