@@ -1,7 +1,6 @@
 package midas
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -41,11 +40,11 @@ type Config struct {
 	Threshold float64
 }
 
-// DefaultConfig returns the configuration of the reference implementation's
-// demo: 2 rows x 1024 buckets, decay 0.5, MIDAS-R (no filtering; set Filter
-// to use MIDAS-F with the reference threshold 1e3).
+// DefaultConfig returns the reference implementation's settings: 2 rows x
+// 1024 buckets, decay 0.5, MIDAS-F filtering with threshold 1e3. Clear
+// Filter for plain MIDAS-R (ROC-AUC on DARPA 0.949 against 0.986).
 func DefaultConfig() Config {
-	return Config{Rows: 2, Buckets: 1024, Alpha: 0.5, Seed: 0x9e3779b97f4a7c15, Threshold: 1e3}
+	return Config{Rows: 2, Buckets: 1024, Alpha: 0.5, Seed: 0x9e3779b97f4a7c15, Filter: true, Threshold: 1e3}
 }
 
 // Validate reports the first invalid field.
@@ -300,11 +299,16 @@ func (m *Model) count(k Kind, key uint64, t float64) Part {
 }
 
 // advance closes the current tick and opens tick (> m.cur). As in the
-// reference implementation the decay is applied once, however many empty
-// ticks lie between; the elapsed tick count (t) does include them.
+// reference implementation, totals are merged once however many empty
+// ticks lie between, and the elapsed tick count (t) includes them.
 func (m *Model) advance(tick int64) {
 	closing := float64(uint64(m.cur)-uint64(m.first)) + 1
+	// Decay by Alpha per elapsed tick: empty ticks decay the current
+	// counts too (the reference decays once per change).
 	a := m.cfg.Alpha
+	if gap := uint64(tick) - uint64(m.cur); gap > 1 {
+		a = math.Pow(a, float64(gap))
+	}
 	st := m.stride
 	for k := range m.cells {
 		cells := m.cells[k]
@@ -333,7 +337,8 @@ func (m *Model) advance(tick int64) {
 			}
 			c[fCur] *= a
 			c[fRaw] = 0
-			c[fScore] = 0
+			// As in the reference, fScore is kept: a cell not seen in
+			// the next tick is merged by the last score it had.
 		}
 	}
 	m.cur = tick
@@ -349,5 +354,3 @@ func mix(x uint64) uint64 {
 	x ^= x >> 31
 	return x
 }
-
-var errCorrupt = errors.New("corrupt snapshot")
