@@ -229,9 +229,9 @@ func (m *Model) Observe(src, dst uint64, tick int64) Result {
 
 	var res Result
 	res.Tick = m.cur
-	res.Elapsed = int64(uint64(m.cur) - uint64(m.first) + 1)
-	if res.Elapsed < 0 {
-		res.Elapsed = math.MaxInt64
+	res.Elapsed = math.MaxInt64
+	if d := uint64(m.cur) - uint64(m.first); d < math.MaxInt64 {
+		res.Elapsed = int64(d + 1)
 	}
 	res.Edge = m.count(KindEdge, mix(src^mix(dst^0x5bd1e9955bd1e995)), t)
 	res.Source = m.count(KindSource, src, t)
