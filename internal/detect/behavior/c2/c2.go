@@ -314,7 +314,7 @@ func (t *Tracker) Observe(c Conn) error {
 	if id == "" {
 		id = c.UID
 	}
-	k := pairKey{src: c.Src.Unmap(), dst: c.Dst.Unmap()}
+	k := pairKey{src: c.Src.Unmap().WithZone(""), dst: c.Dst.Unmap().WithZone("")}
 	t.observePair(k, c, start, end, dur, id)
 	if h := normHost(c.Host); h != "" {
 		t.observePair(pairKey{src: k.src, fqdn: h}, c, start, end, dur, id)
@@ -523,8 +523,8 @@ func (t *Tracker) ObserveHTTP(r HTTPRequest) error {
 	}
 	ts := r.Time.Unix()
 	t.seeTime(ts)
-	src, dst := r.Src.Unmap(), r.Dst.Unmap()
-	blank := normHost(r.Host) == ""
+	src, dst := r.Src.Unmap().WithZone(""), r.Dst.Unmap().WithZone("")
+	blank := isBlank(r.Host)
 	k := pairKey{src: src, dst: dst}
 	hp := t.hpairs[k]
 	if hp == nil {
@@ -587,6 +587,11 @@ func normHost(h string) string {
 
 // clip returns a private copy of s cut to maxStrLen bytes: decoders may hand
 // out strings backed by reused buffers, so nothing retained aliases them.
+func isBlank(h string) bool {
+	h = strings.TrimSpace(h)
+	return h == "" || h == "-"
+}
+
 func clip(s string) string {
 	return strings.Clone(s[:min(len(s), maxStrLen)])
 }

@@ -82,7 +82,7 @@ func (t *Tracker) Evaluate(now time.Time) []Finding {
 	}
 	nowS := now.Unix()
 	from := max(nowS-int64(Window/time.Second), t.first)
-	nowH := floorDiv(nowS, 3600)
+	nowH := floorDiv(nowS-1, 3600) // the hour holding the last second before now
 	firstH := max(floorDiv(from, 3600), nowH-hours+1)
 
 	type openAgg struct {
