@@ -87,7 +87,12 @@ func (g *gen) normal(x []float64) {
 // outlier fills x with an attack-shaped entity-hour of one of several kinds.
 func (g *gen) outlier(x []float64) {
 	g.normal(x)
-	switch g.r.IntN(5) {
+	g.inject(x, g.r.IntN(5))
+}
+
+// inject turns ordinary x into attack kind k (0..4).
+func (g *gen) inject(x []float64, k int) {
+	switch k {
 	case 0: // password spraying from the account
 		x[fFailed] = 25 + g.poisson(20)
 		x[fLogons] += g.poisson(10)
