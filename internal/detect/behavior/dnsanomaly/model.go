@@ -128,7 +128,10 @@ func (c Config) withDefaults() Config {
 	fillD(&c.Window, d.Window)
 	fillD(&c.WarmUp, d.WarmUp)
 	fillD(&c.PrevalentAge, d.PrevalentAge)
-	for _, x := range []struct{ p *int; v int }{
+	for _, x := range []struct {
+		p *int
+		v int
+	}{
 		{&c.MaxDoms, d.MaxDoms}, {&c.MaxPair, d.MaxPair}, {&c.MaxCli, d.MaxCli},
 		{&c.MinDistinct, d.MinDistinct}, {&c.MinWindows, d.MinWindows}, {&c.MaxPerWindow, d.MaxPerWindow},
 		{&c.PrevalentClients, d.PrevalentClients}, {&c.MinLabel, d.MinLabel},
@@ -137,7 +140,10 @@ func (c Config) withDefaults() Config {
 	} {
 		fill(x.p, x.v)
 	}
-	for _, x := range []struct{ p *float64; v float64 }{
+	for _, x := range []struct {
+		p *float64
+		v float64
+	}{
 		{&c.TunnelZ, d.TunnelZ}, {&c.ShapeZ, d.ShapeZ}, {&c.UsualFactor, d.UsualFactor}, {&c.Regrowth, d.Regrowth},
 		{&c.PrevalentExtraZ, d.PrevalentExtraZ}, {&c.DGAZ, d.DGAZ}, {&c.MinModelWeight, d.MinModelWeight},
 	} {
@@ -234,6 +240,8 @@ type domState struct {
 	scored      bool
 	score       float32 // cached DGA label score
 	usual       float32 // domain's usual distinct subdomains per pair-window
+	uLen, uEnt  float32 // its usual mean subdomain length and entropy (EWMA over windows)
+	windows     uint16  // pair-windows learned into usual, uLen, uEnt (saturating)
 	kind        NameKind
 }
 
@@ -264,6 +272,7 @@ type cliState struct {
 	nx       uint32
 	dga      []dgaHit // distinct suspicious domains this window (capped)
 	ndga     int
+	ndgaNX   int // of them answered NXDOMAIN
 	reported int
 	nrep     uint8
 }
@@ -275,9 +284,10 @@ type dgaHit struct {
 }
 
 const (
-	pClients = 6
-	pSubs    = 8
-	maxHits  = 16
+	domainHistory = 3 // pair-windows before a domain's own name profile is trusted
+	pClients      = 6
+	pSubs         = 8
+	maxHits       = 16
 )
 
 // New returns an empty model.
@@ -485,6 +495,18 @@ func (m *Model) closeWindow(p *pairState, d *domState) {
 		m.entH.add(p.entSum/float64(p.named), 1)
 	}
 	d.usual = float32(max(float64(d.usual)*0.98, ds))
+	if p.named > 0 {
+		l, e := float32(p.lenSum/float64(p.named)), float32(p.entSum/float64(p.named))
+		if d.windows == 0 {
+			d.uLen, d.uEnt = l, e
+		} else {
+			d.uLen += 0.1 * (l - d.uLen)
+			d.uEnt += 0.1 * (e - d.uEnt)
+		}
+		if d.windows < math.MaxUint16 {
+			d.windows++
+		}
+	}
 }
 
 // robustOf returns the cached median and sigma of hist i, refreshed when its
@@ -531,6 +553,11 @@ func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, out []Fi
 	}
 	shape := max(zl, ze)
 	if zd < needZ || shape < needShape {
+		return out
+	}
+	if d.windows >= domainHistory && meanLen < float64(d.uLen)+max(8, float64(d.uLen)/2) && meanEnt < float64(d.uEnt)+0.75 {
+		// The domain's names always look like this (a CDN's host names): more of
+		// them is heavy use, not a tunnel.
 		return out
 	}
 	p.flagged = true
@@ -603,6 +630,9 @@ func (m *Model) checkDGA(q Query, n Name, d *domState, c *cliState, nx bool, out
 		return out
 	}
 	c.ndga++
+	if nx {
+		c.ndgaNX++
+	}
 	if len(c.dga) < maxHits {
 		c.dga = append(c.dga, dgaHit{strings.Clone(n.Registered), strings.Clone(n.FQDN), strings.Clone(q.EventID), zs, nx})
 	}
@@ -612,13 +642,9 @@ func (m *Model) checkDGA(q Query, n Name, d *domState, c *cliState, nx bool, out
 	c.nrep++
 	c.reported = c.ndga
 	var zsum float64
-	nxn := 0
 	f := Finding{Kind: FindingDGA, Version: Version, Time: q.Time, Client: q.Client, Domain: n.Registered}
 	for _, h := range c.dga {
 		zsum += h.z
-		if h.nx {
-			nxn++
-		}
 		if len(f.Names) < 5 {
 			f.Names = append(f.Names, h.name)
 			f.EventIDs = append(f.EventIDs, h.ev)
@@ -633,10 +659,11 @@ func (m *Model) checkDGA(q Query, n Name, d *domState, c *cliState, nx bool, out
 		{"suspicious_domains_per_window", float64(c.ndga), 0, 0},
 		{"mean_suspicious_z", meanZ, 0, 0},
 		{"client_nxdomain_rate", nxRate, 0, 0},
+		{"suspicious_nxdomain", float64(c.ndgaNX), 0, 0},
 	}
 	sortFeatures(f.Features)
 	f.Summary = fmt.Sprintf("%s queried %d single-client domains in %v whose names are unlike the organisation's (mean %.1f sigma below the learned character model, e.g. %s), %d of them NXDOMAIN; client NXDOMAIN rate %.0f%%.",
-		q.Client, c.ndga, m.cfg.Window, -meanZ, strings.Join(f.Names, ", "), nxn, 100*nxRate)
+		q.Client, c.ndga, m.cfg.Window, -meanZ, strings.Join(f.Names, ", "), c.ndgaNX, 100*nxRate)
 	m.stats.Findings[FindingDGA]++
 	return append(out, f)
 }

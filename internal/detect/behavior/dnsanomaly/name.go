@@ -39,11 +39,11 @@ func (k NameKind) String() string {
 
 // Reasons a name is rejected by Normalize. They are stable: Stats counts by them.
 const (
-	ReasonEmpty         = "empty"
-	ReasonTooLong       = "name-too-long"  // more than 253 characters
-	ReasonLabelTooLong  = "label-too-long" // a label of more than 63 characters
-	ReasonEmptyLabel    = "empty-label"    // ".." or a leading dot
-	ReasonInvalidChar   = "invalid-char"   // not a letter, digit, '-' or '_'
+	ReasonEmpty        = "empty"
+	ReasonTooLong      = "name-too-long"  // more than 253 characters
+	ReasonLabelTooLong = "label-too-long" // a label of more than 63 characters
+	ReasonEmptyLabel   = "empty-label"    // ".." or a leading dot
+	ReasonInvalidChar  = "invalid-char"   // not a letter, digit, '-' or '_'
 )
 
 // NameError is a rejected name with its stable reason.

@@ -152,6 +152,9 @@ func (m *Model) Snapshot(out io.Writer) error {
 		w.b(d.scored)
 		w.u(uint64(math.Float32bits(d.score)))
 		w.u(uint64(math.Float32bits(d.usual)))
+		w.u(uint64(math.Float32bits(d.uLen)))
+		w.u(uint64(math.Float32bits(d.uEnt)))
+		w.u(uint64(d.windows))
 		w.u(uint64(d.kind))
 	}
 	// pairs
@@ -203,6 +206,7 @@ func (m *Model) Snapshot(out io.Writer) error {
 			w.b(h.nx)
 		}
 		w.u(uint64(c.ndga))
+		w.u(uint64(c.ndgaNX))
 		w.u(uint64(c.reported))
 		w.u(uint64(c.nrep))
 	}
@@ -482,7 +486,8 @@ func (m *Model) restore(in io.Reader) error {
 		d.clients = r.sketch(pClients)
 		d.trained = uint16(r.n(math.MaxUint16, "trained"))
 		d.normal, d.rareDone, d.scored = r.b(), r.b(), r.b()
-		d.score, d.usual = r.f32(), r.f32()
+		d.score, d.usual, d.uLen, d.uEnt = r.f32(), r.f32(), r.f32(), r.f32()
+		d.windows = uint16(r.n(math.MaxUint16, "windows"))
 		d.kind = NameKind(r.n(int(KindIP), "kind"))
 		if r.err != nil {
 			return r.err
@@ -518,6 +523,7 @@ func (m *Model) restore(in io.Reader) error {
 			c.dga = append(c.dga, dgaHit{r.s(), r.s(), r.s(), r.f(), r.b()})
 		}
 		c.ndga = r.n(math.MaxInt32, "dga count")
+		c.ndgaNX = r.n(c.ndga, "dga nxdomain count")
 		c.reported = r.n(math.MaxInt32, "dga reported")
 		c.nrep = uint8(r.n(math.MaxUint8, "reports"))
 		if r.err != nil {
