@@ -2,8 +2,11 @@ package dnsanomaly
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,29 +50,73 @@ func simQueries(t *testing.T, seed uint64, users, days int) ([]Query, sim.TruthC
 	return qs, tr.Campaigns[0]
 }
 
+// TestSimTunnelCampaign: on simulated organisations the campaign's tunnel domain
+// is reported for the campaign's host inside the campaign's time, and the benign
+// traffic of the other days and hosts gives at most a couple of findings a day.
 func TestSimTunnelCampaign(t *testing.T) {
-	qs, camp := simQueries(t, 3, 30, 4)
-	var dom string
-	for _, e := range camp.Entities {
-		if e.Kind == "domain" {
-			n, err := Normalize(e.Value)
-			if err != nil {
-				t.Fatal(err)
+	for _, c := range []struct {
+		seed        uint64
+		users, days int
+	}{{3, 30, 4}, {9, 40, 5}} {
+		t.Run(fmt.Sprint("seed", c.seed), func(t *testing.T) {
+			qs, camp := simQueries(t, c.seed, c.users, c.days)
+			var dom, ip string
+			for _, e := range camp.Entities {
+				switch e.Kind {
+				case "domain":
+					n, err := Normalize(e.Value)
+					if err != nil {
+						t.Fatal(err)
+					}
+					dom = n.Registered
+				case "ip":
+					ip = e.Value
+				}
 			}
-			dom = n.Registered
-		}
+			m := newModel(t, Config{})
+			fs := run(t, m, qs)
+			var hits, benign int
+			for _, f := range fs {
+				if f.Domain == dom && f.Client == ip {
+					if f.Time.Before(camp.Start) || f.Time.After(camp.End) {
+						t.Errorf("campaign finding outside the campaign: %s", f.Summary)
+					}
+					if f.Kind == FindingTunnel {
+						hits++
+					}
+					continue
+				}
+				benign++
+				t.Logf("benign finding: %s %s", f.Kind, f.Summary)
+			}
+			if hits == 0 {
+				t.Errorf("tunnel %s from %s not found; %d findings, stats %+v", dom, ip, len(fs), m.Stats())
+			}
+			// Two reports per started window at most.
+			if wins := int(camp.End.Sub(camp.Start)/time.Hour) + 2; hits > 2*wins {
+				t.Errorf("%d tunnel findings for a %v campaign", hits, camp.End.Sub(camp.Start))
+			}
+			if benign > 2*c.days {
+				t.Errorf("%d benign findings in %d days", benign, c.days)
+			}
+			t.Logf("%d queries, %d tunnel findings for %s, %d benign findings; character model weight %.0f, %0.f label scores",
+				len(qs), hits, dom, benign, m.weight, m.scoreH.total)
+
+			// The character model learned from this organisation's names finds a
+			// bot's burst injected into the last day.
+			last := qs[len(qs)-1].Time.Add(-3 * time.Hour)
+			bot := append(slices.Clone(qs), dga(rand.New(rand.NewPCG(c.seed, 2)), last, "10.64.0.99", 30)...)
+			sortQueries(bot)
+			found := false
+			for _, f := range run(t, newModel(t, Config{}), bot) {
+				if f.Kind == FindingDGA && f.Client == "10.64.0.99" {
+					found = true
+					t.Log(f.Summary)
+				}
+			}
+			if !found {
+				t.Error("injected DGA burst not found")
+			}
+		})
 	}
-	m, err := New(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fs []Finding
-	for _, q := range qs {
-		fs = m.Observe(q, fs)
-	}
-	for _, f := range fs {
-		t.Logf("%s %s %s %.1f %s", f.Kind, f.Time.Format(time.RFC3339), f.Domain, f.Score, f.Summary)
-	}
-	_ = dom
-	t.Logf("%+v", m.Stats())
 }
