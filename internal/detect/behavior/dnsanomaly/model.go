@@ -90,6 +90,7 @@ type Config struct {
 	// Rare domains.
 	RareMaxClients int // at most this many clients (1)
 	RareMinHours   int // queried in at least this many distinct hours (3)
+	RareMinOrg     int // and only while the organisation has this many tracked clients (10)
 
 	// AllowSuffixes are user-declared suffixes never scored ("corp.example").
 	AllowSuffixes []string
@@ -103,7 +104,7 @@ func DefaultConfig() Config {
 		MinDistinct: 30, TunnelZ: 4, ShapeZ: 2, UsualFactor: 4, MinWindows: 30, Regrowth: 8, MaxPerWindow: 2,
 		PrevalentClients: 5, PrevalentAge: 48 * time.Hour, PrevalentExtraZ: 3,
 		DGAZ: -3, MinLabel: 6, MinTrainClients: 2, MaxTrainClients: 16, MinModelWeight: 150, DGAMinNames: 3,
-		RareMaxClients: 1, RareMinHours: 3,
+		RareMaxClients: 1, RareMinHours: 3, RareMinOrg: 10,
 	}
 }
 
@@ -136,7 +137,7 @@ func (c Config) withDefaults() Config {
 		{&c.MinDistinct, d.MinDistinct}, {&c.MinWindows, d.MinWindows}, {&c.MaxPerWindow, d.MaxPerWindow},
 		{&c.PrevalentClients, d.PrevalentClients}, {&c.MinLabel, d.MinLabel},
 		{&c.MinTrainClients, d.MinTrainClients}, {&c.MaxTrainClients, d.MaxTrainClients},
-		{&c.DGAMinNames, d.DGAMinNames}, {&c.RareMaxClients, d.RareMaxClients}, {&c.RareMinHours, d.RareMinHours},
+		{&c.DGAMinNames, d.DGAMinNames}, {&c.RareMaxClients, d.RareMaxClients}, {&c.RareMinHours, d.RareMinHours}, {&c.RareMinOrg, d.RareMinOrg},
 	} {
 		fill(x.p, x.v)
 	}
@@ -669,7 +670,8 @@ func (m *Model) checkDGA(q Query, n Name, d *domState, c *cliState, nx bool, out
 }
 
 func (m *Model) checkRare(q Query, n Name, d *domState, out []Finding) []Finding {
-	if d.rareDone || n.Kind != KindPublic || int(d.hours) < m.cfg.RareMinHours || !m.warm(d.first) {
+	if d.rareDone || n.Kind != KindPublic || int(d.hours) < m.cfg.RareMinHours || !m.warm(d.first) || len(m.clients) < m.cfg.RareMinOrg {
+		// (With a handful of clients every domain is "used by one host".)
 		return out
 	}
 	k := d.clients.count()

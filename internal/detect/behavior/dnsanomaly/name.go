@@ -128,9 +128,10 @@ func Normalize(name string) (Name, error) {
 		return n, nil
 	}
 	suffix, icann := publicsuffix.PublicSuffix(name)
-	if !icann && !strings.Contains(suffix, ".") {
-		// Not a real TLD (.local, .lan, an unlisted one, a single label): the
-		// organisation's own zone. Key on the last two labels.
+	if !strings.Contains(name, ".") || (!icann && !strings.Contains(suffix, ".")) {
+		// A single label (a host name, even one spelling a TLD) or not a real
+		// TLD (.local, .lan, an unlisted one): the organisation's own zone. Key
+		// on the last two labels.
 		n.Kind = KindInternal
 		n.Registered = lastLabels(name, 2)
 	} else {
