@@ -1,0 +1,53 @@
+package seasonal
+
+// lru is an intrusive doubly linked list over slab indices, most recently
+// used at the head. It allocates only when the slab grows.
+type lru struct {
+	prev, next []int32
+	head, tail int32
+}
+
+func (l *lru) reset() {
+	l.prev, l.next = l.prev[:0], l.next[:0]
+	l.head, l.tail = -1, -1
+}
+
+// grow makes room for index i (== current length).
+func (l *lru) grow() {
+	l.prev = append(l.prev, -1)
+	l.next = append(l.next, -1)
+}
+
+func (l *lru) pushFront(i int32) {
+	l.prev[i], l.next[i] = -1, l.head
+	if l.head >= 0 {
+		l.prev[l.head] = i
+	}
+	l.head = i
+	if l.tail < 0 {
+		l.tail = i
+	}
+}
+
+func (l *lru) unlink(i int32) {
+	p, n := l.prev[i], l.next[i]
+	if p >= 0 {
+		l.next[p] = n
+	} else {
+		l.head = n
+	}
+	if n >= 0 {
+		l.prev[n] = p
+	} else {
+		l.tail = p
+	}
+	l.prev[i], l.next[i] = -1, -1
+}
+
+func (l *lru) touch(i int32) {
+	if l.head == i {
+		return
+	}
+	l.unlink(i)
+	l.pushFront(i)
+}

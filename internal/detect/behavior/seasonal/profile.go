@@ -1,0 +1,250 @@
+package seasonal
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Fixed-point scale of the decayed activity counts (uint16, max 32 weeks).
+const cScale = 2048
+
+// Smoothing pseudo-counts of P(active): (C + priorA) / (N + priorB).
+const (
+	priorA = 0.05
+	priorB = 1.0
+)
+
+// profile is the time-of-day state of one user.
+type profile struct {
+	entity string
+	// Hours since the epoch: first seen, last active hour, end of the
+	// current rare session, feedback horizon, last flagged hour; decayWeek
+	// is the week the counts are decayed to.
+	first, lastHour, sessionEnd, normalUntil, flaggedHour, decayWeek int32
+	active                                                           uint32
+	flaggedOK                                                        bool
+	cnt                                                              [168]uint16 // decayed active hours x cScale
+	last                                                             [168]uint16 // week of the last activity + 1, 0 = never
+}
+
+type nb struct {
+	slot uint8
+	w    float32
+}
+
+type profiles struct {
+	cfg     *Config
+	slab    []profile
+	index   map[string]int32
+	free    []int32
+	l       lru
+	evicted uint64
+	decay   float64 // weekly decay factor
+	nbr     [168][]nb
+	nbrW    [168]float64 // sum of weights
+}
+
+func weekOf(h int32) int32 { return (h + 72) / 168 }
+
+func (p *profiles) init(cfg *Config) {
+	p.cfg = cfg
+	p.index = make(map[string]int32)
+	p.l.reset()
+	p.decay = math.Pow(0.5, 1/cfg.ProfileHalfLifeWeeks)
+	for s := range 168 {
+		day, hod := s/24, s%24
+		add := func(d, h int, w float32) {
+			t := ((d*24+h)%168 + 168) % 168
+			p.nbr[s] = append(p.nbr[s], nb{uint8(t), w})
+			p.nbrW[s] += float64(w)
+		}
+		for off, w := range [5]float32{0.25, 0.5, 1, 0.5, 0.25} {
+			add(day, hod+off-2, w)
+		}
+		for d := range 7 {
+			if d == day || (d < 5) != (day < 5) {
+				continue
+			}
+			add(d, hod-1, 0.15)
+			add(d, hod, 0.3)
+			add(d, hod+1, 0.15)
+		}
+	}
+}
+
+func (p *profiles) add(m *Model, e string, h int32) int32 {
+	if len(p.index) >= m.cfg.MaxProfiles {
+		p.remove(p.l.tail)
+		p.evicted++
+	}
+	var i int32
+	if n := len(p.free); n > 0 {
+		i = p.free[n-1]
+		p.free = p.free[:n-1]
+	} else {
+		i = int32(len(p.slab))
+		p.slab = append(p.slab, profile{})
+		p.l.grow()
+	}
+	p.slab[i] = profile{entity: e, first: h, lastHour: h - 1, decayWeek: weekOf(h)}
+	p.index[e] = i
+	p.l.pushFront(i)
+	return i
+}
+
+func (p *profiles) remove(i int32) {
+	delete(p.index, p.slab[i].entity)
+	p.l.unlink(i)
+	p.slab[i] = profile{}
+	p.free = append(p.free, i)
+}
+
+func (p *profiles) sweep(m *Model, h int32) {
+	idle := int32(m.cfg.EvictAfterDays) * 24
+	for i := range p.slab {
+		if e := p.slab[i].entity; e != "" && h-1-p.slab[i].lastHour > idle {
+			p.remove(int32(i))
+		}
+	}
+}
+
+// decayTo brings the counts of u to week wk.
+func (p *profiles) decayTo(u *profile, wk int32) {
+	if wk <= u.decayWeek {
+		return
+	}
+	f := math.Pow(p.decay, float64(wk-u.decayWeek))
+	for s, c := range u.cnt {
+		u.cnt[s] = uint16(float64(c) * f)
+	}
+	u.decayWeek = wk
+}
+
+// weeks is the decayed number of weeks of history at hour h.
+func (p *profiles) weeks(u *profile, h int32) float64 {
+	n := float64(h-u.first) / 168
+	return (1 - math.Pow(p.decay, n)) / (1 - p.decay)
+}
+
+// prob is the smoothed P(active in slot) at hour h, before learning h.
+func (p *profiles) prob(u *profile, slot int, h int32) float64 {
+	var c float64
+	for _, x := range p.nbr[slot] {
+		c += float64(x.w) * float64(u.cnt[x.slot])
+	}
+	c /= cScale
+	return min(1, (c+priorA)/(p.nbrW[slot]*p.weeks(u, h)+priorB))
+}
+
+func (p *profiles) observe(m *Model, e Event, h int32) {
+	i, ok := p.index[e.Entity]
+	if !ok {
+		i = p.add(m, e.Entity, h)
+	} else {
+		p.l.touch(i)
+	}
+	u := &p.slab[i]
+	if u.lastHour >= h {
+		return // this hour is already counted
+	}
+	c := p.cfg
+	p.decayTo(u, weekOf(h))
+	slot := how(h)
+	w := 1.0
+	warm := h-u.first >= int32(c.ProfileWarmupDays)*24 && u.active >= uint32(c.ProfileMinActiveHours)
+	if warm && h >= u.normalUntil {
+		if pr := p.prob(u, slot, h); pr < c.RareP {
+			w = c.FlaggedWeight
+			if h-u.sessionEnd > int32(c.SessionGapHours)+1 || u.sessionEnd == 0 {
+				m.emit(p.finding(u, h, slot, pr, e.Evidence), false)
+			}
+			u.sessionEnd, u.flaggedHour, u.flaggedOK = h, h, true
+		}
+	}
+	u.cnt[slot] = addCount(u.cnt[slot], w)
+	u.last[slot] = uint16(min(weekOf(h)+1, math.MaxUint16))
+	u.active++
+	u.lastHour = h
+}
+
+func addCount(c uint16, w float64) uint16 {
+	return uint16(min(float64(c)+w*cScale, math.MaxUint16))
+}
+
+var dayNames = [7]string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+
+// usual describes the usual hours: per day class, the first to last hour of
+// the day with an activity rate of at least 25%.
+func (p *profiles) usual(u *profile, h int32) string {
+	wk := p.weeks(u, h)
+	if wk <= 0 {
+		return "not yet known"
+	}
+	var parts []string
+	for _, cl := range [2]struct {
+		name     string
+		from, to int
+	}{{"Mon-Fri", 0, 5}, {"Sat-Sun", 5, 7}} {
+		lo, hi := -1, -1
+		for hod := range 24 {
+			var r float64
+			for d := cl.from; d < cl.to; d++ {
+				r += float64(u.cnt[d*24+hod]) / cScale
+			}
+			if r/float64(cl.to-cl.from)/wk >= 0.25 {
+				if lo < 0 {
+					lo = hod
+				}
+				hi = hod
+			}
+		}
+		if lo < 0 {
+			parts = append(parts, cl.name+" rarely")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %02d:00-%02d:00", cl.name, lo, hi+1))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (p *profiles) finding(u *profile, h int32, slot int, pr float64, evidence string) Finding {
+	c := p.cfg
+	span := float64(h-u.first) / 24
+	conf := min(1, span/28) * min(1, float64(u.active)/float64(2*max(c.ProfileMinActiveHours, 1)))
+	start := hourStart(h)
+	var seen string
+	if l := u.last[slot]; l == 0 {
+		seen = fmt.Sprintf("for the first time in %.0f days of history", span)
+	} else {
+		ago := float64(weekOf(h)-int32(l-1)) * 7
+		seen = fmt.Sprintf("last active at this hour of the week about %.0f days ago", ago)
+	}
+	f := Finding{
+		Model: ModelTimeOfDay, Version: Version, Entity: u.entity, Metric: TimeOfDay, Direction: Rare,
+		Start: start, End: hourStart(h + 1), Observed: 1, Expected: pr, Probability: pr,
+		Confidence: conf, HistoryDays: span,
+		Message: fmt.Sprintf("%s is usually active %s (UTC as seen in the data); active %s %s %s (P(active) = %.2g%%)",
+			u.entity, p.usual(u, h), dayNames[slot/24], start.Format("15:04"), seen, 100*pr),
+	}
+	if evidence != "" {
+		f.Evidence = []string{evidence}
+	}
+	return f
+}
+
+func (p *profiles) markNormal(m *Model, entity string, h int32) bool {
+	i, ok := p.index[entity]
+	if !ok {
+		return false
+	}
+	u := &p.slab[i]
+	u.normalUntil = max(u.normalUntil, h)
+	if u.flaggedOK && u.flaggedHour < h {
+		s := how(u.flaggedHour)
+		u.cnt[s] = addCount(u.cnt[s], 1-m.cfg.FlaggedWeight)
+		u.flaggedOK = false
+	}
+	u.sessionEnd = 0
+	return true
+}
