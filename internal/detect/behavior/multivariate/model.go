@@ -126,12 +126,12 @@ func (c Config) MemoryBytes() int {
 		c.Projections*m*(4+8) + // projection indices and weights
 		pb*4 + pb*8 + // counts and surprise table
 		c.Projections*8*6 + // expected surprise, lo, hi, tau, fit sums
-		c.Dims*8*2 + // median, scale
-		c.Calibration*8 // calibration ring
+		c.Dims*8*3 + // median, scale, z buffer
+		c.Calibration*8*2 // calibration ring and its sorted copy
 }
 
 // Model is a LODA detector over a sliding window. It is not safe for
-// concurrent use.
+// concurrent use, not even Score with Score: they share a scratch vector.
 type Model struct {
 	cfg   Config
 	m     int       // features per projection
@@ -155,10 +155,12 @@ type Model struct {
 	sum, sumSq []float64 // Projections: fit scratch
 
 	calib   []float64 // ring of prequential scores
+	sorted  []float64 // the same scores, ascending (len calFill)
 	calHead int
 	calFill int
 
 	scratch []float64 // Window
+	zbuf    []float64 // Dims: compressed z of the vector at hand
 }
 
 // New returns an untrained model. The projections are drawn from a PCG
@@ -188,7 +190,9 @@ func New(cfg Config) (*Model, error) {
 		sum:     make([]float64, k),
 		sumSq:   make([]float64, k),
 		calib:   make([]float64, cfg.Calibration),
+		sorted:  make([]float64, 0, cfg.Calibration),
 		scratch: make([]float64, cfg.Window),
+		zbuf:    make([]float64, d),
 	}
 	md.drawProjections()
 	return md, nil
@@ -252,27 +256,30 @@ func (md *Model) check(x []float64) error {
 	return nil
 }
 
-// z is the compressed robust z of feature f: asinh((x-median)/scale), about
-// linear inside ±1 and logarithmic beyond, so heavy tails stay resolvable
-// (z of 10 and of 100 land in different bins) without a hard clip.
-func (md *Model) z(x []float64, f int) float64 {
-	v := math.Asinh((x[f] - md.med[f]) / md.scale[f])
-	switch {
-	case v > maxZ:
-		return maxZ
-	case v < -maxZ:
-		return -maxZ
-	case v != v: // unreachable with finite x and scale; kept for safety
-		return 0
+// loadZ fills md.zbuf with the compressed robust z of every feature of x:
+// asinh((x-median)/scale), about linear inside ±1 and logarithmic beyond, so
+// heavy tails stay resolvable (z of 10 and of 100 land in different bins)
+// without a hard clip.
+func (md *Model) loadZ(x []float64) {
+	for f, xv := range x {
+		v := math.Asinh((xv - md.med[f]) / md.scale[f])
+		switch {
+		case v > maxZ:
+			v = maxZ
+		case v < -maxZ:
+			v = -maxZ
+		case v != v: // unreachable with finite x and scale; kept for safety
+			v = 0
+		}
+		md.zbuf[f] = v
 	}
-	return v
 }
 
-// project returns projection i of x.
-func (md *Model) project(x []float64, i int) float64 {
+// project returns projection i of the vector in md.zbuf.
+func (md *Model) project(i int) float64 {
 	var v float64
 	for j := i * md.m; j < (i+1)*md.m; j++ {
-		v += md.w[j] * md.z(x, int(md.idx[j]))
+		v += md.w[j] * md.zbuf[md.idx[j]]
 	}
 	return v
 }
@@ -283,12 +290,12 @@ func (md *Model) binOf(v float64) int {
 	return min(max(b, 0), md.cfg.Bins-1)
 }
 
-// surprise is projection i's -log density at x: the histogram's, plus an
-// exponential tail beyond the range the reference spanned (one nat per
-// standard deviation of the projection), so that far out stays farther than
-// just out.
-func (md *Model) surprise(x []float64, i int) float64 {
-	v := md.project(x, i)
+// surprise is projection i's -log density at the vector in md.zbuf: the
+// histogram's, plus an exponential tail beyond the range the reference
+// spanned (one nat per standard deviation of the projection), so that far
+// out stays farther than just out.
+func (md *Model) surprise(i int) float64 {
+	v := md.project(i)
 	s := md.table[i*md.cfg.Bins+md.binOf(v)]
 	if v > md.hi[i] {
 		s += (v - md.hi[i]) / md.tau[i]
@@ -299,9 +306,10 @@ func (md *Model) surprise(x []float64, i int) float64 {
 }
 
 func (md *Model) score(x []float64) float64 {
+	md.loadZ(x)
 	var s float64
 	for i := range md.cfg.Projections {
-		s += md.surprise(x, i)
+		s += md.surprise(i)
 	}
 	return s / float64(md.cfg.Projections)
 }
@@ -321,13 +329,24 @@ func (md *Model) Score(x []float64) (float64, error) {
 // PValue ranks a score among the last Calibration prequential scores:
 // (1 + #{scores >= s}) / (1 + n). It is 1 with no calibration scores yet.
 func (md *Model) PValue(score float64) float64 {
-	ge := 0
-	for _, s := range md.calib[:md.calFill] {
-		if s >= score {
-			ge++
-		}
+	// First index whose score is >= score: everything from there counts.
+	i, _ := slices.BinarySearch(md.sorted, score)
+	return float64(1+len(md.sorted)-i) / float64(1+len(md.sorted))
+}
+
+// calibrate records a prequential score in the ring and the sorted copy:
+// O(log C) searches and one memmove of at most C floats.
+func (md *Model) calibrate(s float64) {
+	if md.calFill == len(md.calib) {
+		old := md.calib[md.calHead]
+		i, _ := slices.BinarySearch(md.sorted, old)
+		md.sorted = slices.Delete(md.sorted, i, i+1)
 	}
-	return float64(1+ge) / float64(1+md.calFill)
+	md.calib[md.calHead] = s
+	md.calHead = (md.calHead + 1) % len(md.calib)
+	md.calFill = min(md.calFill+1, len(md.calib))
+	i, _ := slices.BinarySearch(md.sorted, s)
+	md.sorted = slices.Insert(md.sorted, i, s)
 }
 
 // Update learns x: once fitted it first records x's score for calibration,
@@ -337,9 +356,7 @@ func (md *Model) Update(x []float64) error {
 		return fmt.Errorf("updating: %w", err)
 	}
 	if md.fitted {
-		md.calib[md.calHead] = md.score(x)
-		md.calHead = (md.calHead + 1) % len(md.calib)
-		md.calFill = min(md.calFill+1, len(md.calib))
+		md.calibrate(md.score(x))
 	}
 	d := md.cfg.Dims
 	copy(md.win[md.head*d:(md.head+1)*d], x)
@@ -391,9 +408,9 @@ func (md *Model) fit() {
 	}
 	B := md.cfg.Bins
 	for r := range n {
-		x := md.win[r*d : (r+1)*d]
+		md.loadZ(md.win[r*d : (r+1)*d])
 		for i := range md.cfg.Projections {
-			v := md.project(x, i)
+			v := md.project(i)
 			md.counts[i*B+md.binOf(v)]++
 			md.lo[i], md.hi[i] = min(md.lo[i], v), max(md.hi[i], v)
 			md.sum[i] += v
@@ -452,19 +469,20 @@ func (md *Model) Attribute(x, dst []float64) ([]float64, error) {
 		return dst, nil
 	}
 	m, k := md.m, md.cfg.Projections
+	md.loadZ(x)
 	for i := range k {
-		e := md.surprise(x, i) - md.base[i]
+		e := md.surprise(i) - md.base[i]
 		if e <= 0 {
 			continue
 		}
 		var tot float64
 		for j := i * m; j < (i+1)*m; j++ {
-			tot += math.Abs(md.w[j] * md.z(x, int(md.idx[j])))
+			tot += math.Abs(md.w[j] * md.zbuf[md.idx[j]])
 		}
 		for j := i * m; j < (i+1)*m; j++ {
 			part := 1 / float64(m)
 			if tot > 0 {
-				part = math.Abs(md.w[j]*md.z(x, int(md.idx[j]))) / tot
+				part = math.Abs(md.w[j]*md.zbuf[md.idx[j]]) / tot
 			}
 			dst[md.idx[j]] += e * part / float64(k)
 		}

@@ -271,8 +271,9 @@ func TestAttributeSumsToExcess(t *testing.T) {
 		}
 		// Recompute the mean excess surprise independently.
 		var want, got float64
+		m.loadZ(x)
 		for i := range m.cfg.Projections {
-			want += max(0, m.surprise(x, i)-m.base[i])
+			want += max(0, m.surprise(i)-m.base[i])
 		}
 		want /= float64(m.cfg.Projections)
 		for _, v := range a {
@@ -657,5 +658,35 @@ func TestMemoryBytes(t *testing.T) {
 			t.Errorf("measured %d bytes, MemoryBytes says %d", got, want)
 		}
 		runtime.KeepAlive(m)
+	}
+}
+
+// PValue (binary search in the sorted copy) must equal the count over the ring,
+// across ring wrap-arounds and at exact ties.
+func TestPValueMatchesRing(t *testing.T) {
+	m := mustNew(t, Config{Dims: nFeatures, Window: 128, Calibration: 100})
+	g := newGen(9)
+	x := make([]float64, nFeatures)
+	for n := range 700 {
+		g.normal(x)
+		step(t, m, x)
+		if n%37 != 0 || m.calFill == 0 {
+			continue
+		}
+		probes := []float64{-1, 0, 1, 1.5, 3, 100, m.calib[0], m.calib[m.calFill-1]}
+		for _, s := range probes {
+			ge := 0
+			for _, c := range m.calib[:m.calFill] {
+				if c >= s {
+					ge++
+				}
+			}
+			if got, want := m.PValue(s), float64(1+ge)/float64(1+m.calFill); got != want {
+				t.Fatalf("after %d: PValue(%v) = %v, ring says %v", n, s, got, want)
+			}
+		}
+	}
+	if m.calFill != 100 {
+		t.Fatalf("calibration holds %d", m.calFill)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // Snapshot format, little endian:
@@ -207,6 +208,8 @@ func restore(in io.Reader) (*Model, error) {
 	if md.fitted {
 		md.fitTable(md.fill)
 	}
+	md.sorted = append(md.sorted, md.calib[:md.calFill]...)
+	slices.Sort(md.sorted)
 	return md, nil
 }
 
