@@ -195,7 +195,7 @@ type pair struct {
 	bytes   []uint32
 	head    int // next ring slot once full
 	buckets [hours]bucket
-	maxDur  int64 // longest closed connection, seconds
+	maxDur  int64  // longest closed connection, seconds
 	durPort uint16 // its destination port
 	ev      []string
 	evHead  int
