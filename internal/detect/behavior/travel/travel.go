@@ -623,3 +623,5 @@ func (m *Model) evict() {
 		delete(m.users, e.name)
 	}
 }
+
+var _ Geo = (*geoip.Reader)(nil)
