@@ -126,7 +126,7 @@ func (c Config) MemoryBytes() int {
 		c.Projections*m*(4+8) + // projection indices and weights
 		pb*4 + pb*8 + // counts and surprise table
 		c.Projections*8*6 + // expected surprise, lo, hi, tau, fit sums
-		c.Dims*8*3 + // median, scale, z buffer
+		c.Dims*8*5 + // median, scale, z, feature sums, 1/use
 		c.Calibration*8*2 // calibration ring and its sorted copy
 }
 
@@ -161,6 +161,8 @@ type Model struct {
 
 	scratch []float64 // Window
 	zbuf    []float64 // Dims: compressed z of the vector at hand
+	acc     []float64 // Dims: surprise summed over the projections using each feature
+	invUse  []float64 // Dims: 1 / number of projections using each feature
 }
 
 // New returns an untrained model. The projections are drawn from a PCG
@@ -193,6 +195,8 @@ func New(cfg Config) (*Model, error) {
 		sorted:  make([]float64, 0, cfg.Calibration),
 		scratch: make([]float64, cfg.Window),
 		zbuf:    make([]float64, d),
+		acc:     make([]float64, d),
+		invUse:  make([]float64, d),
 	}
 	md.drawProjections()
 	return md, nil
@@ -227,6 +231,11 @@ func (md *Model) drawProjections() {
 		}
 		for j := range m {
 			md.w[i*m+j] /= norm
+		}
+	}
+	for f, u := range used {
+		if u > 0 {
+			md.invUse[f] = 1 / float64(u)
 		}
 	}
 }
@@ -305,13 +314,23 @@ func (md *Model) surprise(i int) float64 {
 	return s
 }
 
+// score is the largest, over features j, mean surprise of the projections
+// that use j (see the package doc: the plain LODA mean over all projections
+// dilutes a deviation in one feature by the projections that miss it).
 func (md *Model) score(x []float64) float64 {
 	md.loadZ(x)
-	var s float64
+	clear(md.acc)
 	for i := range md.cfg.Projections {
-		s += md.surprise(i)
+		s := md.surprise(i)
+		for j := i * md.m; j < (i+1)*md.m; j++ {
+			md.acc[md.idx[j]] += s
+		}
 	}
-	return s / float64(md.cfg.Projections)
+	best := math.Inf(-1)
+	for f, a := range md.acc {
+		best = max(best, a*md.invUse[f])
+	}
+	return best
 }
 
 // Score returns the mean surprise of x in nats under the current reference

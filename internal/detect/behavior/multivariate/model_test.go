@@ -160,6 +160,9 @@ func TestOutliersAUC(t *testing.T) {
 		if a < 0.9 || ap < 0.9 {
 			t.Errorf("seed %d: AUC %.4f, p-value AUC %.4f, want >= 0.9", seed, a, ap)
 		}
+		if r := float64(tp) / float64(len(pos)); r < 0.75 {
+			t.Errorf("seed %d: recall %.3f at 1%% FPR, want >= 0.75", seed, r)
+		}
 		for k, ks := range perKind {
 			ka := auc(ks, neg)
 			t.Logf("  %-12s %3d: AUC %.4f", kinds[k], len(ks), ka)
@@ -189,6 +192,13 @@ func TestAttributeSingleFeature(t *testing.T) {
 		slices.Sort(cols[f])
 		typical[f] = cols[f][len(cols[f])/2]
 	}
+	flagged := 0
+	defer func() {
+		// A single-feature deviation must also score, not only be explained.
+		if flagged < 10 {
+			t.Errorf("%d of 12 typical vectors with one injected feature at p <= 0.02, want >= 10", flagged)
+		}
+	}()
 	for _, tc := range []struct {
 		feature int
 		value   float64
@@ -235,6 +245,9 @@ func TestAttributeSingleFeature(t *testing.T) {
 						sum += a
 					}
 					t.Logf("typical: score %.2f p %.4f, excess %.2f, share %.2f", s, m.PValue(s), sum, attr[tc.feature]/sum)
+					if m.PValue(s) <= 0.02 {
+						flagged++
+					}
 				}
 			}
 			// Random ordinary vectors carry their own heavy-tailed deviations.
