@@ -73,9 +73,13 @@ type Finding struct {
 
 func fromUnix(s int64) time.Time { return time.Unix(s, 0).UTC() }
 
-// Evaluate scores every tracked pair and user agent over the Window before now
-// and returns the findings, highest score first (ties by kind, then key). It
-// does not change the tracker.
+// Evaluate scores every tracked pair and user agent and returns the findings,
+// highest score first (ties by kind, then key). Beacons, strobes and long
+// connections use the connections started in [now-Window, now] (and at or
+// after the first event seen), binned by the UTC hours up to the one holding
+// the second before now; open connections count when their last record falls
+// in the window. User agents and HTTP request counts cover everything tracked.
+// Evaluate does not change the tracker.
 func (t *Tracker) Evaluate(now time.Time) []Finding {
 	if t.first == 0 && t.last == 0 && len(t.pairs) == 0 && len(t.uas) == 0 {
 		return nil
@@ -270,8 +274,8 @@ func (ev *evaluator) beacon(p *pair, freq []uint32, conns uint64) (Finding, bool
 	}
 	slices.Sort(ev.deltas)
 	slices.Sort(ev.by)
-	tsScore, tsSkew, tsMAD := statScore(ev.deltas, 1, ev.scratch)
-	dsScore, _, dsMAD := statScore(ev.by, 0, ev.scratch)
+	tsScore, tsSkew, tsMAD := statScore(ev.deltas, 1, &ev.scratch)
+	dsScore, _, dsMAD := statScore(ev.by, 0, &ev.scratch)
 	bars, run, bimodal := freqStats(freq)
 	histScore := max(cvScore(freq), bimodal)
 	durScore := durationScore(ev.from, ev.now, first, last, bars, run)
@@ -305,8 +309,11 @@ func (ev *evaluator) beacon(p *pair, freq []uint32, conns uint64) (Finding, bool
 	f.MedianBytes = median(ev.by)
 	f.BytesMAD = dsMAD
 	blank := ""
-	if f.BlankHostRequests > 0 {
-		blank = fmt.Sprintf("; %s of its %s HTTP requests had a blank Host header", group(f.BlankHostRequests), group(f.Requests))
+	switch {
+	case f.BlankHostRequests > 0 && f.BlankHostRequests == f.Requests:
+		blank = fmt.Sprintf("; all %s HTTP requests seen between them had a blank Host header", group(f.Requests))
+	case f.BlankHostRequests > 0:
+		blank = fmt.Sprintf("; %s of %s HTTP requests seen between them had a blank Host header", group(f.BlankHostRequests), group(f.Requests))
 	}
 	f.Summary = fmt.Sprintf("%s connected to %s %s times in %s, every %s ± %s, %s bytes each%s%s.",
 		p.key.src, f.target(), group(uint64(len(ev.ts))), spanText(first, last),

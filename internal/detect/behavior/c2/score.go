@@ -61,13 +61,14 @@ func bowleyScore(s []float64) (skew, score float64) {
 
 // madScore returns the median absolute deviation of sorted data and
 // (median-MAD)/median, def when the median is below 1, never negative.
-func madScore(s []float64, def float64, scratch []float64) (mad, score float64) {
+func madScore(s []float64, def float64, scratch *[]float64) (mad, score float64) {
 	m := median(s)
-	dev := scratch[:0]
+	dev := (*scratch)[:0]
 	for _, v := range s {
 		dev = append(dev, math.Abs(v-m))
 	}
 	slices.Sort(dev)
+	*scratch = dev
 	mad = median(dev)
 	score = def
 	if m >= 1 {
@@ -80,7 +81,7 @@ func madScore(s []float64, def float64, scratch []float64) (mad, score float64) 
 }
 
 // statScore is RITA's calculateStatisticalScore over sorted data.
-func statScore(s []float64, def float64, scratch []float64) (score, skew, mad float64) {
+func statScore(s []float64, def float64, scratch *[]float64) (score, skew, mad float64) {
 	skew, ss := bowleyScore(s)
 	mad, ms := madScore(s, def, scratch)
 	return round3((ss + ms) / 2), skew, mad
