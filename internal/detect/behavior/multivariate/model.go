@@ -44,8 +44,10 @@ type Config struct {
 	Projections int
 	// Bins is the number of equal-width histogram bins per projection (default 32).
 	Bins int
-	// Range is the half-width of every histogram, in robust-z units; features
-	// are clipped to [-Range, Range] after scaling (default 8).
+	// Range is the half-width of every histogram, in compressed robust-z
+	// units (asinh of the robust z, projected); values beyond fall in the edge
+	// bins and, past what the reference spanned, in the exponential tail
+	// (default 8).
 	Range float64
 	// Window is the number of most recent vectors the reference describes
 	// (default 4096).
@@ -333,8 +335,10 @@ func (md *Model) score(x []float64) float64 {
 	return best
 }
 
-// Score returns the mean surprise of x in nats under the current reference
-// (higher is more anomalous); it is 0 before the first fit. It does not learn x.
+// Score returns how surprising x is under the current reference, in nats:
+// the largest, over features, mean surprise of the projections that use the
+// feature (higher is more anomalous; see the package doc). It is 0 before the
+// first fit. It does not learn x.
 func (md *Model) Score(x []float64) (float64, error) {
 	if err := md.check(x); err != nil {
 		return 0, fmt.Errorf("scoring: %w", err)
