@@ -59,10 +59,14 @@ type Config struct {
 	StrobeConns    int           // connections in the window that make a strobe
 	LongConnMin    time.Duration // total duration that makes a long connection
 
-	MinPopulation     int            // counted hosts before prevalence modifies scores
-	Internal          []netip.Prefix // sources counted for prevalence; empty: all
-	RareUAMaxHosts    int            // a user agent used by at most this many hosts is rare
-	RareUAMinRequests int            // requests before a rare user agent is reported
+	MinPopulation int // counted hosts before prevalence modifies scores
+	// Internal lists the networks whose hosts make the prevalence population
+	// (RITA's internal_subnets). Nil takes RITA's default, the private ranges
+	// 10/8, 172.16/12, 192.168/16 and fd00::/8; 0.0.0.0/0 and ::/0 count every
+	// source.
+	Internal          []netip.Prefix
+	RareUAMaxHosts    int // a user agent used by at most this many hosts is rare
+	RareUAMinRequests int // requests before a rare user agent is reported
 }
 
 // DefaultConfig returns the defaults (RITA's thresholds where RITA has one).
@@ -71,6 +75,10 @@ func DefaultConfig() Config {
 		MaxPairs: 65536, MaxSamples: 512, MaxOpen: 4096, MaxUserAgents: 8192, MaxUAHosts: 16, MaxHTTPPairs: 65536,
 		MinConns: 8, MinSpan: time.Hour, MinBeaconScore: 0.5, StrobeConns: 86400, LongConnMin: time.Hour,
 		MinPopulation: 10, RareUAMaxHosts: 2, RareUAMinRequests: 5,
+		Internal: []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
+			netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("fd00::/8"),
+		},
 	}
 }
 
@@ -100,6 +108,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MinBeaconScore == 0 {
 		c.MinBeaconScore = d.MinBeaconScore
+	}
+	if c.Internal == nil {
+		c.Internal = d.Internal
 	}
 	return c
 }
@@ -427,9 +438,6 @@ func satAdd(a uint32, d uint64) uint32 {
 }
 
 func (t *Tracker) counted(src netip.Addr) bool {
-	if len(t.cfg.Internal) == 0 {
-		return true
-	}
 	for _, p := range t.cfg.Internal {
 		if p.Contains(src) {
 			return true

@@ -164,10 +164,23 @@ func TestRITAMissingHost(t *testing.T) {
 		days = days[2:]
 	}
 	l := loadRITA(t, days...)
-	// The README: "The zeek sensor was running on 64.225.56.201": the monitored
-	// network is that one host (RITA's internal_subnets), so prevalence, a share
-	// of internal hosts, has a population of one and does not modify scores.
-	tr, err := New(Config{Internal: []netip.Prefix{netip.MustParsePrefix("64.225.56.201/32")}})
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		// RITA's default internal subnets: every host here is public, so no
+		// prevalence population and no prevalence modifier.
+		{"default", Config{}},
+		// The README: "The zeek sensor was running on 64.225.56.201": the
+		// monitored network is that one host, a population of one.
+		{"sensor internal", Config{Internal: []netip.Prefix{netip.MustParsePrefix("64.225.56.201/32")}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkRITA(t, l, tc.cfg) })
+	}
+}
+
+func checkRITA(t *testing.T, l *corpusLogs, cfg Config) {
+	tr, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
