@@ -48,7 +48,8 @@
 // probability that the user is active in slot s is a smoothed ratio
 // (sum_w w*count + A) / (sum_w w*weeks + B) over a neighbourhood: the slot,
 // +-1 and +-2 hours of the same day, and the same hours (+-1) of the other
-// days of the same class (weekday or weekend). A finding is raised for an
+// days of the same class (weekday or weekend), and weakly (0.04) the same
+// hour of the days of the other class. A finding is raised for an
 // active hour with p < RareP, at most once per contiguous rare session.
 //
 // # Common properties

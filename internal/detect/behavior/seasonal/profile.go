@@ -15,6 +15,11 @@ const (
 	priorB = 1.0
 )
 
+// crossClassW is the weight of the same hour of a day of the other class
+// (weekday vs weekend): weekend work in the user's usual weekday hours is
+// less surprising than weekend work at night.
+const crossClassW = 0.04
+
 // profile is the time-of-day state of one user.
 type profile struct {
 	entity string
@@ -63,12 +68,15 @@ func (p *profiles) init(cfg *Config) {
 			add(day, hod+off-2, w)
 		}
 		for d := range 7 {
-			if d == day || (d < 5) != (day < 5) {
-				continue
+			switch {
+			case d == day:
+			case (d < 5) == (day < 5): // same class: weekday or weekend
+				add(d, hod-1, 0.15)
+				add(d, hod, 0.3)
+				add(d, hod+1, 0.15)
+			default: // the other class, same hour, weakly
+				add(d, hod, crossClassW)
 			}
-			add(d, hod-1, 0.15)
-			add(d, hod, 0.3)
-			add(d, hod+1, 0.15)
 		}
 	}
 }
