@@ -19,10 +19,10 @@ import (
 )
 
 // simEvents generates a small organisation with the simulator, decodes its
-// files and maps them to seasonal events, leaving out the records of attack
-// campaigns (so what the model finds is a false positive). benign holds the
-// windows of the simulator's benign novelty episodes.
-func simEvents(t *testing.T, users, days int) (evs []Event, benign []sim.TruthBenign) {
+// files and maps them to seasonal events: all of them, and those that are not
+// records of attack campaigns (what the model finds there is a false
+// positive).
+func simEvents(t *testing.T, users, days int) (all, benign []Event, tr sim.Truth) {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := sim.Run(sim.Config{Seed: 11, Users: users, Days: days, Out: dir}); err != nil {
@@ -32,7 +32,6 @@ func simEvents(t *testing.T, users, days int) (evs []Event, benign []sim.TruthBe
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tr sim.Truth
 	if err := json.Unmarshal(b, &tr); err != nil {
 		t.Fatal(err)
 	}
@@ -62,16 +61,20 @@ func simEvents(t *testing.T, users, days int) (evs []Event, benign []sim.TruthBe
 			t.Fatalf("%s: %v", name, err)
 		}
 		for _, e := range sink.Events {
-			if attack[fmt.Sprintf("%s@%d", name, e.Origin.Offset)] {
+			se, ok := toSeasonal(name, e)
+			if !ok {
 				continue
 			}
-			if se, ok := toSeasonal(name, e); ok {
-				evs = append(evs, se)
+			all = append(all, se)
+			if !attack[fmt.Sprintf("%s@%d", name, e.Origin.Offset)] {
+				benign = append(benign, se)
 			}
 		}
 	}
-	slices.SortStableFunc(evs, func(a, b Event) int { return a.Time.Compare(b.Time) })
-	return evs, tr.Benign
+	byTime := func(a, b Event) int { return a.Time.Compare(b.Time) }
+	slices.SortStableFunc(all, byTime)
+	slices.SortStableFunc(benign, byTime)
+	return all, benign, tr
 }
 
 func toSeasonal(file string, e *event.Event) (Event, bool) {
@@ -98,11 +101,13 @@ func toSeasonal(file string, e *event.Event) (Event, bool) {
 	return out, user != ""
 }
 
-// TestSimFalsePositives measures findings per user-day on the simulator's
-// benign traffic (campaign records removed).
-func TestSimFalsePositives(t *testing.T) {
+// TestSimulator measures findings per user-day on the simulator's benign
+// traffic (campaign records removed), and checks that the DNS tunnel campaign
+// of seed 11 is found when the attacks are kept.
+func TestSimulator(t *testing.T) {
 	const users, days = 40, 28
-	evs, benign := simEvents(t, users, days)
+	all, evs, tr := simEvents(t, users, days)
+	benign := tr.Benign
 	if len(evs) < 1000 {
 		t.Fatalf("only %d events mapped from the simulator", len(evs))
 	}
@@ -123,6 +128,27 @@ func TestSimFalsePositives(t *testing.T) {
 		len(evs), st.Series, st.Profiles, len(fs), rate, inEpisode, byKind)
 	if rate > 0.05 {
 		t.Errorf("%.4f findings per user-day on benign data, want <= 0.05", rate)
+	}
+
+	var tunnel *sim.TruthCampaign
+	for i, c := range tr.Campaigns {
+		if c.Name == "DNS tunnel" {
+			tunnel = &tr.Campaigns[i]
+		}
+	}
+	if tunnel == nil {
+		t.Fatal("the simulator ran no DNS tunnel campaign")
+	}
+	var hits []string
+	for _, f := range run(t, newModel(t, nil), all) {
+		if f.Metric == "dns_queries" && f.Direction == High && !f.End.Before(tunnel.Start) && !f.Start.After(tunnel.End) {
+			hits = append(hits, f.Entity)
+			t.Log(f.Message)
+		}
+	}
+	// The tunnel's source address is an entity of the campaign.
+	if len(hits) == 0 || !slices.ContainsFunc(tunnel.Entities, func(e sim.TruthEntity) bool { return e.Value == hits[0] }) {
+		t.Errorf("DNS tunnel %s..%s: findings for %q, want the tunnel's source address", tunnel.Start, tunnel.End, hits)
 	}
 }
 
