@@ -231,4 +231,23 @@ func TestDARPA(t *testing.T) {
 			}
 		})
 	}
+	// A model snapshotted mid-stream and restored scores the rest of the
+	// stream exactly as the model that never stopped.
+	t.Run("restore mid-stream", func(t *testing.T) {
+		half := len(edges) / 2
+		_, _, orig := scoreAll(t, DefaultConfig(), edges[:half])
+		var b bytes.Buffer
+		if err := orig.Snapshot(&b); err != nil {
+			t.Fatal(err)
+		}
+		restored, err := Load(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range edges[half:] {
+			if a, b := orig.Score(e.src, e.dst, e.tick), restored.Score(e.src, e.dst, e.tick); a != b {
+				t.Fatalf("edge %d: %v after restore, %v without", half+i, b, a)
+			}
+		}
+	})
 }
