@@ -333,18 +333,19 @@ func (t *Tracker) Observe(c Conn) error {
 	if c.UID == "" {
 		return nil
 	}
+	uid := c.UID[:min(len(c.UID), maxStrLen)]
 	if c.Open {
-		o := t.open[c.UID]
+		o := t.open[uid]
 		if o == nil {
 			if len(t.open) >= t.cfg.MaxOpen {
 				t.evictOpen()
 			}
 			o = &openConn{}
-			t.open[clip(c.UID)] = o
+			t.open[clip(uid)] = o
 		}
 		*o = openConn{key: k, port: c.DstPort, start: start, dur: max(o.dur, dur), seen: max(o.seen, end), id: clip(id)}
 	} else {
-		delete(t.open, c.UID) // closed: its duration is now in the buckets
+		delete(t.open, uid) // closed: its duration is now in the buckets
 	}
 	return nil
 }

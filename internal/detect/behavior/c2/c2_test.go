@@ -465,8 +465,8 @@ func FuzzRestore(f *testing.F) {
 // TestMemoryPerPair measures the heap held per tracked pair, with one
 // connection and with a full sample ring, against the figures in the package doc.
 func TestMemoryPerPair(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates tens of megabytes")
+	if testing.Short() || raceEnabled {
+		t.Skip("allocates tens of megabytes; the race detector's shadow memory would distort the figures")
 	}
 	for _, tc := range []struct {
 		name    string

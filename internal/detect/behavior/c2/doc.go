@@ -34,10 +34,11 @@
 //   - Long connection: total duration in the window plus the current duration of
 //     connections still open (open_conn.log records, Conn.Open), bucketed like
 //     RITA's calculateBucketedScore: 1 h → 0.2, 4 h → 0.4, 8 h → 0.6, 12 h+ → 0.8.
-//   - Modifiers (RITA defaults): prevalence (share of counted source hosts that
-//     talk to the destination) ≤ 2% adds 0.15, ≥ 50% subtracts 0.15, applied only
-//     when at least MinPopulation hosts are counted; HTTP requests on the pair
-//     with a blank Host header add 0.1.
+//   - Modifiers (RITA defaults): prevalence (share of the internal source hosts,
+//     Config.Internal, RITA's private ranges by default, that talk to the
+//     destination) ≤ 2% adds 0.15, ≥ 50% subtracts 0.15, applied only when at
+//     least MinPopulation hosts are counted; HTTP requests on the pair with a
+//     blank Host header add 0.1.
 //   - Rare user agents: per user agent, the set of source hosts (up to
 //     MaxUAHosts), requests and blank-Host requests; surfaced when used by at
 //     most RareUAMaxHosts hosts with at least RareUAMinRequests requests.
