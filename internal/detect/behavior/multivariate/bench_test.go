@@ -57,6 +57,18 @@ func BenchmarkScoreUpdate(b *testing.B) {
 	}
 }
 
+// BenchmarkObserve is the same work through Observe (x projected once).
+func BenchmarkObserve(b *testing.B) {
+	m, xs := benchModel(b, DefaultConfig(nFeatures))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_, _, _ = m.Observe(xs[i%len(xs)])
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "vectors/s")
+}
+
 // BenchmarkAttribute is the cost of explaining one vector.
 func BenchmarkAttribute(b *testing.B) {
 	m, xs := benchModel(b, DefaultConfig(nFeatures))

@@ -381,6 +381,28 @@ func (md *Model) Update(x []float64) error {
 	if md.fitted {
 		md.calibrate(md.score(x))
 	}
+	md.learn(x)
+	return nil
+}
+
+// Observe is Score, PValue and Update in one pass (x is projected once): the
+// score and p-value are those before x is learnt. Before the first fit they
+// are 0 and 1.
+func (md *Model) Observe(x []float64) (score, p float64, err error) {
+	if err := md.check(x); err != nil {
+		return 0, 1, fmt.Errorf("observing: %w", err)
+	}
+	p = 1
+	if md.fitted {
+		score = md.score(x)
+		p = md.PValue(score)
+		md.calibrate(score)
+	}
+	md.learn(x)
+	return score, p, nil
+}
+
+func (md *Model) learn(x []float64) {
 	d := md.cfg.Dims
 	copy(md.win[md.head*d:(md.head+1)*d], x)
 	md.head = (md.head + 1) % md.cfg.Window
@@ -390,7 +412,6 @@ func (md *Model) Update(x []float64) error {
 	if (!md.fitted && md.fill == md.cfg.Window) || (md.fitted && md.sinceFit >= md.cfg.Refit) {
 		md.fit()
 	}
-	return nil
 }
 
 // fit re-computes the robust scaling and the histograms from the window.

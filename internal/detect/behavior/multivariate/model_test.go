@@ -703,3 +703,40 @@ func TestPValueMatchesRing(t *testing.T) {
 		t.Fatalf("calibration holds %d", m.calFill)
 	}
 }
+
+func TestObserveEqualsScoreUpdate(t *testing.T) {
+	a, b := mustNew(t, testConfig(3)), mustNew(t, testConfig(3))
+	g := newGen(4)
+	x := make([]float64, nFeatures)
+	for i := range 2500 {
+		if i%40 == 0 {
+			g.outlier(x)
+		} else {
+			g.normal(x)
+		}
+		s1, err := a.Score(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1 := a.PValue(s1)
+		if err := a.Update(x); err != nil {
+			t.Fatal(err)
+		}
+		s2, p2, err := b.Observe(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(s1) != math.Float64bits(s2) || p1 != p2 {
+			t.Fatalf("vector %d: Score/PValue %v/%v, Observe %v/%v", i, s1, p1, s2, p2)
+		}
+	}
+	if _, _, err := b.Observe(x[:2]); !errors.Is(err, ErrDims) {
+		t.Errorf("Observe of a short vector: %v", err)
+	}
+	var sa, sb bytes.Buffer
+	_ = a.Snapshot(&sa)
+	_ = b.Snapshot(&sb)
+	if !bytes.Equal(sa.Bytes(), sb.Bytes()) {
+		t.Error("Observe and Score+Update leave different states")
+	}
+}
