@@ -12,6 +12,7 @@ import (
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/detect/sigma"
 	"github.com/vigilsec/vigil/internal/ingest/files"
 	"github.com/vigilsec/vigil/internal/pipeline"
@@ -94,6 +95,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	o.register(fs)
 	var so sigmaOptions
 	so.register(fs)
+	var bo behaviorOptions
+	bo.register(fs)
 	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
 	paths, err := parseFlags(fs, args)
@@ -133,12 +136,31 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 	}
 
+	var beh *behavior.Engine
+	if bo.enabled {
+		log, err := newLogger(env.Stderr, o.logLevel)
+		if err != nil {
+			return err
+		}
+		if beh, err = buildBehavior(bo, log, env.Stderr); err != nil {
+			return err
+		}
+		o.detectors = append(o.detectors, beh.Collector())
+	} else if bo.identities != "" {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--identities needs the behavioral models (--behavior)")}
+	}
+
 	var sink *storeSink
 	if *dataDir != "" {
 		if sink, err = openStoreSink(ctx, *dataDir); err != nil {
 			return err
 		}
 		defer sink.close()
+		if beh != nil {
+			if err := restoreBehavior(ctx, sink.st, beh); err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+		}
 	}
 	var signals []detect.Signal // appended from the pipeline's single sink goroutine
 	st, err := execute(ctx, env, o, paths, func(po *pipeline.Options) {
@@ -159,6 +181,19 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 				err = sink.add(ctx, pipeline.Detection{Signal: s})
 			}
 		})
+	}
+	if beh != nil && st != nil && err == nil {
+		// The behavioral models run over the whole input in event-time order.
+		err = beh.Finish(ctx, func(s detect.Signal) {
+			signals = append(signals, s)
+			st.Signals++
+			if sink != nil && err == nil {
+				err = sink.add(ctx, pipeline.Detection{Signal: s})
+			}
+		})
+		if sink != nil && err == nil {
+			err = saveBehavior(ctx, sink.st, beh)
+		}
 	}
 	if sink != nil && st != nil {
 		if serr := sink.finish(ctx, paths, st, err); serr != nil {

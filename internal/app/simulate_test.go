@@ -85,7 +85,7 @@ func writeTemp(t *testing.T, name, content string) string {
 }
 
 // TestSimulateHuntEval is the documented loop end to end: simulate, hunt with the
-// built-in rules, score against the truth. The built-in pack must find the
+// built-in rules only (no behavioral models), score against the truth. The built-in pack must find the
 // signature-shaped campaigns (not the beaconing one: that is behavioral) with no
 // medium-or-higher signal outside a labelled episode.
 func TestSimulateHuntEval(t *testing.T) {
@@ -94,7 +94,7 @@ func TestSimulateHuntEval(t *testing.T) {
 	if code, _, errs := runCLI(t, "simulate", "--seed", "1", "--users", "60", "--days", "10", "--out", dir); code != ExitOK {
 		t.Fatalf("simulate: exit %d: %s", code, errs)
 	}
-	code, sigs, errs := runCLI(t, "hunt", "--min-level", "medium", "--output", "jsonl", "--quiet", dir)
+	code, sigs, errs := runCLI(t, "hunt", "--behavior=false", "--min-level", "medium", "--output", "jsonl", "--quiet", dir)
 	if code != ExitOK {
 		t.Fatalf("hunt: exit %d: %s", code, errs)
 	}

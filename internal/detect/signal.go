@@ -100,11 +100,25 @@ type FieldMatch struct {
 
 // Explanation says why a signal fired, in a form both people and code can read.
 type Explanation struct {
-	Summary  string       `json:"summary"`            // one plain sentence
-	Expected string       `json:"expected,omitempty"` // the baseline, for behavioral detectors
-	Observed string       `json:"observed,omitempty"`
-	Score    float64      `json:"score,omitempty"` // detector-specific score or probability
-	Matches  []FieldMatch `json:"matches,omitempty"`
+	Summary  string  `json:"summary"`            // one plain sentence
+	Expected string  `json:"expected,omitempty"` // the baseline, for behavioral detectors
+	Observed string  `json:"observed,omitempty"`
+	Score    float64 `json:"score,omitempty"` // detector-specific score or probability
+	// Probability is the chance of what was observed under the learned baseline
+	// (behavioral detectors; 0 when the detector does not compute one).
+	Probability float64      `json:"probability,omitempty"`
+	Matches     []FieldMatch `json:"matches,omitempty"`
+	// Features are the measurements that contributed most, largest first.
+	Features []Feature `json:"features,omitempty"`
+}
+
+// Feature is one measurement behind a behavioral signal: what was observed, what
+// the baseline expected, and how much it contributed to the score.
+type Feature struct {
+	Name     string  `json:"name"`
+	Observed string  `json:"observed"`
+	Expected string  `json:"expected,omitempty"`
+	Weight   float64 `json:"weight,omitempty"` // share of the score, 0..1
 }
 
 // EvidenceRef points at an event that supports a signal.

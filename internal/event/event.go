@@ -176,12 +176,16 @@ func appendOnce(s []string, v string) []string {
 
 // ID returns a stable identifier for the event derived from where it came from
 // (source, offset, producer record number), so replays and redeliveries agree.
-func (e *Event) ID() string {
+func (e *Event) ID() string { return e.Origin.ID() }
+
+// ID returns the identifier of the event at this origin (see Event.ID), for code
+// that keeps the origin but not the event.
+func (o Origin) ID() string {
 	h := fnv.New128a()
-	h.Write([]byte(e.Origin.Source))
+	h.Write([]byte(o.Source))
 	var buf [16]byte
-	binary.LittleEndian.PutUint64(buf[:8], uint64(e.Origin.Offset))
-	binary.LittleEndian.PutUint64(buf[8:], uint64(e.Origin.Record))
+	binary.LittleEndian.PutUint64(buf[:8], uint64(o.Offset))
+	binary.LittleEndian.PutUint64(buf[8:], uint64(o.Record))
 	h.Write(buf[:])
 	return hex.EncodeToString(h.Sum(nil))
 }

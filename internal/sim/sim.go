@@ -181,6 +181,9 @@ func (g *generator) run() (Stats, error) {
 	if err := os.WriteFile(filepath.Join(g.cfg.Out, "truth.json"), append(b, '\n'), 0o600); err != nil {
 		return Stats{}, fmt.Errorf("writing truth: %w", err)
 	}
+	if err := writeIdentities(filepath.Join(g.cfg.Out, "identities.csv"), g.org); err != nil {
+		return Stats{}, err
+	}
 	st := Stats{Files: map[string]int64{}, TruthPath: filepath.Join(g.cfg.Out, "truth.json")}
 	for _, f := range g.out.files {
 		st.Files[f.name] = f.lines

@@ -59,6 +59,7 @@ func TestSniff(t *testing.T) {
 		{"header of values", "2024-01-01T00:00:00Z,10.0.0.1,x\n2024-01-01T00:00:01Z,10.0.0.2,y\n", 0},
 		{"quoted field cut by head", "time,user,msg\n2024-01-01T00:00:00Z,bob,\"multi\nline\"\n2024-01-01T00:00:00Z,bob,\"cut", 40},
 		{"empty", "", 0},
+		{"inventory without time", "user,aliases,department\nalice,CORP\\alice,Finance\n", 0},
 	}
 	for _, tt := range tests {
 		if got := Sniff([]byte(tt.head)); got != tt.want {

@@ -54,10 +54,15 @@ func Sniff(head []byte) int {
 		return 0
 	}
 	cols := h.n()
+	norm := make([]string, cols)
 	for i := range cols {
 		if !headerLike(h.field(i)) {
 			return 0
 		}
+		norm[i] = normName(string(h.field(i)))
+	}
+	if len(timeColumns(norm)) == 0 {
+		return 0 // a table without a time column is an inventory, not a log
 	}
 	rows := 0
 	for rows < sniffRecords {

@@ -1,0 +1,361 @@
+package behavior
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/event"
+)
+
+// Model is one behavioral detector. The engine calls it from one goroutine, with
+// observations in event-time order; it keeps its own state, keyed by entity and
+// bounded, and reports findings through the Emitter.
+type Model interface {
+	ID() string      // stable, namespaced: "behavior.first_seen"
+	Version() string // stamped on every signal
+	// Observe learns from o and reports what deviates from what it learned before.
+	Observe(o *Obs, out *Emitter)
+	// Advance tells the model that event time has reached now: windows that closed
+	// before it are evaluated. The engine calls it on every new event-time minute and
+	// at the end of the input.
+	Advance(now int64, out *Emitter)
+	// Snapshot writes everything the model learned; Restore replaces the model's
+	// state with a snapshot. A restored model behaves as the original would have.
+	Snapshot(w io.Writer) error
+	Restore(r io.Reader) error
+	// Stats reports what the model holds.
+	Stats() ModelStats
+}
+
+// Normalizer is implemented by models that accept analyst feedback: "this value is
+// normal for this entity" until the event time until (zero: for good). It reports
+// whether the model knew the kind of attribute.
+type Normalizer interface {
+	MarkNormal(entity, attribute string, until time.Time) bool
+}
+
+// ModelStats is what a model holds: tracked keys and an estimate of their memory.
+type ModelStats struct {
+	Entities int   `json:"entities"`
+	Bytes    int64 `json:"bytes"`
+	Trained  bool  `json:"trained"` // past its learning period
+}
+
+// Options configures an Engine.
+type Options struct {
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Users maps a user name as logs give it to the person's canonical key (the
+	// identity directory), so one person's CORP\alice and alice@corp.example
+	// share one baseline. Nil keeps names as decoded.
+	Users func(string) string
+}
+
+// Engine runs the behavioral models over observations in event-time order. In
+// batch mode (hunt) the Collector gathers observations from the detect workers and
+// Finish sorts and runs them; the order, and so every result, is the same whatever
+// the number of workers.
+type Engine struct {
+	models []Model
+	log    *slog.Logger
+
+	mu  sync.Mutex
+	obs []Obs
+
+	observed  prometheus.Counter
+	signalsBy *prometheus.CounterVec
+	now       int64 // latest event time processed
+
+	users    func(string) string
+	userMemo map[Sym]Sym
+}
+
+// NewEngine builds an engine over models (ids must be unique).
+func NewEngine(models []Model, opts Options) (*Engine, error) {
+	seen := map[string]bool{}
+	for _, m := range models {
+		if seen[m.ID()] {
+			return nil, fmt.Errorf("registering behavioral model %q: duplicate id", m.ID())
+		}
+		seen[m.ID()] = true
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		models: models, log: log, users: opts.Users, userMemo: map[Sym]Sym{},
+		observed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "vigil_behavior_observations_total", Help: "Events the behavioral models observed.",
+		}),
+		signalsBy: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_behavior_signals_total", Help: "Signals emitted by each behavioral model.",
+		}, []string{"model"}),
+	}
+	if opts.Registerer != nil {
+		for _, c := range []prometheus.Collector{e.observed, e.signalsBy} {
+			if err := opts.Registerer.Register(c); err != nil {
+				return nil, fmt.Errorf("registering behavioral metrics: %w", err)
+			}
+		}
+	}
+	return e, nil
+}
+
+// Models returns the engine's models.
+func (e *Engine) Models() []Model { return e.models }
+
+// Collector returns the detector that feeds the engine from the pipeline's detect
+// workers: it extracts an observation from each event and keeps it for Finish.
+func (e *Engine) Collector() detect.Detector { return collector{e} }
+
+type collector struct{ e *Engine }
+
+func (collector) ID() string      { return "behavior.collect" }
+func (collector) Version() string { return Version }
+
+func (c collector) Detect(_ context.Context, batch []*event.Event, _ func(detect.Signal)) error {
+	local := make([]Obs, 0, len(batch))
+	var o Obs
+	for _, ev := range batch {
+		if Extract(ev, &o) {
+			local = append(local, o)
+		}
+	}
+	c.e.mu.Lock()
+	c.e.obs = append(c.e.obs, local...)
+	c.e.mu.Unlock()
+	return nil
+}
+
+// Pending returns how many observations wait for Finish.
+func (e *Engine) Pending() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.obs)
+}
+
+// Finish runs every collected observation through the models in event-time order,
+// then closes the windows still open, and calls emit with each signal.
+func (e *Engine) Finish(ctx context.Context, emit func(detect.Signal)) error {
+	e.mu.Lock()
+	obs := e.obs
+	e.obs = nil
+	e.mu.Unlock()
+	slices.SortFunc(obs, func(a, b Obs) int {
+		if a.less(&b) {
+			return -1
+		}
+		if b.less(&a) {
+			return 1
+		}
+		return 0
+	})
+	if err := e.Process(ctx, obs, emit); err != nil {
+		return err
+	}
+	e.Flush(emit)
+	return nil
+}
+
+// Process runs observations, which must be in event-time order, through every
+// model. Observations older than what the engine already saw are processed as if
+// they happened at the latest time seen (models never go back in time).
+func (e *Engine) Process(ctx context.Context, obs []Obs, emit func(detect.Signal)) error {
+	outs := e.emitters(emit)
+	for i := range obs {
+		if i&4095 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("running behavioral models: %w", ctx.Err())
+		}
+		o := &obs[i]
+		if o.Time < e.now {
+			o.Time = e.now
+		}
+		if minute := o.Time / int64(time.Minute); minute != e.now/int64(time.Minute) {
+			for j, m := range e.models {
+				m.Advance(o.Time, outs[j])
+			}
+		}
+		e.now = o.Time
+		if e.users != nil && o.User != (Sym{}) {
+			o.User = e.canonicalUser(o.User)
+		}
+		for j, m := range e.models {
+			m.Observe(o, outs[j])
+		}
+	}
+	e.observed.Add(float64(len(obs)))
+	return nil
+}
+
+func (e *Engine) canonicalUser(u Sym) Sym {
+	if c, ok := e.userMemo[u]; ok {
+		return c
+	}
+	c := intern(e.users(str(u)))
+	if c == (Sym{}) {
+		c = u
+	}
+	if len(e.userMemo) >= 1<<20 {
+		clear(e.userMemo)
+	}
+	e.userMemo[u] = c
+	return c
+}
+
+// Flush closes every open window at the latest event time seen.
+func (e *Engine) Flush(emit func(detect.Signal)) {
+	outs := e.emitters(emit)
+	for j, m := range e.models {
+		m.Advance(e.now+int64(24*time.Hour*8), outs[j]) // past any window a model keeps open
+	}
+}
+
+func (e *Engine) emitters(emit func(detect.Signal)) []*Emitter {
+	outs := make([]*Emitter, len(e.models))
+	for j, m := range e.models {
+		outs[j] = &Emitter{model: m, emit: emit, counter: e.signalsBy.WithLabelValues(m.ID())}
+	}
+	return outs
+}
+
+// MarkNormal passes "this is normal" feedback to every model that takes it and
+// reports how many did.
+func (e *Engine) MarkNormal(entity, attribute string, until time.Time) int {
+	n := 0
+	for _, m := range e.models {
+		if nm, ok := m.(Normalizer); ok && nm.MarkNormal(entity, attribute, until) {
+			n++
+		}
+	}
+	return n
+}
+
+// State is one model's snapshot.
+type State struct {
+	ModelID string
+	Version string
+	Updated time.Time // event time the state covers up to
+	Blob    []byte
+}
+
+// Snapshot returns the state of every model.
+func (e *Engine) Snapshot() ([]State, error) {
+	out := make([]State, 0, len(e.models))
+	for _, m := range e.models {
+		var buf bytes.Buffer
+		if err := m.Snapshot(&buf); err != nil {
+			return nil, fmt.Errorf("snapshotting %s: %w", m.ID(), err)
+		}
+		out = append(out, State{ModelID: m.ID(), Version: m.Version(), Updated: unixTime(e.now), Blob: buf.Bytes()})
+	}
+	return out, nil
+}
+
+// Restore loads states into the models they belong to. States of unknown models
+// are ignored (a model removed since); a state that does not load is an error,
+// and the model keeps starting from nothing.
+func (e *Engine) Restore(states []State) error {
+	for _, st := range states {
+		i := slices.IndexFunc(e.models, func(m Model) bool { return m.ID() == st.ModelID })
+		if i < 0 {
+			e.log.Warn("ignoring the saved state of an unknown behavioral model", "model", st.ModelID)
+			continue
+		}
+		if err := e.models[i].Restore(bytes.NewReader(st.Blob)); err != nil {
+			return fmt.Errorf("restoring %s: %w", st.ModelID, err)
+		}
+		if t := st.Updated.UnixNano(); !st.Updated.IsZero() && t > e.now {
+			e.now = t
+		}
+	}
+	return nil
+}
+
+// Stats reports every model's statistics, by model id, in model order.
+func (e *Engine) Stats() []NamedStats {
+	out := make([]NamedStats, 0, len(e.models))
+	for _, m := range e.models {
+		out = append(out, NamedStats{ID: m.ID(), ModelStats: m.Stats()})
+	}
+	return out
+}
+
+// NamedStats is one model's statistics.
+type NamedStats struct {
+	ID string `json:"id"`
+	ModelStats
+}
+
+// Finding is what a model reports; the Emitter turns it into a signal.
+type Finding struct {
+	Time       int64
+	RuleID     string // the model's sub-detector, e.g. "first_seen.user_host"
+	Title      string
+	Severity   detect.Severity
+	Confidence float64
+	Tactics    []string
+	Techniques []string
+	Entities   []detect.Entity
+	Explain    detect.Explanation
+	Evidence   []detect.EvidenceRef
+}
+
+// Emitter turns one model's findings into signals.
+type Emitter struct {
+	model   Model
+	emit    func(detect.Signal)
+	counter prometheus.Counter
+}
+
+// Emit reports f.
+func (out *Emitter) Emit(f Finding) {
+	if out == nil || out.emit == nil {
+		return
+	}
+	s := detect.Signal{
+		Time: unixTime(f.Time), DetectorID: out.model.ID(), DetectorVersion: out.model.Version(),
+		RuleID: f.RuleID, Title: f.Title, Severity: f.Severity, Confidence: clamp01(f.Confidence),
+		Tactics: f.Tactics, Techniques: f.Techniques, Entities: f.Entities, Explanation: f.Explain,
+		Evidence: f.Evidence,
+	}
+	slices.SortStableFunc(s.Evidence, func(a, b detect.EvidenceRef) int { return a.Time.Compare(b.Time) })
+	s.ID = detect.SignalID(s.DetectorID, s.RuleID+"\x00"+entityKey(s.Entities), s.Evidence)
+	out.counter.Inc()
+	out.emit(s)
+}
+
+func entityKey(es []detect.Entity) string {
+	var b []byte
+	for _, e := range es {
+		b = append(b, e.Kind...)
+		b = append(b, ':')
+		b = append(b, e.Value...)
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+func unixTime(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+func clamp01(x float64) float64 { return max(0, min(1, x)) }
+
+// sortedKeys returns m's keys sorted by their text, for deterministic snapshots.
+func sortedKeys[V any](m map[Sym]V) []Sym {
+	keys := make([]Sym, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b Sym) int { return cmp.Compare(str(a), str(b)) })
+	return keys
+}

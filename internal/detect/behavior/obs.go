@@ -1,0 +1,245 @@
+package behavior
+
+import (
+	"net/netip"
+	"strings"
+	"unique"
+
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/event"
+)
+
+// Sym is an interned string: comparing two is a pointer compare, and a value seen a
+// million times is stored once. The zero Sym stands for "absent".
+type Sym = unique.Handle[string]
+
+// intern returns the Sym of s; "" and "-" give the zero Sym.
+func intern(s string) Sym {
+	if s == "" || s == "-" {
+		return Sym{}
+	}
+	return unique.Make(s)
+}
+
+// str returns the text of a Sym ("" for the zero Sym).
+func str(s Sym) string {
+	if s == (Sym{}) {
+		return ""
+	}
+	return s.Value()
+}
+
+// Kind says what an observation is about; it decides which models look at it.
+type Kind uint8
+
+// Observation kinds.
+const (
+	KindNone    Kind = iota
+	KindAuth         // a logon or sign-in attempt
+	KindProcess      // a process start
+	KindConn         // a network connection (flow record or endpoint connection)
+	KindDNS          // a DNS query
+	KindHTTP         // an HTTP request
+	KindTLS          // a TLS handshake
+	KindKube         // a Kubernetes API request
+	KindCloud        // a cloud control-plane API call
+	KindFile         // a file or share access
+	numKinds
+)
+
+var kindNames = [numKinds]string{"none", "auth", "process", "conn", "dns", "http", "tls", "kube", "cloud", "file"}
+
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "kind?"
+}
+
+// Obs is the compact, self-contained view of one event that behavioral models
+// consume. It holds no reference into the event (strings are interned), so it
+// outlives the pipeline's recycled batches and can be sorted into event-time order.
+// About 200 bytes each.
+type Obs struct {
+	Time int64 // event time, Unix nanoseconds
+	Kind Kind
+	Fail bool // the attempt failed (logon failure, API error, denied request)
+
+	User    Sym // acting identity: canonical user key, service account or cloud principal
+	Host    Sym // host the event happened on (logon target, process host)
+	Process Sym // executable, lower-cased
+	Parent  Sym // parent executable, lower-cased
+	// Target is what was used or reached, by kind: auth = application or service;
+	// conn = destination domain; dns = query name; http/tls = server name;
+	// kube = resource[/subresource]; cloud = service; file = directory.
+	Target Sym
+	Action Sym // kube verb, cloud API action
+	Agent  Sym // user agent
+	Extra  Sym // dns = query type; http = URI
+
+	SrcIP, DstIP netip.Addr
+	DstPort      uint16
+	Status       int32 // dns rcode (0 = NOERROR), http status, kube status
+	BytesOut     int64 // from the source's side
+	BytesIn      int64
+	Duration     int64 // nanoseconds
+
+	Source Sym // origin, for evidence and ordering
+	Offset int64
+	Record int64
+}
+
+// EventID returns the id of the event o came from (event.Event.ID).
+func (o *Obs) EventID() string {
+	return event.Origin{Source: str(o.Source), Offset: o.Offset, Record: o.Record}.ID()
+}
+
+// Evidence returns o as a signal's evidence reference.
+func (o *Obs) Evidence() detect.EvidenceRef {
+	return detect.EvidenceRef{EventID: o.EventID(), Time: unixTime(o.Time), Source: str(o.Source), Offset: o.Offset}
+}
+
+// less orders observations by event time, then by origin, so that the same input
+// gives the same order whatever the decode and detect workers did.
+func (o *Obs) less(p *Obs) bool {
+	if o.Time != p.Time {
+		return o.Time < p.Time
+	}
+	if o.Source != p.Source {
+		return str(o.Source) < str(p.Source)
+	}
+	if o.Offset != p.Offset {
+		return o.Offset < p.Offset
+	}
+	return o.Record < p.Record
+}
+
+// Extract fills o from e and reports whether e is something a behavioral model
+// looks at. Events without a timestamp are skipped.
+func Extract(e *event.Event, o *Obs) bool {
+	if e.Timestamp.IsZero() {
+		return false
+	}
+	*o = Obs{Time: e.Timestamp.UnixNano()}
+	dataset := e.Str(event.EventDataset)
+	switch {
+	case dataset == "kubernetes.audit":
+		o.Kind = KindKube
+		o.User = intern(e.Str(event.UserName))
+		o.Action = intern(e.Str(event.EventAction))
+		res := e.Str(event.OrchestratorResourceType)
+		if sub := e.Str(event.OrchestratorResourceSubresource); sub != "" && res != "" {
+			res += "/" + sub
+		}
+		o.Target = intern(res)
+		o.Agent = intern(e.Str(event.UserAgentOriginal))
+		if c, ok := e.Num(event.HTTPResponseStatusCode); ok {
+			o.Status = int32(c)
+			o.Fail = c >= 400
+		}
+	case e.Str(event.CloudProvider) != "" && e.Category&event.CatAPI != 0:
+		o.Kind = KindCloud
+		user := e.Str(event.UserEffectiveName)
+		if user == "" {
+			user = e.Str(event.UserName)
+		}
+		o.User = intern(user)
+		o.Action = intern(e.Str(event.EventAction))
+		o.Target = intern(e.Str(event.CloudServiceName))
+		o.Agent = intern(e.Str(event.UserAgentOriginal))
+		o.Fail = e.Str(event.EventOutcome) == "failure"
+	case e.Category&event.CatAuthentication != 0 && e.Type&event.TypeStart != 0:
+		o.Kind = KindAuth
+		o.User = intern(userKey(e))
+		o.Host = intern(e.Str(event.HostName))
+		o.Target = intern(e.Str(event.ServiceName))
+		o.Agent = intern(e.Str(event.UserAgentOriginal))
+		o.Fail = e.Str(event.EventOutcome) == "failure"
+	case e.Category&event.CatProcess != 0 && e.Type&event.TypeStart != 0 && e.Str(event.ProcessExecutable) != "":
+		o.Kind = KindProcess
+		o.User = intern(userKey(e))
+		o.Host = intern(e.Str(event.HostName))
+		o.Process = intern(lowerASCII(e.Str(event.ProcessExecutable)))
+		o.Parent = intern(lowerASCII(e.Str(event.ProcessParentExecutable)))
+	case e.Str(event.DNSQuestionName) != "":
+		o.Kind = KindDNS
+		o.Host = intern(e.Str(event.HostName))
+		o.Process = intern(lowerASCII(e.Str(event.ProcessExecutable)))
+		o.Target = intern(lowerASCII(strings.TrimSuffix(e.Str(event.DNSQuestionName), ".")))
+		o.Extra = intern(e.Str(event.DNSQuestionType))
+		if rc := e.Str(event.DNSResponseCode); rc != "" && rc != "NOERROR" {
+			o.Status = 1
+			o.Fail = rc == "NXDOMAIN"
+		}
+	case e.Category&event.CatWeb != 0 && (e.Str(event.URLDomain) != "" || e.Str(event.UserAgentOriginal) != "" || e.Str(event.HTTPRequestMethod) != ""):
+		o.Kind = KindHTTP
+		o.Target = intern(lowerASCII(e.Str(event.URLDomain)))
+		o.Agent = intern(e.Str(event.UserAgentOriginal))
+		o.Action = intern(e.Str(event.HTTPRequestMethod))
+		o.Extra = intern(e.Str(event.URLOriginal))
+		if c, ok := e.Num(event.HTTPResponseStatusCode); ok {
+			o.Status = int32(c)
+		}
+	case e.Str(event.TLSServerName) != "" || e.Str(event.TLSVersion) != "":
+		o.Kind = KindTLS
+		o.Target = intern(lowerASCII(e.Str(event.TLSServerName)))
+	case e.Category&event.CatNetwork != 0 && e.Type&event.TypeConnection != 0 && e.IP(event.DestinationIP).IsValid():
+		o.Kind = KindConn
+		o.User = intern(userKey(e))
+		o.Host = intern(e.Str(event.HostName))
+		o.Process = intern(lowerASCII(e.Str(event.ProcessExecutable)))
+		o.Target = intern(lowerASCII(strings.TrimSuffix(e.Str(event.DestinationDomain), ".")))
+	case e.Category&event.CatFile != 0 && e.Str(event.FileName) != "":
+		o.Kind = KindFile
+		o.User = intern(userKey(e))
+		o.Host = intern(e.Str(event.HostName))
+		dir := e.Str(event.FileDirectory)
+		if dir == "" {
+			dir = e.Str(event.FilePath)
+		}
+		o.Target = intern(dir)
+		o.Process = intern(lowerASCII(e.Str(event.ProcessExecutable)))
+	default:
+		return false
+	}
+	o.SrcIP = e.IP(event.SourceIP)
+	if !o.SrcIP.IsValid() {
+		o.SrcIP = e.IP(event.ClientIP)
+	}
+	o.DstIP = e.IP(event.DestinationIP)
+	if p, ok := e.Num(event.DestinationPort); ok && p > 0 && p < 65536 {
+		o.DstPort = uint16(p)
+	}
+	if b, ok := e.Num(event.SourceBytes); ok && b > 0 {
+		o.BytesOut = b
+	}
+	if b, ok := e.Num(event.DestinationBytes); ok && b > 0 {
+		o.BytesIn = b
+	}
+	if d, ok := e.Num(event.EventDurationNS); ok && d > 0 {
+		o.Duration = d
+	}
+	o.Source = intern(e.Origin.Source)
+	o.Offset, o.Record = e.Origin.Offset, e.Origin.Record
+	return true
+}
+
+// userKey is the event's acting user as a canonical key ("name@domain"), without
+// machine accounts (names ending in "$"), which are hosts acting, not people.
+func userKey(e *event.Event) string {
+	name := e.Str(event.UserName)
+	if name == "" || strings.HasSuffix(name, "$") {
+		return ""
+	}
+	return event.UserRef{Name: name, Domain: e.Str(event.UserDomain)}.Key()
+}
+
+// lowerASCII folds ASCII letters without allocating when s is already lower-case.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
