@@ -650,9 +650,10 @@ func TestNoAllocations(t *testing.T) {
 		_ = m.PValue(s)
 		_, _ = m.Attribute(x, attr)
 		_ = m.Update(x)
+		_, _, _ = m.Observe(x)
 	})
 	if allocs != 0 {
-		t.Errorf("%v allocations per Score+PValue+Attribute+Update", allocs)
+		t.Errorf("%v allocations per Score+PValue+Attribute+Update+Observe", allocs)
 	}
 }
 
