@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -49,9 +50,9 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%v\t%s\t%d\t%d\n", c.ID, c.Name, c.Detected, c.EvidenceDetected, seconds(c.TTDSeconds), c.Incidents, c.Signals)
 	}
 	if len(r.Detectors) > 0 {
-		fmt.Fprintln(tw, "\nDETECTOR\tRULE\tSIGNALS\tBENIGN\tPRECISION\tRECALL")
+		fmt.Fprintln(tw, "\nDETECTOR\tRULE\tSIGNALS\tBENIGN\tPRECISION\tRECALL\tCAMPAIGNS")
 		for _, d := range r.Detectors {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\n", d.Detector, d.Rule, d.Signals, d.Benign, d.Precision, d.Recall)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", d.Detector, d.Rule, d.Signals, d.Benign, d.Precision, d.Recall, strings.Join(d.Campaigns, ","))
 		}
 	}
 	if len(r.Techniques) > 0 {

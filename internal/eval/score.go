@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/detect"
-	"github.com/vigilsec/vigil/internal/detect/sigma"
 	"github.com/vigilsec/vigil/internal/event"
 )
 
@@ -256,6 +255,8 @@ type DetectorResult struct {
 	Benign    int    `json:"benign"` // signals matching only benign episodes
 	Precision Ratio  `json:"precision"`
 	Recall    Ratio  `json:"recall"`
+	// Campaigns are the ids of the campaigns its signals matched, in truth order.
+	Campaigns []string `json:"campaigns"`
 }
 
 // TechniqueResult is one ATT&CK technique's coverage over the campaigns using it.
@@ -418,7 +419,7 @@ func (s *Scorer) detectorResults(sigAny [][]int32) []DetectorResult {
 	}
 	for i, r := range s.signals {
 		add([2]string{r.detector, ""}, sigAny[i])
-		if r.detector == sigma.DetectorID && r.rule != "" {
+		if r.rule != "" {
 			add([2]string{r.detector, r.rule}, sigAny[i])
 		}
 	}
@@ -435,8 +436,14 @@ func (s *Scorer) detectorResults(sigAny [][]int32) []DetectorResult {
 	out := make([]DetectorResult, 0, len(keys))
 	for _, k := range keys {
 		a := groups[k]
+		camps := []string{}
+		for i := range int32(s.nc) {
+			if a.camps[i] {
+				camps = append(camps, s.truth.Campaigns[i].ID)
+			}
+		}
 		out = append(out, DetectorResult{Detector: k[0], Rule: k[1], Signals: a.signals, Benign: a.benign,
-			Precision: ratio(a.matching, a.signals), Recall: ratio(len(a.camps), s.nc)})
+			Precision: ratio(a.matching, a.signals), Recall: ratio(len(a.camps), s.nc), Campaigns: camps})
 	}
 	return out
 }
