@@ -65,6 +65,9 @@
 //     re-fit of O(Window*(d + k*sqrt(d))/Refit + d*Window*log(Window)/Refit).
 //     Random Cut Forest needs O(trees * depth) pointer-chasing inserts and
 //     deletes with bounding-box updates; HST and xStream are O(trees * depth).
+//     Measured (d=12, either window size): about 8 µs of CPU per Observe,
+//     most of it the amortised re-fits (Window/Refit passes over the window
+//     per Window updates); Refit=Window costs less and forgets more slowly.
 //   - Memory: fixed arrays sized by Config alone (Config.MemoryBytes: 540,000
 //     bytes with the defaults at d=12, of which the 4096-vector window is
 //     393,216; 79,200 bytes with Window=256), measured by a test. RCF stores
