@@ -51,3 +51,28 @@ func (l *lru) touch(i int32) {
 	l.unlink(i)
 	l.pushFront(i)
 }
+
+// Records live in fixed-size chunks: growing never copies records (no
+// latency spike, no append slack) and a record's address is stable.
+const (
+	chunkBits = 10
+	chunkSize = 1 << chunkBits
+)
+
+type slab[T any] struct {
+	chunks [][]T
+	n      int32
+}
+
+func (s *slab[T]) at(i int32) *T { return &s.chunks[i>>chunkBits][i&(chunkSize-1)] }
+
+func (s *slab[T]) len() int32 { return s.n }
+
+// push appends a zero record and returns its index.
+func (s *slab[T]) push() int32 {
+	if int(s.n) == len(s.chunks)<<chunkBits {
+		s.chunks = append(s.chunks, make([]T, chunkSize))
+	}
+	s.n++
+	return s.n - 1
+}

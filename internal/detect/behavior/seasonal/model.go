@@ -133,7 +133,7 @@ func (m *Model) MetricID(name string) (Metric, bool) {
 // Stats returns counters and sizes.
 func (m *Model) Stats() Stats {
 	s := m.stats
-	s.Series = len(m.vol.index)
+	s.Series = m.vol.count
 	s.Profiles = len(m.prof.index)
 	s.EvictedSeries = m.vol.evicted
 	s.EvictedProfil = m.prof.evicted

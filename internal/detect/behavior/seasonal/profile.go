@@ -40,7 +40,7 @@ type nb struct {
 
 type profiles struct {
 	cfg     *Config
-	slab    []profile
+	slab    slab[profile]
 	index   map[string]int32
 	free    []int32
 	l       lru
@@ -91,28 +91,27 @@ func (p *profiles) add(m *Model, e string, h int32) int32 {
 		i = p.free[n-1]
 		p.free = p.free[:n-1]
 	} else {
-		i = int32(len(p.slab))
-		p.slab = append(p.slab, profile{})
+		i = p.slab.push()
 		p.l.grow()
 	}
-	p.slab[i] = profile{entity: e, first: h, lastHour: h - 1, decayWeek: weekOf(h)}
+	*p.slab.at(i) = profile{entity: e, first: h, lastHour: h - 1, decayWeek: weekOf(h)}
 	p.index[e] = i
 	p.l.pushFront(i)
 	return i
 }
 
 func (p *profiles) remove(i int32) {
-	delete(p.index, p.slab[i].entity)
+	delete(p.index, p.slab.at(i).entity)
 	p.l.unlink(i)
-	p.slab[i] = profile{}
+	*p.slab.at(i) = profile{}
 	p.free = append(p.free, i)
 }
 
 func (p *profiles) sweep(m *Model, h int32) {
 	idle := int32(m.cfg.EvictAfterDays) * 24
-	for i := range p.slab {
-		if e := p.slab[i].entity; e != "" && h-1-p.slab[i].lastHour > idle {
-			p.remove(int32(i))
+	for i := range p.slab.len() {
+		if e := p.slab.at(i).entity; e != "" && h-1-p.slab.at(i).lastHour > idle {
+			p.remove(i)
 		}
 	}
 }
@@ -152,7 +151,7 @@ func (p *profiles) observe(m *Model, e Event, h int32) {
 	} else {
 		p.l.touch(i)
 	}
-	u := &p.slab[i]
+	u := p.slab.at(i)
 	if u.lastHour >= h {
 		return // this hour is already counted
 	}
@@ -246,7 +245,7 @@ func (p *profiles) markNormal(m *Model, entity string, h int32) bool {
 	if !ok {
 		return false
 	}
-	u := &p.slab[i]
+	u := p.slab.at(i)
 	u.normalUntil = max(u.normalUntil, h)
 	if u.flaggedOK && u.flaggedHour < h {
 		s := how(u.flaggedHour)

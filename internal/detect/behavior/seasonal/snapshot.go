@@ -81,9 +81,9 @@ func (m *Model) Snapshot(w io.Writer) error {
 	e.u64(m.prof.evicted)
 	// Series, least recently seen first, so that Restore rebuilds the LRU
 	// order by pushing each to the front.
-	e.u32(uint32(len(m.vol.index)))
+	e.u32(uint32(m.vol.count))
 	for i := m.vol.l.tail; i >= 0; i = m.vol.l.prev[i] {
-		s := &m.vol.slab[i]
+		s := m.vol.slab.at(i)
 		e.str(s.entity)
 		e.u8(uint8(s.metric))
 		e.u8(s.nEv)
@@ -110,7 +110,7 @@ func (m *Model) Snapshot(w io.Writer) error {
 	}
 	e.u32(uint32(len(m.prof.index)))
 	for i := m.prof.l.tail; i >= 0; i = m.prof.l.prev[i] {
-		u := &m.prof.slab[i]
+		u := m.prof.slab.at(i)
 		e.str(u.entity)
 		for _, x := range [...]int32{u.first, u.lastHour, u.sessionEnd, u.normalUntil, u.flaggedHour, u.decayWeek} {
 			e.i32(x)
@@ -291,14 +291,15 @@ func (m *Model) restore(r io.Reader) error {
 			break
 		}
 		k := skey{s.entity, s.metric}
-		if _, dup := v.index[k]; dup {
+		if _, dup := v.index[k.m][k.e]; dup {
 			return fmt.Errorf("series %d: duplicate %q/%d", i, s.entity, s.metric)
 		}
-		idx := int32(len(v.slab))
-		v.slab = append(v.slab, s)
+		idx := v.slab.push()
+		*v.slab.at(idx) = s
 		v.l.grow()
 		v.l.pushFront(idx)
-		v.index[k] = idx
+		v.index[k.m][k.e] = idx
+		v.count++
 	}
 	np := d.u32()
 	if d.err == nil && np > uint32(m.cfg.MaxProfiles) {
@@ -325,8 +326,8 @@ func (m *Model) restore(r io.Reader) error {
 		if _, dup := p.index[u.entity]; dup {
 			return fmt.Errorf("profile %d: duplicate %q", i, u.entity)
 		}
-		idx := int32(len(p.slab))
-		p.slab = append(p.slab, u)
+		idx := p.slab.push()
+		*p.slab.at(idx) = u
 		p.l.grow()
 		p.l.pushFront(idx)
 		p.index[u.entity] = idx

@@ -59,8 +59,9 @@ type skey struct {
 
 type volume struct {
 	cfg     *Config
-	slab    []series
-	index   map[skey]int32
+	slab    slab[series]
+	index   []map[string]int32 // by metric: string keys take the fast map path
+	count   int
 	free    []int32
 	l       lru
 	evicted uint64
@@ -70,7 +71,11 @@ type volume struct {
 
 func (v *volume) init(cfg *Config) {
 	v.cfg = cfg
-	v.index = make(map[skey]int32)
+	v.index = make([]map[string]int32, len(cfg.Metrics))
+	for i := range v.index {
+		v.index[i] = make(map[string]int32)
+	}
+	v.count = 0
 	v.l.reset()
 	var size [nGroups]float64
 	for s := range 168 {
@@ -95,13 +100,13 @@ func (v *volume) init(cfg *Config) {
 
 func (v *volume) observe(m *Model, e Event, h int32) {
 	k := skey{e.Entity, e.Metric}
-	i, ok := v.index[k]
+	i, ok := v.index[k.m][k.e]
 	if !ok {
 		i = v.add(m, k, h)
 	} else {
 		v.l.touch(i)
 	}
-	s := &v.slab[i]
+	s := v.slab.at(i)
 	if s.cur != h {
 		s.cur = h
 	}
@@ -115,7 +120,7 @@ func (v *volume) observe(m *Model, e Event, h int32) {
 
 // add creates the series of k, evicting the least recently seen at the cap.
 func (v *volume) add(m *Model, k skey, h int32) int32 {
-	if len(v.index) >= m.cfg.MaxSeries {
+	if v.count >= m.cfg.MaxSeries {
 		v.remove(v.l.tail)
 		v.evicted++
 	}
@@ -124,19 +129,20 @@ func (v *volume) add(m *Model, k skey, h int32) int32 {
 		i = v.free[n-1]
 		v.free = v.free[:n-1]
 	} else {
-		i = int32(len(v.slab))
-		v.slab = append(v.slab, series{})
+		i = v.slab.push()
 		v.l.grow()
 	}
-	v.slab[i] = series{entity: k.e, metric: k.m, first: h, cur: h, closed: h - 1, lastSeen: h}
-	v.index[k] = i
+	*v.slab.at(i) = series{entity: k.e, metric: k.m, first: h, cur: h, closed: h - 1, lastSeen: h}
+	v.index[k.m][k.e] = i
+	v.count++
 	v.l.pushFront(i)
 	return i
 }
 
 func (v *volume) remove(i int32) {
-	s := &v.slab[i]
-	delete(v.index, skey{s.entity, s.metric})
+	s := v.slab.at(i)
+	delete(v.index[s.metric], s.entity)
+	v.count--
 	v.l.unlink(i)
 	*s = series{}
 	v.free = append(v.free, i)
@@ -146,13 +152,13 @@ func (v *volume) remove(i int32) {
 func (v *volume) sweep(m *Model, h int32) {
 	last := h - 1
 	idle := int32(m.cfg.EvictAfterDays) * 24
-	for i := range v.slab {
-		s := &v.slab[i]
+	for i := range v.slab.len() {
+		s := v.slab.at(i)
 		if s.entity == "" {
 			continue
 		}
 		if last-s.lastSeen > idle {
-			v.remove(int32(i))
+			v.remove(i)
 			continue
 		}
 		if s.closed < last {
@@ -326,11 +332,11 @@ func fmtP(p float64) string {
 }
 
 func (v *volume) markNormal(m *Model, entity string, id Metric, h int32) bool {
-	i, ok := v.index[skey{entity, id}]
+	i, ok := v.index[id][entity]
 	if !ok {
 		return false
 	}
-	s := &v.slab[i]
+	s := v.slab.at(i)
 	s.normalUntil = max(s.normalUntil, h)
 	if s.flaggedOK && s.flaggedHour < h {
 		// Learn the flagged hour again with the weight it was denied.
