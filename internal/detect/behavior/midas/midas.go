@@ -7,10 +7,10 @@ import (
 )
 
 // Limits on Config. They bound the memory New and Restore can be asked for:
-// at most 3 sketches x MaxRows x MaxBuckets x 5 fields x 8 bytes.
+// at most 3 sketches x MaxRows x MaxBuckets x 5 fields x 8 bytes (640 MiB).
 const (
 	MaxRows    = 16
-	MaxBuckets = 1 << 22
+	MaxBuckets = 1 << 20
 )
 
 // Config sizes and tunes a Model. The zero value is not valid: start from

@@ -111,7 +111,7 @@ func TestRestoreErrors(t *testing.T) {
 		{"bad magic", edit(true, func(b []byte) { b[0] = 'X' }), "restoring midas state: corrupt snapshot: bad magic"},
 		{"future version", edit(true, func(b []byte) { b[8] = 2 }), "restoring midas state: unsupported version 2"},
 		{"huge rows", edit(true, func(b []byte) { le.PutUint32(b[12:], 1<<31) }), "restoring midas state: corrupt snapshot: 2147483648 x 16 sketch"},
-		{"huge buckets", edit(true, func(b []byte) { le.PutUint32(b[16:], MaxBuckets+1) }), "restoring midas state: corrupt snapshot: 2 x 4194305 sketch"},
+		{"huge buckets", edit(true, func(b []byte) { le.PutUint32(b[16:], MaxBuckets+1) }), "restoring midas state: corrupt snapshot: 2 x 1048577 sketch"},
 		{"zero rows", edit(true, func(b []byte) { le.PutUint32(b[12:], 0) }), "restoring midas state: midas config: rows 0 outside 1..16"},
 		{"NaN alpha", edit(true, func(b []byte) { le.PutUint64(b[20:], math.Float64bits(math.NaN())) }), "restoring midas state: midas config: alpha NaN outside [0, 1]"},
 		{"bad filter flag", edit(true, func(b []byte) { b[36] = 7 }), "restoring midas state: corrupt snapshot: bad flag"},
@@ -142,7 +142,7 @@ func TestRestoreErrors(t *testing.T) {
 }
 
 // TestRestoreAllocatesAsItReads: a header asking for the largest sketch
-// (about 2.5 GB) followed by little data must not allocate the sketch.
+// (640 MiB) followed by little data must not allocate the sketch.
 func TestRestoreAllocatesAsItReads(t *testing.T) {
 	m := mustNew(t, DefaultConfig())
 	img := snapshot(t, m)[:headerLen+1000]
