@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
+	"strconv"
 
 	"github.com/vigilsec/vigil/internal/detect/behavior"
+	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -16,6 +19,7 @@ import (
 type behaviorOptions struct {
 	enabled    bool
 	identities string
+	geoip      string
 }
 
 func (o *behaviorOptions) register(fs interface {
@@ -24,29 +28,57 @@ func (o *behaviorOptions) register(fs interface {
 }) {
 	fs.BoolVar(&o.enabled, "behavior", true, "run the behavioral models (baselines learned from the input itself; see docs/BEHAVIOR.md)")
 	fs.StringVar(&o.identities, "identities", "", "identity directory CSV (user, aliases, department, role, ...): one baseline per person across their names, and peer groups")
+	fs.StringVar(&o.geoip, "geoip", "", "directory of MaxMind databases (.mmdb: City or Country, ASN, Anonymous-IP) for sign-in countries, networks and impossible travel")
+}
+
+// behaviorEnv is what the models are built from.
+type behaviorEnv struct {
+	dir *identity.Directory
+	geo *geoip.Reader
+}
+
+// geoFunc adapts the GeoIP reader to the first-seen model.
+func (env behaviorEnv) geoFunc() behavior.GeoFunc {
+	if env.geo == nil {
+		return nil
+	}
+	return func(a netip.Addr) (string, string, bool) {
+		loc, ok := env.geo.Lookup(a)
+		if !ok || loc.Internal {
+			return "", "", false
+		}
+		asn := ""
+		if loc.ASN != 0 {
+			asn = "AS" + strconv.FormatUint(uint64(loc.ASN), 10)
+			if loc.ASOrg != "" {
+				asn += " " + loc.ASOrg
+			}
+		}
+		return loc.Country, asn, loc.Country != "" || asn != ""
+	}
 }
 
 // behaviorModels is the one explicit list of behavioral models hunt and serve run.
-func behaviorModels(dir *identity.Directory) []behavior.Model {
+func behaviorModels(env behaviorEnv) []behavior.Model {
 	var peers behavior.PeerFunc
-	if dir != nil {
-		peers = dir.PeerGroup
+	if env.dir != nil {
+		peers = env.dir.PeerGroup
 	}
 	return []behavior.Model{
-		behavior.NewFirstSeen(behavior.FirstSeenConfig{}, nil, peers),
+		behavior.NewFirstSeen(behavior.FirstSeenConfig{}, env.geoFunc(), peers),
 	}
 }
 
 // buildBehavior loads what the models need and builds the engine; it reports the
-// identity directory's rejected rows on w.
-func buildBehavior(o behaviorOptions, log *slog.Logger, w io.Writer) (*behavior.Engine, error) {
-	var dir *identity.Directory
+// identity directory's rejected rows on w. The returned func releases what it opened.
+func buildBehavior(o behaviorOptions, log *slog.Logger, w io.Writer) (*behavior.Engine, func(), error) {
+	var env behaviorEnv
 	var opts behavior.Options
 	opts.Logger = log
 	if o.identities != "" {
 		d, rejected, err := identity.Load(o.identities)
 		if err != nil {
-			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--identities: %w", err)}
+			return nil, nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--identities: %w", err)}
 		}
 		for i, r := range rejected {
 			if i == 5 {
@@ -55,10 +87,27 @@ func buildBehavior(o behaviorOptions, log *slog.Logger, w io.Writer) (*behavior.
 			}
 			fmt.Fprintf(w, "vigil: %s: rejected %v\n", o.identities, r)
 		}
-		dir = d
+		env.dir = d
 		opts.Users = d.Canonical
 	}
-	return behavior.NewEngine(behaviorModels(dir), opts)
+	closeAll := func() {}
+	if o.geoip != "" {
+		r, err := geoip.OpenDir(o.geoip, geoip.Options{})
+		if err != nil {
+			return nil, nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--geoip: %w", err)}
+		}
+		for _, e := range r.Skipped() {
+			log.Debug("skipping a GeoIP database", "err", e)
+		}
+		env.geo = r
+		closeAll = func() { _ = r.Close() }
+	}
+	eng, err := behavior.NewEngine(behaviorModels(env), opts)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	return eng, closeAll, nil
 }
 
 // restoreBehavior loads the models' saved state from the store, if any.

@@ -142,12 +142,14 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if beh, err = buildBehavior(bo, log, env.Stderr); err != nil {
+		var closeBeh func()
+		if beh, closeBeh, err = buildBehavior(bo, log, env.Stderr); err != nil {
 			return err
 		}
+		defer closeBeh()
 		o.detectors = append(o.detectors, beh.Collector())
-	} else if bo.identities != "" {
-		return &ExitError{Code: ExitUsage, Err: errors.New("--identities needs the behavioral models (--behavior)")}
+	} else if bo.identities != "" || bo.geoip != "" {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--identities and --geoip need the behavioral models (--behavior)")}
 	}
 
 	var sink *storeSink
