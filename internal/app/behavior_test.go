@@ -1,0 +1,164 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/vigilsec/vigil/internal/decode/decodetest"
+	"github.com/vigilsec/vigil/internal/decode/formats"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/detect/behavior"
+	"github.com/vigilsec/vigil/internal/enrich/geoip"
+	"github.com/vigilsec/vigil/internal/enrich/identity"
+	"github.com/vigilsec/vigil/internal/sim"
+)
+
+// geoipDir is MaxMind's test databases in the corpora; tests that need them skip
+// without (or fail under VIGIL_REQUIRE_CORPORA=1).
+func geoipDir(t testing.TB) string {
+	t.Helper()
+	return decodetest.Corpora(t, "geoip/test-data")
+}
+
+// evalReport is the part of vigil eval's JSON the behavioral tests read.
+type evalReport struct {
+	CampaignRecall    struct{ N, D int } `json:"campaign_recall"`
+	IncidentPrecision struct{ N, D int } `json:"incident_precision"`
+	Detectors         []struct {
+		Detector  string   `json:"detector"`
+		Rule      string   `json:"rule"`
+		Signals   int      `json:"signals"`
+		Benign    int      `json:"benign"`
+		Campaigns []string `json:"campaigns"`
+		Precision struct{ N, D int }
+	} `json:"detectors"`
+}
+
+// TestBehaviorHuntEval runs the documented loop with the behavioral models only
+// (no Sigma rules) and checks which campaigns each model finds on its own.
+func TestBehaviorHuntEval(t *testing.T) {
+	geo := geoipDir(t)
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "signals.jsonl")
+	if code, _, errs := runCLI(t, "simulate", "--seed", "1", "--users", "60", "--days", "10", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	code, sigs, errs := runCLI(t, "hunt", "--builtin-rules=false", "--identities", filepath.Join(dir, "identities.csv"),
+		"--geoip", geo, "--output", "jsonl", "--quiet", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	if err := os.WriteFile(out, []byte(sigs), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, js, errs := runCLI(t, "eval", "--truth", filepath.Join(dir, "truth.json"), "--output", "json", out)
+	if code != ExitOK {
+		t.Fatalf("eval: exit %d: %s", code, errs)
+	}
+	var rep evalReport
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, js)
+	}
+	found := map[string][]string{} // detector/rule → campaigns
+	for _, d := range rep.Detectors {
+		key := d.Detector
+		if d.Rule != "" {
+			key += "/" + d.Rule
+		}
+		found[key] = d.Campaigns
+		t.Logf("%-55s signals %3d benign %2d precision %d/%d campaigns %v", key, d.Signals, d.Benign, d.Precision.N, d.Precision.D, d.Campaigns)
+	}
+	// What each model must find on its own (it may find more).
+	for key, want := range map[string][]string{
+		"behavior.first_seen/first_seen.user_country":        {"ato1"},
+		"behavior.first_seen/first_seen.account_kube_action": {"k8s1"},
+		"behavior.first_seen":                                {"c1", "rw1", "insider1", "ato1", "k8s1", "aws1"},
+	} {
+		for _, c := range want {
+			if !slices.Contains(found[key], c) {
+				t.Errorf("%s: campaign %s not found (found %v)", key, c, found[key])
+			}
+		}
+	}
+	if rep.IncidentPrecision.D == 0 || float64(rep.IncidentPrecision.N)/float64(rep.IncidentPrecision.D) < 0.5 {
+		t.Errorf("behavioral precision %d/%d, want >= 0.5", rep.IncidentPrecision.N, rep.IncidentPrecision.D)
+	}
+}
+
+// simObservations simulates an organisation and decodes every file into the
+// behavioral models' observations, in event-time order.
+func simObservations(tb testing.TB, users, days int) (obs []behavior.Obs, idPath string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	if _, err := sim.Run(sim.Config{Seed: 1, Users: users, Days: days, Out: dir}); err != nil {
+		tb.Fatal(err)
+	}
+	reg := formats.Default()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		head, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		det, err := reg.Detect(head[:min(len(head), 64<<10)])
+		if err != nil {
+			return nil // truth.json, identities.csv
+		}
+		s, err := decodetest.DecodeFile(tb, det.Format.New(), p)
+		if err != nil {
+			return err
+		}
+		var o behavior.Obs
+		for _, e := range s.Events {
+			if behavior.Extract(e, &o) {
+				obs = append(obs, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Time < obs[j].Time })
+	return obs, filepath.Join(dir, "identities.csv")
+}
+
+// BenchmarkBehaviorModels measures the whole behavioral layer (every model in
+// behaviorModels, with the identity directory and the GeoIP test databases) on a
+// simulated organisation: events per second on one core, observations already
+// extracted and in time order.
+func BenchmarkBehaviorModels(b *testing.B) {
+	obs, idPath := simObservations(b, 60, 10)
+	dir, _, err := identity.Load(idPath)
+	if err != nil {
+		b.Fatal(err)
+	}
+	geo, err := geoip.OpenDir(geoipDir(b), geoip.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer geo.Close()
+	work := make([]behavior.Obs, len(obs))
+	signals := 0
+	b.ResetTimer()
+	for b.Loop() {
+		copy(work, obs)
+		eng, err := behavior.NewEngine(behaviorModels(behaviorEnv{dir: dir, geo: geo}), behavior.Options{Users: dir.Canonical})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := eng.Process(context.Background(), work, func(detect.Signal) { signals++ }); err != nil {
+			b.Fatal(err)
+		}
+		eng.Flush(func(detect.Signal) { signals++ })
+	}
+	b.ReportMetric(float64(len(obs))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(signals)/float64(b.N), "signals")
+}
