@@ -91,9 +91,9 @@ type Finding struct {
 
 // Stats counts what the model did.
 type Stats struct {
-	Events, Late, Findings       uint64
-	Series, Profiles             int
-	EvictedSeries, EvictedProfil uint64
+	Events, Late, Findings         uint64
+	Series, Profiles               int
+	EvictedSeries, EvictedProfiles uint64
 }
 
 // Model is the seasonal volume and time-of-day model. Not safe for concurrent
@@ -136,7 +136,7 @@ func (m *Model) Stats() Stats {
 	s.Series = m.vol.count
 	s.Profiles = len(m.prof.index)
 	s.EvictedSeries = m.vol.evicted
-	s.EvictedProfil = m.prof.evicted
+	s.EvictedProfiles = m.prof.evicted
 	return s
 }
 

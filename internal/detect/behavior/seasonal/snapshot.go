@@ -279,7 +279,7 @@ func (m *Model) restore(r io.Reader) error {
 		for _, p := range [...]*int32{&s.first, &s.cur, &s.closed, &s.lastSeen, &s.normalUntil, &s.flaggedHour} {
 			*p = d.hour()
 		}
-		if d.err == nil && (s.first < 0 || s.cur < s.first || s.lastSeen < s.cur || s.closed < s.first-1 || s.lastSeen > m.clock) {
+		if d.err == nil && (s.first < 0 || s.cur < s.first || s.lastSeen < s.cur || s.closed < s.cur-1 || s.closed >= m.clock || s.lastSeen > m.clock) {
 			return fmt.Errorf("series %d: inconsistent hours", i)
 		}
 		s.flaggedY = float32(d.f(32, 1000))

@@ -171,6 +171,9 @@ func (v *volume) sweep(m *Model, h int32) {
 // amount, the hours after it as zeros while the entity is not dormant.
 func (v *volume) closeThrough(m *Model, s *series, last int32) {
 	dormant := int32(m.cfg.DormantHours)
+	// Hours before the open one were closed when the stream passed them
+	// (Restore checks this too); never walk them again.
+	s.closed = max(s.closed, s.cur-1)
 	for hh := s.closed + 1; hh <= last; hh++ {
 		x := 0.0
 		if hh == s.cur {
