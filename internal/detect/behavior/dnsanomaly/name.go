@@ -113,6 +113,9 @@ func Normalize(name string) (Name, error) {
 			return Name{}, &NameError{ReasonLabelTooLong, name}
 		}
 	}
+	if labelLen == 0 { // "a.." trimmed to "a."
+		return Name{}, &NameError{ReasonEmptyLabel, name}
+	}
 	if !lower {
 		name = strings.ToLower(name)
 	}

@@ -60,8 +60,23 @@ func (w *wr) sketch(d *distinct) {
 
 func (w *wr) hist(h *hist) {
 	w.f(h.total)
-	for _, x := range h.bins {
-		w.f(x)
+	w.sparse(h.bins)
+}
+
+// sparse writes the non-zero entries of xs as (index, value).
+func (w *wr) sparse(xs []float64) {
+	nz := 0
+	for _, x := range xs {
+		if x != 0 {
+			nz++
+		}
+	}
+	w.u(uint64(nz))
+	for i, x := range xs {
+		if x != 0 {
+			w.u(uint64(i))
+			w.f(x)
+		}
 	}
 }
 
@@ -111,18 +126,10 @@ func (m *Model) Snapshot(out io.Writer) error {
 	w.f(m.weight)
 	c := &m.chars
 	w.f(c.n1)
-	for _, x := range c.c1 {
-		w.f(x)
-	}
-	for _, x := range c.c2 {
-		w.f(x)
-	}
-	for _, x := range c.ctx2 {
-		w.f(x)
-	}
-	for _, x := range c.ctx3 {
-		w.f(x)
-	}
+	w.sparse(c.c1[:])
+	w.sparse(c.c2[:])
+	w.sparse(c.ctx2[:])
+	w.sparse(c.ctx3[:])
 	nz := 0
 	for _, x := range c.c3 {
 		if x != 0 {
@@ -375,15 +382,29 @@ func (r *rd) sketch(p uint8) distinct {
 	return d
 }
 
-func (r *rd) hist(h *hist) {
-	h.total = r.f()
-	var sum float64
-	for i := range h.bins {
-		h.bins[i] = r.f()
-		if h.bins[i] < 0 {
-			r.fail("negative histogram count")
+// sparse reads what wr.sparse wrote into xs (zeroed), checking indexes and
+// that every value is a finite non-negative count.
+func (r *rd) sparse(xs []float64) {
+	prev := -1
+	for range r.n(len(xs), "entries") {
+		i := r.n(len(xs)-1, "index")
+		if r.err == nil && i <= prev {
+			r.fail("index %d after %d", i, prev)
 		}
-		sum += h.bins[i]
+		prev = i
+		xs[i] = r.fn()
+		if r.err != nil {
+			return
+		}
+	}
+}
+
+func (r *rd) hist(h *hist) {
+	h.total = r.fn()
+	r.sparse(h.bins)
+	var sum float64
+	for _, x := range h.bins {
+		sum += x
 	}
 	if r.err == nil && math.Abs(sum-h.total) > 1e-6*max(1, sum) {
 		r.fail("histogram total %v, bins sum to %v", h.total, sum)
@@ -455,18 +476,10 @@ func (m *Model) restore(in io.Reader) error {
 	n.weight = r.fn()
 	c := &n.chars
 	c.n1 = r.fn()
-	for i := range c.c1 {
-		c.c1[i] = r.fn()
-	}
-	for i := range c.c2 {
-		c.c2[i] = r.fn()
-	}
-	for i := range c.ctx2 {
-		c.ctx2[i] = r.fn()
-	}
-	for i := range c.ctx3 {
-		c.ctx3[i] = r.fn()
-	}
+	r.sparse(c.c1[:])
+	r.sparse(c.c2[:])
+	r.sparse(c.ctx2[:])
+	r.sparse(c.ctx3[:])
 	for range r.n(len(c.c3), "trigrams") {
 		i := r.n(len(c.c3)-1, "trigram index")
 		c.c3[i] = r.f32()
