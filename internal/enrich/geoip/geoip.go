@@ -15,9 +15,10 @@
 // Addresses that cannot be on the Internet (RFC 1918 and RFC 4193 private, loopback,
 // link-local, CGNAT 100.64.0.0/10, unspecified, multicast) answer Location{Internal:
 // true} without a lookup. Answers are cached in a bounded two-generation cache
-// (Options.CacheSize addresses, default 65536; about 250 bytes per cached address plus
-// its strings, which are shared with the decoder's string cache): a repeat lookup
-// costs a map read instead of decoding up to three records.
+// (Options.CacheSize addresses, default 65536; 245 bytes per cached address measured
+// by TestCacheMemory, names shared with the decoder's string cache, so 16 MB when
+// full): a repeat lookup costs 70 ns instead of 570 ns for decoding three records
+// (BenchmarkLookup, 2 shared cores).
 //
 // What it does not do: download or update databases, decide anything (detectors do),
 // or answer for languages other than English names.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -317,4 +318,31 @@ func BenchmarkLookup(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lookups/s")
 		})
 	}
+}
+
+// TestCacheMemory measures the heap per cached answer (the package doc states it).
+func TestCacheMemory(t *testing.T) {
+	r := openTest(t, 40000)
+	addrs := make([]netip.Addr, 0, 20000)
+	for i := range 20000 {
+		addrs = append(addrs, netip.AddrFrom4([4]byte{81, 2, byte(i >> 8), byte(i)}))
+	}
+	for _, a := range addrs[:100] {
+		r.Lookup(a) // the decoder's string cache, not the answer cache
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, a := range addrs {
+		r.Lookup(a)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	n := len(r.cache.cur) + len(r.cache.prev)
+	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+	t.Logf("%.0f bytes per cached answer (%d cached)", per, n)
+	if n != len(addrs) || per > 400 || per < 100 {
+		t.Errorf("%d answers cached, %.0f bytes each; the package doc says about 250", n, per)
+	}
+	runtime.KeepAlive(addrs)
 }
