@@ -33,6 +33,10 @@ type profile struct {
 	last                                                             [168]uint16 // week of the last activity + 1, 0 = never
 }
 
+// maxNbr bounds a neighbourhood: 5 hours of the day itself, 4 other weekdays
+// x 3 hours and 2 weekend days.
+const maxNbr = 19
+
 type nb struct {
 	slot uint8
 	w    float32
@@ -46,7 +50,8 @@ type profiles struct {
 	l       lru
 	evicted uint64
 	decay   float64 // weekly decay factor
-	nbr     [168][]nb
+	nbr     [168][maxNbr]nb // neighbourhood of each slot, nbrN[s] used
+	nbrN    [168]uint8
 	nbrW    [168]float64 // sum of weights
 }
 
@@ -61,7 +66,8 @@ func (p *profiles) init(cfg *Config) {
 		day, hod := s/24, s%24
 		add := func(d, h int, w float32) {
 			t := ((d*24+h)%168 + 168) % 168
-			p.nbr[s] = append(p.nbr[s], nb{uint8(t), w})
+			p.nbr[s][p.nbrN[s]] = nb{uint8(t), w}
+			p.nbrN[s]++
 			p.nbrW[s] += float64(w)
 		}
 		for off, w := range [5]float32{0.25, 0.5, 1, 0.5, 0.25} {
@@ -137,7 +143,7 @@ func (p *profiles) weeks(u *profile, h int32) float64 {
 // prob is the smoothed P(active in slot) at hour h, before learning h.
 func (p *profiles) prob(u *profile, slot int, h int32) float64 {
 	var c float64
-	for _, x := range p.nbr[slot] {
+	for _, x := range p.nbr[slot][:p.nbrN[slot]] {
 		c += float64(x.w) * float64(u.cnt[x.slot])
 	}
 	c /= cScale

@@ -600,3 +600,46 @@ func FuzzRestore(f *testing.F) {
 		}
 	})
 }
+
+func TestSilenceAndDormancy(t *testing.T) {
+	s := newStream(12)
+	busy := func(t time.Time) int { return s.poisson(100) }
+	s.hourly("db01", Logons, 0, 14, busy)
+	s.hourly("db01", Logons, 28, 35, busy) // back after 14 silent days
+	fs := pick(run(t, newModel(t, nil), s.sorted()), ModelVolume)
+	var got []string
+	for _, f := range fs {
+		got = append(got, fmt.Sprintf("%s %s", f.Direction, f.Start.Format("2006-01-02T15")))
+	}
+	// One LOW when it goes silent; the dormant weeks are not learned as
+	// zeros, so its return at the old level is not HIGH.
+	if want := []string{"low 2026-03-16T00"}; !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
+	}
+}
+
+func TestAdvanceClosesSilentHours(t *testing.T) {
+	s := newStream(13)
+	s.hourly("db01", Logons, 0, 10, func(time.Time) int { return s.poisson(100) })
+	m := newModel(t, nil)
+	for _, e := range s.sorted() {
+		if err := m.Observe(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fs := m.Drain(nil); len(fs) != 0 {
+		t.Fatalf("findings before the silence: %v", fs)
+	}
+	// The stream's watermark moves on with no event of db01: 23:00 of day 9
+	// (the open hour) is normal, 00:00 and 01:00 of day 10 are silent.
+	if err := m.Advance(t0.Add(10*24*time.Hour + 2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	fs := m.Drain(nil)
+	if len(fs) != 1 || fs[0].Direction != Low || !fs[0].Start.Equal(t0.Add(10*24*time.Hour)) || fs[0].Observed != 0 {
+		t.Errorf("after Advance: %v", fs)
+	}
+	if err := m.Advance(time.Time{}); err == nil {
+		t.Error("Advance to the zero time accepted")
+	}
+}
