@@ -49,7 +49,7 @@ type profiles struct {
 	free    []int32
 	l       lru
 	evicted uint64
-	decay   float64 // weekly decay factor
+	decay   float64         // weekly decay factor
 	nbr     [168][maxNbr]nb // neighbourhood of each slot, nbrN[s] used
 	nbrN    [168]uint8
 	nbrW    [168]float64 // sum of weights
