@@ -10,9 +10,10 @@
 // more than Config.MinDistanceKm left after the radii (default 300 km, so a change of
 // ISP or a mobile network geolocated to the next city is not travel) it is a finding.
 // Confidence falls as the radii eat into the distance and as the speed nears the
-// limit. This is the rule of Microsoft Entra ID Protection's "atypical travel" and
-// Okta ThreatInsight's "velocity" check, with the radius correction of MaxMind's
-// minFraud "distance" guidance.
+// limit. This is the rule behind Microsoft Entra ID Protection's "atypical travel"
+// and Okta's "velocity" behavior detection; the radii are subtracted because MaxMind
+// defines accuracy_radius as the distance (km) around the coordinates within which
+// the address likely is, so the user may have been anywhere in either circle.
 //
 // Exclusions: failed sign-ins; configured corporate egress or VPN networks and ASNs
 // (their location is the concentrator's, not the user's); addresses without a

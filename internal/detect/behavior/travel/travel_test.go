@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -460,4 +461,41 @@ func BenchmarkObserve(b *testing.B) {
 		i++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
+
+// TestConcurrentObserve: users fed from several goroutines get the findings they
+// get alone (run under -race in CI).
+func TestConcurrentObserve(t *testing.T) {
+	m, err := New(Config{MaxUsers: 64}, table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []step{{london, 0, true}, {milton, 38, true}, {vpn, 40, true}, {paris, 900, true}, {kansas, 905, true}}
+	alone := run(t, must(New(Config{}, table)), "u0", steps)
+	results := make([][]Finding, 8)
+	var wg sync.WaitGroup
+	for g := range results {
+		wg.Go(func() {
+			for i, s := range steps {
+				if f, ok := m.Observe(login(fmt.Sprintf("u%d", g), s, i)); ok {
+					results[g] = append(results[g], f)
+				}
+			}
+			var buf bytes.Buffer
+			_ = m.Snapshot(&buf)
+		})
+	}
+	wg.Wait()
+	for g, fs := range results {
+		if !reflect.DeepEqual(kinds(fs), kinds(alone)) || len(fs) == 0 {
+			t.Errorf("u%d: %v, alone %v", g, kinds(fs), kinds(alone))
+		}
+	}
+}
+
+func must(m *Model, err error) *Model {
+	if err != nil {
+		panic(err)
+	}
+	return m
 }
