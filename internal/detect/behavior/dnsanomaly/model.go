@@ -402,7 +402,7 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 		c.nx++
 	}
 
-	d, isNew := m.domain(n, t)
+	d := m.domain(n, t)
 	d.last = max(d.last, t)
 	if h := t / 3600; h != d.lastHour {
 		d.lastHour = h
@@ -411,7 +411,6 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 	if d.clients.add(hash64(q.Client), pClients) {
 		m.train(d, n)
 	}
-	_ = isNew
 
 	p := m.pair(q.Client, n.Registered, t)
 	if p.win != win {

@@ -24,7 +24,8 @@ const (
 	// KindReverse is a reverse lookup under .arpa: counted, never scored (its
 	// labels are the digits of addresses the host met, not chosen names).
 	KindReverse
-	// KindIP is an IP literal sent as a name: counted, never scored.
+	// KindIP is an IPv4 literal sent as a name: counted, never scored. (An IPv6
+	// literal is rejected with ReasonInvalidChar: ':' is not a name character.)
 	KindIP
 )
 
@@ -120,9 +121,13 @@ func Normalize(name string) (Name, error) {
 		name = strings.ToLower(name)
 	}
 	n := Name{FQDN: name}
-	if _, err := netip.ParseAddr(name); err == nil {
-		n.Registered, n.Kind = name, KindIP
-		return n, nil
+	// An IPv4 literal (IPv6 ones hold ':' and are rejected above). No TLD is
+	// all digits, so only then is it worth parsing.
+	if allDigits(name[strings.LastIndexByte(name, '.')+1:]) {
+		if _, err := netip.ParseAddr(name); err == nil {
+			n.Registered, n.Kind = name, KindIP
+			return n, nil
+		}
 	}
 	if name == "arpa" || strings.HasSuffix(name, ".arpa") {
 		n.Kind = KindReverse
@@ -158,4 +163,13 @@ func lastLabels(name string, k int) string {
 		i = j
 	}
 	return name[i+1:]
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -69,9 +69,6 @@ func (d *distinct) count() float64 {
 	return e
 }
 
-// bytes is the sketch's heap cost.
-func (d *distinct) bytes() int { return 8*cap(d.exact) + cap(d.regs) }
-
 func (d *distinct) reset() {
 	d.exact = d.exact[:0]
 	d.regs = nil

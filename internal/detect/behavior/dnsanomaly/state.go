@@ -24,9 +24,9 @@ func (m *Model) client(name string, t int64) *cliState {
 	return c
 }
 
-func (m *Model) domain(n Name, t int64) (*domState, bool) {
+func (m *Model) domain(n Name, t int64) *domState {
 	if d := m.doms[n.Registered]; d != nil {
-		return d, false
+		return d
 	}
 	if len(m.doms) >= m.cfg.MaxDoms {
 		before := len(m.doms)
@@ -36,7 +36,7 @@ func (m *Model) domain(n Name, t int64) (*domState, bool) {
 	_, normal := m.normal[n.Registered]
 	d := &domState{first: t, last: t, lastHour: -1, kind: n.Kind, normal: normal}
 	m.doms[strings.Clone(n.Registered)] = d
-	return d, true
+	return d
 }
 
 func (m *Model) pair(client, domain string, t int64) *pairState {

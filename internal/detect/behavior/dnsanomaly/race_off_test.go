@@ -1,0 +1,5 @@
+//go:build !race
+
+package dnsanomaly
+
+const raceEnabled = false
