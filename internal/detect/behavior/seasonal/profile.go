@@ -187,8 +187,8 @@ func addCount(c uint16, w float64) uint16 {
 
 var dayNames = [7]string{"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
 
-// usual describes the usual hours: per day class, the first to last hour of
-// the day with an activity rate of at least 25%.
+// usual describes the usual hours: per day class, the runs of hours of the
+// day (wrapping past midnight) with an activity rate of at least 25%.
 func (p *profiles) usual(u *profile, h int32) string {
 	wk := p.weeks(u, h)
 	if wk <= 0 {
@@ -199,26 +199,50 @@ func (p *profiles) usual(u *profile, h int32) string {
 		name     string
 		from, to int
 	}{{"Mon-Fri", 0, 5}, {"Sat-Sun", 5, 7}} {
-		lo, hi := -1, -1
+		var on [24]bool
 		for hod := range 24 {
 			var r float64
 			for d := cl.from; d < cl.to; d++ {
 				r += float64(u.cnt[d*24+hod]) / cScale
 			}
-			if r/float64(cl.to-cl.from)/wk >= 0.25 {
-				if lo < 0 {
-					lo = hod
-				}
-				hi = hod
-			}
+			on[hod] = r/float64(cl.to-cl.from)/wk >= 0.25
 		}
-		if lo < 0 {
-			parts = append(parts, cl.name+" rarely")
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s %02d:00-%02d:00", cl.name, lo, hi+1))
+		parts = append(parts, cl.name+" "+hourRuns(on))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// hourRuns formats the runs of set hours, a run crossing midnight as one
+// ("22:00-06:00").
+func hourRuns(on [24]bool) string {
+	first := -1 // an hour that starts a run: set, its predecessor not
+	for hod := range 24 {
+		if on[hod] && !on[(hod+23)%24] {
+			first = hod
+			break
+		}
+	}
+	switch {
+	case first < 0 && on[0]:
+		return "00:00-24:00"
+	case first < 0:
+		return "rarely"
+	}
+	var runs []string
+	for i := 0; i < 24; {
+		hod := (first + i) % 24
+		if !on[hod] {
+			i++
+			continue
+		}
+		n := 0
+		for n < 24 && on[(hod+n)%24] {
+			n++
+		}
+		runs = append(runs, fmt.Sprintf("%02d:00-%02d:00", hod, (hod+n-1)%24+1))
+		i += n
+	}
+	return strings.Join(runs, " and ")
 }
 
 func (p *profiles) finding(u *profile, h int32, slot int, pr float64, evidence string) Finding {

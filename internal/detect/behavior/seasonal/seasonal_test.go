@@ -643,3 +643,32 @@ func TestAdvanceClosesSilentHours(t *testing.T) {
 		t.Error("Advance to the zero time accepted")
 	}
 }
+
+func TestHourRuns(t *testing.T) {
+	set := func(hours ...int) (on [24]bool) {
+		for _, h := range hours {
+			on[h] = true
+		}
+		return on
+	}
+	all := [24]bool{}
+	for i := range all {
+		all[i] = true
+	}
+	cases := []struct {
+		on   [24]bool
+		want string
+	}{
+		{[24]bool{}, "rarely"},
+		{all, "00:00-24:00"},
+		{set(8, 9, 10, 11, 12, 13, 14, 15, 16, 17), "08:00-18:00"},
+		{set(22, 23, 0, 1, 2, 3, 4, 5), "22:00-06:00"},
+		{set(0, 1, 23), "23:00-02:00"},
+		{set(7, 8, 13, 23), "07:00-09:00 and 13:00-14:00 and 23:00-24:00"},
+	}
+	for _, c := range cases {
+		if got := hourRuns(c.on); got != c.want {
+			t.Errorf("hourRuns(%v) = %q, want %q", c.on, got, c.want)
+		}
+	}
+}
