@@ -48,6 +48,7 @@ const (
 	Rare                      // activity at an hour the user is almost never active
 )
 
+// String returns the direction name used in findings ("high", "low", "rare_hour").
 func (d Direction) String() string {
 	switch d {
 	case High:
