@@ -214,13 +214,12 @@ func (m *Model) Score(src, dst uint64, tick int64) float64 {
 // Observe is Score returning the explanation with the score. It updates
 // the model exactly as Score does.
 func (m *Model) Observe(src, dst uint64, tick int64) Result {
+	// An older tick counts in the current one.
 	switch {
 	case !m.started:
 		m.started, m.first, m.cur = true, tick, tick
 	case tick > m.cur:
 		m.advance(tick)
-	default:
-		tick = m.cur
 	}
 	m.edges++
 	// Ticks elapsed, 1-based. The subtraction cannot overflow as unsigned

@@ -164,9 +164,11 @@ func (e *exact) observe(src, dst uint64, tick int64) Result {
 			switch {
 			case s == 0:
 			case e.cfg.Filter:
-				p.Score = math.Pow(s-a*(t-1), 2) / (s * (t - 1))
+				d := s - a*(t-1)
+				p.Score = d * d / (s * (t - 1))
 			default:
-				p.Score = math.Pow((a-s/t)*t, 2) / (s * (t - 1))
+				d := (a - s/t) * t
+				p.Score = d * d / (s * (t - 1))
 			}
 		}
 		if e.cfg.Filter {

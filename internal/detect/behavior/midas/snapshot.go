@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"math"
@@ -153,7 +154,7 @@ func load(r io.Reader) (*Model, error) {
 // readCells reads n float64 cells, growing the slice as bytes arrive so a
 // header that promises more than the input holds costs little memory.
 // Every cell must be finite and non-negative, as the model keeps them.
-func readCells(r io.Reader, n int, buf []byte, crc io.Writer) ([]float64, error) {
+func readCells(r io.Reader, n int, buf []byte, crc hash.Hash32) ([]float64, error) {
 	out := make([]float64, 0, min(n, len(buf)/8))
 	for len(out) < n {
 		k := min(n-len(out), len(buf)/8)
