@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -250,4 +251,26 @@ func TestDARPA(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestAUC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		scores []float64
+		pos    []bool
+		want   float64
+	}{
+		{"perfect", []float64{1, 2, 3, 4}, []bool{false, false, true, true}, 1},
+		{"inverted", []float64{1, 2, 3, 4}, []bool{true, true, false, false}, 0},
+		{"all tied", []float64{5, 5, 5, 5}, []bool{true, false, true, false}, 0.5},
+		// Pairs (pos, neg): (3,1) win, (3,2) win, (2,1) win, (2,2) tie: 3.5/4.
+		{"one tie", []float64{1, 2, 2, 3}, []bool{false, false, true, true}, 0.875},
+		// Pos 0.8 beats 0.1 and 0.4, loses to 0.9; pos 0.1 ties 0.1: (2 + 0.5)/6.
+		{"mixed", []float64{0.1, 0.4, 0.8, 0.9, 0.1}, []bool{false, false, true, false, true}, 2.5 / 6},
+		{"no positives", []float64{1, 2}, []bool{false, false}, 0.5},
+	} {
+		if got := auc(tc.scores, tc.pos); math.Abs(got-tc.want) > 1e-15 {
+			t.Errorf("%s: AUC %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
