@@ -100,14 +100,7 @@ func simLogins(t *testing.T, seed uint64) ([]Login, sim.Truth) {
 	if _, err := sim.Run(sim.Config{Seed: seed, Users: 20, Days: 7, Out: dir, Campaigns: []string{"account-takeover"}}); err != nil {
 		t.Fatal(err)
 	}
-	var tr sim.Truth
-	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &tr); err != nil {
-		t.Fatal(err)
-	}
+	tr := readTruth(t, dir)
 	var logins []Login
 	for _, name := range []string{"okta/system.json", "entra/signins.json"} {
 		data, err := os.ReadFile(filepath.Join(dir, name))
@@ -137,6 +130,20 @@ func simLogins(t *testing.T, seed uint64) ([]Login, sim.Truth) {
 	}
 	slices.SortStableFunc(logins, func(a, b Login) int { return a.Time.Compare(b.Time) })
 	return logins, tr
+}
+
+// readTruth reads a simulation's truth.json.
+func readTruth(t *testing.T, dir string) sim.Truth {
+	t.Helper()
+	var tr sim.Truth
+	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &tr); err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }
 
 func entityValues(es []sim.TruthEntity, kind string) []string {
