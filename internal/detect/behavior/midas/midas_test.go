@@ -386,3 +386,40 @@ func TestHash(t *testing.T) {
 // pinned was computed independently (Python) from the FNV-1a and splitmix64
 // definitions.
 var pinned = [3]uint64{0x793461b493250d2d, 0x146b31f6bea1729, 0x1c8226d07c47bc1d}
+
+// FuzzObserve feeds arbitrary edges and ticks (any order, any range):
+// scores stay finite and non-negative, and Observe agrees with Score.
+func FuzzObserve(f *testing.F) {
+	f.Add([]byte{1, 2, 0, 1, 2, 1, 3, 4, 200}, uint8(3), false)
+	f.Add([]byte{0, 0, 255, 0, 0, 0, 0, 0, 128}, uint8(1), true)
+	f.Fuzz(func(t *testing.T, data []byte, buckets uint8, filter bool) {
+		cfg := DefaultConfig()
+		cfg.Buckets, cfg.Filter = int(buckets)+1, filter
+		a, b := mustNew(t, cfg), mustNew(t, cfg)
+		tick := int64(0)
+		for len(data) >= 3 {
+			src, dst, dt := uint64(data[0]%8), uint64(data[1]%8), int64(int8(data[2]))
+			data = data[3:]
+			switch dt {
+			case 127:
+				tick = math.MaxInt64
+			case -128:
+				tick = math.MinInt64
+			default:
+				tick += dt
+			}
+			r := a.Observe(src, dst, tick)
+			if s := b.Score(src, dst, tick); s != r.Score {
+				t.Fatalf("Score %v, Observe %v", s, r.Score)
+			}
+			for _, k := range []Kind{KindEdge, KindSource, KindDestination} {
+				p := r.Part(k)
+				for _, v := range []float64{p.Score, p.Count, p.MeanBefore, p.Decayed, p.Total} {
+					if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+						t.Fatalf("%v part: %+v", k, p)
+					}
+				}
+			}
+		}
+	})
+}
