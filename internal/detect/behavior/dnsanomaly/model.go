@@ -393,7 +393,7 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 	nx := q.RCode == "NXDOMAIN"
 
 	c := m.client(q.Client, t)
-	if c.win != win {
+	if win > c.win { // a late query counts into the current window
 		*c = cliState{win: win, dga: c.dga[:0]}
 	}
 	c.last = max(c.last, t)
@@ -404,7 +404,7 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 
 	d := m.domain(n, t)
 	d.last = max(d.last, t)
-	if h := t / 3600; h != d.lastHour {
+	if h := t / 3600; h > d.lastHour {
 		d.lastHour = h
 		d.hours++
 	}
@@ -413,7 +413,7 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 	}
 
 	p := m.pair(q.Client, n.Registered, t)
-	if p.win != win {
+	if win > p.win {
 		m.closeWindow(p, d)
 		*p = pairState{win: win, subs: p.subs}
 		p.subs.reset()
@@ -583,8 +583,8 @@ func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, out []Fi
 	if prev {
 		pv = fmt.Sprintf(" (a prevalent domain: %.0f clients)", d.clients.count())
 	}
-	f.Summary = fmt.Sprintf("%s queried %s with %.0f distinct subdomains in %v (%d queries, %.0f%% TXT/NULL/CNAME/MX), entropy %.1f bits/char, mean subdomain %.0f chars, longest label %d; org median %.0f subdomains per client and window, %.0f chars%s.",
-		q.Client, n.Registered, ds, m.cfg.Window, p.queries, 100*share, meanEnt, meanLen, p.maxLabel, math.Exp2(dMed)-1, lMed, pv)
+	f.Summary = fmt.Sprintf("%s queried %s with %s distinct subdomains in %s (%s queries, %.0f%% TXT/NULL/CNAME/MX), entropy %.1f bits/char, mean subdomain %.0f chars, longest label %d; org median per client and window %.0f subdomains of %.0f chars%s.",
+		q.Client, n.Registered, thousands(ds), dur(m.cfg.Window), thousands(float64(p.queries)), 100*share, meanEnt, meanLen, p.maxLabel, math.Exp2(dMed)-1, lMed, pv)
 	m.stats.Findings[FindingTunnel]++
 	return append(out, f)
 }
@@ -662,8 +662,8 @@ func (m *Model) checkDGA(q Query, n Name, d *domState, c *cliState, nx bool, out
 		{"suspicious_nxdomain", float64(c.ndgaNX), 0, 0},
 	}
 	sortFeatures(f.Features)
-	f.Summary = fmt.Sprintf("%s queried %d single-client domains in %v whose names are unlike the organisation's (mean %.1f sigma below the learned character model, e.g. %s), %d of them NXDOMAIN; client NXDOMAIN rate %.0f%%.",
-		q.Client, c.ndga, m.cfg.Window, -meanZ, strings.Join(f.Names, ", "), c.ndgaNX, 100*nxRate)
+	f.Summary = fmt.Sprintf("%s queried %d single-client domains in %s whose names are unlike the organisation's (mean %.1f sigma below the learned character model, e.g. %s), %d of them NXDOMAIN; client NXDOMAIN rate %.0f%%.",
+		q.Client, c.ndga, dur(m.cfg.Window), -meanZ, strings.Join(f.Names, ", "), c.ndgaNX, 100*nxRate)
 	m.stats.Findings[FindingDGA]++
 	return append(out, f)
 }
@@ -727,4 +727,33 @@ func cmpF(a, b float64) int {
 		return 1
 	}
 	return 0
+}
+
+// dur renders a window as "1 h", "15 min" or Go's form.
+func dur(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	return d.String()
+}
+
+// thousands renders a count rounded to an integer with thousands separators.
+func thousands(x float64) string {
+	s := fmt.Sprintf("%.0f", x)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }

@@ -459,3 +459,19 @@ func feature(f Finding, name string) float64 {
 	}
 	return 0
 }
+
+func TestFormatting(t *testing.T) {
+	for _, c := range []struct {
+		x    float64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {4210.4, "4,210"}, {1234567, "1,234,567"}, {-1500, "-1,500"}} {
+		if got := thousands(c.x); got != c.want {
+			t.Errorf("thousands(%v) = %s", c.x, got)
+		}
+	}
+	for d, want := range map[time.Duration]string{time.Hour: "1 h", 2 * time.Hour: "2 h", 15 * time.Minute: "15 min", 90 * time.Second: "1m30s"} {
+		if got := dur(d); got != want {
+			t.Errorf("dur(%v) = %s", d, got)
+		}
+	}
+}

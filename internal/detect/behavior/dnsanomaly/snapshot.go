@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"slices"
-	"strings"
 )
 
 // Snapshot format: magic, version byte, config fingerprint, then every learned
@@ -551,7 +550,7 @@ func (m *Model) restore(in io.Reader) error {
 		return fmt.Errorf("%w: trailing bytes", ErrSnapshot)
 	}
 	for k := range n.normal {
-		if _, err := Normalize(k); err != nil || strings.ContainsRune(k, ' ') {
+		if _, err := Normalize(k); err != nil {
 			return fmt.Errorf("%w: normal domain %q", ErrSnapshot, k)
 		}
 	}

@@ -2,6 +2,7 @@ package dnsanomaly
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 )
@@ -19,7 +20,7 @@ func (m *Model) client(name string, t int64) *cliState {
 		evict(m.clients, func(c *cliState) int64 { return c.last }, func(string, *cliState) {})
 		m.stats.Evicted += uint64(before - len(m.clients))
 	}
-	c := &cliState{win: -1, last: t}
+	c := &cliState{win: math.MinInt64, last: t}
 	m.clients[strings.Clone(name)] = c
 	return c
 }
@@ -34,7 +35,7 @@ func (m *Model) domain(n Name, t int64) *domState {
 		m.stats.Evicted += uint64(before - len(m.doms))
 	}
 	_, normal := m.normal[n.Registered]
-	d := &domState{first: t, last: t, lastHour: -1, kind: n.Kind, normal: normal}
+	d := &domState{first: t, last: t, lastHour: math.MinInt64, kind: n.Kind, normal: normal}
 	m.doms[strings.Clone(n.Registered)] = d
 	return d
 }
@@ -53,7 +54,7 @@ func (m *Model) pair(client, domain string, t int64) *pairState {
 		})
 		m.stats.Evicted += uint64(before - len(m.pairs))
 	}
-	p := &pairState{win: -1, last: t}
+	p := &pairState{win: math.MinInt64, last: t}
 	m.pairs[pairKey{strings.Clone(client), strings.Clone(domain)}] = p
 	return p
 }
