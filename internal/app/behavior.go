@@ -59,14 +59,19 @@ func (env behaviorEnv) geoFunc() behavior.GeoFunc {
 }
 
 // behaviorModels is the one explicit list of behavioral models hunt and serve run.
-func behaviorModels(env behaviorEnv) []behavior.Model {
+func behaviorModels(env behaviorEnv) ([]behavior.Model, error) {
 	var peers behavior.PeerFunc
 	if env.dir != nil {
 		peers = env.dir.PeerGroup
 	}
+	seasonalModel, err := behavior.NewSeasonal()
+	if err != nil {
+		return nil, err
+	}
 	return []behavior.Model{
 		behavior.NewFirstSeen(behavior.FirstSeenConfig{}, env.geoFunc(), peers),
-	}
+		seasonalModel,
+	}, nil
 }
 
 // buildBehavior loads what the models need and builds the engine; it reports the
@@ -102,7 +107,12 @@ func buildBehavior(o behaviorOptions, log *slog.Logger, w io.Writer) (*behavior.
 		env.geo = r
 		closeAll = func() { _ = r.Close() }
 	}
-	eng, err := behavior.NewEngine(behaviorModels(env), opts)
+	models, err := behaviorModels(env)
+	if err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	eng, err := behavior.NewEngine(models, opts)
 	if err != nil {
 		closeAll()
 		return nil, nil, err

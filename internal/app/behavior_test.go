@@ -150,7 +150,11 @@ func BenchmarkBehaviorModels(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		copy(work, obs)
-		eng, err := behavior.NewEngine(behaviorModels(behaviorEnv{dir: dir, geo: geo}), behavior.Options{Users: dir.Canonical})
+		models, err := behaviorModels(behaviorEnv{dir: dir, geo: geo})
+		if err != nil {
+			b.Fatal(err)
+		}
+		eng, err := behavior.NewEngine(models, behavior.Options{Users: dir.Canonical})
 		if err != nil {
 			b.Fatal(err)
 		}

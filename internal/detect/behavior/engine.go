@@ -44,6 +44,13 @@ type Normalizer interface {
 	MarkNormal(entity, attribute string, until time.Time) bool
 }
 
+// Flusher is implemented by models with windows to close at the end of the input:
+// Engine.Flush calls Flush instead of Advance. The model closes what is open at the
+// latest event time it saw.
+type Flusher interface {
+	Flush(out *Emitter)
+}
+
 // ModelStats is what a model holds: tracked keys and an estimate of their memory.
 type ModelStats struct {
 	Entities int   `json:"entities"`
@@ -217,6 +224,10 @@ func (e *Engine) canonicalUser(u Sym) Sym {
 func (e *Engine) Flush(emit func(detect.Signal)) {
 	outs := e.emitters(emit)
 	for j, m := range e.models {
+		if f, ok := m.(Flusher); ok {
+			f.Flush(outs[j])
+			continue
+		}
 		m.Advance(e.now+int64(24*time.Hour*8), outs[j]) // past any window a model keeps open
 	}
 }
