@@ -32,6 +32,10 @@
 // 100000, so about 110 MB at most) caps the users; past it the eighth coldest by
 // event time are evicted.
 //
+// EngineModel runs the model in the behavioral engine (behavior.Model, id
+// behavior.impossible_travel). Throughput on 2 shared cores: 3.5 M sign-ins/s with
+// the geo reader's cache, 0.66 M/s without it (BenchmarkObserveMMDB).
+//
 // What it does not do: geolocate (geoip does), learn a user's usual countries
 // (the first-seen model does), follow sessions or tokens, or judge failed sign-ins.
 package travel
