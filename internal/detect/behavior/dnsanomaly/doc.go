@@ -35,7 +35,9 @@
 // character and compared with the learned distribution of scores of newly common
 // labels (scored out of sample); a single-client domain whose label scores DGAZ
 // sigma below is suspicious, and a client with DGAMinNames suspicious domains in
-// a window is reported, with its NXDOMAIN rate as supporting evidence (Yadav et
+// a window is reported, with its NXDOMAIN rate as supporting evidence. Labels
+// under private-registry suffixes (cloudfront.net, azurewebsites.net) are assigned
+// by the platform and neither train nor get scored (Yadav et
 // al., "Detecting algorithmically generated malicious domain names", IMC 2010;
 // Antonakakis et al., "From throw-away traffic to bots", USENIX Security 2012).
 //

@@ -446,7 +446,7 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 	if p.queries < 64 || p.queries%16 == 0 {
 		out = m.checkTunnel(q, n, d, p, out)
 	}
-	if p.queries == 1 && n.Kind == KindPublic {
+	if p.queries == 1 && n.Kind == KindPublic && !n.Private {
 		out = m.checkDGA(q, n, d, c, nx, out)
 	}
 	out = m.checkRare(q, n, d, out)
@@ -593,7 +593,7 @@ func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, out []Fi
 // MinTrainClients clients, one unit of weight per client up to MaxTrainClients:
 // a label one host alone uses (its own DGA output) teaches nothing.
 func (m *Model) train(d *domState, n Name) {
-	if n.Kind != KindPublic || len(n.Label) == 0 {
+	if n.Kind != KindPublic || n.Private || len(n.Label) == 0 {
 		return
 	}
 	k := int(math.Round(d.clients.count()))

@@ -201,6 +201,16 @@ func TestSynthetic(t *testing.T) {
 		{"dga bot", func(rng *rand.Rand, at time.Time) []Query {
 			return append(dga(rng, at, "10.0.0.9", 40), Query{Time: at, Client: "10.0.0.9", Name: "xjwqkzpt.com", QType: "A", RCode: "NXDOMAIN", EventID: "x"})
 		}, FindingDGA, "10.0.0.9", ""},
+		{"cloud front-ends", func(rng *rand.Rand, at time.Time) []Query {
+			// platform-assigned random names under private-registry suffixes
+			var qs []Query
+			for i := range 12 {
+				for _, sfx := range []string{".cloudfront.net", ".azurewebsites.net", ".herokuapp.com"} {
+					qs = append(qs, Query{Time: at.Add(time.Duration(i) * time.Minute), Client: "10.0.0.12", Name: randStr(rng, alnum, 14) + sfx, QType: "A", RCode: "NXDOMAIN", EventID: "cf"})
+				}
+			}
+			return qs
+		}, "", "", ""},
 		{"heavy video client", func(rng *rand.Rand, at time.Time) []Query {
 			var qs []Query
 			for i := range 60 {

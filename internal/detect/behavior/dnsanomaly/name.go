@@ -74,6 +74,10 @@ type Name struct {
 	Sub        string   // the part left of Registered, without its final dot ("" for the apex)
 	Label      string   // the registered domain's own label ("example" in a.example.co.uk)
 	Kind       NameKind // what scoring applies
+	// Private is set under a private-registry suffix of the list (cloudfront.net,
+	// s3.amazonaws.com, azurewebsites.net): labels there are assigned by the
+	// platform, often random, so the character model does not score them.
+	Private bool
 }
 
 const (
@@ -146,6 +150,7 @@ func Normalize(name string) (Name, error) {
 		// A name that is itself a public suffix ("s3.amazonaws.com", "com") is
 		// its own registered domain.
 		n.Registered = lastLabels(name, strings.Count(suffix, ".")+2)
+		n.Private = !icann
 	}
 	n.Sub = strings.TrimSuffix(strings.TrimSuffix(name, n.Registered), ".")
 	n.Label, _, _ = strings.Cut(n.Registered, ".")

@@ -11,6 +11,7 @@ func TestNormalize(t *testing.T) {
 		in                    string
 		fqdn, reg, sub, label string
 		kind                  NameKind
+		private               bool
 		reason                string
 	}{
 		{in: "WWW.Example.COM.", fqdn: "www.example.com", reg: "example.com", sub: "www", label: "example"},
@@ -18,8 +19,8 @@ func TestNormalize(t *testing.T) {
 		{in: "example.com", fqdn: "example.com", reg: "example.com", label: "example"},
 		{in: "r3---sn-4g5e6nz7.googlevideo.com", fqdn: "r3---sn-4g5e6nz7.googlevideo.com", reg: "googlevideo.com", sub: "r3---sn-4g5e6nz7", label: "googlevideo"},
 		// private-registry suffixes: each customer is its own registered domain
-		{in: "d2h67oheeuigaw.cloudfront.net", fqdn: "d2h67oheeuigaw.cloudfront.net", reg: "d2h67oheeuigaw.cloudfront.net", label: "d2h67oheeuigaw"},
-		{in: "s3.amazonaws.com", fqdn: "s3.amazonaws.com", reg: "s3.amazonaws.com", label: "s3"},
+		{in: "d2h67oheeuigaw.cloudfront.net", fqdn: "d2h67oheeuigaw.cloudfront.net", reg: "d2h67oheeuigaw.cloudfront.net", label: "d2h67oheeuigaw", private: true},
+		{in: "s3.amazonaws.com", fqdn: "s3.amazonaws.com", reg: "s3.amazonaws.com", label: "s3", private: true},
 		{in: "_ldap._tcp.dc._msdcs.corp.example", fqdn: "_ldap._tcp.dc._msdcs.corp.example", reg: "corp.example", sub: "_ldap._tcp.dc._msdcs", label: "corp", kind: KindInternal},
 		{in: "newyork.dmevals.local", fqdn: "newyork.dmevals.local", reg: "dmevals.local", sub: "newyork", label: "dmevals", kind: KindInternal},
 		{in: "wpad", fqdn: "wpad", reg: "wpad", label: "wpad", kind: KindInternal},
@@ -49,7 +50,7 @@ func TestNormalize(t *testing.T) {
 			t.Errorf("%q: %v", c.in, err)
 			continue
 		}
-		if n.FQDN != c.fqdn || n.Registered != c.reg || n.Sub != c.sub || n.Label != c.label || n.Kind != c.kind {
+		if n.FQDN != c.fqdn || n.Registered != c.reg || n.Sub != c.sub || n.Label != c.label || n.Kind != c.kind || n.Private != c.private {
 			t.Errorf("%q: %+v", c.in, n)
 		}
 	}
