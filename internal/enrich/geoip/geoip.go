@@ -6,8 +6,8 @@
 // It reads GeoIP2/GeoLite2 City, Country and Enterprise databases (location),
 // GeoLite2-ASN and GeoIP2-ISP (autonomous system) and GeoIP2-Anonymous-IP /
 // GeoIP-Anonymous-Plus (anonymity flags) with github.com/oschwald/maxminddb-golang/v2,
-// the reader MaxMind links from its format specification
-// (https://maxmind.github.io/MaxMind-DB/). Files are recognised by the database_type
+// the Go reader behind oschwald/geoip2-golang (format:
+// https://maxmind.github.io/MaxMind-DB/). Files are recognised by the database_type
 // of their metadata, not by their names. Every file is verified when opened (search
 // tree, data section, metadata) so a corrupt database is refused at Open instead of
 // failing half-way through a replay; Options.SkipVerify trades that for start-up time.
