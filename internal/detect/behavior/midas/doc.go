@@ -41,8 +41,8 @@
 // ROC-AUC 0.9859 for the default MIDAS-F and 0.9487 for MIDAS-R at the
 // same settings (published: ~0.95 and ~0.99). Bigger sketches did not help
 // there (2x16384: 0.968 / 0.940): collisions smooth the sparse counts.
-// Throughput on DARPA, one core, tick-change passes included: about 7.5
-// million edges per CPU second for MIDAS-F, 10.7 million for MIDAS-R, no
+// Throughput on DARPA, one core, tick-change passes included: about 8
+// million edges per second for MIDAS-F, 10.9 million for MIDAS-R, no
 // allocation per edge (BenchmarkScore).
 //
 // # Defaults and memory
