@@ -70,6 +70,7 @@ func behaviorModels(env behaviorEnv) ([]behavior.Model, error) {
 	}
 	return []behavior.Model{
 		behavior.NewFirstSeen(behavior.FirstSeenConfig{}, env.geoFunc(), peers),
+		behavior.DefaultC2(),
 		seasonalModel,
 	}, nil
 }
