@@ -446,8 +446,9 @@ type c2HostRec struct {
 }
 
 type c2ReportRec struct {
-	Key string
-	c2Report
+	Key   string
+	Score float64
+	Time  int64
 }
 
 const c2SnapshotVersion = 1
@@ -465,7 +466,7 @@ func (m *C2) Snapshot(w io.Writer) error {
 		return a.Dst.Compare(b.Dst)
 	})
 	for k, r := range m.reported {
-		snap.Reported = append(snap.Reported, c2ReportRec{Key: k, c2Report: r})
+		snap.Reported = append(snap.Reported, c2ReportRec{Key: k, Score: r.Score, Time: r.Time})
 	}
 	slices.SortFunc(snap.Reported, func(a, b c2ReportRec) int { return strings.Compare(a.Key, b.Key) })
 	var tb strings.Builder
@@ -504,7 +505,7 @@ func (m *C2) Restore(r io.Reader) error {
 		if math.IsNaN(x.Score) {
 			return fmt.Errorf("restoring c2 state: report %q with a NaN score", x.Key)
 		}
-		reported[x.Key] = x.c2Report
+		reported[x.Key] = c2Report{Score: x.Score, Time: x.Time}
 	}
 	tr, err := c2.New(m.cfg.Tracker)
 	if err != nil {
