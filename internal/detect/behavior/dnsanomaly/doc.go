@@ -10,13 +10,15 @@
 // are counted, never scored; single labels and unlisted TLDs (.local, .corp) are
 // the organisation's own zone: tunnel scoring only.
 //
-// Tunnelling, per (client, registered domain) and window (1 h): distinct
+// Tunnelling, per (client, registered domain) and window (1 h), and per
+// registered domain over all its clients (a tunnel spread thin over several
+// hosts, reported when at least two clients share the window): distinct
 // subdomains (exact up to 16, then a 256-register HyperLogLog, Flajolet et al.
 // 2007), mean subdomain length, Shannon entropy per character, longest label, the
 // share of TXT/NULL/CNAME/MX queries and the volume. The org's distribution of
 // log2(1+distinct), mean length and entropy over closed, unflagged pair-windows
-// gives robust z-scores (median and 1.4826·MAD from fixed-bin histograms). A
-// pair is reported when distinct ≥ MinDistinct, its z ≥ TunnelZ, the shape z
+// gives robust z-scores (median and 1.4826·MAD from fixed-bin histograms; the
+// aggregates have their own distinct-count distribution). A pair is reported when distinct ≥ MinDistinct, its z ≥ TunnelZ, the shape z
 // (length or entropy) ≥ ShapeZ and distinct exceeds UsualFactor times the
 // domain's own usual per-client count. Popular CDNs and clouds are handled by
 // prevalence and profile, not by names: a domain with PrevalentClients clients
@@ -54,20 +56,20 @@
 // and Config.AllowSuffixes silence a domain; a domain marked normal keeps being
 // learned, its anomalous-looking windows included.
 //
-// Memory is bounded by MaxDoms, MaxPair and MaxCli; at a cap the coldest eighth
-// by event time is evicted. Measured on amd64 (mem_test.go): about 560 bytes per
-// registered domain with the pair that brought it, about 500 bytes per client
-// with its pair, about 920 bytes for a client whose pair's sketch turned into a
+// Memory is bounded by MaxDoms, MaxPair (which counts the domains' aggregates
+// too) and MaxCli; at a cap the coldest eighth by event time is evicted.
+// Measured on amd64 (mem_test.go): about 940 bytes per registered domain with
+// the pair that brought it and its aggregate, about 500 bytes per client with
+// its pair, about 920 bytes for a client whose pair's sketch turned into a
 // HyperLogLog; the character model is a fixed 300 KiB. With the defaults
-// (100,000 domains, 200,000 pairs, 50,000 clients) the worst case is under
-// 250 MB; a 1,000-host organisation uses a few MB.
+// (100,000 domains, 200,000 pairs, 50,000 clients) the worst case, every pair a
+// HyperLogLog, is about 250 MB; a 1,000-host organisation uses a few MB.
 //
 // Snapshot/Restore carry all learned state in a versioned binary format tied to
 // the configuration; Restore checks every count and length before allocating.
 //
 // It does not: see answers (it scores questions only; no TTL or answer-IP
-// features), score tunnels spread across many clients into one domain (scoring
-// is per client and domain), score reverse lookups or IPv6 literals, detect
+// features), score reverse lookups or IPv6 literals, detect
 // dictionary-word DGAs (they read like the organisation's names), or learn from
 // a stream whose only client is its resolver (prevalence needs the real clients:
 // feed logs from inside the resolver, not above it).

@@ -47,8 +47,8 @@ type Finding struct {
 	Kind       FindingKind
 	Version    string
 	Time       time.Time // event time of the query that raised it
-	Client     string
-	Domain     string // registered domain
+	Client     string    // empty for a tunnel seen over all the domain's clients together
+	Domain     string    // registered domain
 	Score      float64
 	Confidence float64   // 0..1, monotone in Score
 	Features   []Feature // largest contribution first
@@ -215,14 +215,15 @@ type Model struct {
 	normal  map[string]struct{}
 
 	distinctH hist // log2(1+distinct subdomains) per closed pair-window
+	aggH      hist // log2(1+distinct subdomains) per closed domain-window (all clients)
 	lenH      hist // mean subdomain length per closed pair-window (names with a subdomain)
 	entH      hist // mean subdomain entropy, bits/char, same windows
 	scoreH    hist // DGA label scores of trained domains
 	chars     charModel
 	weight    float64 // label weight learned by chars
 
-	robustAt [4]float64 // hist totals when robust stats were cached
-	robust   [4][2]float64
+	robustAt [5]float64 // hist totals when robust stats were cached
+	robust   [5][2]float64
 
 	stats Stats
 }
@@ -241,6 +242,7 @@ type domState struct {
 	scored      bool
 	score       float32 // cached DGA label score
 	usual       float32 // domain's usual distinct subdomains per pair-window
+	aggUsual    float32 // and per domain-window, all clients together
 	uLen, uEnt  float32 // its usual mean subdomain length and entropy (EWMA over windows)
 	windows     uint16  // pair-windows learned into usual, uLen, uEnt (saturating)
 	kind        NameKind
@@ -261,6 +263,7 @@ type pairState struct {
 	reported float64 // distinct count at the last report
 	nrep     uint8
 	flagged  bool
+	clients  uint32 // distinct clients this window (domain aggregates only)
 	ev       [3]string
 	names    [3]string
 }
@@ -305,6 +308,7 @@ func New(cfg Config) (*Model, error) {
 		normal:  map[string]struct{}{},
 		// log2(1+d) from 0 to 24, quarter bits
 		distinctH: newHist(0, 24, 96),
+		aggH:      newHist(0, 24, 96),
 		lenH:      newHist(0, 256, 256),
 		entH:      newHist(0, 8, 80),
 		scoreH:    newHist(-12, 0, 240),
@@ -413,14 +417,40 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 	}
 
 	p := m.pair(q.Client, n.Registered, t)
+	newInWindow := win > p.win
+	m.count(p, d, q, n, win, t, false)
+	// The domain's aggregate over all clients, to see a tunnel spread thin.
+	a := m.pair("", n.Registered, t)
+	m.count(a, d, q, n, win, t, true)
+	if newInWindow {
+		a.clients++
+	}
+	if d.normal {
+		return out
+	}
+	if p.queries < 64 || p.queries%16 == 0 {
+		out = m.checkTunnel(q, n, d, p, false, out)
+	}
+	if a.clients >= 2 && (a.queries < 64 || a.queries%16 == 0) {
+		out = m.checkTunnel(q, n, d, a, true, out)
+	}
+	if p.queries == 1 && n.Kind == KindPublic && !n.Private {
+		out = m.checkDGA(q, n, d, c, nx, out)
+	}
+	out = m.checkRare(q, n, d, out)
+	return out
+}
+
+// count adds q to the window state p (a pair, or the domain's aggregate).
+func (m *Model) count(p *pairState, d *domState, q Query, n Name, win, t int64, agg bool) {
 	if win > p.win {
-		m.closeWindow(p, d)
+		m.closeWindow(p, d, agg)
 		*p = pairState{win: win, subs: p.subs}
 		p.subs.reset()
 	}
 	p.last = max(p.last, t)
 	p.queries++
-	if nx {
+	if q.RCode == "NXDOMAIN" {
 		p.nx++
 	}
 	switch q.QType {
@@ -438,19 +468,8 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 		l, e, ml := subShape(n.Sub)
 		p.lenSum += float64(l)
 		p.entSum += e
-		p.maxLabel = max(p.maxLabel, uint8(ml))
+		p.maxLabel = max(p.maxLabel, uint8(min(ml, maxLabel)))
 	}
-	if d.normal {
-		return out
-	}
-	if p.queries < 64 || p.queries%16 == 0 {
-		out = m.checkTunnel(q, n, d, p, out)
-	}
-	if p.queries == 1 && n.Kind == KindPublic && !n.Private {
-		out = m.checkDGA(q, n, d, c, nx, out)
-	}
-	out = m.checkRare(q, n, d, out)
-	return out
 }
 
 // subShape returns the characters (dots excluded), Shannon entropy in bits per
@@ -481,7 +500,7 @@ func subShape(sub string) (chars int, entropy float64, maxLabel int) {
 }
 
 // closeWindow learns a finished pair-window into the org baselines.
-func (m *Model) closeWindow(p *pairState, d *domState) {
+func (m *Model) closeWindow(p *pairState, d *domState, agg bool) {
 	if p.queries == 0 {
 		return
 	}
@@ -489,6 +508,11 @@ func (m *Model) closeWindow(p *pairState, d *domState) {
 		return // an anomalous window teaches nothing
 	}
 	ds := min(p.subs.count(), float64(p.named))
+	if agg {
+		m.aggH.add(math.Log2(1+ds), 1)
+		d.aggUsual = float32(max(float64(d.aggUsual)*0.98, ds))
+		return
+	}
 	m.distinctH.add(math.Log2(1+ds), 1)
 	if p.named > 0 {
 		m.lenH.add(p.lenSum/float64(p.named), 1)
@@ -525,18 +549,22 @@ func (m *Model) prevalent(d *domState) bool {
 	return d.clients.count() >= float64(m.cfg.PrevalentClients) && d.last-d.first >= int64(m.cfg.PrevalentAge/time.Second)
 }
 
-func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, out []Finding) []Finding {
-	if p.named == 0 || !m.warm(q.Time.Unix()) || m.distinctH.total < float64(m.cfg.MinWindows) || int(p.nrep) >= m.cfg.MaxPerWindow {
+func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, agg bool, out []Finding) []Finding {
+	h, hi, usual := &m.distinctH, 0, d.usual
+	if agg {
+		h, hi, usual = &m.aggH, 4, d.aggUsual
+	}
+	if p.named == 0 || !m.warm(q.Time.Unix()) || h.total < float64(m.cfg.MinWindows) || int(p.nrep) >= m.cfg.MaxPerWindow {
 		return out
 	}
 	ds := min(p.subs.count(), float64(p.named))
-	if ds < float64(m.cfg.MinDistinct) || ds <= m.cfg.UsualFactor*float64(d.usual) {
+	if ds < float64(m.cfg.MinDistinct) || ds <= m.cfg.UsualFactor*float64(usual) {
 		return out
 	}
 	if p.nrep > 0 && ds < m.cfg.Regrowth*p.reported {
 		return out
 	}
-	dMed, dSig := m.robustOf(0, &m.distinctH)
+	dMed, dSig := m.robustOf(hi, h)
 	lMed, lSig := m.robustOf(1, &m.lenH)
 	eMed, eSig := m.robustOf(2, &m.entH)
 	meanLen := p.lenSum / float64(p.named)
@@ -564,8 +592,12 @@ func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, out []Fi
 	p.nrep++
 	p.reported = ds
 	score := zd + shape + 2*share
+	who, per, client := q.Client, "per client and window", q.Client
+	if agg {
+		who, per, client = fmt.Sprintf("%d clients together", p.clients), "per domain and window", ""
+	}
 	f := Finding{
-		Kind: FindingTunnel, Version: Version, Time: q.Time, Client: q.Client, Domain: n.Registered,
+		Kind: FindingTunnel, Version: Version, Time: q.Time, Client: client, Domain: n.Registered,
 		Score: score, Confidence: squash(score, 8),
 		Features: []Feature{
 			{"distinct_subdomains_per_window", ds, math.Exp2(dMed) - 1, zd},
@@ -574,6 +606,7 @@ func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, out []Fi
 			{"txt_null_cname_mx_share", share, 0, 0},
 			{"max_label_length", float64(p.maxLabel), 0, 0},
 			{"queries_per_window", float64(p.queries), 0, 0},
+			{"clients_per_window", float64(max(p.clients, 1)), 0, 0},
 		},
 		Names:    nonEmpty(p.names[:]),
 		EventIDs: nonEmpty(p.ev[:]),
@@ -583,8 +616,8 @@ func (m *Model) checkTunnel(q Query, n Name, d *domState, p *pairState, out []Fi
 	if prev {
 		pv = fmt.Sprintf(" (a prevalent domain: %.0f clients)", d.clients.count())
 	}
-	f.Summary = fmt.Sprintf("%s queried %s with %s distinct subdomains in %s (%s queries, %.0f%% TXT/NULL/CNAME/MX), entropy %.1f bits/char, mean subdomain %.0f chars, longest label %d; org median per client and window %.0f subdomains of %.0f chars%s.",
-		q.Client, n.Registered, thousands(ds), dur(m.cfg.Window), thousands(float64(p.queries)), 100*share, meanEnt, meanLen, p.maxLabel, math.Exp2(dMed)-1, lMed, pv)
+	f.Summary = fmt.Sprintf("%s queried %s with %s distinct subdomains in %s (%s queries, %.0f%% TXT/NULL/CNAME/MX), entropy %.1f bits/char, mean subdomain %.0f chars, longest label %d; org median %s %.0f subdomains of %.0f chars%s.",
+		who, n.Registered, thousands(ds), dur(m.cfg.Window), thousands(float64(p.queries)), 100*share, meanEnt, meanLen, p.maxLabel, per, math.Exp2(dMed)-1, lMed, pv)
 	m.stats.Findings[FindingTunnel]++
 	return append(out, f)
 }

@@ -201,6 +201,17 @@ func TestSynthetic(t *testing.T) {
 		{"dga bot", func(rng *rand.Rand, at time.Time) []Query {
 			return append(dga(rng, at, "10.0.0.9", 40), Query{Time: at, Client: "10.0.0.9", Name: "xjwqkzpt.com", QType: "A", RCode: "NXDOMAIN", EventID: "x"})
 		}, FindingDGA, "10.0.0.9", ""},
+		{"tunnel spread over ten hosts", func(rng *rand.Rand, at time.Time) []Query {
+			// each host stays under MinDistinct; together they are a tunnel
+			var qs []Query
+			for i := range 10 {
+				for _, q := range tunnel(rng, at.Add(time.Duration(i)*time.Minute), fmt.Sprintf("10.0.0.%d", 20+i), "x.spread-exfil.net", "hex", 20) {
+					q.Time = q.Time.Add(-time.Duration(i) * time.Minute / 2)
+					qs = append(qs, q)
+				}
+			}
+			return qs
+		}, FindingTunnel, "", "spread-exfil.net"},
 		{"cloud front-ends", func(rng *rand.Rand, at time.Time) []Query {
 			// platform-assigned random names under private-registry suffixes
 			var qs []Query

@@ -158,6 +158,7 @@ func (m *Model) Snapshot(out io.Writer) error {
 		w.b(d.scored)
 		w.u(uint64(math.Float32bits(d.score)))
 		w.u(uint64(math.Float32bits(d.usual)))
+		w.u(uint64(math.Float32bits(d.aggUsual)))
 		w.u(uint64(math.Float32bits(d.uLen)))
 		w.u(uint64(math.Float32bits(d.uEnt)))
 		w.u(uint64(d.windows))
@@ -187,6 +188,7 @@ func (m *Model) Snapshot(out io.Writer) error {
 		w.f(p.reported)
 		w.u(uint64(p.nrep))
 		w.b(p.flagged)
+		w.u(uint64(p.clients))
 		for _, s := range p.ev {
 			w.s(s)
 		}
@@ -222,7 +224,7 @@ func (m *Model) Snapshot(out io.Writer) error {
 	return nil
 }
 
-func (m *Model) hists() []*hist { return []*hist{&m.distinctH, &m.lenH, &m.entH, &m.scoreH} }
+func (m *Model) hists() []*hist { return []*hist{&m.distinctH, &m.lenH, &m.entH, &m.scoreH, &m.aggH} }
 
 func sortedKeys[K cmp.Ordered, V any](mp map[K]V) []K {
 	ks := make([]K, 0, len(mp))
@@ -498,7 +500,7 @@ func (m *Model) restore(in io.Reader) error {
 		d.clients = r.sketch(pClients)
 		d.trained = uint16(r.n(math.MaxUint16, "trained"))
 		d.normal, d.rareDone, d.scored = r.b(), r.b(), r.b()
-		d.score, d.usual, d.uLen, d.uEnt = r.f32(), r.f32(), r.f32(), r.f32()
+		d.score, d.usual, d.aggUsual, d.uLen, d.uEnt = r.f32(), r.f32(), r.f32(), r.f32(), r.f32()
 		d.windows = uint16(r.n(math.MaxUint16, "windows"))
 		d.kind = NameKind(r.n(int(KindIP), "kind"))
 		if r.err != nil {
@@ -517,6 +519,7 @@ func (m *Model) restore(in io.Reader) error {
 		p.reported = r.f()
 		p.nrep = uint8(r.n(math.MaxUint8, "reports"))
 		p.flagged = r.b()
+		p.clients = r.u32("clients")
 		for i := range p.ev {
 			p.ev[i] = r.s()
 		}

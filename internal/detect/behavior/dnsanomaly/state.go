@@ -49,7 +49,7 @@ func (m *Model) pair(client, domain string, t int64) *pairState {
 		before := len(m.pairs)
 		evict(m.pairs, func(p *pairState) int64 { return p.last }, func(k pairKey, p *pairState) {
 			if d := m.doms[k.domain]; d != nil {
-				m.closeWindow(p, d)
+				m.closeWindow(p, d, k.client == "")
 			}
 		})
 		m.stats.Evicted += uint64(before - len(m.pairs))
