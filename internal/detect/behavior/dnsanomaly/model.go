@@ -171,6 +171,13 @@ func (c Config) Validate() error {
 	if c.MinDistinct < 2 || c.Regrowth <= 1 || c.MaxPerWindow < 1 || c.DGAMinNames < 1 || c.RareMinHours < 1 {
 		errs = append(errs, errors.New("min distinct < 2, regrowth <= 1 or a per-window count < 1"))
 	}
+	for _, x := range []float64{c.TunnelZ, c.ShapeZ, c.UsualFactor, c.PrevalentExtraZ, c.MinModelWeight,
+		float64(c.MinWindows), float64(c.PrevalentClients), float64(c.MinLabel), float64(c.RareMaxClients), float64(c.RareMinOrg)} {
+		if x < 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+			errs = append(errs, fmt.Errorf("threshold %v must be finite and non-negative", x))
+			break
+		}
+	}
 	if c.DGAZ >= 0 {
 		errs = append(errs, fmt.Errorf("dga z %v must be negative", c.DGAZ))
 	}

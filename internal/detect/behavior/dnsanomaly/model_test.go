@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -462,6 +463,9 @@ func TestValidate(t *testing.T) {
 		{Regrowth: 0.5},
 		{MinTrainClients: 5, MaxTrainClients: 2},
 		{AllowSuffixes: []string{"a..b"}},
+		{TunnelZ: -1},
+		{MinWindows: -5},
+		{UsualFactor: math.NaN()},
 	} {
 		if _, err := New(c); err == nil {
 			t.Errorf("%+v accepted", c)
