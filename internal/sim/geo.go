@@ -56,17 +56,20 @@ type GeoNet struct {
 //   - Singapore has a single network (214.0.0.0/24), so the Singapore office and its
 //     remote workers share it (different hosts of the /24); the ASN database puts
 //     all of 214.0.0.0/8 in AS721 (DoD NIC), which is what the test data says.
+//   - Every London network of the City database (81.2.69.0/24) is flagged
+//     anonymous (VPN, hosting, Tor, proxy) by GeoIP2-Anonymous-IP-Test, so an
+//     office there would look like a VPN exit: the London office egresses from
+//     Boxford's 2.2.3.0/24 (about 90 km away) and remote London staff from
+//     Boxford's 2.125.160.216/29.
 //   - Most foreign networks are country-level (no city, centroid coordinates,
 //     radius 100 km); distances between them are between country centroids.
 var geoNets = []GeoNet{
-	{Prefix: netip.MustParsePrefix("81.2.69.160/27"), Role: geoOffice, Country: "GB", CountryName: "United Kingdom", City: "London", State: "England", Lat: 51.5142, Lon: -0.0931, Radius: 100, ISP: "Andrews & Arnold Ltd"},
+	{Prefix: netip.MustParsePrefix("2.2.3.0/24"), Role: geoOffice, Country: "GB", CountryName: "United Kingdom", City: "Boxford", State: "England", Lat: 51.75, Lon: -1.25, Radius: 100},
 	{Prefix: netip.MustParsePrefix("216.160.83.56/29"), Role: geoOffice, Country: "US", CountryName: "United States", City: "Milton", State: "Washington", Postal: "98354", Lat: 47.2513, Lon: -122.3149, Radius: 22, ASN: 209, ISP: "Century Link"},
 	{Prefix: netip.MustParsePrefix("2a02:d180::/29"), Role: geoOffice, Country: "DE", CountryName: "Germany", Lat: 51.5, Lon: 10.5, Radius: 100},
 	{Prefix: netip.MustParsePrefix("214.0.0.0/24"), Role: geoOffice, Country: "SG", CountryName: "Singapore", City: "Singapore", Postal: "59", Lat: 1.336, Lon: 103.7716, Radius: 10, ASN: 721, ASOrg: "DoD Network Information Center"},
 
 	{Prefix: netip.MustParsePrefix("2.125.160.216/29"), Role: geoHome, Country: "GB", CountryName: "United Kingdom", City: "Boxford", State: "England", Postal: "OX1", Lat: 51.75, Lon: -1.25, Radius: 100},
-	{Prefix: netip.MustParsePrefix("81.2.69.192/28"), Role: geoHome, Country: "GB", CountryName: "United Kingdom", City: "London", State: "England", Lat: 51.5142, Lon: -0.0931, Radius: 100},
-	{Prefix: netip.MustParsePrefix("2.2.3.0/24"), Role: geoHome, Country: "GB", CountryName: "United Kingdom", City: "Boxford", State: "England", Lat: 51.75, Lon: -1.25, Radius: 100},
 	{Prefix: netip.MustParsePrefix("149.101.100.0/28"), Role: geoHome, Country: "US", CountryName: "United States", Lat: 37.751, Lon: -97.822, Radius: 1000, ASN: 6167, ASOrg: "CELLCO-PART", ISP: "Verizon Wireless"},
 	{Prefix: netip.MustParsePrefix("214.78.124.0/24"), Role: geoHome, Country: "US", CountryName: "United States", State: "California", Lat: 36.7783, Lon: -119.4179, Radius: 100, ASN: 721, ASOrg: "DoD Network Information Center"},
 	{Prefix: netip.MustParsePrefix("216.160.83.64/29"), Role: geoHome, Country: "US", CountryName: "United States", State: "Washington", Lat: 47.7511, Lon: -120.7401, Radius: 1000, ASN: 209},
