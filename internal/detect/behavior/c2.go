@@ -27,8 +27,10 @@ type C2Config struct {
 	// reported (RITA scale, modifiers included).
 	MinScore float64 // default 0.8
 	// MinUAScore: rare user agent findings below are not reported. A rare agent
-	// scores 0.5, plus 0.3 when every request had a blank Host header.
-	MinUAScore float64 // default 0.7
+	// scores 0.4 × rarity (1 for one host) + 0.3 × persistence (share of a day
+	// between its first and last request) + 0.3 × share of blank Host headers:
+	// one host using it for two thirds of a day, or with blank Hosts, passes.
+	MinUAScore float64 // default 0.6
 	// Regrow: a (kind, pair or agent) already reported is reported again only when
 	// its score has grown by at least this much.
 	Regrow float64 // default 0.1
@@ -44,7 +46,7 @@ func (c C2Config) withDefaults() C2Config {
 		c.MinScore = 0.8
 	}
 	if c.MinUAScore <= 0 {
-		c.MinUAScore = 0.7
+		c.MinUAScore = 0.6
 	}
 	if c.Regrow <= 0 {
 		c.Regrow = 0.1
