@@ -253,3 +253,5 @@ func FuzzFirstSeenRestore(f *testing.F) {
 		r.Observe(&Obs{Time: t0 + 30*24*hour, Kind: KindAuth, User: intern("u01@corp"), Host: intern("x")}, &Emitter{})
 	})
 }
+
+func t0ctx() context.Context { return context.Background() }

@@ -17,11 +17,13 @@ import (
 // EdgeStreamConfig tunes the edge-stream model. Zero values take the defaults.
 type EdgeStreamConfig struct {
 	// MinScore is the MIDAS score (chi-squared) a burst needs.
-	MinScore float64 // default 1e4
-	// MinCount is how many edges in one minute the driving part (edge, source
-	// or destination) needs: MIDAS scores any first burst highly, and a handful
-	// of new edges is what first-seen is for.
-	MinCount float64 // default 30
+	MinScore float64 // default 1e3
+	// MinCount and MinAuthCount are how many edges in one minute the driving
+	// part (edge, source or destination) needs in the network and the sign-in
+	// graph: MIDAS scores any first burst highly, and a handful of new flows is
+	// what first-seen is for; five sign-ins a minute from one source is not.
+	MinCount     float64 // default 30
+	MinAuthCount float64 // default 5
 	// Learn is how long each graph learns before it may alert.
 	Learn time.Duration // default 24h
 	// Cooldown: a node or edge reported once is not reported again within it.
@@ -30,7 +32,10 @@ type EdgeStreamConfig struct {
 
 func (c EdgeStreamConfig) withDefaults() EdgeStreamConfig {
 	if c.MinScore <= 0 {
-		c.MinScore = 1e4
+		c.MinScore = 1e3
+	}
+	if c.MinAuthCount <= 0 {
+		c.MinAuthCount = 5
 	}
 	if c.MinCount <= 0 {
 		c.MinCount = 30
@@ -127,7 +132,11 @@ func (m *EdgeStream) edge(gi int, o *Obs, src, dst uint64, out *Emitter) {
 		return
 	}
 	p := r.Part(r.Driver)
-	if p.Count < m.cfg.MinCount {
+	minCount := m.cfg.MinCount
+	if gi == graphAuth {
+		minCount = m.cfg.MinAuthCount
+	}
+	if p.Count < minCount {
 		return
 	}
 	srcName, dstName := m.names(gi, o)
