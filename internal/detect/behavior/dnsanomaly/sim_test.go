@@ -15,12 +15,13 @@ import (
 	"github.com/vigilsec/vigil/internal/sim"
 )
 
-// simQueries generates a small organisation with the DNS tunnel campaign and
-// returns its dns.log as queries, with the campaign's truth.
-func simQueries(t *testing.T, seed uint64, users, days int) ([]Query, sim.TruthCampaign) {
+// simQueries generates a small organisation with the DNS tunnel and the HTTP
+// beacon campaigns and returns its dns.log as queries, with the campaigns' truth
+// by id.
+func simQueries(t *testing.T, seed uint64, users, days int) ([]Query, map[string]sim.TruthCampaign) {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := sim.Run(sim.Config{Seed: seed, Users: users, Days: days, Out: dir, Campaigns: []string{"c2-dns"}}); err != nil {
+	if _, err := sim.Run(sim.Config{Seed: seed, Users: users, Days: days, Out: dir, Campaigns: []string{"c2-dns", "c2-http"}}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "truth.json"))
@@ -31,7 +32,11 @@ func simQueries(t *testing.T, seed uint64, users, days int) ([]Query, sim.TruthC
 	if err := json.Unmarshal(b, &tr); err != nil {
 		t.Fatal(err)
 	}
-	if len(tr.Campaigns) != 1 || tr.Campaigns[0].ID != "c2dns" {
+	camps := map[string]sim.TruthCampaign{}
+	for _, c := range tr.Campaigns {
+		camps[c.ID] = c
+	}
+	if len(camps) != 2 || camps["c2dns"].ID == "" || camps["c2http"].ID == "" {
 		t.Fatalf("campaigns %+v", tr.Campaigns)
 	}
 	s, err := decodetest.DecodeFile(t, zeek.NewTSV(), filepath.Join(dir, "zeek", "dns.log"))
@@ -47,36 +52,58 @@ func simQueries(t *testing.T, seed uint64, users, days int) ([]Query, sim.TruthC
 	if len(qs) != len(s.Events) {
 		t.Fatalf("%d of %d events are queries", len(qs), len(s.Events))
 	}
-	return qs, tr.Campaigns[0]
+	return qs, camps
 }
 
-// TestSimTunnelCampaign: on simulated organisations the campaign's tunnel domain
-// is reported for the campaign's host inside the campaign's time, and the benign
-// traffic of the other days and hosts gives at most a couple of findings a day.
+// target returns a campaign's registered domain and its first IP (the internal
+// host's, as the simulator lists it first).
+func target(t *testing.T, c sim.TruthCampaign) (dom, ip string) {
+	t.Helper()
+	for _, e := range c.Entities {
+		switch e.Kind {
+		case "domain":
+			n, err := Normalize(e.Value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dom = n.Registered
+		case "ip":
+			if ip == "" {
+				ip = e.Value
+			}
+		}
+	}
+	if dom == "" || ip == "" {
+		t.Fatalf("campaign %s: domain %q, ip %q", c.ID, dom, ip)
+	}
+	return dom, ip
+}
+
+// TestSimTunnelCampaign: on simulated organisations the DNS campaign's tunnel
+// domain is reported for its host inside the campaign's time, the HTTP beacon's
+// domain as a rare domain for its host, and the benign traffic of the other days
+// and hosts gives at most a couple of findings a day.
 func TestSimTunnelCampaign(t *testing.T) {
 	for _, c := range []struct {
 		seed        uint64
 		users, days int
 	}{{3, 30, 4}, {9, 40, 5}} {
 		t.Run(fmt.Sprint("seed", c.seed), func(t *testing.T) {
-			qs, camp := simQueries(t, c.seed, c.users, c.days)
-			var dom, ip string
-			for _, e := range camp.Entities {
-				switch e.Kind {
-				case "domain":
-					n, err := Normalize(e.Value)
-					if err != nil {
-						t.Fatal(err)
-					}
-					dom = n.Registered
-				case "ip":
-					ip = e.Value
-				}
-			}
+			qs, camps := simQueries(t, c.seed, c.users, c.days)
+			camp, beacon := camps["c2dns"], camps["c2http"]
+			dom, ip := target(t, camp)
+			bdom, bip := target(t, beacon)
 			m := newModel(t, Config{})
 			fs := run(t, m, qs)
-			var hits, benign int
+			var hits, rare, benign int
 			for _, f := range fs {
+				if f.Domain == bdom && f.Client == bip {
+					if f.Kind != FindingRare || f.Time.Before(beacon.Start) || f.Time.After(beacon.End) {
+						t.Errorf("beacon finding: %s %s", f.Kind, f.Summary)
+					}
+					rare++
+					continue
+				}
 				if f.Domain == dom && f.Client == ip {
 					if f.Time.Before(camp.Start) || f.Time.After(camp.End) {
 						t.Errorf("campaign finding outside the campaign: %s", f.Summary)
@@ -92,6 +119,9 @@ func TestSimTunnelCampaign(t *testing.T) {
 			if hits == 0 {
 				t.Errorf("tunnel %s from %s not found; %d findings, stats %+v", dom, ip, len(fs), m.Stats())
 			}
+			if rare != 1 {
+				t.Errorf("beacon domain %s from %s: %d rare-domain findings, want 1", bdom, bip, rare)
+			}
 			// Two reports per started window at most.
 			if wins := int(camp.End.Sub(camp.Start)/time.Hour) + 2; hits > 2*wins {
 				t.Errorf("%d tunnel findings for a %v campaign", hits, camp.End.Sub(camp.Start))
@@ -99,8 +129,8 @@ func TestSimTunnelCampaign(t *testing.T) {
 			if benign > 2*c.days {
 				t.Errorf("%d benign findings in %d days", benign, c.days)
 			}
-			t.Logf("%d queries, %d tunnel findings for %s, %d benign findings; character model weight %.0f, %0.f label scores",
-				len(qs), hits, dom, benign, m.weight, m.scoreH.total)
+			t.Logf("%d queries, %d tunnel findings for %s, %d rare for %s, %d benign findings; character model weight %.0f, %0.f label scores",
+				len(qs), hits, dom, rare, bdom, benign, m.weight, m.scoreH.total)
 
 			// The character model learned from this organisation's names finds a
 			// bot's burst injected into the last day.
