@@ -43,6 +43,12 @@ func TestMemoryPerKey(t *testing.T) {
 		if per > float64(stated) {
 			t.Errorf("%s: %.0f bytes each, stated %d", name, per, stated)
 		}
+		// Size's estimate, less the fixed model, tracks the measured heap.
+		_, _, _, est := m.Size()
+		est -= charModelBytes
+		if r := float64(est) / float64(after-before); r < 0.7 || r > 1.3 {
+			t.Errorf("%s: Size estimates %d bytes, heap grew %d", name, est, after-before)
+		}
 		runtime.KeepAlive(m)
 	}
 	measure("domain with its pair and aggregate", statedDomainBytes, func(m *Model) {

@@ -797,3 +797,28 @@ func thousands(x float64) string {
 	}
 	return b.String()
 }
+
+// Size reports the tracked keys and an estimate of their heap cost from the
+// per-key figures measured in mem_test.go (plus the fixed character model), for
+// an engine's memory accounting.
+func (m *Model) Size() (domains, pairs, clients int, bytes int64) {
+	hll := 0
+	for _, p := range m.pairs {
+		if p.subs.regs != nil {
+			hll++
+		}
+	}
+	bytes = int64(len(m.doms))*bytesPerDomain + int64(len(m.pairs))*bytesPerPair + int64(hll)*bytesHLLExtra +
+		int64(len(m.clients))*bytesPerClient + int64(len(m.normal))*64 + charModelBytes
+	return len(m.doms), len(m.pairs), len(m.clients), bytes
+}
+
+// Per-key heap costs measured on amd64 (TestMemoryPerKey checks Size against the
+// heap).
+const (
+	bytesPerDomain = 250
+	bytesPerPair   = 340
+	bytesPerClient = 160
+	bytesHLLExtra  = 420 // a pair whose sketch is a HyperLogLog, with its longer sample names
+	charModelBytes = 8*alpha + 8*alpha*alpha + 4*alpha*alpha*alpha + 8*alpha + 8*alpha*alpha + 8
+)
