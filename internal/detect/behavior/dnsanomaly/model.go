@@ -198,10 +198,13 @@ func (c Config) Validate() error {
 // maxTracked bounds every cap, and so what Restore will allocate.
 const maxTracked = 10_000_000
 
+// ReasonNoTime counts queries without an event time (the zero time.Time).
+const ReasonNoTime = "no-time"
+
 // Stats counts what the model saw.
 type Stats struct {
 	Queries  uint64
-	Rejected map[string]uint64 // by Reason*
+	Rejected map[string]uint64 // by Reason* (and ReasonNoTime)
 	ByKind   [4]uint64         // accepted names by NameKind
 	Allowed  uint64            // under an allow-listed suffix
 	Evicted  uint64            // tracked keys dropped for the caps
@@ -377,6 +380,12 @@ func (m *Model) warm(t int64) bool {
 // Observe feeds one query and appends any findings it raises to out.
 func (m *Model) Observe(q Query, out []Finding) []Finding {
 	m.stats.Queries++
+	if q.Time.IsZero() {
+		// A zero time would move the start of event time to year 1 and end
+		// the warm-up for everything after it.
+		m.stats.Rejected[ReasonNoTime]++
+		return out
+	}
 	n, err := Normalize(q.Name)
 	if err != nil {
 		var ne *NameError

@@ -375,7 +375,7 @@ func TestSnapshotRestoreIdentical(t *testing.T) {
 	warm, day5 := synthetic(11, func(rng *rand.Rand, at time.Time) []Query {
 		return append(tunnel(rng, at, "10.0.0.7", "t1.exfil-example.com", "hex", 800), dga(rng, at, "10.0.0.9", 40)...)
 	})
-	day5 = append(day5, Query{Time: day5[len(day5)-1].Time, Client: "c", Name: "bad..name"})
+	day5 = append(day5, Query{Time: day5[len(day5)-1].Time, Client: "c", Name: "bad..name"}, Query{Client: "c", Name: "zero.time.com"})
 	a := newModel(t, Config{})
 	run(t, a, warm)
 	if err := a.MarkNormal("wave.com"); err != nil {
@@ -457,6 +457,10 @@ func TestEviction(t *testing.T) {
 	}
 	if m.Stats().Evicted == 0 {
 		t.Error("nothing evicted")
+	}
+	m.Observe(Query{Client: "c", Name: "www.example.com"}, nil)
+	if st := m.Stats(); st.Rejected[ReasonNoTime] != 1 || m.first != t0.Unix() {
+		t.Errorf("a query without time: rejected %v, first %d", st.Rejected, m.first)
 	}
 }
 
