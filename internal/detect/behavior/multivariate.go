@@ -128,7 +128,7 @@ var mvFeatures = [mvDims]mvFeature{
 	{name: "processes", noun: "process starts", tactic: "execution", tech: "T1059", sev: detect.SeverityLow},
 	{name: "programs", noun: "programs", tactic: "execution", tech: "T1059", sev: detect.SeverityLow},
 	{name: "file_accesses", noun: "file accesses", tactic: "collection", tech: "T1039", sev: detect.SeverityMedium},
-	{name: "directories", noun: "directories", tactic: "discovery", tech: "T1083", sev: detect.SeverityLow},
+	{name: "directories", noun: "directories", tactic: "collection", tech: "T1039", sev: detect.SeverityMedium},
 	{name: "cloud_calls", noun: "cloud API calls", tactic: "discovery", tech: "T1580", sev: detect.SeverityLow},
 	{name: "cloud_errors", noun: "cloud API errors", tactic: "discovery", tech: "T1580", sev: detect.SeverityMedium},
 	{name: "kube_requests", noun: "Kubernetes requests", tactic: "discovery", tech: "T1613", sev: detect.SeverityLow},
@@ -183,8 +183,11 @@ func NewMultivariate(cfg MultivariateConfig) (*Multivariate, error) {
 		x: make([]float64, mvDims), attr: make([]float64, mvDims)}, nil
 }
 
+// loda is the LODA configuration: the calibration ring holds at least 4/PValue
+// scores, or the smallest p-value it can give, 1/(n+1), would stay above the
+// threshold (and twice the window, for a week of scores at the default).
 func (c MultivariateConfig) loda() multivariate.Config {
-	return multivariate.Config{Dims: mvDims, Window: c.Window, Calibration: 2 * c.Window, Seed: c.Seed}
+	return multivariate.Config{Dims: mvDims, Window: c.Window, Calibration: min(multivariate.MaxWindow, max(2*c.Window, int(math.Ceil(4/c.PValue)))), Seed: c.Seed}
 }
 
 // ID implements Model.
@@ -418,10 +421,14 @@ func (m *Multivariate) report(user Sym, uh *mvHour, u *mvUser, raw []float64, sc
 	}
 	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(attr[b], attr[a]) })
 	top := idx[:0:0]
-	for _, j := range idx {
-		// A zero count where the user usually has none explains nothing.
-		if len(top) < 3 && attr[j] > 0 && attr[j] >= 0.05*total && (raw[j] > 0 || u.mean[j] >= 0.1) {
-			top = append(top, j)
+	// Features above the user's mean come first (they name the activity and
+	// the tactic), then those below it; a zero count where the user usually has
+	// none explains nothing.
+	for _, up := range []bool{true, false} {
+		for _, j := range idx {
+			if len(top) < 3 && attr[j] > 0 && attr[j] >= 0.05*total && (raw[j] > float64(u.mean[j])) == up && (raw[j] > 0 || u.mean[j] >= 0.1) {
+				top = append(top, j)
+			}
 		}
 	}
 	if len(top) == 0 {
@@ -483,7 +490,7 @@ func (m *Multivariate) report(user Sym, uh *mvHour, u *mvUser, raw []float64, sc
 // 230 bytes per user baseline (struct, map entry, LRU node), 400 bytes per open
 // user-hour plus 16 bytes per distinct value, plus the LODA model's fixed arrays.
 func (m *Multivariate) Stats() ModelStats {
-	b := int64(m.cfg.loda().MemoryBytes()) + int64(len(m.users))*230
+	b := int64(m.model.Config().MemoryBytes()) + int64(len(m.users))*230
 	for _, uh := range m.open {
 		b += 400 + 16*int64(len(uh.hosts)+len(uh.progs)+len(uh.dirs)+len(uh.ips))
 	}
@@ -498,6 +505,7 @@ type mvSnapshot struct {
 	Version int
 	Hour    int64
 	Dropped uint64
+	Shifts  uint64
 	Users   []mvUserSnap // least recently used first
 	Open    []mvHourSnap // by user name
 	Model   []byte
@@ -507,6 +515,7 @@ type mvUserSnap struct {
 	Key     string
 	N       uint32
 	Mean, V []float32
+	Alerted []int32
 }
 
 type mvHourSnap struct {
@@ -523,10 +532,10 @@ func (m *Multivariate) Snapshot(w io.Writer) error {
 	if err := m.model.Snapshot(&md); err != nil {
 		return fmt.Errorf("snapshotting multivariate model: %w", err)
 	}
-	snap := mvSnapshot{Version: mvSnapshotVersion, Hour: m.hour, Dropped: m.dropped, Model: md.Bytes()}
+	snap := mvSnapshot{Version: mvSnapshotVersion, Hour: m.hour, Dropped: m.dropped, Shifts: m.shifts, Model: md.Bytes()}
 	for n := m.lru.back(); n != nil; n = n.prev {
 		u := n.v
-		snap.Users = append(snap.Users, mvUserSnap{Key: str(u.key), N: u.n, Mean: u.mean[:], V: u.v[:]})
+		snap.Users = append(snap.Users, mvUserSnap{Key: str(u.key), N: u.n, Mean: u.mean[:], V: u.v[:], Alerted: u.alerted[:]})
 	}
 	strs := func(set []Sym) []string {
 		out := make([]string, len(set))
@@ -574,7 +583,7 @@ func (m *Multivariate) Restore(r io.Reader) error {
 	users := make(map[Sym]*mvUser, len(snap.Users))
 	var lru lruList[*mvUser]
 	for _, us := range snap.Users {
-		if us.Key == "" || len(us.Mean) != mvDims || len(us.V) != mvDims {
+		if us.Key == "" || len(us.Mean) != mvDims || len(us.V) != mvDims || len(us.Alerted) != mvDims {
 			return fmt.Errorf("restoring multivariate state: user %q with %d means and %d variances", us.Key, len(us.Mean), len(us.V))
 		}
 		u := &mvUser{key: intern(us.Key), n: us.N}
@@ -588,6 +597,7 @@ func (m *Multivariate) Restore(r io.Reader) error {
 		}
 		copy(u.mean[:], us.Mean)
 		copy(u.v[:], us.V)
+		copy(u.alerted[:], us.Alerted)
 		u.node.v = u
 		users[u.key] = u
 		lru.pushFront(&u.node)
@@ -620,7 +630,7 @@ func (m *Multivariate) Restore(r io.Reader) error {
 		}
 		open[key] = uh
 	}
-	m.model, m.users, m.lru, m.open, m.hour, m.dropped = md, users, lru, open, snap.Hour, snap.Dropped
+	m.model, m.users, m.lru, m.open, m.hour, m.dropped, m.shifts = md, users, lru, open, snap.Hour, snap.Dropped, snap.Shifts
 	return nil
 }
 
