@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -171,14 +172,26 @@ func newModel(t testing.TB, cfg Config) *Model {
 
 // synthetic returns four benign warm-up days, and a fifth day with the attack
 // merged in.
+// The benign streams are generated once per seed (tests only read them).
+var (
+	benignMu    sync.Mutex
+	benignCache = map[uint64][2][]Query{}
+)
+
 func synthetic(seed uint64, attack func(rng *rand.Rand, day time.Time) []Query) (warm, day5 []Query) {
-	rng := rand.New(rand.NewPCG(seed, 1))
-	o := newBenignOrg(rng, 40, 300)
-	warm = o.days(rng, t0, 4)
 	day := t0.Add(4 * 24 * time.Hour)
-	day5 = o.days(rng, day, 1)
+	benignMu.Lock()
+	c, ok := benignCache[seed]
+	if !ok {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		o := newBenignOrg(rng, 40, 300)
+		c = [2][]Query{slices.Clip(o.days(rng, t0, 4)), o.days(rng, day, 1)}
+		benignCache[seed] = c
+	}
+	benignMu.Unlock()
+	warm, day5 = c[0], slices.Clone(c[1])
 	if attack != nil {
-		day5 = append(day5, attack(rng, day.Add(10*time.Hour))...)
+		day5 = append(day5, attack(rand.New(rand.NewPCG(seed, 2)), day.Add(10*time.Hour))...)
 		sortQueries(day5)
 	}
 	return warm, day5
