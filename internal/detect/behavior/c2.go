@@ -137,7 +137,10 @@ func (m *C2) Config() C2Config { return m.cfg }
 
 // cheapID encodes o's origin and time for the tracker's evidence ring without
 // hashing ("source\x00offset\x00record\x00time"); evidenceOf turns it back into
-// an evidence reference (with the real event id) only for reported findings.
+// a full evidence reference (real event id, time, source, offset) only for
+// reported findings. BenchmarkC2EvidenceID: about as fast as the hash (one
+// allocation each); what it buys is the evidence's time and origin, which an
+// event id alone would not give back.
 func (m *C2) cheapID(o *Obs) string {
 	b := append(m.idBuf[:0], str(o.Source)...)
 	b = append(b, 0)
@@ -273,7 +276,7 @@ func (m *C2) Advance(now int64, out *Emitter) {
 		m.next = nextMidnight(now)
 		return
 	}
-	if now-m.next > int64(48*time.Hour) { // a restored or hostile state far behind
+	if m.next < now-int64(48*time.Hour) { // a restored state far behind
 		m.next = nextMidnight(now) - int64(24*time.Hour)
 	}
 	for m.next <= now {
@@ -486,35 +489,41 @@ func (m *C2) Snapshot(w io.Writer) error {
 func (m *C2) Restore(r io.Reader) error {
 	var snap c2Snapshot
 	if err := decodeGob(r, &snap); err != nil {
-		return fmt.Errorf("restoring c2 state: %w", err)
+		return fmt.Errorf("restoring c2 model: %w", err)
 	}
 	if snap.Version != c2SnapshotVersion {
-		return fmt.Errorf("restoring c2 state: version %d, want %d", snap.Version, c2SnapshotVersion)
+		return fmt.Errorf("restoring c2 model: version %d, want %d", snap.Version, c2SnapshotVersion)
 	}
 	if len(snap.Hosts) > m.cfg.MaxHosts || len(snap.Reported) > m.cfg.MaxReported {
-		return fmt.Errorf("restoring c2 state: %d server names and %d reports exceed the caps %d and %d",
+		return fmt.Errorf("restoring c2 model: %d server names and %d reports exceed the caps %d and %d",
 			len(snap.Hosts), len(snap.Reported), m.cfg.MaxHosts, m.cfg.MaxReported)
+	}
+	const far = int64(1) << 62 // about year 2116 in Unix nanoseconds
+	day := int64(24 * time.Hour)
+	if snap.Next < 0 || snap.Next > far || snap.Next%day != 0 || snap.Last < -far || snap.Last > far ||
+		snap.LastEval < -far || snap.LastEval > far {
+		return fmt.Errorf("restoring c2 model: times out of range (next %d, last %d, last evaluation %d)", snap.Next, snap.Last, snap.LastEval)
 	}
 	hosts := make(map[[2]netip.Addr]*c2Host, len(snap.Hosts))
 	for _, h := range snap.Hosts {
 		if !h.Src.IsValid() || !h.Dst.IsValid() || h.Name == "" {
-			return errors.New("restoring c2 state: server name without addresses or name")
+			return errors.New("restoring c2 model: server name without addresses or name")
 		}
 		hosts[[2]netip.Addr{h.Src, h.Dst}] = &c2Host{name: intern(h.Name), last: h.Last}
 	}
 	reported := make(map[string]c2Report, len(snap.Reported))
 	for _, x := range snap.Reported {
 		if math.IsNaN(x.Score) {
-			return fmt.Errorf("restoring c2 state: report %q with a NaN score", x.Key)
+			return fmt.Errorf("restoring c2 model: report %q with a NaN score", x.Key)
 		}
 		reported[x.Key] = c2Report{Score: x.Score, Time: x.Time}
 	}
 	tr, err := c2.New(m.cfg.Tracker)
 	if err != nil {
-		return fmt.Errorf("restoring c2 state: %w", err)
+		return fmt.Errorf("restoring c2 model: %w", err)
 	}
 	if err := tr.Restore(strings.NewReader(string(snap.Tracker))); err != nil {
-		return fmt.Errorf("restoring c2 state: %w", err)
+		return fmt.Errorf("restoring c2 model: %w", err)
 	}
 	m.tr, m.hosts, m.reported = tr, hosts, reported
 	m.next, m.last, m.lastEval = snap.Next, snap.Last, snap.LastEval
