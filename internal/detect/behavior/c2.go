@@ -71,10 +71,13 @@ func (c C2Config) withDefaults() C2Config {
 // user agent once, and again only when its score grows by Regrow.
 //
 // The HTTP Host header and TLS server name seen between a source and a destination
-// are remembered (MaxHosts pairs, about 100 bytes each) and set as the server name
-// of that pair's later connections, so beacons are also scored per (source, FQDN).
-// Reports are remembered in MaxReported entries of about 120 bytes. The tracker's
-// cost per pair is documented in package c2 (about 1 to 5 KiB).
+// are remembered (MaxHosts pairs, 121 bytes each measured by TestC2MemoryPerKey,
+// the name itself interned) and set as the server name of that pair's later
+// connections, so beacons are also scored per (source, FQDN). Reports are
+// remembered in MaxReported entries of 49 bytes plus the key text (kind, source,
+// destination: about 50 bytes); forgetting the oldest is a linear scan, paid only
+// when a new report finds the table full. The tracker's cost per pair is measured
+// in package c2 (about 1 to 5 KiB).
 //
 // It does not read endpoint connection events (they carry a process and duplicate
 // the flows) nor Zeek open_conn records (the observation does not say a
@@ -428,7 +431,7 @@ func (m *C2) Stats() ModelStats {
 	pairs := m.tr.Pairs()
 	return ModelStats{
 		Entities: pairs,
-		Bytes:    int64(pairs)*3000 + int64(len(m.hosts))*100 + int64(len(m.reported))*120,
+		Bytes:    int64(pairs)*3000 + int64(len(m.hosts))*121 + int64(len(m.reported))*100,
 		Trained:  m.next != 0,
 	}
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -366,4 +368,46 @@ func BenchmarkC2New(b *testing.B) {
 	for b.Loop() {
 		_ = DefaultC2()
 	}
+}
+
+// TestC2MemoryPerKey measures the adapter's own state: a remembered server name
+// and a remembered report (the tracker's cost per pair is measured in package c2).
+func TestC2MemoryPerKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates megabytes")
+	}
+	const n = 20000
+	m, err := NewC2(C2Config{MaxHosts: n, MaxReported: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]Sym, n)
+	keys := make([]string, n)
+	for i := range n {
+		names[i] = intern("h" + strconv.Itoa(i) + ".example.com")
+		keys[i] = "beacon\x0010.1." + strconv.Itoa(i>>8) + "." + strconv.Itoa(i&255) + "\x00cdn" + strconv.Itoa(i) + ".example.com"
+	}
+	var before, mid, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range n {
+		m.rememberHost([2]netip.Addr{c2Beaconer, netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})}, names[i], int64(i))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&mid)
+	for i := range n {
+		m.remember(keys[i], c2Report{Score: 1, Time: int64(i)})
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	host := float64(mid.HeapAlloc-before.HeapAlloc) / n
+	report := float64(after.HeapAlloc-mid.HeapAlloc) / n
+	t.Logf("%.0f bytes per server name, %.0f bytes per report (key text held by the caller here)", host, report)
+	if len(m.hosts) != n || len(m.reported) != n {
+		t.Fatalf("%d hosts, %d reports, want %d", len(m.hosts), len(m.reported), n)
+	}
+	if host > 250 || report > 250 {
+		t.Errorf("%.0f bytes per server name and %.0f per report, documented about 100 and 120", host, report)
+	}
+	runtime.KeepAlive(names)
 }
