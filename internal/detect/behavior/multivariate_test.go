@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -354,4 +355,68 @@ func FuzzMultivariateRestore(f *testing.F) {
 		r.Observe(&Obs{Time: t0 + 30*24*hour, Kind: KindFile, User: intern("u01@corp"), Target: intern("d")}, &Emitter{})
 		r.Flush(&Emitter{})
 	})
+}
+
+// BenchmarkMultivariateMemory measures the heap cost of a user's baseline and of
+// an open user-hour (2 hosts, 4 programs, 3 directories, 1 address, 3 evidence
+// refs), names interned beforehand (they are shared with the other models).
+func BenchmarkMultivariateMemory(b *testing.B) {
+	const users = 100_000
+	names := make([]Sym, users)
+	for i := range names {
+		names[i] = intern(fmt.Sprintf("user%06d@corp.example", i))
+	}
+	vals := make([]Sym, 16)
+	for i := range vals {
+		vals[i] = intern(fmt.Sprintf(`c:\dir%02d\prog.exe`, i))
+	}
+	src := intern("bench")
+	feed := func(m *Multivariate, h int64) {
+		for u, name := range names {
+			for i := range 10 {
+				o := Obs{Time: t0 + h*hour + int64(u*10+i), User: name, Source: src, Host: vals[i%2], Process: vals[i%4], Target: vals[i%3],
+					SrcIP: netip.AddrFrom4([4]byte{10, 0, 0, 1})}
+				o.Kind = []Kind{KindAuth, KindProcess, KindFile}[i%3]
+				m.Observe(&o, &Emitter{})
+			}
+		}
+	}
+	for b.Loop() {
+		var ms [3]runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms[0])
+		m, err := NewMultivariate(MultivariateConfig{Window: 256})
+		if err != nil {
+			b.Fatal(err)
+		}
+		feed(m, 0)
+		runtime.GC()
+		runtime.ReadMemStats(&ms[1])
+		m.Flush(&Emitter{}) // baselines only, no open hours
+		runtime.GC()
+		runtime.ReadMemStats(&ms[2])
+		b.ReportMetric(float64(int64(ms[2].HeapAlloc)-int64(ms[0].HeapAlloc))/users, "bytes/user")
+		b.ReportMetric(float64(int64(ms[1].HeapAlloc)-int64(ms[2].HeapAlloc))/users, "bytes/open-hour")
+		b.ReportMetric(float64(int64(ms[1].HeapAlloc)-int64(ms[0].HeapAlloc))/users, "bytes/user+open-hour")
+		runtime.KeepAlive(m)
+	}
+}
+
+// BenchmarkMultivariateObserve measures observations per second through the
+// adapter on the office stream (hours closing, vectors scored and learnt).
+func BenchmarkMultivariateObserve(b *testing.B) {
+	obs := mvOffice(40, 5, true)
+	n := 0
+	for b.Loop() {
+		m, err := NewMultivariate(MultivariateConfig{Window: 256})
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, _ := NewEngine([]Model{m}, Options{})
+		if err := e.Process(context.Background(), obs, func(detect.Signal) {}); err != nil {
+			b.Fatal(err)
+		}
+		n += len(obs)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "obs/s")
 }
