@@ -72,6 +72,7 @@ func behaviorModels(env behaviorEnv) ([]behavior.Model, error) {
 		behavior.NewFirstSeen(behavior.FirstSeenConfig{}, env.geoFunc(), peers),
 		behavior.DefaultC2(),
 		seasonalModel,
+		behavior.DefaultMultivariate(),
 	}, nil
 }
 
