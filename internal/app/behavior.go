@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/vigilsec/vigil/internal/detect/behavior"
+	"github.com/vigilsec/vigil/internal/detect/behavior/travel"
 	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
 	"github.com/vigilsec/vigil/internal/store"
@@ -68,12 +69,30 @@ func behaviorModels(env behaviorEnv) ([]behavior.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []behavior.Model{
+	edges, err := behavior.NewEdgeStream(behavior.EdgeStreamConfig{})
+	if err != nil {
+		return nil, err
+	}
+	dns, err := behavior.NewDNS()
+	if err != nil {
+		return nil, err
+	}
+	models := []behavior.Model{
 		behavior.NewFirstSeen(behavior.FirstSeenConfig{}, env.geoFunc(), peers),
 		behavior.DefaultC2(),
 		seasonalModel,
+		edges,
 		behavior.DefaultMultivariate(),
-	}, nil
+		dns,
+	}
+	if env.geo != nil {
+		tm, err := travel.NewEngineModel(travel.Config{}, env.geo)
+		if err != nil {
+			return nil, err
+		}
+		models = append(models, tm)
+	}
+	return models, nil
 }
 
 // buildBehavior loads what the models need and builds the engine; it reports the

@@ -78,12 +78,20 @@ func TestBehaviorHuntEval(t *testing.T) {
 		"behavior.first_seen/first_seen.user_country":        {"ato1"},
 		"behavior.first_seen/first_seen.account_kube_action": {"k8s1"},
 		"behavior.first_seen":                                {"c1", "rw1", "insider1", "ato1", "k8s1", "aws1"},
+		"behavior.c2/c2.beacon":                              {"c2http"},
+		"behavior.dns/dns.tunnel":                            {"c2dns"},
+		"behavior.edge_stream/edge_stream.auth.source":       {"c1"},
+		"behavior.impossible_travel/impossible_travel.speed": {"ato1"},
+		"behavior.seasonal/seasonal.bytes_out.high":          {"insider1"},
 	} {
 		for _, c := range want {
 			if !slices.Contains(found[key], c) {
 				t.Errorf("%s: campaign %s not found (found %v)", key, c, found[key])
 			}
 		}
+	}
+	if rep.CampaignRecall.N != rep.CampaignRecall.D {
+		t.Errorf("behavioral models alone find %d of %d campaigns", rep.CampaignRecall.N, rep.CampaignRecall.D)
 	}
 	if rep.IncidentPrecision.D == 0 || float64(rep.IncidentPrecision.N)/float64(rep.IncidentPrecision.D) < 0.5 {
 		t.Errorf("behavioral precision %d/%d, want >= 0.5", rep.IncidentPrecision.N, rep.IncidentPrecision.D)

@@ -35,6 +35,10 @@ type FirstSeenConfig struct {
 	MaxOrgValues int // default 1,000,000
 	// PerEntityDaily caps findings per entity, space and event-time day.
 	PerEntityDaily int // default 3
+	// PerValueDaily caps findings per value, space and event-time day: a tool
+	// rolled out to every workstation in a morning is reported for the first
+	// few, not for each.
+	PerValueDaily int // default 3
 	// MaxNovelty: an entity whose chance of using a new value is above this (the
 	// Good-Turing estimate: values used once / observations) is one for which new
 	// values are routine (a browser's destinations), so they are not reported.
@@ -71,6 +75,7 @@ func (c FirstSeenConfig) withDefaults() FirstSeenConfig {
 	defi(&c.MaxValues, 256)
 	defi(&c.MaxOrgValues, 1_000_000)
 	defi(&c.PerEntityDaily, 3)
+	defi(&c.PerValueDaily, 3)
 	deff(&c.MaxNovelty, 0.05)
 	deff(&c.MaxNewPerDay, 1)
 	return c
@@ -285,6 +290,8 @@ type orgVal struct {
 	key      Sym
 	entities uint32
 	first    int64
+	day      int64 // event-time day of alerts
+	alerts   uint8
 	node     lruNode[*orgVal]
 }
 
@@ -451,6 +458,15 @@ func (m *FirstSeen) judge(sp *space, st *spaceState, e *entState, val Sym, ov *o
 	}
 	if int(e.alertsToday) >= m.cfg.PerEntityDaily {
 		return novelty{}, false
+	}
+	if ov != nil {
+		if ov.day != day {
+			ov.day, ov.alerts = day, 0
+		}
+		if int(ov.alerts) >= m.cfg.PerValueDaily {
+			return novelty{}, false
+		}
+		ov.alerts++
 	}
 	e.alertsToday++
 	days := float64(o.Time-e.first) / float64(24*time.Hour)
@@ -657,6 +673,8 @@ type fsOrg struct {
 	Key      string
 	Entities uint32
 	First    int64
+	Day      int64
+	Alerts   uint8
 }
 
 type fsPeer struct {
@@ -682,7 +700,7 @@ func (m *FirstSeen) Snapshot(w io.Writer) error {
 			fs.Entities = append(fs.Entities, fe)
 		}
 		for n := st.orgLRU.back(); n != nil; n = n.prev {
-			fs.Org = append(fs.Org, fsOrg{Key: str(n.v.key), Entities: n.v.entities, First: n.v.first})
+			fs.Org = append(fs.Org, fsOrg{Key: str(n.v.key), Entities: n.v.entities, First: n.v.first, Day: n.v.day, Alerts: n.v.alerts})
 		}
 		for k, c := range st.peerVals {
 			fs.Peers = append(fs.Peers, fsPeer{Group: str(k[0]), Val: str(k[1]), N: c})
@@ -747,7 +765,7 @@ func (m *FirstSeen) Restore(r io.Reader) error {
 			st.peerSize[intern(g.Group)] = g.N
 		}
 		for _, fo := range fs.Org {
-			ov := &orgVal{key: intern(fo.Key), entities: fo.Entities, first: fo.First}
+			ov := &orgVal{key: intern(fo.Key), entities: fo.Entities, first: fo.First, day: fo.Day, alerts: fo.Alerts}
 			ov.node.v = ov
 			if _, dup := st.org[ov.key]; dup || ov.key == (Sym{}) {
 				return fmt.Errorf("decoding first-seen state: org value %q repeated or empty", fo.Key)

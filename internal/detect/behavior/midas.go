@@ -24,8 +24,10 @@ type EdgeStreamConfig struct {
 	// what first-seen is for; five sign-ins a minute from one source is not.
 	MinCount     float64 // default 30
 	MinAuthCount float64 // default 5
-	// Learn is how long each graph learns before it may alert.
-	Learn time.Duration // default 24h
+	// Learn is how long each graph learns before it may alert, and LearnEdges
+	// how many edges it must have seen by then.
+	Learn      time.Duration // default 24h
+	LearnEdges int64         // default 1000
 	// Cooldown: a node or edge reported once is not reported again within it.
 	Cooldown time.Duration // default 1h
 }
@@ -43,6 +45,9 @@ func (c EdgeStreamConfig) withDefaults() EdgeStreamConfig {
 	if c.Learn <= 0 {
 		c.Learn = 24 * time.Hour
 	}
+	if c.LearnEdges <= 0 {
+		c.LearnEdges = 1000
+	}
 	if c.Cooldown <= 0 {
 		c.Cooldown = time.Hour
 	}
@@ -55,6 +60,7 @@ type graph struct {
 	name        string
 	m           *midas.Model
 	first       int64 // event time of the first edge, -1 before
+	edges       int64 // edges seen
 	lastReports map[string]int64
 }
 
@@ -128,7 +134,8 @@ func (m *EdgeStream) edge(gi int, o *Obs, src, dst uint64, out *Emitter) {
 		g.first = o.Time
 	}
 	r := g.m.Observe(src, dst, o.Time/int64(time.Minute))
-	if r.Score < m.cfg.MinScore || o.Time-g.first < int64(m.cfg.Learn) {
+	g.edges++
+	if r.Score < m.cfg.MinScore || o.Time-g.first < int64(m.cfg.Learn) || g.edges < m.cfg.LearnEdges {
 		return
 	}
 	p := r.Part(r.Driver)
@@ -263,6 +270,7 @@ func (m *EdgeStream) Snapshot(w io.Writer) error {
 	buf.WriteString("VES1")
 	for _, g := range m.graphs {
 		_ = binary.Write(&buf, binary.LittleEndian, g.first)
+		_ = binary.Write(&buf, binary.LittleEndian, g.edges)
 		keys := make([]string, 0, len(g.lastReports))
 		for k := range g.lastReports {
 			keys = append(keys, k)
@@ -299,6 +307,9 @@ func (m *EdgeStream) Restore(r io.Reader) error {
 		g := &graph{name: old.name, lastReports: map[string]int64{}}
 		var n uint32
 		if err := binary.Read(rd, binary.LittleEndian, &g.first); err != nil {
+			return fmt.Errorf("restoring edge-stream state: %w", err)
+		}
+		if err := binary.Read(rd, binary.LittleEndian, &g.edges); err != nil {
 			return fmt.Errorf("restoring edge-stream state: %w", err)
 		}
 		if err := binary.Read(rd, binary.LittleEndian, &n); err != nil {

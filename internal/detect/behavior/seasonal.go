@@ -27,10 +27,9 @@ import (
 // and reports hours far above (or, for steady busy entities, below) the entity's
 // own hour-of-week baseline, and users active at hours they almost never are.
 type Seasonal struct {
-	m     *seasonal.Model
-	buf   []seasonal.Finding
-	hour  int64 // event-time hour last advanced to
-	names map[string]bool
+	m    *seasonal.Model
+	buf  []seasonal.Finding
+	hour int64 // event-time hour last advanced to
 }
 
 // NewSeasonal builds the adapter with the seasonal package's defaults; time of
@@ -160,10 +159,6 @@ type metricSignal struct {
 	sev          detect.Severity
 	tactic, tech string
 	title        string
-	lowTitle     string
-	lowSev       detect.Severity
-	lowTactic    string
-	lowTechnique string
 }
 
 var metricSignals = map[string]metricSignal{

@@ -209,7 +209,9 @@ func New(cfg Config) (*Model, error) {
 // is used by k*m/d projections, ±1; weights are N(0,1), normalised.
 func (md *Model) drawProjections() {
 	d, m := md.cfg.Dims, md.m
-	rng := rand.New(rand.NewPCG(md.cfg.Seed, md.cfg.Seed^0x9e3779b97f4a7c15))
+	// Deterministic projections from the seed, not secrets: a PCG is what is wanted.
+	rng := rand.New(rand.NewPCG(md.cfg.Seed, md.cfg.Seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: reproducible model, not security randomness
+
 	used := make([]int, d)
 	perm := make([]int, d)
 	for i := range md.cfg.Projections {

@@ -588,7 +588,7 @@ func FuzzRestore(f *testing.F) {
 			return
 		}
 		// A restored model must keep working.
-		var h int32 = m.clock
+		h := m.clock
 		for i := range 3 {
 			_ = m.Observe(Event{Entity: "user0", Metric: Metric(i), Time: hourStart(h + int32(i)), Amount: 5})
 		}

@@ -393,6 +393,11 @@ func (m *Model) Observe(l Login) (Finding, bool) {
 	if !hadPrev || prev.key == p.key {
 		return Finding{}, false
 	}
+	if prev.country != "" && prev.country == p.country && (prev.city == "" || p.city == "") {
+		// A country-level location (a mobile carrier's centroid) inside the same
+		// country says nothing about where in it the user is.
+		return Finding{}, false
+	}
 	f, ok := m.travel(l.User, prev, p)
 	if !ok || m.isNormal(l.User, p.country, p.asn) {
 		return Finding{}, false
