@@ -122,7 +122,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		if n := len(l.rejected()); n > 0 && o.strict {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("--strict: %d Sigma documents rejected", n)}
 		}
-		sigmaDet = l.detector()
+		sigmaDet = l.detector().Ordered() // correlations in event-time order: the same signals every run
 		o.detectors = append(o.detectors, sigmaDet)
 	} else if so.mapping != "" || so.placeholders != "" {
 		return &ExitError{Code: ExitUsage, Err: errors.New("--sigma-mapping and --placeholders need Sigma rules (--rules, or the built-in pack)")}

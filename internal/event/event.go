@@ -11,6 +11,8 @@ import (
 	"encoding/hex"
 	"hash/fnv"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 	"unique"
 )
@@ -188,4 +190,33 @@ func (o Origin) ID() string {
 	binary.LittleEndian.PutUint64(buf[8:], uint64(o.Record))
 	h.Write(buf[:])
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Clone returns a deep copy of e: every string is copied, so the clone stays valid
+// after e's batch (and the arena its strings point into) is recycled.
+func (e *Event) Clone() *Event {
+	c := *e
+	for i := range c.str {
+		c.str[i] = strings.Clone(c.str[i])
+	}
+	c.Raw = make([]RawField, len(e.Raw))
+	for i, r := range e.Raw {
+		c.Raw[i] = RawField{Key: r.Key, Value: strings.Clone(r.Value)}
+	}
+	c.Related = Related{IP: slices.Clone(e.Related.IP), User: cloneStrings(e.Related.User),
+		Hosts: cloneStrings(e.Related.Hosts), Hash: cloneStrings(e.Related.Hash)}
+	c.Origin.Source = strings.Clone(e.Origin.Source)
+	c.Origin.Format = strings.Clone(e.Origin.Format)
+	return &c
+}
+
+func cloneStrings(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.Clone(v)
+	}
+	return out
 }

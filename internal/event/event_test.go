@@ -304,3 +304,20 @@ func TestResetClearsEverything(t *testing.T) {
 		}
 	}
 }
+
+func TestClone(t *testing.T) {
+	buf := []byte("alice host1 value")
+	s := string(buf) // a distinct backing array standing in for a decoder's arena
+	e := &Event{}
+	e.SetStr(UserName, s[:5])
+	e.SetStr(HostName, s[6:11])
+	e.AddRaw(MakeKey("Image"), s[12:])
+	e.AddRelatedUser(s[:5])
+	e.Origin = Origin{Source: "f.log", Offset: 7}
+	c := e.Clone()
+	e.Reset()
+	if c.Str(UserName) != "alice" || c.Str(HostName) != "host1" || len(c.Raw) != 1 || c.Raw[0].Value != "value" ||
+		c.Related.User[0] != "alice" || c.ID() != (Origin{Source: "f.log", Offset: 7}).ID() {
+		t.Fatalf("clone: %+v", c)
+	}
+}

@@ -1826,11 +1826,46 @@ func (d *Detector) Flush(emit func(detect.Signal)) {
 	if d.corr == nil {
 		return
 	}
-	d.corr.Flush(func(s detect.Signal) {
+	stamp := func(s detect.Signal) {
 		s.DetectorID, s.DetectorVersion = DetectorID, d.version
 		if s.ID == "" {
 			s.ID = detect.SignalID(s.DetectorID, s.RuleID, s.Evidence)
 		}
 		emit(s)
+	}
+	d.deferMu.Lock()
+	hits := d.deferred
+	d.deferred = nil
+	d.deferMu.Unlock()
+	slices.SortStableFunc(hits, func(a, b deferredHit) int {
+		if c := a.e.Timestamp.Compare(b.e.Timestamp); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.e.Origin.Source, b.e.Origin.Source); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.e.Origin.Offset, b.e.Origin.Offset); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.e.Origin.Record, b.e.Origin.Record); c != 0 {
+			return c
+		}
+		return strings.Compare(RuleRef(a.rule), RuleRef(b.rule))
 	})
+	for i := range hits {
+		d.corr.observe(&Hit{Rule: hits[i].rule}, hits[i].e, stamp)
+		hits[i].e = nil
+	}
+	d.corr.Flush(stamp)
+}
+
+// Ordered makes d run its correlations in event-time order, whatever order the
+// detect workers see batches in: hits of rules that correlations refer to are
+// kept with a copy of their event and fed to the correlations, sorted by event
+// time and origin, at Flush. A batch run (hunt) then gives the same correlation
+// signals every time. The cost is memory for those hits until Flush; the rules'
+// own signals are emitted as they happen.
+func (d *Detector) Ordered() *Detector {
+	d.ordered = true
+	return d
 }

@@ -24,6 +24,18 @@ type Detector struct {
 	version  string
 	matchers sync.Pool
 	corr     *CorrelationEngine // correlation rules, nil without (see WithCorrelations)
+
+	// ordered: hits for correlations are kept (with a copy of their event) and
+	// run through the correlations in event-time order at Flush (see Ordered).
+	ordered  bool
+	deferMu  sync.Mutex
+	deferred []deferredHit
+}
+
+// deferredHit is a rule hit kept for the correlations until Flush.
+type deferredHit struct {
+	rule *Rule
+	e    *event.Event
 }
 
 // NewDetector returns a detector over rs. Its version names the engine and the rule
@@ -51,7 +63,15 @@ func (d *Detector) Detect(ctx context.Context, batch []*event.Event, emit func(d
 			}
 		}
 		m.Match(e, func(h *Hit) {
-			if d.corr != nil && d.corr.observe(h, e, emit) {
+			if d.corr != nil && d.ordered && len(d.corr.byRule[h.Rule]) > 0 {
+				c := e.Clone()
+				d.deferMu.Lock()
+				d.deferred = append(d.deferred, deferredHit{rule: h.Rule, e: c})
+				d.deferMu.Unlock()
+				if d.corr.suppress[h.Rule] {
+					return
+				}
+			} else if d.corr != nil && d.corr.observe(h, e, emit) {
 				return // only correlations with generate: false use this rule
 			}
 			emit(Signal(h, e))
