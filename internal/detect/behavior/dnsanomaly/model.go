@@ -198,8 +198,13 @@ func (c Config) Validate() error {
 // maxTracked bounds every cap, and so what Restore will allocate.
 const maxTracked = 10_000_000
 
-// ReasonNoTime counts queries without an event time (the zero time.Time).
-const ReasonNoTime = "no-time"
+// ReasonNoTime counts queries without an event time (the zero time.Time), and
+// ReasonClientTooLong queries whose client is longer than a snapshot keeps
+// (1,024 bytes).
+const (
+	ReasonNoTime        = "no-time"
+	ReasonClientTooLong = "client-too-long"
+)
 
 // Stats counts what the model saw.
 type Stats struct {
@@ -393,6 +398,14 @@ func (m *Model) Observe(q Query, out []Finding) []Finding {
 			m.stats.Rejected[ne.Reason]++
 		}
 		return out
+	}
+	if len(q.Client) > maxStr {
+		// Longer than a snapshot keeps: no host name or address is this long.
+		m.stats.Rejected[ReasonClientTooLong]++
+		return out
+	}
+	if len(q.EventID) > maxStr {
+		q.EventID = "" // evidence is optional; an id this long is not one
 	}
 	m.stats.ByKind[n.Kind]++
 	if n.Kind == KindReverse || n.Kind == KindIP || q.Client == "" {
