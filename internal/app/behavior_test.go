@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
 	"github.com/vigilsec/vigil/internal/sim"
+	"github.com/vigilsec/vigil/internal/store/sqlite"
 )
 
 // geoipDir is MaxMind's test databases in the corpora; tests that need them skip
@@ -197,5 +199,43 @@ func TestHuntDeterministic(t *testing.T) {
 		if outs[i] != outs[0] {
 			t.Errorf("run %d differs from run 0", i)
 		}
+	}
+}
+
+// TestBehaviorStatePersists: with --data-dir the models' state is saved after a run
+// and restored by the next, which then starts trained.
+func TestBehaviorStatePersists(t *testing.T) {
+	dir := t.TempDir()
+	data := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "2", "--users", "20", "--days", "5", "--out", dir, "--campaigns", "spray"); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	for range 2 {
+		if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--output", "jsonl", "--quiet", filepath.Join(dir, "windows")); code != ExitOK {
+			t.Fatalf("hunt: exit %d: %s", code, errs)
+		}
+	}
+	st, err := sqlite.Open(context.Background(), sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range []string{"behavior.first_seen", "behavior.seasonal", "behavior.multivariate"} {
+		ms, err := st.GetModelState(context.Background(), id, "")
+		if err != nil || len(ms.Blob) == 0 || ms.Updated.IsZero() {
+			t.Errorf("%s: state %d bytes, updated %v, err %v", id, len(ms.Blob), ms.Updated, err)
+		}
+	}
+	// A restored first-seen model knows what the first run taught it.
+	eng, closeEng, err := buildBehavior(behaviorOptions{enabled: true}, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeEng()
+	if err := restoreBehavior(context.Background(), st, eng); err != nil {
+		t.Fatal(err)
+	}
+	if s := eng.Stats()[0]; s.ID != "behavior.first_seen" || s.Entities == 0 {
+		t.Errorf("restored first-seen holds %+v", s)
 	}
 }
