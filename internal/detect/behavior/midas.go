@@ -30,6 +30,8 @@ type EdgeStreamConfig struct {
 	LearnEdges int64         // default 1000
 	// Cooldown: a node or edge reported once is not reported again within it.
 	Cooldown time.Duration // default 1h
+	// Buckets is the width of each sketch row (0: midas.DefaultConfig's 1,024).
+	Buckets int
 }
 
 func (c EdgeStreamConfig) withDefaults() EdgeStreamConfig {
@@ -88,6 +90,9 @@ func NewEdgeStream(cfg EdgeStreamConfig) (*EdgeStream, error) {
 	for i, name := range []string{"network", "auth"} {
 		mc := midas.DefaultConfig()
 		mc.Seed = uint64(i + 1)
+		if cfg.Buckets > 0 {
+			mc.Buckets = cfg.Buckets
+		}
 		mm, err := midas.New(mc)
 		if err != nil {
 			return nil, fmt.Errorf("building %s edge stream: %w", name, err)

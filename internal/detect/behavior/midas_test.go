@@ -78,14 +78,15 @@ func TestEdgeStreamSnapshotRestore(t *testing.T) {
 }
 
 func FuzzEdgeStreamRestore(f *testing.F) {
-	a, _ := NewEdgeStream(EdgeStreamConfig{})
+	small := EdgeStreamConfig{Buckets: 8} // a small state, so mutations reach every part of it
+	a, _ := NewEdgeStream(small)
 	e, _ := NewEngine([]Model{a}, Options{})
 	_ = e.Process(t0ctx(), signIns(false)[:500], func(detect.Signal) {})
 	var snap bytes.Buffer
 	_ = a.Snapshot(&snap)
 	f.Add(snap.Bytes())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, _ := NewEdgeStream(EdgeStreamConfig{})
+		m, _ := NewEdgeStream(small)
 		if err := m.Restore(bytes.NewReader(b)); err != nil {
 			return
 		}
