@@ -16,6 +16,7 @@ import (
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
+	"github.com/vigilsec/vigil/internal/event"
 	"github.com/vigilsec/vigil/internal/sim"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
 )
@@ -100,9 +101,8 @@ func TestBehaviorHuntEval(t *testing.T) {
 	}
 }
 
-// simObservations simulates an organisation and decodes every file into the
-// behavioral models' observations, in event-time order.
-func simObservations(tb testing.TB, users, days int) (obs []behavior.Obs, idPath string) {
+// simEvents simulates an organisation and decodes every file into events.
+func simEvents(tb testing.TB, users, days int) (events []*event.Event, idPath string) {
 	tb.Helper()
 	dir := tb.TempDir()
 	if _, err := sim.Run(sim.Config{Seed: 1, Users: users, Days: days, Out: dir}); err != nil {
@@ -125,19 +125,45 @@ func simObservations(tb testing.TB, users, days int) (obs []behavior.Obs, idPath
 		if err != nil {
 			return err
 		}
-		var o behavior.Obs
-		for _, e := range s.Events {
-			if behavior.Extract(e, &o) {
-				obs = append(obs, o)
-			}
-		}
+		events = append(events, s.Events...)
 		return nil
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return events, filepath.Join(dir, "identities.csv")
+}
+
+// simObservations is simEvents as the behavioral models' observations, in
+// event-time order.
+func simObservations(tb testing.TB, users, days int) (obs []behavior.Obs, idPath string) {
+	tb.Helper()
+	events, idPath := simEvents(tb, users, days)
+	var o behavior.Obs
+	for _, e := range events {
+		if behavior.Extract(e, &o) {
+			obs = append(obs, o)
+		}
+	}
 	sort.SliceStable(obs, func(i, j int) bool { return obs[i].Time < obs[j].Time })
-	return obs, filepath.Join(dir, "identities.csv")
+	return obs, idPath
+}
+
+// BenchmarkBehaviorExtract measures turning decoded events into observations
+// (done in the detect workers, in parallel), per event.
+func BenchmarkBehaviorExtract(b *testing.B) {
+	events, _ := simEvents(b, 60, 10)
+	var o behavior.Obs
+	n := 0
+	b.ResetTimer()
+	for b.Loop() {
+		for _, e := range events {
+			if behavior.Extract(e, &o) {
+				n++
+			}
+		}
+	}
+	b.ReportMetric(float64(len(events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 // BenchmarkBehaviorModels measures the whole behavioral layer (every model in
