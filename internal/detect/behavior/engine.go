@@ -178,27 +178,51 @@ func (e *Engine) Finish(ctx context.Context, emit func(detect.Signal)) error {
 // Process runs observations, which must be in event-time order, through every
 // model. Observations older than what the engine already saw are processed as if
 // they happened at the latest time seen (models never go back in time).
+//
+// Models are independent of each other, so each runs on its own goroutine over the
+// same observations (each still sees them one at a time, in order); their signals
+// are then emitted model by model, in the order each model produced them, so the
+// result does not depend on scheduling.
 func (e *Engine) Process(ctx context.Context, obs []Obs, emit func(detect.Signal)) error {
-	outs := e.emitters(emit)
+	start := e.now
 	for i := range obs {
-		if i&4095 == 0 && ctx.Err() != nil {
-			return fmt.Errorf("running behavioral models: %w", ctx.Err())
-		}
 		o := &obs[i]
 		if o.Time < e.now {
 			o.Time = e.now
-		}
-		if minute := o.Time / int64(time.Minute); minute != e.now/int64(time.Minute) {
-			for j, m := range e.models {
-				m.Advance(o.Time, outs[j])
-			}
 		}
 		e.now = o.Time
 		if e.users != nil && o.User != (Sym{}) {
 			o.User = e.canonicalUser(o.User)
 		}
-		for j, m := range e.models {
-			m.Observe(o, outs[j])
+	}
+	found := make([][]detect.Signal, len(e.models))
+	errs := make([]error, len(e.models))
+	var wg sync.WaitGroup
+	for j, m := range e.models {
+		wg.Go(func() {
+			out := e.emitter(m, func(s detect.Signal) { found[j] = append(found[j], s) })
+			prev := start
+			for i := range obs {
+				if i&4095 == 0 && ctx.Err() != nil {
+					errs[j] = fmt.Errorf("running behavioral model %s: %w", m.ID(), ctx.Err())
+					return
+				}
+				o := &obs[i]
+				if o.Time/int64(time.Minute) != prev/int64(time.Minute) {
+					m.Advance(o.Time, out)
+				}
+				prev = o.Time
+				m.Observe(o, out)
+			}
+		})
+	}
+	wg.Wait()
+	for j := range e.models {
+		if errs[j] != nil {
+			return errs[j]
+		}
+		for _, s := range found[j] {
+			emit(s)
 		}
 	}
 	e.observed.Add(float64(len(obs)))
@@ -235,9 +259,13 @@ func (e *Engine) Flush(emit func(detect.Signal)) {
 func (e *Engine) emitters(emit func(detect.Signal)) []*Emitter {
 	outs := make([]*Emitter, len(e.models))
 	for j, m := range e.models {
-		outs[j] = &Emitter{model: m, emit: emit, counter: e.signalsBy.WithLabelValues(m.ID())}
+		outs[j] = e.emitter(m, emit)
 	}
 	return outs
+}
+
+func (e *Engine) emitter(m Model, emit func(detect.Signal)) *Emitter {
+	return &Emitter{model: m, emit: emit, counter: e.signalsBy.WithLabelValues(m.ID())}
 }
 
 // MarkNormal passes "this is normal" feedback to every model that takes it and
