@@ -93,6 +93,7 @@ type C2 struct {
 	last     int64 // latest observation time
 	lastEval int64 // time of the latest evaluation
 	idBuf    []byte
+	normal   normalSet
 }
 
 type c2Host struct {
@@ -302,9 +303,44 @@ func (m *C2) evaluate(at int64, out *Emitter) {
 		if r, ok := m.reported[key]; ok && f.Score < r.Score+m.cfg.Regrow {
 			continue
 		}
+		if m.isNormal(&f, at) {
+			continue
+		}
 		m.remember(key, c2Report{Score: f.Score, Time: at})
 		out.Emit(m.finding(&f, at))
 	}
+}
+
+// isNormal reports whether an analyst declared f's source and destination (an
+// address, a server name or a user agent) normal.
+func (m *C2) isNormal(f *c2.Finding, at int64) bool {
+	src := ""
+	if f.Src.IsValid() {
+		src = f.Src.String()
+	}
+	for _, attr := range []string{f.FQDN, f.UserAgent, addrText(f.Dst)} {
+		if attr != "" && (m.normal.is(src, attr, at) || m.normal.is("", attr, at)) {
+			return true
+		}
+	}
+	return src != "" && m.normal.is(src, "", at)
+}
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// MarkNormal implements Normalizer: entity is the source address ("" for every
+// source), attribute the destination address, server name or user agent ("" for
+// every destination of the source).
+func (m *C2) MarkNormal(entity, attribute string, until time.Time) bool {
+	if entity == "" && attribute == "" {
+		return false
+	}
+	return m.normal.mark(entity, attribute, until)
 }
 
 func (m *C2) remember(key string, r c2Report) {
@@ -445,6 +481,7 @@ type c2Snapshot struct {
 	Hosts    []c2HostRec // sorted by pair
 	Reported []c2ReportRec
 	Tracker  []byte
+	Normal   []NormalEntry
 }
 
 type c2HostRec struct {
@@ -482,6 +519,7 @@ func (m *C2) Snapshot(w io.Writer) error {
 		return fmt.Errorf("snapshotting c2 tracker: %w", err)
 	}
 	snap.Tracker = []byte(tb.String())
+	snap.Normal = m.normal.entries()
 	if err := gob.NewEncoder(w).Encode(&snap); err != nil {
 		return fmt.Errorf("encoding c2 state: %w", err)
 	}
@@ -528,9 +566,16 @@ func (m *C2) Restore(r io.Reader) error {
 	if err := tr.Restore(strings.NewReader(string(snap.Tracker))); err != nil {
 		return fmt.Errorf("restoring c2 model: %w", err)
 	}
-	m.tr, m.hosts, m.reported = tr, hosts, reported
+	var normal normalSet
+	if !normal.load(snap.Normal) {
+		return fmt.Errorf("restoring c2 model: %d normal verdicts, more than %d", len(snap.Normal), maxNormal)
+	}
+	m.tr, m.hosts, m.reported, m.normal = tr, hosts, reported, normal
 	m.next, m.last, m.lastEval = snap.Next, snap.Last, snap.LastEval
 	return nil
 }
 
-var _ Model = (*C2)(nil)
+var (
+	_ Model      = (*C2)(nil)
+	_ Normalizer = (*C2)(nil)
+)

@@ -77,6 +77,7 @@ type graph struct {
 type EdgeStream struct {
 	cfg    EdgeStreamConfig
 	graphs [2]*graph
+	normal normalSet
 }
 
 const (
@@ -163,6 +164,20 @@ func (m *EdgeStream) edge(gi int, o *Obs, src, dst uint64, out *Emitter) {
 	}
 	if last, ok := g.lastReports[key]; ok && o.Time-last < int64(m.cfg.Cooldown) {
 		return
+	}
+	switch r.Driver {
+	case midas.KindEdge:
+		if m.normal.is(srcName, dstName, o.Time) || m.normal.is(srcName, "", o.Time) {
+			return
+		}
+	case midas.KindSource:
+		if m.normal.is(srcName, "", o.Time) {
+			return
+		}
+	default:
+		if m.normal.is("", dstName, o.Time) || m.normal.is(dstName, "", o.Time) {
+			return
+		}
 	}
 	if len(g.lastReports) >= 1<<16 {
 		for k, t := range g.lastReports {
@@ -265,6 +280,16 @@ func cmpFloat(a, b float64) int {
 	return 0
 }
 
+// MarkNormal implements Normalizer: bursts from entity (a source address or host)
+// to attribute (a destination address or account; "" for any) are normal; entity
+// "" with an attribute makes bursts towards that destination normal.
+func (m *EdgeStream) MarkNormal(entity, attribute string, until time.Time) bool {
+	if entity == "" && attribute == "" {
+		return false
+	}
+	return m.normal.mark(entity, attribute, until)
+}
+
 // Advance implements Model (MIDAS moves its ticks with the edges).
 func (*EdgeStream) Advance(int64, *Emitter) {}
 
@@ -272,7 +297,7 @@ func (*EdgeStream) Advance(int64, *Emitter) {}
 // and the sketch.
 func (m *EdgeStream) Snapshot(w io.Writer) error {
 	var buf bytes.Buffer
-	buf.WriteString("VES1")
+	buf.WriteString("VES2")
 	for _, g := range m.graphs {
 		_ = binary.Write(&buf, binary.LittleEndian, g.first)
 		_ = binary.Write(&buf, binary.LittleEndian, g.edges)
@@ -291,6 +316,15 @@ func (m *EdgeStream) Snapshot(w io.Writer) error {
 			return fmt.Errorf("snapshotting %s edge stream: %w", g.name, err)
 		}
 	}
+	normal := m.normal.entries()
+	_ = binary.Write(&buf, binary.LittleEndian, uint32(len(normal)))
+	for _, e := range normal {
+		for _, t := range []string{e.Entity, e.Attribute} {
+			_ = binary.Write(&buf, binary.LittleEndian, uint32(len(t)))
+			buf.WriteString(t)
+		}
+		_ = binary.Write(&buf, binary.LittleEndian, e.Until)
+	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		return fmt.Errorf("writing edge-stream state: %w", err)
 	}
@@ -303,8 +337,8 @@ func (m *EdgeStream) Restore(r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("reading edge-stream state: %w", err)
 	}
-	if !strings.HasPrefix(string(b[:min(len(b), 4)]), "VES1") {
-		return fmt.Errorf("restoring edge-stream state: not a version 1 snapshot")
+	if !strings.HasPrefix(string(b[:min(len(b), 4)]), "VES2") {
+		return fmt.Errorf("restoring edge-stream state: not a version 2 snapshot")
 	}
 	rd := bytes.NewReader(b[4:])
 	var graphs [2]*graph
@@ -343,10 +377,33 @@ func (m *EdgeStream) Restore(r io.Reader) error {
 		g.m = mm
 		graphs[i] = g
 	}
+	var n uint32
+	if err := binary.Read(rd, binary.LittleEndian, &n); err != nil || int(n) > rd.Len()/16 || n > maxNormal {
+		return fmt.Errorf("restoring edge-stream state: bad normal verdict count")
+	}
+	entries := make([]NormalEntry, 0, n)
+	for range n {
+		var pair [2]string
+		for i := range pair {
+			var l uint32
+			if err := binary.Read(rd, binary.LittleEndian, &l); err != nil || int(l) > rd.Len() {
+				return fmt.Errorf("restoring edge-stream state: bad normal verdict")
+			}
+			t := make([]byte, l)
+			_, _ = io.ReadFull(rd, t)
+			pair[i] = string(t)
+		}
+		var until int64
+		if err := binary.Read(rd, binary.LittleEndian, &until); err != nil {
+			return fmt.Errorf("restoring edge-stream state: %w", err)
+		}
+		entries = append(entries, NormalEntry{Entity: pair[0], Attribute: pair[1], Until: until})
+	}
 	if rd.Len() != 0 {
 		return fmt.Errorf("restoring edge-stream state: %d trailing bytes", rd.Len())
 	}
 	m.graphs = graphs
+	m.normal.load(entries)
 	return nil
 }
 
@@ -361,4 +418,7 @@ func (m *EdgeStream) Stats() ModelStats {
 	return s
 }
 
-var _ Model = (*EdgeStream)(nil)
+var (
+	_ Model      = (*EdgeStream)(nil)
+	_ Normalizer = (*EdgeStream)(nil)
+)

@@ -69,7 +69,7 @@ func TestEdgeStreamSnapshotRestore(t *testing.T) {
 	if len(x) != 1 || fmt.Sprint(x) != fmt.Sprint(y) {
 		t.Fatalf("original %v, restored %v", x, y)
 	}
-	for _, bad := range [][]byte{nil, []byte("VES1"), append([]byte("VES1"), make([]byte, 20)...), snap.Bytes()[:snap.Len()-1]} {
+	for _, bad := range [][]byte{nil, []byte("VES2"), append([]byte("VES2"), make([]byte, 20)...), snap.Bytes()[:snap.Len()-1]} {
 		c, _ := NewEdgeStream(EdgeStreamConfig{})
 		if err := c.Restore(bytes.NewReader(bad)); err == nil {
 			t.Errorf("Restore accepted %d bad bytes", len(bad))

@@ -80,6 +80,7 @@ type Multivariate struct {
 	pend []mvPending
 
 	x, attr []float64
+	normal  normalSet
 }
 
 // MultivariateConfig configures the adapter. Zero fields take the defaults.
@@ -476,6 +477,9 @@ func (m *Multivariate) report(user Sym, uh *mvHour, u *mvUser, raw []float64, sc
 	if !u.material(top[0], raw[top[0]]) {
 		return false
 	}
+	if t := m.hour * int64(time.Hour); m.normal.is(str(user), mvFeatures[top[0]].name, t) {
+		return false
+	}
 	if last := u.alerted[top[0]]; last != 0 && m.hour-int64(last) < mvRepeatHours {
 		return false // reported within the day for the same reason
 	}
@@ -552,6 +556,7 @@ type mvSnapshot struct {
 	Users   []mvUserSnap // least recently used first
 	Open    []mvHourSnap // by user name
 	Model   []byte
+	Normal  []NormalEntry
 }
 
 type mvUserSnap struct {
@@ -575,7 +580,7 @@ func (m *Multivariate) Snapshot(w io.Writer) error {
 	if err := m.model.Snapshot(&md); err != nil {
 		return fmt.Errorf("snapshotting multivariate model: %w", err)
 	}
-	snap := mvSnapshot{Version: mvSnapshotVersion, Hour: m.hour, Dropped: m.dropped, Shifts: m.shifts, Model: md.Bytes()}
+	snap := mvSnapshot{Version: mvSnapshotVersion, Hour: m.hour, Dropped: m.dropped, Shifts: m.shifts, Model: md.Bytes(), Normal: m.normal.entries()}
 	for n := m.lru.back(); n != nil; n = n.prev {
 		u := n.v
 		snap.Users = append(snap.Users, mvUserSnap{Key: str(u.key), N: u.n, Mean: u.mean[:], V: u.v[:], Alerted: u.alerted[:]})
@@ -673,8 +678,25 @@ func (m *Multivariate) Restore(r io.Reader) error {
 		}
 		open[key] = uh
 	}
+	var normal normalSet
+	if !normal.load(snap.Normal) {
+		return fmt.Errorf("restoring multivariate state: %d normal verdicts, more than %d", len(snap.Normal), maxNormal)
+	}
 	m.model, m.users, m.lru, m.open, m.hour, m.dropped, m.shifts = md, users, lru, open, snap.Hour, snap.Dropped, snap.Shifts
+	m.normal = normal
 	return nil
+}
+
+// MarkNormal implements Normalizer: the user's (entity's) hours led by the
+// feature attribute ("file_accesses"; "" for any) are normal and not reported.
+func (m *Multivariate) MarkNormal(entity, attribute string, until time.Time) bool {
+	if entity == "" {
+		return false
+	}
+	if attribute != "" && !slices.ContainsFunc(mvFeatures[:], func(f mvFeature) bool { return f.name == attribute }) {
+		return false
+	}
+	return m.normal.mark(entity, attribute, until)
 }
 
 func symSet(in []string) ([]Sym, error) {
@@ -691,8 +713,9 @@ func symSet(in []string) ([]Sym, error) {
 func finite32(f float32) bool { return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) }
 
 var (
-	_ Model   = (*Multivariate)(nil)
-	_ Flusher = (*Multivariate)(nil)
+	_ Model      = (*Multivariate)(nil)
+	_ Flusher    = (*Multivariate)(nil)
+	_ Normalizer = (*Multivariate)(nil)
 )
 
 // DefaultMultivariate returns the adapter with the default configuration, which
