@@ -196,6 +196,7 @@ type FirstSeen struct {
 
 	geoCache map[netip.Addr]geoAnswer
 	peerMemo map[Sym]Sym
+	learned  learnedPeers
 }
 
 type geoAnswer struct{ country, asn Sym }
@@ -302,6 +303,7 @@ func newSpaceState() *spaceState {
 
 // Observe implements Model.
 func (m *FirstSeen) Observe(o *Obs, out *Emitter) {
+	m.maybeRebuildPeers(o.Time)
 	var found []novelty
 	for i, sp := range m.spaces {
 		ent, val, ok := sp.extract(m, o)
@@ -437,9 +439,15 @@ func (m *FirstSeen) judge(sp *space, st *spaceState, e *entState, val Sym, ov *o
 	population := max(st.Seen, 1)
 	orgShare := float64(orgN) / float64(population)
 	peersN, peersWith := uint32(0), uint32(0)
-	if e.group != (Sym{}) {
+	group := str(e.group)
+	switch {
+	case e.group != (Sym{}):
 		peersN = st.peerSize[e.group] - 1 // without e
 		peersWith = st.peerVals[[2]Sym{e.group, val}]
+	case sp.peers:
+		if peersN, peersWith = m.learnedPeerShare(st, e, val); peersN > 0 {
+			group = "similar access"
+		}
 	}
 	peerKnown := int(peersN) >= m.cfg.MinPeers
 	peerShare := 0.0
@@ -480,7 +488,7 @@ func (m *FirstSeen) judge(sp *space, st *spaceState, e *entState, val Sym, ov *o
 		kind += ", uncommon in organisation"
 	}
 	return novelty{
-		sp: sp, ent: str(e.key), val: str(val), group: str(e.group), known: len(e.vals), days: days,
+		sp: sp, ent: str(e.key), val: str(val), group: group, known: len(e.vals), days: days,
 		orgN: orgN, population: population, peersN: peersN, peersWith: peersWith,
 		peerKnown: peerKnown, firstInOrg: firstInOrg, kind: kind,
 		pOrg:    (float64(orgN) + 0.5) / (float64(population) + 1),
@@ -643,8 +651,10 @@ func (m *FirstSeen) Stats() ModelStats {
 
 // Snapshot format (gob): one fsSnapshot.
 type fsSnapshot struct {
-	Version int
-	Spaces  []fsSpace
+	Version    int
+	Spaces     []fsSpace
+	LearnedDay int64      // event-time day the behavioral peer groups were built for
+	Learned    [][]string // the groups, members in name order
 }
 
 type fsSpace struct {
@@ -686,7 +696,7 @@ const fsSnapshotVersion = 1
 
 // Snapshot implements Model.
 func (m *FirstSeen) Snapshot(w io.Writer) error {
-	snap := fsSnapshot{Version: fsSnapshotVersion}
+	snap := fsSnapshot{Version: fsSnapshotVersion, LearnedDay: m.learned.day, Learned: m.learned.groups()}
 	for i, sp := range m.spaces {
 		st := m.state[i]
 		fs := fsSpace{ID: sp.id, Start: st.Start, Seen: st.Seen}
@@ -778,6 +788,11 @@ func (m *FirstSeen) Restore(r io.Reader) error {
 		}
 	}
 	m.state = state
+	learned, err := loadLearned(snap.LearnedDay, snap.Learned)
+	if err != nil {
+		return fmt.Errorf("decoding first-seen state: %w", err)
+	}
+	m.learned = learned
 	return nil
 }
 

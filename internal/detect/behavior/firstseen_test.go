@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -255,3 +256,48 @@ func FuzzFirstSeenRestore(f *testing.F) {
 }
 
 func t0ctx() context.Context { return context.Background() }
+
+// TestLearnedPeers: without a directory, users who use the same hosts form a
+// behavioral peer group, and a value new to one of them is judged against it.
+func TestLearnedPeers(t *testing.T) {
+	// Six teams of six (a to f): each user on their own workstation and their
+	// team's five servers (fs-a, app-a, ...), each used by a sixth of the users.
+	var obs []Obs
+	for d := range 6 {
+		for h := 8; h < 18; h++ {
+			for u := range 36 {
+				team := string(rune('a' + u/6))
+				tm := t0 + int64(d)*24*hour + int64(h)*hour + int64(u)*int64(time.Second)
+				user := fmt.Sprintf("%s%02d@corp", team, u)
+				obs = append(obs, logon(tm, user, fmt.Sprintf("ws-%s%02d", team, u)))
+				for i, srv := range []string{"fs", "app", "db", "print", "git"} {
+					obs = append(obs, logon(tm+int64(i+1), user, srv+"-"+team))
+				}
+			}
+		}
+	}
+	m := NewFirstSeen(FirstSeenConfig{}, nil, nil)
+	run(t, m, obs)
+	ga, gb := m.learned.groupOf(intern("a03@corp")), m.learned.groupOf(intern("b08@corp"))
+	if len(ga) != 6 || len(gb) != 6 || slices.Contains(ga, intern("b08@corp")) {
+		t.Fatalf("learned groups: a03 with %d users, b12 with %d", len(ga), len(gb))
+	}
+	// a03 logs on to team C's server: 0 of 5 behavioral peers did, 6 of 36 users did
+	// (too many for "uncommon in the organisation" alone).
+	got := run(t, m, []Obs{logon(t0+6*24*hour+10*hour, "a03@corp", "fs-c")})
+	if len(got) != 1 || !strings.Contains(got[0].Explanation.Summary, "0 of 5 peers (similar access) ever did; 6 of 36 users ever did") {
+		t.Fatalf("signals: %+v", got)
+	}
+	// The groups survive a snapshot.
+	var snap bytes.Buffer
+	if err := m.Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	r := NewFirstSeen(FirstSeenConfig{}, nil, nil)
+	if err := r.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.learned.groupOf(intern("a03@corp"))) != 6 {
+		t.Fatal("learned groups lost in the snapshot")
+	}
+}
