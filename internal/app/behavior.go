@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strconv"
+	"strings"
 
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/detect/behavior/travel"
@@ -21,6 +22,7 @@ type behaviorOptions struct {
 	enabled    bool
 	identities string
 	geoip      string
+	egress     string
 }
 
 func (o *behaviorOptions) register(fs interface {
@@ -30,12 +32,44 @@ func (o *behaviorOptions) register(fs interface {
 	fs.BoolVar(&o.enabled, "behavior", true, "run the behavioral models (baselines learned from the input itself; see docs/BEHAVIOR.md)")
 	fs.StringVar(&o.identities, "identities", "", "identity directory CSV (user, aliases, department, role, ...): one baseline per person across their names, and peer groups")
 	fs.StringVar(&o.geoip, "geoip", "", "directory of MaxMind databases (.mmdb: City or Country, ASN, Anonymous-IP) for sign-in countries, networks and impossible travel")
+	fs.StringVar(&o.egress, "egress", "", "corporate egress and VPN networks never taken as travel: comma-separated CIDRs and AS numbers (203.0.113.0/24,AS64500)")
+}
+
+// parseEgress reads --egress: CIDR prefixes (a bare address is a /32 or /128) and
+// AS numbers ("AS64500" or "64500").
+func parseEgress(s string) (nets []netip.Prefix, asns []uint32, err error) {
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if n, ok := strings.CutPrefix(strings.ToUpper(f), "AS"); ok || !strings.ContainsAny(f, ".:/") {
+			v, perr := strconv.ParseUint(n, 10, 32)
+			if perr != nil {
+				return nil, nil, fmt.Errorf("--egress: %q is neither a network nor an AS number", f)
+			}
+			asns = append(asns, uint32(v))
+			continue
+		}
+		if p, perr := netip.ParsePrefix(f); perr == nil {
+			nets = append(nets, p.Masked())
+			continue
+		}
+		a, perr := netip.ParseAddr(f)
+		if perr != nil {
+			return nil, nil, fmt.Errorf("--egress: %q is neither a network nor an AS number", f)
+		}
+		nets = append(nets, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return nets, asns, nil
 }
 
 // behaviorEnv is what the models are built from.
 type behaviorEnv struct {
-	dir *identity.Directory
-	geo *geoip.Reader
+	dir        *identity.Directory
+	geo        *geoip.Reader
+	egressNets []netip.Prefix
+	egressASNs []uint32
 }
 
 // geoFunc adapts the GeoIP reader to the first-seen model.
@@ -86,7 +120,7 @@ func behaviorModels(env behaviorEnv) ([]behavior.Model, error) {
 		dns,
 	}
 	if env.geo != nil {
-		tm, err := travel.NewEngineModel(travel.Config{}, env.geo)
+		tm, err := travel.NewEngineModel(travel.Config{ExcludeNets: env.egressNets, ExcludeASNs: env.egressASNs}, env.geo)
 		if err != nil {
 			return nil, err
 		}
@@ -115,6 +149,10 @@ func buildBehavior(o behaviorOptions, log *slog.Logger, w io.Writer) (*behavior.
 		}
 		env.dir = d
 		opts.Users = d.Canonical
+	}
+	var err error
+	if env.egressNets, env.egressASNs, err = parseEgress(o.egress); err != nil {
+		return nil, nil, &ExitError{Code: ExitUsage, Err: err}
 	}
 	closeAll := func() {}
 	if o.geoip != "" {

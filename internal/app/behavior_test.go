@@ -3,11 +3,13 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
@@ -263,5 +265,48 @@ func TestBehaviorStatePersists(t *testing.T) {
 	}
 	if s := eng.Stats()[0]; s.ID != "behavior.first_seen" || s.Entities == 0 {
 		t.Errorf("restored first-seen holds %+v", s)
+	}
+}
+
+func TestParseEgress(t *testing.T) {
+	nets, asns, err := parseEgress(" 203.0.113.0/24, AS64500,198.51.100.7 ,2001:db8::/32,721,")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(nets) != "[203.0.113.0/24 198.51.100.7/32 2001:db8::/32]" || fmt.Sprint(asns) != "[64500 721]" {
+		t.Errorf("nets %v, asns %v", nets, asns)
+	}
+	for _, bad := range []string{"ASX", "10.0.0.0/33", "not-a-net", "AS99999999999"} {
+		if _, _, err := parseEgress(bad); err == nil || !strings.Contains(err.Error(), "--egress") {
+			t.Errorf("parseEgress(%q) error = %v", bad, err)
+		}
+	}
+	if code, _, errs := runCLI(t, "hunt", "--egress", "bogus", "../../examples/logs/linux"); code != ExitUsage || !strings.Contains(errs, "--egress") {
+		t.Errorf("hunt --egress bogus: exit %d, %s", code, errs)
+	}
+}
+
+// TestEgressExcludesTravel: the account takeover's impossible travel is found,
+// and not when the attacker's network is declared corporate egress.
+func TestEgressExcludesTravel(t *testing.T) {
+	geo := geoipDir(t)
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "1", "--users", "40", "--days", "8", "--campaigns", "account-takeover", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	travel := func(extra ...string) int {
+		args := append([]string{"hunt", "--builtin-rules=false", "--geoip", geo, "--output", "jsonl", "--quiet"}, extra...)
+		code, out, errs := runCLI(t, append(args, filepath.Join(dir, "okta"), filepath.Join(dir, "entra"))...)
+		if code != ExitOK {
+			t.Fatalf("hunt: exit %d: %s", code, errs)
+		}
+		return strings.Count(out, `"rule_id":"impossible_travel.speed"`)
+	}
+	if n := travel(); n == 0 {
+		t.Fatal("no impossible travel found")
+	}
+	// The simulator's attacker networks (internal/sim/geo.go, role attacker).
+	if n := travel("--egress", "2a02:d0c0::/29,175.16.199.0/24,202.196.224.0/20,67.43.156.0/24"); n != 0 {
+		t.Errorf("%d impossible-travel signals from declared egress networks", n)
 	}
 }

@@ -148,8 +148,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 		defer closeBeh()
 		o.detectors = append(o.detectors, beh.Collector())
-	} else if bo.identities != "" || bo.geoip != "" {
-		return &ExitError{Code: ExitUsage, Err: errors.New("--identities and --geoip need the behavioral models (--behavior)")}
+	} else if bo.identities != "" || bo.geoip != "" || bo.egress != "" {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--identities, --geoip and --egress need the behavioral models (--behavior)")}
 	}
 
 	var sink *storeSink
