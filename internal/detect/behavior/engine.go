@@ -17,9 +17,11 @@ import (
 	"github.com/vigilsec/vigil/internal/event"
 )
 
-// Model is one behavioral detector. The engine calls it from one goroutine, with
-// observations in event-time order; it keeps its own state, keyed by entity and
-// bounded, and reports findings through the Emitter.
+// Model is one behavioral detector. The engine calls each model from one goroutine,
+// with observations in event-time order; it keeps its own state, keyed by entity
+// and bounded, and reports findings through the Emitter. Different models run
+// concurrently, so what they share (a GeoIP reader, the identity directory) must be
+// safe for concurrent use, and a model must not modify the observations.
 type Model interface {
 	ID() string      // stable, namespaced: "behavior.first_seen"
 	Version() string // stamped on every signal
