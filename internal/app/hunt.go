@@ -72,8 +72,11 @@ func (o *runOptions) validate() error {
 const huntHelp = `
 Analyse log files and directories (recursively, formats mixed, gzip/bzip2/zip read
 transparently): every record is decoded into a normalized event and run through
-every detector. Signals go to stdout; a summary of what was read, decoded and
-rejected (with reasons) goes to stderr.
+every detector: the Sigma rules, and the behavioral models, which learn what is
+normal from the input itself and report deviations (they run over all events in
+event-time order once the input is read, so the same input always gives the same
+signals). Signals go to stdout; a summary of what was read, decoded and rejected
+(with reasons) goes to stderr.
 
 Bad records do not stop the run: each is counted by format and reason, and the
 first examples are shown with file, line or offset. --strict stops at the first.
@@ -87,6 +90,7 @@ Examples:
   vigil hunt --format zeek-tsv conn.log.gz
   vigil hunt --data-dir ~/.vigil ./logs
   vigil hunt --rules ./sigma/rules --rules ./my-rules ./evtx
+  vigil hunt --identities people.csv --geoip /usr/share/GeoIP ./logs
 `
 
 func runHunt(ctx context.Context, env Env, args []string) error {
