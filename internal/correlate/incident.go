@@ -1,6 +1,8 @@
 // Package correlate turns signals into incidents: entity graph, risk scoring,
-// ATT&CK progression. This file holds the Incident record the store persists; the
-// correlator that builds incidents comes with its own issue.
+// ATT&CK progression. This file holds the Incident record the store persists;
+// correlator.go groups signals into incidents through the entities they share
+// (issue 6, first part: risk scoring, ATT&CK progression and the wiring into hunt
+// come next).
 package correlate
 
 import (

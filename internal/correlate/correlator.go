@@ -1,0 +1,409 @@
+package correlate
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/detect"
+)
+
+// Options tunes a Correlator. Zero values take the defaults.
+type Options struct {
+	// Window: two signals sharing an entity are linked when at most Window apart
+	// in event time (chains over hours or days are links of such steps).
+	Window time.Duration // default 24h
+	// HubDegree: an entity seen with more than this many distinct other entities
+	// (users, hosts, addresses, ...) within Window is a hub (a domain controller,
+	// a popular SaaS address, a shared server) and links nothing: through it every
+	// incident would join every other.
+	HubDegree int // default 10
+}
+
+func (o Options) withDefaults() Options {
+	if o.Window <= 0 {
+		o.Window = 24 * time.Hour
+	}
+	if o.HubDegree <= 0 {
+		o.HubDegree = 10
+	}
+	return o
+}
+
+// linkable says which entity kinds join signals into one incident: the things an
+// attack moves through. Attributes of a behavior (a program path, an application,
+// a country) describe a signal but would tie unrelated ones together.
+var linkable = map[detect.EntityKind]bool{
+	detect.EntityUser: true, detect.EntityHost: true, detect.EntityIP: true, detect.EntityDomain: true,
+	detect.EntityURL: true, detect.EntityHash: true, detect.EntityWorkload: true, detect.EntityPrincipal: true,
+}
+
+type entKey struct {
+	kind  detect.EntityKind
+	value string
+}
+
+// entState is what the correlator knows of one linkable entity.
+type entState struct {
+	incident string // the incident it last joined
+	last     int64  // event time of its latest signal
+	// neighbours seen with it within the window (up to HubDegree+1), by last time
+	neighbours map[entKey]int64
+}
+
+// incState is one incident being built.
+type incState struct {
+	id          string
+	first, last int64
+	signals     []*detect.Signal
+	seen        map[string]int // (detector, rule, entities) → repeats
+	entities    map[entKey]int // entity → signals naming it
+}
+
+// Correlator groups signals into incidents through the entities they share, in
+// event-time order: a signal joins the incidents of its (non-hub) entities that
+// were active within the window before it, and joins them into one when it links
+// several. Incident ids are stable: an incident is named after its first signal,
+// and when two merge the older name survives. Feed it signals in event-time order
+// (hunt sorts them); it is not safe for concurrent use.
+type Correlator struct {
+	opts      Options
+	ents      map[entKey]*entState
+	incs      map[string]*incState
+	mergedTo  map[string]string // merged incident id → the id it joined
+	order     []string          // incident ids in creation order
+	processed int
+}
+
+// New builds a correlator.
+func New(opts Options) *Correlator {
+	return &Correlator{opts: opts.withDefaults(), ents: map[entKey]*entState{}, incs: map[string]*incState{}, mergedTo: map[string]string{}}
+}
+
+// resolve follows merges to the surviving incident id.
+func (c *Correlator) resolve(id string) string {
+	for {
+		next, ok := c.mergedTo[id]
+		if !ok {
+			return id
+		}
+		id = next
+	}
+}
+
+// Add puts s into an incident and returns that incident's id.
+func (c *Correlator) Add(s detect.Signal) string {
+	c.processed++
+	now := s.Time.UnixNano()
+	window := int64(c.opts.Window)
+	if c.processed%4096 == 0 {
+		c.sweep(now)
+	}
+	keys := signalKeys(&s)
+	c.updateNeighbours(keys, now)
+
+	var found []string
+	for _, k := range keys {
+		e := c.ents[k]
+		if e == nil || e.incident == "" || now-e.last > window || c.isHub(e, now) {
+			continue
+		}
+		id := c.resolve(e.incident)
+		if !slices.Contains(found, id) {
+			found = append(found, id)
+		}
+	}
+	var inc *incState
+	switch len(found) {
+	case 0:
+		inc = c.newIncident(&s)
+	default:
+		slices.SortFunc(found, func(a, b string) int {
+			ia, ib := c.incs[a], c.incs[b]
+			if x := cmp.Compare(ia.first, ib.first); x != 0 {
+				return x
+			}
+			return strings.Compare(a, b)
+		})
+		inc = c.incs[found[0]]
+		for _, id := range found[1:] {
+			c.merge(inc, c.incs[id])
+		}
+	}
+	sc := s
+	inc.add(&sc, keys)
+	for _, k := range keys {
+		e := c.ents[k]
+		e.incident = inc.id
+		e.last = max(e.last, now)
+	}
+	return inc.id
+}
+
+func (c *Correlator) newIncident(s *detect.Signal) *incState {
+	h := sha256.Sum256([]byte("incident\x00" + s.ID))
+	id := "inc-" + hex.EncodeToString(h[:8])
+	inc := &incState{id: id, first: s.Time.UnixNano(), last: s.Time.UnixNano(), seen: map[string]int{}, entities: map[entKey]int{}}
+	c.incs[id] = inc
+	c.order = append(c.order, id)
+	return inc
+}
+
+// merge moves from into into (the survivor keeps its id; the smaller side's
+// signals are the ones moved, so repeated merges stay cheap).
+func (c *Correlator) merge(into, from *incState) {
+	if len(from.signals) > len(into.signals) {
+		into.signals, from.signals = from.signals, into.signals
+		into.seen, from.seen = from.seen, into.seen
+		into.entities, from.entities = from.entities, into.entities
+		into.last, from.last = max(into.last, from.last), 0
+	}
+	for _, s := range from.signals {
+		into.add(s, signalKeys(s))
+	}
+	into.first = min(into.first, from.first)
+	delete(c.incs, from.id)
+	c.mergedTo[from.id] = into.id
+}
+
+func (inc *incState) add(s *detect.Signal, keys []entKey) {
+	t := s.Time.UnixNano()
+	inc.first, inc.last = min(inc.first, t), max(inc.last, t)
+	inc.signals = append(inc.signals, s)
+	inc.seen[dedupKey(s)]++
+	for _, k := range keys {
+		inc.entities[k]++
+	}
+}
+
+// signalKeys returns the linkable entities of s, each once.
+func signalKeys(s *detect.Signal) []entKey {
+	keys := make([]entKey, 0, len(s.Entities))
+	for _, e := range s.Entities {
+		k := entKey{e.Kind, strings.ToLower(e.Value)}
+		if linkable[e.Kind] && e.Value != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// dedupKey says which signals repeat one another: same detector, rule and entities.
+func dedupKey(s *detect.Signal) string {
+	var b strings.Builder
+	b.WriteString(s.DetectorID)
+	b.WriteByte(0)
+	b.WriteString(s.RuleID)
+	es := slices.Clone(s.Entities)
+	slices.SortFunc(es, func(a, b detect.Entity) int {
+		if c := strings.Compare(string(a.Kind), string(b.Kind)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Value, b.Value)
+	})
+	for _, e := range es {
+		b.WriteByte(0)
+		b.WriteString(string(e.Kind))
+		b.WriteByte(':')
+		b.WriteString(e.Value)
+	}
+	return b.String()
+}
+
+// sweep forgets entities idle for longer than the window: they can link nothing
+// any more, so the entity table is bounded by what the window holds.
+func (c *Correlator) sweep(now int64) {
+	for k, e := range c.ents {
+		if now-e.last > int64(c.opts.Window) {
+			delete(c.ents, k)
+		}
+	}
+}
+
+// updateNeighbours records that keys were seen together at now.
+func (c *Correlator) updateNeighbours(keys []entKey, now int64) {
+	for _, k := range keys {
+		e := c.ents[k]
+		if e == nil {
+			e = &entState{neighbours: map[entKey]int64{}}
+			c.ents[k] = e
+		}
+		for _, o := range keys {
+			if o == k {
+				continue
+			}
+			if _, ok := e.neighbours[o]; !ok && len(e.neighbours) > c.opts.HubDegree {
+				c.expireNeighbours(e, now)
+				if len(e.neighbours) > c.opts.HubDegree {
+					continue // already a hub: no need to know more
+				}
+			}
+			e.neighbours[o] = now
+		}
+	}
+}
+
+func (c *Correlator) expireNeighbours(e *entState, now int64) {
+	for k, t := range e.neighbours {
+		if now-t > int64(c.opts.Window) {
+			delete(e.neighbours, k)
+		}
+	}
+}
+
+// isHub reports whether e has been seen with more than HubDegree distinct
+// entities within the window.
+func (c *Correlator) isHub(e *entState, now int64) bool {
+	if len(e.neighbours) <= c.opts.HubDegree {
+		return false
+	}
+	n := 0
+	for _, t := range e.neighbours {
+		if now-t <= int64(c.opts.Window) {
+			n++
+		}
+	}
+	return n > c.opts.HubDegree
+}
+
+// Incidents returns the incidents built so far, in the order of their first
+// signal, each with its signals in event-time order.
+func (c *Correlator) Incidents() []Incident {
+	out := make([]Incident, 0, len(c.incs))
+	for _, id := range c.order {
+		inc := c.incs[id]
+		if inc == nil {
+			continue // merged into an older one
+		}
+		out = append(out, inc.incident())
+	}
+	slices.SortStableFunc(out, func(a, b Incident) int {
+		if x := a.FirstSeen.Compare(b.FirstSeen); x != 0 {
+			return x
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Stats is what the correlator did.
+type Stats struct {
+	Signals   int `json:"signals"`
+	Incidents int `json:"incidents"`
+	Merges    int `json:"merges"`
+}
+
+// Stats reports the counts so far.
+func (c *Correlator) Stats() Stats {
+	return Stats{Signals: c.processed, Incidents: len(c.incs), Merges: len(c.mergedTo)}
+}
+
+// incident renders the state as an Incident.
+func (inc *incState) incident() Incident {
+	sigs := slices.Clone(inc.signals)
+	slices.SortStableFunc(sigs, func(a, b *detect.Signal) int {
+		if x := a.Time.Compare(b.Time); x != 0 {
+			return x
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	out := Incident{ID: inc.id, Status: StatusOpen, FirstSeen: time.Unix(0, inc.first).UTC(), LastSeen: time.Unix(0, inc.last).UTC(), Version: int64(len(sigs))}
+	var tactics, techniques []string
+	noMiss := 1.0
+	counted := map[string]bool{}
+	for _, s := range sigs {
+		out.SignalIDs = append(out.SignalIDs, s.ID)
+		out.Severity = max(out.Severity, s.Severity)
+		for _, t := range s.Tactics {
+			if !slices.Contains(tactics, t) {
+				tactics = append(tactics, t)
+			}
+		}
+		for _, t := range s.Techniques {
+			if !slices.Contains(techniques, t) {
+				techniques = append(techniques, t)
+			}
+		}
+		if k := dedupKey(s); !counted[k] {
+			counted[k] = true // a repeated signal is one piece of evidence, not many
+			noMiss *= 1 - clamp01(s.Confidence)
+		}
+	}
+	out.Confidence = 1 - noMiss
+	out.Tactics, out.Techniques = tactics, techniques
+	ents := make([]entKey, 0, len(inc.entities))
+	for k := range inc.entities {
+		ents = append(ents, k)
+	}
+	slices.SortFunc(ents, func(a, b entKey) int {
+		if x := cmp.Compare(inc.entities[b], inc.entities[a]); x != 0 {
+			return x
+		}
+		if x := strings.Compare(string(a.kind), string(b.kind)); x != 0 {
+			return x
+		}
+		return strings.Compare(a.value, b.value)
+	})
+	for _, k := range ents {
+		out.Entities = append(out.Entities, detect.Entity{Kind: k.kind, Value: k.value})
+	}
+	out.Title = title(tactics, ents, len(counted), len(sigs))
+	return out
+}
+
+// title is a short headline: the tactics in the order they appeared and the
+// leading user and host.
+func title(tactics []string, ents []entKey, distinct, total int) string {
+	var who, where string
+	for _, e := range ents {
+		switch {
+		case e.kind == detect.EntityUser && who == "":
+			who = e.value
+		case (e.kind == detect.EntityHost || e.kind == detect.EntityIP) && where == "":
+			where = e.value
+		}
+	}
+	var b strings.Builder
+	if len(tactics) == 0 {
+		b.WriteString("Suspicious activity")
+	} else {
+		for i, t := range tactics {
+			if i == 3 {
+				fmt.Fprintf(&b, " and %d more", len(tactics)-3)
+				break
+			}
+			if i > 0 {
+				b.WriteString(" then ")
+			}
+			b.WriteString(tacticName(t))
+		}
+	}
+	if who != "" {
+		b.WriteString(" from " + who)
+	}
+	if where != "" {
+		b.WriteString(" on " + where)
+	}
+	fmt.Fprintf(&b, " (%d signals", total)
+	if distinct != total {
+		fmt.Fprintf(&b, ", %d distinct", distinct)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// tacticName turns "credential-access" into "Credential access".
+func tacticName(t string) string {
+	t = strings.ReplaceAll(t, "-", " ")
+	t = strings.ReplaceAll(t, "_", " ")
+	if t == "" {
+		return t
+	}
+	return strings.ToUpper(t[:1]) + t[1:]
+}
+
+func clamp01(x float64) float64 { return max(0, min(1, x)) }

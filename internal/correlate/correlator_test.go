@@ -1,0 +1,140 @@
+package correlate
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/detect"
+)
+
+var t0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+
+func sig(id string, at time.Duration, tactic string, sev detect.Severity, ents ...string) detect.Signal {
+	s := detect.Signal{ID: id, Time: t0.Add(at), DetectorID: "test", RuleID: "r-" + tactic, Title: id, Severity: sev, Confidence: 0.5}
+	if tactic != "" {
+		s.Tactics = []string{tactic}
+	}
+	for _, e := range ents {
+		kind, value, _ := strings.Cut(e, ":")
+		s.Entities = append(s.Entities, detect.Entity{Kind: detect.EntityKind(kind), Value: value})
+	}
+	return s
+}
+
+func TestCorrelator(t *testing.T) {
+	tests := []struct {
+		name    string
+		signals []detect.Signal
+		want    [][]string // signal ids per incident, in incident order
+	}{
+		{"shared user joins", []detect.Signal{
+			sig("a", 0, "credential-access", detect.SeverityLow, "user:alice", "ip:203.0.113.5"),
+			sig("b", time.Hour, "lateral-movement", detect.SeverityMedium, "user:alice", "host:ws-1"),
+			sig("c", 2*time.Hour, "execution", detect.SeverityHigh, "host:ws-1", "process:c:\\x.exe"),
+		}, [][]string{{"a", "b", "c"}}},
+		{"outside the window stays apart", []detect.Signal{
+			sig("a", 0, "execution", detect.SeverityLow, "user:alice"),
+			sig("b", 25*time.Hour, "execution", detect.SeverityLow, "user:alice"),
+		}, [][]string{{"a"}, {"b"}}},
+		{"a chain over days links step by step", []detect.Signal{
+			sig("a", 0, "", detect.SeverityLow, "user:alice"),
+			sig("b", 20*time.Hour, "", detect.SeverityLow, "user:alice", "host:h1"),
+			sig("c", 40*time.Hour, "", detect.SeverityLow, "host:h1"),
+		}, [][]string{{"a", "b", "c"}}},
+		{"process paths do not link", []detect.Signal{
+			sig("a", 0, "", detect.SeverityLow, "user:alice", "process:c:\\chrome.exe"),
+			sig("b", time.Minute, "", detect.SeverityLow, "user:bob", "process:c:\\chrome.exe"),
+		}, [][]string{{"a"}, {"b"}}},
+		{"a bridge merges two incidents into the older", []detect.Signal{
+			sig("a", 0, "", detect.SeverityLow, "user:alice"),
+			sig("b", time.Minute, "", detect.SeverityLow, "host:h9"),
+			sig("c", 2*time.Minute, "", detect.SeverityLow, "user:alice", "host:h9"),
+		}, [][]string{{"a", "b", "c"}}},
+		{"case of entity values is ignored", []detect.Signal{
+			sig("a", 0, "", detect.SeverityLow, "host:WS-1"),
+			sig("b", time.Minute, "", detect.SeverityLow, "host:ws-1"),
+		}, [][]string{{"a", "b"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := New(Options{})
+			for _, s := range tt.signals {
+				c.Add(s)
+			}
+			got := c.Incidents()
+			if len(got) != len(tt.want) {
+				t.Fatalf("%d incidents, want %d: %+v", len(got), len(tt.want), got)
+			}
+			for i, w := range tt.want {
+				if fmt.Sprint(got[i].SignalIDs) != fmt.Sprint(w) {
+					t.Errorf("incident %d: signals %v, want %v", i, got[i].SignalIDs, w)
+				}
+			}
+		})
+	}
+}
+
+func TestHubsDoNotLink(t *testing.T) {
+	c := New(Options{HubDegree: 3})
+	// dc01 is seen with 5 users within the window: a hub.
+	for i := range 5 {
+		c.Add(sig(fmt.Sprintf("s%d", i), time.Duration(i)*time.Minute, "", detect.SeverityLow, fmt.Sprintf("user:u%d", i), "host:dc01"))
+	}
+	c.Add(sig("x", time.Hour, "", detect.SeverityLow, "user:mallory", "host:dc01"))
+	for _, inc := range c.Incidents() {
+		for _, id := range inc.SignalIDs {
+			if id == "x" && len(inc.SignalIDs) != 1 {
+				t.Fatalf("a signal joined others through a hub: %v", inc.SignalIDs)
+			}
+		}
+	}
+}
+
+func TestIncidentContent(t *testing.T) {
+	c := New(Options{})
+	c.Add(sig("a", 0, "credential-access", detect.SeverityLow, "user:alice", "host:ws-1"))
+	c.Add(sig("a2", time.Minute, "credential-access", detect.SeverityLow, "user:alice", "host:ws-1"))
+	c.Add(sig("b", time.Hour, "lateral-movement", detect.SeverityHigh, "user:alice", "host:ws-2"))
+	incs := c.Incidents()
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	inc := incs[0]
+	if inc.Title != "Credential access then Lateral movement from alice on ws-1 (3 signals, 2 distinct)" {
+		t.Errorf("title %q", inc.Title)
+	}
+	if inc.Severity != detect.SeverityHigh || inc.FirstSeen != t0 || inc.LastSeen != t0.Add(time.Hour) {
+		t.Errorf("severity %v, first %v, last %v", inc.Severity, inc.FirstSeen, inc.LastSeen)
+	}
+	// Two distinct pieces of evidence of confidence 0.5: 1 - 0.5 x 0.5.
+	if inc.Confidence != 0.75 {
+		t.Errorf("confidence %v, want 0.75 (a repeat counts once)", inc.Confidence)
+	}
+	if !strings.HasPrefix(inc.ID, "inc-") || inc.Entities[0] != (detect.Entity{Kind: detect.EntityUser, Value: "alice"}) {
+		t.Errorf("id %q, entities %v", inc.ID, inc.Entities)
+	}
+	// The id is stable: the same signals give the same id.
+	c2 := New(Options{})
+	c2.Add(sig("a", 0, "credential-access", detect.SeverityLow, "user:alice", "host:ws-1"))
+	if c2.Incidents()[0].ID != inc.ID {
+		t.Error("incident id depends on more than its first signal")
+	}
+}
+
+func BenchmarkCorrelator(b *testing.B) {
+	sigs := make([]detect.Signal, 10000)
+	for i := range sigs {
+		sigs[i] = sig(fmt.Sprintf("s%d", i), time.Duration(i)*time.Second, "execution", detect.SeverityLow,
+			fmt.Sprintf("user:u%d", i%500), fmt.Sprintf("host:h%d", (i*7)%800), fmt.Sprintf("ip:10.0.%d.%d", i%7, i%250))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		c := New(Options{})
+		for _, s := range sigs {
+			c.Add(s)
+		}
+	}
+	b.ReportMetric(float64(len(sigs))*float64(b.N)/b.Elapsed().Seconds(), "signals/s")
+}
