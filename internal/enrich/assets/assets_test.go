@@ -155,7 +155,7 @@ func TestLookup(t *testing.T) {
 		{"WEB.lab.example", "web.lab.example", MatchFQDN, nil},
 		{"printer7", "printer7", MatchFQDN, nil},
 		{"printer7.corp.example", "printer7", MatchShort, nil}, // known by short name only
-		{"sql-prod", "sql01.corp.example", MatchShort, nil},     // the host column
+		{"sql-prod", "sql01.corp.example", MatchShort, nil},    // the host column
 		{"sql01", "sql01.corp.example", MatchShort, nil},
 		{"-", "", MatchNone, nil},
 		{"", "", MatchNone, nil},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -149,11 +150,15 @@ func (b *Bindings) record(e *ipEntry, ns int64, host string) {
 			return
 		}
 	}
+	shared := false
 	for _, x := range e.hist {
 		if x.host == host {
-			host = x.host // share the string
+			host, shared = x.host, true // share the string
 			break
 		}
+	}
+	if !shared {
+		host = strings.Clone(host) // do not keep the event's buffer alive
 	}
 	e.hist = append(e.hist, binding{})
 	copy(e.hist[i+2:], e.hist[i+1:])
@@ -175,10 +180,10 @@ func (b *Bindings) trim() {
 	for b.tail != nil {
 		e := b.tail
 		switch {
-		case len(b.byIP) > b.cfg.MaxIPs:
-			b.evicted++
 		case b.newest-e.end(int64(b.cfg.Lease)) > int64(b.cfg.Retain):
 			b.expired++
+		case len(b.byIP) > b.cfg.MaxIPs:
+			b.evicted++
 		default:
 			return
 		}
