@@ -22,7 +22,9 @@
 //     one critical alert (99): Elastic ranks the loud duplicate first, which is
 //     the opposite of what issue 6 asks. With p = 1 and our weights ten distinct
 //     lows give 0.4 x H(10) = 1.17 > 1.0. The per-entity cap MaxRules keeps the
-//     harmonic sum (and memory) bounded.
+//     harmonic sum (and memory) bounded. Configured as Elastic (p = 1.5,
+//     Normalizer 2.612, weights = risk_score/100) the scorer reproduces Elastic's
+//     documented worked example (TestElasticWorkedExample).
 //  5. Modifiers in odds space (Elastic applies asset criticality as a Bayesian
 //     update of the normalised score's odds, with modifiers low 0.5, medium 1,
 //     high 1.5, extreme 2): o = q / (1 - q) with q = base / 100 (clamped to
@@ -33,10 +35,11 @@
 //     so the contributions sum to the score exactly (up to rounding); the base,
 //     the modifiers and each rule's decay factor are listed.
 //
-// References: Elastic Security, "Entity risk scoring" (How are risk scores
-// calculated) https://www.elastic.co/guide/en/security/current/entity-risk-scoring.html
-// and "Asset criticality"
-// https://www.elastic.co/guide/en/security/current/asset-criticality.html;
+// References: Elastic Security, "Entity risk scoring", section "How are risk
+// scores calculated?" (criticality weights 0.5/1/1.5/2 and a worked example:
+// alerts 70, 45, 21, 21, 21 give 36.16, Extreme impact lifts it to 53.11),
+// https://www.elastic.co/guide/en/security/current/entity-risk-scoring.html
+// (source: elastic/security-docs docs/advanced-entity-analytics/entity-risk-scoring.asciidoc);
 // Splunk Risk-Based Alerting for the "many weak signals" motivation.
 //
 // Default half-life 48 h: an intrusion that spans a night or a weekend (Friday
@@ -121,13 +124,16 @@ type Contribution struct {
 
 // Config tunes the scorer. Zero fields take the Default values.
 type Config struct {
-	HalfLife        time.Duration // decay half-life, default 48h
-	Horizon         time.Duration // rules older than this are dropped, default 7 days
-	MaxEntities     int           // default 100,000
-	MaxRules        int           // distinct rules kept per entity, default 32
-	ZetaExponent    float64       // p in sum v_i / i^p, default 1.0 (Elastic: 1.5)
-	PriorPrecision  float64       // precision used when a contribution has none, default 0.5
-	SeverityWeights [5]float64    // info..critical, default 0.1, 0.4, 0.6, 0.8, 1.0
+	HalfLife     time.Duration // decay half-life, default 48h
+	Horizon      time.Duration // rules older than this are dropped, default 7 days
+	MaxEntities  int           // default 100,000
+	MaxRules     int           // distinct rules kept per entity, default 32
+	ZetaExponent float64       // p in sum v_i / i^p, default 1.0 (Elastic: 1.5)
+	// Normalizer is Z in base = 100 x S / Z; default sum_{i=1..MaxRules} 1/i^p,
+	// the largest S can get. Elastic's risk cap 261.2 corresponds to Z = 2.612.
+	Normalizer      float64
+	PriorPrecision  float64    // precision used when a contribution has none, default 0.5
+	SeverityWeights [5]float64 // info..critical, default 0.1, 0.4, 0.6, 0.8, 1.0
 	// CriticalityModifiers are odds multipliers for unknown, low, medium, high,
 	// extreme; default 1, 0.5, 1, 1.5, 2 (Elastic's).
 	CriticalityModifiers [5]float64
@@ -201,6 +207,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("validating risk config: max rules %d outside 1..%d", c.MaxRules, maxRulesCap)
 	case !(c.ZetaExponent >= 0.5 && c.ZetaExponent <= 4):
 		return fmt.Errorf("validating risk config: zeta exponent %v outside 0.5..4", c.ZetaExponent)
+	case !(c.Normalizer >= 0 && c.Normalizer <= 1e6):
+		return fmt.Errorf("validating risk config: normalizer %v outside 0..1e6", c.Normalizer)
 	case !(c.PriorPrecision > 0 && c.PriorPrecision <= 1):
 		return fmt.Errorf("validating risk config: prior precision %v outside (0, 1]", c.PriorPrecision)
 	case !(c.PrivilegedModifier > 0 && c.PrivilegedModifier <= 100):
@@ -268,8 +276,11 @@ func New(cfg Config) (*Scorer, error) {
 		return nil, err
 	}
 	s := &Scorer{cfg: cfg, halfNs: float64(cfg.HalfLife), entities: map[detect.Entity]*entityState{}, lru: list.New()}
-	for i := 1; i <= cfg.MaxRules; i++ {
-		s.norm += math.Pow(float64(i), -cfg.ZetaExponent)
+	s.norm = cfg.Normalizer
+	if s.norm == 0 {
+		for i := 1; i <= cfg.MaxRules; i++ {
+			s.norm += math.Pow(float64(i), -cfg.ZetaExponent)
+		}
 	}
 	s.stats.Rejected = map[string]uint64{}
 	return s, nil
@@ -513,7 +524,7 @@ func (s *Scorer) breakdown(st *entityState, now time.Time) Breakdown {
 	if sum == 0 {
 		return bd
 	}
-	bd.Base = 100 * sum / s.norm
+	bd.Base = min(100*sum/s.norm, 100)
 	odds := 1.0
 	if st.criticality != CriticalityUnknown {
 		m := s.cfg.CriticalityModifiers[st.criticality]

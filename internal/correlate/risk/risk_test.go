@@ -480,3 +480,25 @@ func BenchmarkScore(b *testing.B) {
 		_ = s.Score(ent("a"), t0.Add(time.Hour))
 	}
 }
+
+// TestElasticWorkedExample reproduces the example in Elastic's "Entity risk
+// scoring" page: alerts with risk scores 70, 45, 21, 21, 21 aggregate to 36.16,
+// and Extreme impact criticality (weight 2) lifts it to 53.11.
+func TestElasticWorkedExample(t *testing.T) {
+	s := mustNew(t, Config{ZetaExponent: 1.5, Normalizer: 2.612, MaxRules: 1024,
+		SeverityWeights: [5]float64{0, 0.21, 0.45, 0.70, 0.99}})
+	for i, sev := range []detect.Severity{detect.SeverityLow, detect.SeverityMedium, detect.SeverityLow, detect.SeverityHigh, detect.SeverityLow} {
+		c := Contribution{Entity: ent("User_A"), Time: t0, Severity: sev, Confidence: 1, Precision: 1, RuleID: fmt.Sprintf("alert-%d", i+1)}
+		add(t, s, c)
+	}
+	bd := s.Score(ent("User_A"), t0)
+	if math.Round(bd.Base*100)/100 != 36.16 || bd.Score != bd.Base {
+		t.Errorf("aggregated %v, want 36.16", bd.Base)
+	}
+	add(t, s, Contribution{Entity: ent("User_A"), Time: t0, Severity: detect.SeverityLow, Confidence: 1, Precision: 1,
+		RuleID: "alert-1", Criticality: CriticalityExtreme})
+	// Elastic prints the parts rounded: 36.16 + 16.95 = 53.11.
+	if bd := s.Score(ent("User_A"), t0); math.Abs(math.Round(bd.Base*100)/100+math.Round((bd.Score-bd.Base)*100)/100-53.11) > 1e-9 {
+		t.Errorf("with extreme criticality %v (base %v), want 36.16 + 16.95", bd.Score, bd.Base)
+	}
+}
