@@ -26,10 +26,11 @@
 //     correlation) do with leases. Memory is bounded: at most MaxIPs addresses
 //     (the least recently observed evicted) with at most MaxHistory intervals
 //     each, and addresses quiet for longer than Retain (event time) dropped.
-//     Cost per tracked IP is about 150 bytes plus the host name with one
-//     interval (172 bytes with a 21-byte name, measured by
-//     TestBindingsMemoryPerIP), 32 bytes per further interval; host strings
-//     are shared between intervals of one IP but not across IPs.
+//     Cost per tracked IP is about 130 bytes plus the host name with one
+//     interval (154 bytes with a 21-byte name, measured by
+//     TestBindingsMemoryPerIP), 32 bytes per further interval (plus the name
+//     when it is new for that IP); host strings are shared between intervals
+//     of one IP, not across IPs.
 //   - Store: the current inventory behind an atomic pointer, replaced by
 //     Reload only when the new file parses; Resolver joins a Store and
 //     Bindings, static inventory addresses taking precedence over learned ones.

@@ -87,17 +87,31 @@ func benchBindings(n int) (*Bindings, []netip.Addr, []string) {
 	return bd, ips, hosts
 }
 
+// BenchmarkHostAt queries 100,000 addresses with two intervals each, spread
+// over all of them ("all", cache misses included) or over 4,096 ("hot", as
+// BenchmarkLookup does).
 func BenchmarkHostAt(b *testing.B) {
 	const n = 100_000
 	bd, ips, _ := benchBindings(n)
 	q := t0.Add(30 * time.Minute)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, ok := bd.HostAt(ips[i%n], q); !ok {
-			b.Fatal("no binding")
-		}
-		i += 7919
+	for _, tc := range []struct {
+		name string
+		mask int
+	}{{"all", -1}, {"hot", 4095}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				k := i * 7919 % n
+				if tc.mask >= 0 {
+					k = (i & tc.mask) * 7919 % n
+				}
+				if _, ok := bd.HostAt(ips[k], q); !ok {
+					b.Fatal("no binding")
+				}
+				i++
+			}
+		})
 	}
 }
 

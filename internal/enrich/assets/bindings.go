@@ -69,7 +69,7 @@ type ipEntry struct {
 type Bindings struct {
 	cfg        BindingsConfig
 	mu         sync.RWMutex
-	byIP       map[netip.Addr]*ipEntry
+	byIP       map[[16]byte]*ipEntry
 	head, tail *ipEntry
 	newest     int64 // newest observation time
 	evicted    uint64
@@ -78,7 +78,7 @@ type Bindings struct {
 
 // NewBindings returns empty bindings.
 func NewBindings(cfg BindingsConfig) *Bindings {
-	return &Bindings{cfg: cfg.withDefaults(), byIP: map[netip.Addr]*ipEntry{}}
+	return &Bindings{cfg: cfg.withDefaults(), byIP: map[[16]byte]*ipEntry{}}
 }
 
 // Config returns the configuration in force (defaults filled in).
@@ -111,13 +111,13 @@ func (b *Bindings) observe(t time.Time, ip netip.Addr, host string) {
 	if ns > b.newest {
 		b.newest = ns
 	}
-	e := b.byIP[ip]
+	e := b.byIP[ip.As16()]
 	if e == nil {
 		if host == "" {
 			return // releasing what was never bound changes nothing
 		}
 		e = &ipEntry{ip: ip}
-		b.byIP[ip] = e
+		b.byIP[ip.As16()] = e
 		b.pushFront(e)
 	} else {
 		b.moveFront(e)
@@ -210,7 +210,7 @@ func (b *Bindings) HostAt(ip netip.Addr, t time.Time) (string, bool) {
 	ns := t.UnixNano()
 	b.mu.RLock()
 	defer b.mu.RUnlock()
-	e := b.byIP[ip]
+	e := b.byIP[ip.As16()]
 	if e == nil {
 		return "", false
 	}
@@ -285,7 +285,7 @@ func (b *Bindings) moveFront(e *ipEntry) {
 
 func (b *Bindings) remove(e *ipEntry) {
 	b.unlink(e)
-	delete(b.byIP, e.ip)
+	delete(b.byIP, e.ip.As16())
 }
 
 // Snapshot format: magic, version, newest, evicted, expired, count, then per
@@ -376,7 +376,7 @@ func (b *Bindings) Restore(r io.Reader) error {
 	if n > uint64(b.cfg.MaxIPs) {
 		return fail(fmt.Sprintf("%d addresses, more than MaxIPs %d", n, b.cfg.MaxIPs), nil)
 	}
-	nb := &Bindings{cfg: b.cfg, byIP: map[netip.Addr]*ipEntry{}, newest: newest, evicted: evicted, expired: expired}
+	nb := &Bindings{cfg: b.cfg, byIP: map[[16]byte]*ipEntry{}, newest: newest, evicted: evicted, expired: expired}
 	var ab [16]byte
 	var hb [maxHostLen]byte
 	for k := uint64(0); k < n; k++ {
@@ -394,7 +394,7 @@ func (b *Bindings) Restore(r io.Reader) error {
 		if ip.Unmap() != ip {
 			return fail(fmt.Sprintf("address %s is v4-mapped", ip), nil)
 		}
-		if _, dup := nb.byIP[ip]; dup {
+		if _, dup := nb.byIP[ip.As16()]; dup {
 			return fail(fmt.Sprintf("address %s repeated", ip), nil)
 		}
 		m, err := binary.ReadUvarint(br)
@@ -441,7 +441,7 @@ func (b *Bindings) Restore(r io.Reader) error {
 			}
 			e.hist = append(e.hist, binding{host: host, start: start, last: last})
 		}
-		nb.byIP[ip] = e
+		nb.byIP[ip.As16()] = e
 		nb.pushFront(e)
 	}
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
