@@ -385,3 +385,36 @@ func URLHost(u string) string {
 	}
 	return rest
 }
+
+// AppendURLParts is AppendURL for a URL given in parts, as HTTP logs record it: the
+// scheme ("" means http), the host (url.domain, no port) and the path with query
+// (url.original when it is relative). It does not allocate.
+func (x *Index) AppendURLParts(dst []int32, scheme, host, pathQuery string, t time.Time) []int32 {
+	if len(x.urls) == 0 || host == "" || len(scheme)+len(host)+len(pathQuery) > maxValueLen {
+		return dst
+	}
+	if scheme == "" {
+		scheme = "http"
+	}
+	if j := strings.IndexByte(pathQuery, '#'); j >= 0 {
+		pathQuery = pathQuery[:j]
+	}
+	var buf [512]byte
+	b := appendLower(buf[:0], scheme)
+	b = append(b, "://"...)
+	b = appendLower(b, strings.TrimSuffix(host, "."))
+	if pathQuery == "" || pathQuery[0] == '?' {
+		b = append(b, '/')
+	}
+	b = append(b, pathQuery...)
+	if head, ok := x.urls[string(b)]; ok {
+		dst = x.appendValid(dst, head, t)
+	}
+	return dst
+}
+
+// Kinds reports whether the index holds any indicator of each kind, so a caller can
+// skip the lookups of kinds it lacks.
+func (x *Index) Kinds() (ips, domains, urls, hashes bool) {
+	return len(x.prefixes) > 0, len(x.domains) > 0, len(x.urls) > 0, len(x.md5)+len(x.sha1)+len(x.sha256) > 0
+}

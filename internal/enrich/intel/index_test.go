@@ -97,6 +97,8 @@ func TestIndexMatch(t *testing.T) {
 		{"url", "https://phish.example/login?x=2", t5, ""},
 		{"url", "https://phish.example/Login?x=1", t5, ""}, // path case is significant
 		{"url", "/login?x=1", t5, ""},
+		{"parts", "HTTPS Phish.Example. /login?x=1#f", t5, "a/https://phish.example/login?x=1"},
+		{"parts", "https phish.example /login?x=2", t5, ""},
 		{"hash", "D41D8CD98F00B204E9800998ECF8427E", t5, "a/d41d8cd98f00b204e9800998ecf8427e"},
 		{"hash", "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3", t5, "a/a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"},
 		{"hash", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", t5, "a/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
@@ -113,6 +115,9 @@ func TestIndexMatch(t *testing.T) {
 			ids = x.AppendURL(nil, tc.in, tc.at)
 		case "hash":
 			ids = x.AppendHash(nil, tc.in, tc.at)
+		case "parts":
+			p := strings.SplitN(tc.in, " ", 3)
+			ids = x.AppendURLParts(nil, p[0], p[1], p[2], tc.at)
 		}
 		if got := values(x, ids); got != tc.want {
 			t.Errorf("%s %q at %s: got %q, want %q", tc.kind, tc.in, tc.at.Format(time.DateOnly), got, tc.want)
