@@ -262,7 +262,9 @@ type Stats struct {
 // Scorer keeps per-entity risk state. Create it with New.
 type Scorer struct {
 	cfg      Config
-	norm     float64 // Z = sum_{i=1..MaxRules} 1/i^p
+	norm     float64   // Z = sum_{i=1..MaxRules} 1/i^p
+	weights  []float64 // weights[i] = 1/(i+1)^p
+	scratch  []float64
 	halfNs   float64
 	entities map[detect.Entity]*entityState
 	lru      *list.List // front = most recently touched
@@ -276,11 +278,13 @@ func New(cfg Config) (*Scorer, error) {
 		return nil, err
 	}
 	s := &Scorer{cfg: cfg, halfNs: float64(cfg.HalfLife), entities: map[detect.Entity]*entityState{}, lru: list.New()}
-	s.norm = cfg.Normalizer
-	if s.norm == 0 {
-		for i := 1; i <= cfg.MaxRules; i++ {
-			s.norm += math.Pow(float64(i), -cfg.ZetaExponent)
-		}
+	s.weights = make([]float64, cfg.MaxRules)
+	for i := range s.weights {
+		s.weights[i] = math.Pow(float64(i+1), -cfg.ZetaExponent)
+		s.norm += s.weights[i]
+	}
+	if cfg.Normalizer != 0 {
+		s.norm = cfg.Normalizer
 	}
 	s.stats.Rejected = map[string]uint64{}
 	return s, nil
@@ -499,13 +503,14 @@ func (s *Scorer) breakdown(st *entityState, now time.Time) Breakdown {
 		if r.last < cut || r.first > n {
 			continue
 		}
-		d := s.decay(n - r.at)
+		v := r.peak * s.decay(n-r.at)
+		d := 1.0
 		if r.base > 0 {
-			d *= r.peak / r.base // the peak may already carry decay from before r.at
+			d = v / r.base // the peak may already carry decay from before r.at
 		}
 		bd.Items = append(bd.Items, Item{RuleID: r.id, Tactic: r.tactic, Severity: r.severity, Count: r.count,
 			First: time.Unix(0, r.first).UTC(), Last: time.Unix(0, r.last).UTC(),
-			Base: r.base, Decay: d, Value: r.base * d})
+			Base: r.base, Decay: d, Value: v})
 	}
 	sort.Slice(bd.Items, func(i, j int) bool {
 		a, b := bd.Items[i], bd.Items[j]
@@ -518,7 +523,7 @@ func (s *Scorer) breakdown(st *entityState, now time.Time) Breakdown {
 	for i := range bd.Items {
 		it := &bd.Items[i]
 		it.Rank = i + 1
-		it.Weight = math.Pow(float64(it.Rank), -s.cfg.ZetaExponent)
+		it.Weight = s.weights[i]
 		sum += it.Value * it.Weight
 	}
 	if sum == 0 {
@@ -535,12 +540,7 @@ func (s *Scorer) breakdown(st *entityState, now time.Time) Breakdown {
 		bd.Modifiers = append(bd.Modifiers, Modifier{Name: "privileged", Factor: s.cfg.PrivilegedModifier})
 		odds *= s.cfg.PrivilegedModifier
 	}
-	bd.Score = bd.Base
-	if odds != 1 {
-		q := min(max(bd.Base/100, 1e-6), 1-1e-6)
-		o := q / (1 - q) * odds
-		bd.Score = 100 * o / (1 + o)
-	}
+	bd.Score = applyOdds(bd.Base, odds)
 	for i := range bd.Items {
 		it := &bd.Items[i]
 		it.Points = bd.Score * it.Value * it.Weight / sum
@@ -548,27 +548,77 @@ func (s *Scorer) breakdown(st *entityState, now time.Time) Breakdown {
 	return bd
 }
 
-// Top returns the n highest-scoring entities at now, ties broken by entity kind
-// and value so the ranking is deterministic.
+// applyOdds multiplies the odds of base/100 by factor and returns the 0..100
+// score; factor 1 returns base unchanged.
+func applyOdds(base, factor float64) float64 {
+	if factor == 1 || base == 0 {
+		return base
+	}
+	q := min(max(base/100, 1e-6), 1-1e-6)
+	o := q / (1 - q) * factor
+	return 100 * o / (1 + o)
+}
+
+// quickScore is breakdown(st, now).Score without building the breakdown.
+func (s *Scorer) quickScore(st *entityState, now int64) float64 {
+	cut := now - int64(s.cfg.Horizon)
+	vals := s.scratch[:0]
+	for _, r := range st.rules {
+		if r.last < cut || r.first > now {
+			continue
+		}
+		vals = append(vals, r.peak*s.decay(now-r.at))
+	}
+	s.scratch = vals
+	sort.Sort(sort.Reverse(sort.Float64Slice(vals)))
+	var sum float64
+	for i, v := range vals {
+		sum += v * s.weights[i]
+	}
+	if sum == 0 {
+		return 0
+	}
+	odds := 1.0
+	if st.criticality != CriticalityUnknown {
+		odds *= s.cfg.CriticalityModifiers[st.criticality]
+	}
+	if st.privileged {
+		odds *= s.cfg.PrivilegedModifier
+	}
+	return applyOdds(min(100*sum/s.norm, 100), odds)
+}
+
+// Top returns the breakdowns of the n highest-scoring entities at now (all
+// when n < 0), ties broken by entity kind and value so the ranking is
+// deterministic. Entities scoring 0 are left out.
 func (s *Scorer) Top(n int, now time.Time) []Breakdown {
-	out := make([]Breakdown, 0, len(s.entities))
+	type ranked struct {
+		st    *entityState
+		score float64
+	}
+	all := make([]ranked, 0, len(s.entities))
+	ns := now.UnixNano()
 	for _, st := range s.entities {
-		if bd := s.breakdown(st, now); bd.Score > 0 {
-			out = append(out, bd)
+		if sc := s.quickScore(st, ns); sc > 0 {
+			all = append(all, ranked{st, sc})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Score != b.Score {
-			return a.Score > b.Score
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.score != b.score {
+			return a.score > b.score
 		}
-		if a.Entity.Kind != b.Entity.Kind {
-			return a.Entity.Kind < b.Entity.Kind
+		if a.st.key.Kind != b.st.key.Kind {
+			return a.st.key.Kind < b.st.key.Kind
 		}
-		return a.Entity.Value < b.Entity.Value
+		return a.st.key.Value < b.st.key.Value
 	})
-	if n >= 0 && n < len(out) {
-		out = out[:n]
+	if n >= 0 && n < len(all) {
+		all = all[:n]
+	}
+	out := make([]Breakdown, len(all))
+	for i, r := range all {
+		out[i] = s.breakdown(r.st, now)
 	}
 	return out
 }

@@ -502,3 +502,46 @@ func TestElasticWorkedExample(t *testing.T) {
 		t.Errorf("with extreme criticality %v (base %v), want 36.16 + 16.95", bd.Score, bd.Base)
 	}
 }
+
+func FuzzAdd(f *testing.F) {
+	f.Add(uint8(3), 0.8, 0.5, "r1", int64(0), uint8(2), true)
+	f.Add(uint8(9), math.NaN(), -1.0, "", int64(-1), uint8(7), false)
+	f.Fuzz(func(t *testing.T, sev uint8, conf, prec float64, rule string, dt int64, crit uint8, priv bool) {
+		s := mustNew(t, Config{MaxEntities: 4, MaxRules: 3})
+		for i := range 6 {
+			c := Contribution{Entity: ent(fmt.Sprint(i % 5)), Time: t0.Add(time.Duration(dt) * time.Duration(i)), Severity: detect.Severity(sev),
+				Confidence: conf, Precision: prec, RuleID: rule + fmt.Sprint(i%4), Criticality: Criticality(crit), Privileged: priv}
+			_ = s.Add(c)
+		}
+		top := s.Top(-1, t0.Add(time.Duration(dt)*6))
+		for i, bd := range top {
+			if i > 0 && bd.Score > top[i-1].Score {
+				t.Fatalf("Top not sorted: %v after %v", bd.Score, top[i-1].Score)
+			}
+			var sum float64
+			for _, it := range bd.Items {
+				sum += it.Points
+			}
+			if !(bd.Score > 0 && bd.Score <= 100) || math.Abs(sum-bd.Score) > 1e-6 {
+				t.Fatalf("%+v", bd)
+			}
+			if q := s.Score(bd.Entity, bd.At); q.Score != bd.Score {
+				t.Fatalf("Score %v != Top %v", q.Score, bd.Score)
+			}
+		}
+	})
+}
+
+func BenchmarkTop(b *testing.B) {
+	s := mustNew(b, Config{})
+	for i := range 100_000 {
+		add(b, s, Contribution{Entity: ent(fmt.Sprintf("user%06d", i%20000)), Time: t0.Add(time.Duration(i) * time.Second),
+			Severity: detect.Severity(i % 5), Confidence: 0.7, RuleID: fmt.Sprintf("rule-%02d", i%13)})
+	}
+	now := t0.Add(100_000 * time.Second)
+	for b.Loop() {
+		if len(s.Top(20, now)) != 20 {
+			b.Fatal("short")
+		}
+	}
+}
