@@ -78,9 +78,9 @@ func (c Criticality) String() string {
 
 // ParseCriticality parses low|medium|high|extreme (any case); "" is unknown.
 func ParseCriticality(s string) (Criticality, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
 	for i, n := range critNames {
-		if s == n {
+		if strings.EqualFold(s, n) {
 			return Criticality(i), nil
 		}
 	}
@@ -347,6 +347,13 @@ func (r rawAsset) asset() (Asset, error) {
 	}
 	if len(r.IPs) > MaxListItems || len(r.Tags) > MaxListItems {
 		return Asset{}, fmt.Errorf("more than %d ips or tags", MaxListItems)
+	}
+	for _, l := range [][]string{r.IPs, r.Tags} {
+		for _, v := range l {
+			if len(v) > MaxField {
+				return Asset{}, fmt.Errorf("ip or tag longer than %d bytes", MaxField)
+			}
+		}
 	}
 	host, err := hostName("host", r.Host)
 	if err != nil {

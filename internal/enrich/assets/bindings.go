@@ -85,10 +85,14 @@ func NewBindings(cfg BindingsConfig) *Bindings {
 func (b *Bindings) Config() BindingsConfig { return b.cfg }
 
 // Observe records that host held ip at event time t (an event naming both, a
-// DHCP lease or renewal). Invalid addresses, empty or placeholder host names and
-// zero times are ignored. The host is canonicalized (event.CanonicalHost) and
-// copied.
+// DHCP lease or renewal). Ignored: zero times, empty or placeholder host names,
+// host names that are addresses, and addresses no single host holds on a
+// network (invalid, unspecified, loopback, link-local, multicast, broadcast;
+// see Bindable). The host is canonicalized (event.CanonicalHost) and copied.
 func (b *Bindings) Observe(t time.Time, ip netip.Addr, host string) {
+	if !Bindable(ip) {
+		return
+	}
 	h := event.CanonicalHost(host)
 	if h.FQDN == "" || event.ParseIP(h.FQDN).IsValid() {
 		return
@@ -96,9 +100,23 @@ func (b *Bindings) Observe(t time.Time, ip netip.Addr, host string) {
 	b.observe(t, ip, h.FQDN)
 }
 
+// Bindable reports whether ip can name one host on a network: not invalid,
+// unspecified, loopback, link-local (169.254/16, fe80::/10: every host has its
+// own), multicast or the limited broadcast address. Events carry such
+// addresses (a logon from 127.0.0.1 or ::1) that must not bind every host to them.
+func Bindable(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsValid() && !ip.IsUnspecified() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() &&
+		!ip.IsMulticast() && !ip.IsLinkLocalMulticast() && !ip.IsInterfaceLocalMulticast() && ip != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
 // Release records that ip was given up at event time t (a DHCP release or
 // expiry): no host holds it from t until the next observation.
-func (b *Bindings) Release(t time.Time, ip netip.Addr) { b.observe(t, ip, "") }
+func (b *Bindings) Release(t time.Time, ip netip.Addr) {
+	if Bindable(ip) {
+		b.observe(t, ip, "")
+	}
+}
 
 func (b *Bindings) observe(t time.Time, ip netip.Addr, host string) {
 	if !ip.IsValid() || t.IsZero() {

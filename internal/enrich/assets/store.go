@@ -14,7 +14,8 @@ import (
 // locks; Reload swaps in a new inventory atomically, and only when the new file
 // could be used. The zero Store is empty and ready.
 type Store struct {
-	cur atomic.Pointer[Inventory]
+	cur    atomic.Pointer[Inventory]
+	status atomic.Pointer[ReloadStatus]
 }
 
 // NewStore returns a store holding inv (nil for empty).
@@ -33,23 +34,49 @@ func (s *Store) Inventory() *Inventory { return s.cur.Load() }
 // Lookup resolves a name against the inventory in force (see Inventory.Lookup).
 func (s *Store) Lookup(name string) Match { return s.cur.Load().Lookup(name) }
 
-// ErrNoAssets is returned by Reload for a file with rows of which none loaded:
-// a wrong delimiter or a truncated export should not empty the inventory.
+// ErrNoAssets is returned by Reload for a file from which no asset loaded: an
+// empty or half-written file, a wrong delimiter or a truncated export should not
+// empty the inventory. (Set(nil) empties it on purpose.)
 var ErrNoAssets = errors.New("no asset loaded")
 
+// ReloadStatus describes the last Reload, for monitoring.
+type ReloadStatus struct {
+	Path      string
+	Assets    int   // assets in the file (when it parsed)
+	Rejected  int   // rows rejected
+	Ambiguous int   // short names shared by several assets
+	Err       error // nil when the file is in force
+}
+
 // Reload reads path (see Load) and, when it can be used, makes it the inventory
-// in force. It returns the rejected rows either way. On error the previous
-// inventory stays in force.
+// in force. It returns the rejected rows either way. On error (the file cannot
+// be read or parsed, or no asset loaded from it) the previous inventory stays in
+// force.
 func (s *Store) Reload(path string) ([]RowError, error) {
 	inv, rej, err := Load(path)
-	if err != nil {
-		return rej, fmt.Errorf("reloading assets: %w", err)
+	if err == nil && inv.Len() == 0 {
+		err = fmt.Errorf("reading asset inventory %s: %w (%d rows rejected)", path, ErrNoAssets, len(rej))
 	}
-	if inv.Len() == 0 && len(rej) > 0 {
-		return rej, fmt.Errorf("reloading assets from %s: %w (%d rows rejected)", path, ErrNoAssets, len(rej))
+	st := &ReloadStatus{Path: path, Assets: inv.Len(), Rejected: len(rej), Ambiguous: len(inv.Ambiguous())}
+	if err != nil {
+		st.Err = fmt.Errorf("reloading assets: %w", err)
+		s.status.Store(st)
+		return rej, st.Err
 	}
 	s.cur.Store(inv)
+	s.status.Store(st)
 	return rej, nil
+}
+
+// Set makes inv (nil for none) the inventory in force.
+func (s *Store) Set(inv *Inventory) { s.cur.Store(inv) }
+
+// Status returns the outcome of the last Reload (zero before the first).
+func (s *Store) Status() ReloadStatus {
+	if st := s.status.Load(); st != nil {
+		return *st
+	}
+	return ReloadStatus{}
 }
 
 // Resolver joins the static inventory and the learned bindings. Static inventory

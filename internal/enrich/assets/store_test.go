@@ -42,6 +42,8 @@ func TestReload(t *testing.T) {
 	}{
 		{"bad header", "hots,criticality\nb,low\n", nil},
 		{"every row rejected", "host,criticality\nb,critical\nc,severe\n", ErrNoAssets},
+		{"empty file", "", nil},
+		{"header only", "host,criticality\n", ErrNoAssets},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			writeFile(t, p, tc.body)
@@ -51,6 +53,9 @@ func TestReload(t *testing.T) {
 			}
 			if m := s.Lookup("a"); !m.Found() || m.Asset.Criticality != CriticalityHigh {
 				t.Errorf("old inventory not kept: %+v", m)
+			}
+			if st := s.Status(); st.Err == nil || st.Path != p {
+				t.Errorf("status %+v", st)
 			}
 		})
 	}
@@ -64,6 +69,13 @@ func TestReload(t *testing.T) {
 	}
 	if s.Lookup("a").Found() || !s.Lookup("b").Found() {
 		t.Error("new inventory not in force")
+	}
+	if st := s.Status(); st != (ReloadStatus{Path: p, Assets: 1, Rejected: 1}) {
+		t.Errorf("status %+v", st)
+	}
+	s.Set(nil)
+	if s.Lookup("b").Found() {
+		t.Error("Set(nil) kept the inventory")
 	}
 }
 
