@@ -66,6 +66,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -570,10 +571,10 @@ func (s *Scorer) quickScore(st *entityState, now int64) float64 {
 		vals = append(vals, r.peak*s.decay(now-r.at))
 	}
 	s.scratch = vals
-	sort.Sort(sort.Reverse(sort.Float64Slice(vals)))
+	slices.Sort(vals)
 	var sum float64
-	for i, v := range vals {
-		sum += v * s.weights[i]
+	for i := range vals {
+		sum += vals[len(vals)-1-i] * s.weights[i]
 	}
 	if sum == 0 {
 		return 0
