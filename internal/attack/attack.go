@@ -10,9 +10,9 @@
 // write). It keeps MITRE's notice; LICENSE-ATTACK.txt carries MITRE's license,
 // which requires the copyright designation and license on every copy.
 //
-// Memory: the table is parsed once on first use (about 835 techniques, roughly
-// 150 KB of heap); lookups are map reads and allocate only the returned
-// tactic slice copy.
+// Memory: the table is parsed once on first use (835 techniques, about 130 KB
+// of heap, measured by TestTableHeap); lookups are map reads and allocate only
+// the returned tactic slice copy.
 //
 // Progression: see [Progression]. It scores how far an ordered sequence of
 // tactics advances along the kill chain, weighing a rising sequence above the

@@ -2,6 +2,7 @@ package attack
 
 import (
 	"math"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -199,4 +200,23 @@ func BenchmarkLookupTechnique(b *testing.B) {
 			b.Fatal("missing")
 		}
 	}
+}
+
+// TestTableHeap measures the parsed table's heap (figure quoted in the package doc).
+func TestTableHeap(t *testing.T) {
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	tb, err := parseTable(tableJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	n := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	t.Logf("parsed table: %d bytes of heap", n)
+	if n < 20_000 || n > 400_000 {
+		t.Errorf("parsed table uses %d bytes", n)
+	}
+	runtime.KeepAlive(tb)
 }
