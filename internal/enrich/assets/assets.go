@@ -13,7 +13,9 @@
 //     the asset listing it, an FQDN matches exactly (or a short-name-only asset
 //     with its first label), a short name matches the one asset with that first
 //     label. Two FQDNs sharing a short name make that short name ambiguous: the
-//     candidates are returned, never a guess.
+//     candidates are returned, never a guess. An inventory keeps about 450
+//     bytes per asset with one address and tag (TestInventoryMemoryPerAsset);
+//     a file holds at most MaxRows assets.
 //   - Bindings: time-bounded IP→host bindings learned from events that name
 //     both (a Windows event with host.name and host.ip, a DHCP lease). Per IP
 //     a short history of intervals is kept; HostAt(ip, t) answers with the host

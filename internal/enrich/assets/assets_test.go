@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -214,4 +215,31 @@ func TestParseCriticality(t *testing.T) {
 	if _, err := ParseCriticality("critical"); err == nil {
 		t.Error("critical accepted")
 	}
+}
+
+// TestInventoryMemoryPerAsset measures the heap an inventory keeps per asset
+// (one FQDN, one address, owner, one tag): the figure in the package doc.
+func TestInventoryMemoryPerAsset(t *testing.T) {
+	const n = 20_000
+	var sb strings.Builder
+	sb.WriteString("host,fqdn,ips,owner,criticality,tags,region\n")
+	for i := range n {
+		fmt.Fprintf(&sb, "ws-%06d,ws-%06d.corp.example,10.%d.%d.%d,user%06d@corp.example,medium,workstation,eu-west\n", i, i, byte(i>>16), byte(i>>8), byte(i), i)
+	}
+	data := sb.String()
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	inv, rej, err := ReadCSV(strings.NewReader(data), "")
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	if err != nil || len(rej) != 0 || inv.Len() != n {
+		t.Fatal(err, rej)
+	}
+	per := float64(m1.HeapAlloc-m0.HeapAlloc) / n
+	t.Logf("%.0f bytes per asset", per)
+	if per > 700 {
+		t.Errorf("%.0f bytes per asset, over the 700 the package doc allows", per)
+	}
+	runtime.KeepAlive(inv)
 }
