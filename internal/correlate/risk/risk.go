@@ -57,8 +57,7 @@
 // caller's; a full 32-rule entity is about 3 KB.
 //
 // It does not resolve entities (aliases are the caller's), does not read asset
-// inventories (criticality and privilege arrive on each contribution, latest
-// wins), does not build incidents, and is not safe for concurrent use.
+// inventories (criticality and privilege arrive on contributions), does not build incidents, and is not safe for concurrent use.
 package risk
 
 import (
@@ -117,8 +116,9 @@ type Contribution struct {
 	Precision  float64         // detector precision 0..1; 0 means unknown (Config.PriorPrecision)
 	RuleID     string          // detector/rule id; repeats of one rule are deduplicated
 	Tactic     string          // ATT&CK tactic, for the breakdown
-	// Criticality and Privileged describe the entity (from enrichment); the
-	// latest contribution's values are kept.
+	// Criticality and Privileged describe the entity (from enrichment): the
+	// latest known criticality is kept (CriticalityUnknown leaves it as is), and
+	// once privileged an entity stays privileged while it is tracked.
 	Criticality Criticality
 	Privileged  bool
 }
@@ -351,7 +351,10 @@ func (s *Scorer) Add(c Contribution) error {
 	} else {
 		s.lru.MoveToFront(e.elem)
 	}
-	e.criticality, e.privileged = c.Criticality, c.Privileged
+	if c.Criticality != CriticalityUnknown {
+		e.criticality = c.Criticality
+	}
+	e.privileged = e.privileged || c.Privileged
 	if t > e.last {
 		e.last = t
 	}

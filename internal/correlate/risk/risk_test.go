@@ -305,6 +305,13 @@ func TestBoundedMemory(t *testing.T) {
 	if s.Score(ent("u3"), t0.Add(time.Hour)).Score != 0 || s.Score(ent("u2"), t0.Add(time.Hour)).Score == 0 {
 		t.Error("LRU order not kept")
 	}
+	// Context: unknown criticality keeps the known one; privilege is sticky.
+	c := contrib("u5", 11*time.Minute, detect.SeverityMedium, "r")
+	c.Criticality, c.Privileged = CriticalityHigh, true
+	add(t, s, c, contrib("u5", 11*time.Minute, detect.SeverityMedium, "r"))
+	if m := s.Score(ent("u5"), t0.Add(time.Hour)).Modifiers; len(m) != 2 || m[0].Name != "criticality:high" || m[1].Name != "privileged" {
+		t.Errorf("context lost: %+v", m)
+	}
 	// Rule cap: a stronger rule replaces the weakest, a weaker one is dropped.
 	add(t, s,
 		contrib("u5", 12*time.Minute, detect.SeverityHigh, "h"),
