@@ -310,3 +310,58 @@ func TestEgressExcludesTravel(t *testing.T) {
 		t.Errorf("%d impossible-travel signals from declared egress networks", n)
 	}
 }
+
+// TestHuntIncidents: the default hunt (built-in rules and behavioral models)
+// groups the signals of a simulated organisation into few incidents, one or two
+// per campaign, ranked by risk.
+func TestHuntIncidents(t *testing.T) {
+	geo := geoipDir(t)
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "results.json")
+	if code, _, errs := runCLI(t, "simulate", "--seed", "1", "--users", "60", "--days", "10", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	code, doc, errs := runCLI(t, "hunt", "--identities", filepath.Join(dir, "identities.csv"), "--geoip", geo, "--output", "json", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Signals   []json.RawMessage `json:"signals"`
+		Incidents []struct {
+			Risk  float64 `json:"risk"`
+			Title string  `json:"title"`
+			Why   string  `json:"why"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(doc), &res); err != nil {
+		t.Fatal(err)
+	}
+	for i, in := range res.Incidents {
+		if in.Risk < 10 || in.Title == "" || in.Why == "" || (i > 0 && in.Risk > res.Incidents[i-1].Risk) {
+			t.Errorf("incident %d: risk %.1f, title %q, why %q (ranked by risk, at least --min-risk)", i, in.Risk, in.Title, in.Why)
+		}
+	}
+	if err := os.WriteFile(out, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, js, errs := runCLI(t, "eval", "--truth", filepath.Join(dir, "truth.json"), "--output", "json", out)
+	if code != ExitOK {
+		t.Fatalf("eval: exit %d: %s", code, errs)
+	}
+	var rep struct {
+		CampaignRecall    struct{ N, D int } `json:"campaign_recall"`
+		IncidentPrecision struct{ N, D int } `json:"incident_precision"`
+		Incidents         int                `json:"incidents"`
+		Signals           int                `json:"signals"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recall %d/%d, precision %d/%d, %d signals into %d incidents", rep.CampaignRecall.N, rep.CampaignRecall.D,
+		rep.IncidentPrecision.N, rep.IncidentPrecision.D, rep.Signals, rep.Incidents)
+	if rep.CampaignRecall.N != rep.CampaignRecall.D || rep.Incidents == 0 || rep.Signals < 10*rep.Incidents ||
+		float64(rep.IncidentPrecision.N) < 0.8*float64(rep.IncidentPrecision.D) {
+		t.Errorf("recall %d/%d, precision %d/%d, %d signals into %d incidents: want every campaign, >= 10x fewer incidents, precision >= 0.8",
+			rep.CampaignRecall.N, rep.CampaignRecall.D, rep.IncidentPrecision.N, rep.IncidentPrecision.D, rep.Signals, rep.Incidents)
+	}
+}

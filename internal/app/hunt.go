@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/detect"
@@ -102,6 +103,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	var bo behaviorOptions
 	bo.register(fs)
 	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
+	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100; in table and json output")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -208,7 +210,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	}
 	if st != nil {
 		report.SortSignals(signals)
-		if werr := report.Signals(env.Stdout, of, signals, st); werr != nil {
+		incidents := correlateSignals(signals, *minRisk)
+		if werr := report.Results(env.Stdout, of, signals, incidents, st); werr != nil {
 			return errors.Join(err, werr)
 		}
 		if !o.quiet && of != report.JSON {
@@ -218,6 +221,23 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	return err
+}
+
+// correlateSignals groups signals (sorted by time) into incidents and keeps those
+// of at least minRisk, ranked by risk.
+func correlateSignals(signals []detect.Signal, minRisk float64) []correlate.Incident {
+	c := correlate.New(correlate.Options{})
+	for _, s := range signals {
+		c.Add(s)
+	}
+	var out []correlate.Incident
+	for _, inc := range c.Incidents() {
+		if inc.Risk >= minRisk {
+			out = append(out, inc)
+		}
+	}
+	report.SortIncidents(out)
+	return out
 }
 
 const decodeHelp = `

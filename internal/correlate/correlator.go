@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/attack"
+	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
 )
 
@@ -352,7 +354,38 @@ func (inc *incState) incident() Incident {
 		out.Entities = append(out.Entities, detect.Entity{Kind: k.kind, Value: k.value})
 	}
 	out.Title = title(tactics, ents, len(counted), len(sigs))
+	out.Risk, out.Progress = incidentRisk(inc.id, sigs, tactics)
 	return out
+}
+
+// incidentRisk scores an incident at its last signal: its signals as one
+// entity's contributions to the risk scorer (distinct rules, zeta-weighted,
+// decayed; see package risk), then the ATT&CK progression of its tactics in
+// the order they appeared as an odds multiplier of 1 + 2 x Progression.Score
+// (a rising chain across several tactics at most triples the odds).
+func incidentRisk(id string, sigs []*detect.Signal, tactics []string) (float64, attack.Progress) {
+	sc, err := risk.New(risk.Config{MaxEntities: 1})
+	if err != nil {
+		return 0, attack.Progress{}
+	}
+	ent := detect.Entity{Kind: "incident", Value: id}
+	var last time.Time
+	for _, s := range sigs {
+		tactic := ""
+		if len(s.Tactics) > 0 {
+			tactic = s.Tactics[0]
+		}
+		_ = sc.Add(risk.Contribution{Entity: ent, Time: s.Time, Severity: s.Severity, Confidence: s.Confidence,
+			RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic})
+		if s.Time.After(last) {
+			last = s.Time
+		}
+	}
+	base := sc.Score(ent, last).Score
+	prog := attack.Progression(tactics)
+	q := min(max(base/100, 1e-6), 1-1e-6)
+	o := q / (1 - q) * (1 + 2*prog.Score)
+	return 100 * o / (1 + o), prog
 }
 
 // title is a short headline: the tactics in the order they appeared and the

@@ -8,6 +8,7 @@ package correlate
 import (
 	"time"
 
+	"github.com/vigilsec/vigil/internal/attack"
 	"github.com/vigilsec/vigil/internal/detect"
 )
 
@@ -38,5 +39,7 @@ type Incident struct {
 	Entities   []detect.Entity `json:"entities,omitempty"`
 	SignalIDs  []string        `json:"signal_ids,omitempty"`
 	Summary    string          `json:"summary,omitempty"`
-	Version    int64           `json:"version"` // increments on each update
+	// Progress is how far the incident's tactics advance along the kill chain.
+	Progress attack.Progress `json:"progress"`
+	Version  int64           `json:"version"` // increments on each update
 }

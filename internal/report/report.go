@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/pipeline"
 )
@@ -48,6 +49,114 @@ func SortSignals(s []detect.Signal) {
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
+}
+
+// IncidentOut is an incident as results carry it: the incident with its time range
+// also as start and end (the shape vigil eval reads).
+type IncidentOut struct {
+	correlate.Incident
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Why is one line on what raised the incident: its strongest distinct signals.
+	Why string `json:"why"`
+}
+
+// SortIncidents ranks incidents by risk (highest first), then first seen, then id.
+func SortIncidents(incs []correlate.Incident) {
+	slices.SortStableFunc(incs, func(a, b correlate.Incident) int {
+		if a.Risk != b.Risk {
+			if a.Risk > b.Risk {
+				return -1
+			}
+			return 1
+		}
+		if c := a.FirstSeen.Compare(b.FirstSeen); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
+// Results writes signals and incidents in format f: JSON puts both and the summary
+// in one document; the table lists the incidents ranked by risk, then the
+// signals; JSON lines carry the signals only (one per line, as vigil eval and
+// other tools read them).
+func Results(w io.Writer, f Format, signals []detect.Signal, incidents []correlate.Incident, st *pipeline.Stats) error {
+	byID := make(map[string]*detect.Signal, len(signals))
+	for i := range signals {
+		byID[signals[i].ID] = &signals[i]
+	}
+	outs := make([]IncidentOut, len(incidents))
+	for i, inc := range incidents {
+		outs[i] = IncidentOut{Incident: inc, Start: inc.FirstSeen, End: inc.LastSeen, Why: why(inc, byID)}
+	}
+	switch f {
+	case JSON:
+		doc := struct {
+			Signals   []detect.Signal `json:"signals"`
+			Incidents []IncidentOut   `json:"incidents"`
+			Summary   *Summary        `json:"summary,omitempty"`
+		}{Signals: signals, Incidents: outs}
+		if doc.Signals == nil {
+			doc.Signals = []detect.Signal{}
+		}
+		if st != nil {
+			doc.Summary = NewSummary(st)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return fmt.Errorf("writing results: %w", err)
+		}
+		return nil
+	case Table:
+		if err := incidentTable(w, outs); err != nil {
+			return err
+		}
+	}
+	return Signals(w, f, signals, st)
+}
+
+// why names an incident's strongest distinct signals (by severity, then time).
+func why(inc correlate.Incident, byID map[string]*detect.Signal) string {
+	var sigs []*detect.Signal
+	seen := map[string]bool{}
+	for _, id := range inc.SignalIDs {
+		s := byID[id]
+		if s == nil || seen[s.DetectorID+"/"+s.RuleID+"/"+s.Title] {
+			continue
+		}
+		seen[s.DetectorID+"/"+s.RuleID+"/"+s.Title] = true
+		sigs = append(sigs, s)
+	}
+	slices.SortStableFunc(sigs, func(a, b *detect.Signal) int { return int(b.Severity) - int(a.Severity) })
+	var parts []string
+	for i, s := range sigs {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(sigs)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", s.Title, s.Severity))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func incidentTable(w io.Writer, incs []IncidentOut) error {
+	if len(incs) == 0 {
+		_, err := fmt.Fprintln(w, "No incidents.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RISK\tSEVERITY\tFIRST SEEN\tINCIDENT\tWHY")
+	for _, in := range incs {
+		fmt.Fprintf(tw, "%.0f\t%s\t%s\t%s\t%s\n", in.Risk, in.Severity, in.FirstSeen.UTC().Format(time.RFC3339),
+			oneLine(in.Title, 90), oneLine(in.Why, 120))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("writing table: %w", err)
+	}
+	_, err := fmt.Fprintln(w)
+	return err
 }
 
 // Signals writes signals in format f. For JSON the summary is included in the one
