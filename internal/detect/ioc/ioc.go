@@ -273,6 +273,9 @@ func (d *Detector) signal(in *intel.Indicator, e *event.Event, matches []detect.
 			feats = append(feats, detect.Feature{Name: f[0], Observed: f[1]})
 		}
 	}
+	if !in.FirstSeen.IsZero() {
+		feats = append(feats, detect.Feature{Name: "first_seen", Observed: in.FirstSeen.Format(time.RFC3339)})
+	}
 	if !in.ValidFrom.IsZero() || !in.ValidUntil.IsZero() {
 		feats = append(feats, detect.Feature{Name: "valid", Observed: window(in.ValidFrom, in.ValidUntil)})
 	}

@@ -20,6 +20,7 @@ type csvColumns struct {
 	source     int
 	confidence int
 	firstSeen  int
+	validFrom  int
 	validUntil int
 	labels     []int
 	desc       int
@@ -31,10 +32,10 @@ type csvValue struct {
 }
 
 func parseCSVHeader(rec []string) (csvColumns, bool) {
-	c := csvColumns{typ: -1, id: -1, source: -1, confidence: -1, firstSeen: -1, validUntil: -1, desc: -1}
+	c := csvColumns{typ: -1, id: -1, source: -1, confidence: -1, firstSeen: -1, validFrom: -1, validUntil: -1, desc: -1}
 	for i, h := range rec {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		h = strings.TrimSpace(strings.TrimPrefix(h, "#"))
+		h = strings.Trim(strings.TrimSpace(strings.TrimPrefix(h, "#")), `"`)
 		switch h {
 		case "indicator", "value", "ioc", "ioc_value", "observable", "observable_value":
 			c.values = append(c.values, csvValue{col: i})
@@ -54,17 +55,19 @@ func parseCSVHeader(rec []string) (csvColumns, bool) {
 			c.values = append(c.values, csvValue{col: i, kind: KindSHA256})
 		case "type", "ioc_type", "indicator_type", "kind":
 			c.typ = i
-		case "id", "uuid":
+		case "id", "uuid", "ioc_id":
 			c.id = i
 		case "source", "reporter", "feed", "provider":
 			c.source = i
 		case "confidence", "confidence_level", "score":
 			c.confidence = i
-		case "first_seen", "first_seen_utc", "dateadded", "date_added", "valid_from":
+		case "first_seen", "first_seen_utc", "dateadded", "date_added":
 			c.firstSeen = i
+		case "valid_from", "valid_since":
+			c.validFrom = i
 		case "valid_until", "expiration", "expires", "expiry":
 			c.validUntil = i
-		case "labels", "tags", "threat", "threat_type", "malware", "signature", "malware_family":
+		case "labels", "tags", "threat", "threat_type", "malware", "signature", "malware_family", "malware_printable":
 			c.labels = append(c.labels, i)
 		case "description", "comment", "comments":
 			c.desc = i
@@ -77,16 +80,19 @@ func parseCSVHeader(rec []string) (csvColumns, bool) {
 // value column (indicator, value, ioc, or a kind such as url, domain, ip,
 // sha256_hash); a type column (ip, domain, url, md5, ...) gives the kind of a generic
 // value column, else the kind is inferred. Optional columns: id, source/reporter,
-// confidence (0..1, 0..100, or low/medium/high), first_seen/valid_from,
-// valid_until/expiration, labels/tags/threat (split on , ; |), description/comment.
+// confidence (0..1, 0..100, or low/medium/high), first_seen/dateadded (informational),
+// valid_from and valid_until/expiration (the validity window), labels/tags/threat
+// (split on , ; |), description/comment.
 // Lines starting with '#' are comments, except that a commented header
-// ("# id,dateadded,url,...", as abuse.ch writes it) is accepted before the data.
+// ("# id,dateadded,url,...", as abuse.ch URLhaus, ThreatFox and Feodo Tracker write
+// it) is accepted before the data. Values "ip:port" give the address.
 func ParseCSV(name string, r io.Reader) (*Feed, error) {
 	f := &Feed{Name: name}
 	cr := csv.NewReader(&lineLimitReader{r: r})
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
+	cr.TrimLeadingSpace = true // ThreatFox writes `"a", "b"`
 	var cols csvColumns
 	haveHeader := false
 	for {
@@ -147,7 +153,11 @@ func parseCSVRow(f *Feed, cols csvColumns, rec []string, place string) {
 		base.Confidence = c
 	}
 	var err error
-	if base.ValidFrom, err = parseTime(get(cols.firstSeen)); err != nil {
+	if base.FirstSeen, err = parseTime(get(cols.firstSeen)); err != nil {
+		f.reject(place, err.Error())
+		return
+	}
+	if base.ValidFrom, err = parseTime(get(cols.validFrom)); err != nil {
 		f.reject(place, err.Error())
 		return
 	}

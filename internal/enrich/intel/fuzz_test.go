@@ -51,7 +51,7 @@ func FuzzParsePlain(f *testing.F) {
 }
 
 func FuzzParseCSV(f *testing.F) {
-	seed(f, "feed.csv", "urlhaus.csv")
+	seed(f, "feed.csv", "urlhaus.csv", "threatfox.csv")
 	f.Add([]byte("md5_hash,sha1_hash,sha256_hash\n\"x\",,\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fd, _ := ParseCSV("fuzz", bytes.NewReader(b))

@@ -37,7 +37,7 @@ func (k Kind) String() string {
 // it accepts the common synonyms (ipv4, ip-dst, hostname, fqdn, sha-256, ...).
 func ParseKind(s string) (Kind, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "ip", "ipv4", "ipv6", "ipv4-addr", "ipv6-addr", "ip-src", "ip-dst", "ip_address", "address":
+	case "ip", "ipv4", "ipv6", "ipv4-addr", "ipv6-addr", "ip-src", "ip-dst", "ip_address", "address", "ip:port", "dst_ip":
 		return KindIP, true
 	case "cidr", "network", "prefix", "subnet", "net":
 		return KindCIDR, true
@@ -45,11 +45,11 @@ func ParseKind(s string) (Kind, bool) {
 		return KindDomain, true
 	case "url", "uri", "link":
 		return KindURL, true
-	case "md5":
+	case "md5", "md5_hash":
 		return KindMD5, true
-	case "sha1", "sha-1":
+	case "sha1", "sha-1", "sha1_hash":
 		return KindSHA1, true
-	case "sha256", "sha-256":
+	case "sha256", "sha-256", "sha256_hash":
 		return KindSHA256, true
 	}
 	return KindInvalid, false
@@ -77,8 +77,14 @@ type Indicator struct {
 	// reporter column, MISP creator organisation, STIX created_by_ref).
 	Source string
 	// ValidFrom and ValidUntil bound when the indicator applies, in event time;
-	// the zero time means unbounded on that side. ValidUntil is exclusive.
+	// the zero time means unbounded on that side. ValidUntil is exclusive. Only
+	// explicit validity (STIX valid_from/valid_until, CSV valid_from/valid_until
+	// columns) sets them.
 	ValidFrom, ValidUntil time.Time
+	// FirstSeen is when the feed first saw the indicator (CSV first_seen, MISP
+	// first_seen); informational, not a bound: activity before a report is common
+	// and a retrospective hunt must still find it.
+	FirstSeen time.Time
 	// Revoked indicators are dropped when an index is built.
 	Revoked bool
 }
@@ -142,6 +148,9 @@ func Normalize(k Kind, v string) (Kind, string, error) {
 	}
 	switch k {
 	case KindIP, KindCIDR:
+		if ap, err := netip.ParseAddrPort(v); err == nil { // "ip:port", as ThreatFox writes it
+			v = ap.Addr().String()
+		}
 		p, err := parsePrefix(v)
 		if err != nil {
 			return KindInvalid, "", err
@@ -386,6 +395,9 @@ func Infer(v string) (Kind, string, error) {
 		return Normalize(KindCIDR, v)
 	}
 	if _, err := netip.ParseAddr(v); err == nil {
+		return Normalize(KindIP, v)
+	}
+	if _, err := netip.ParseAddrPort(v); err == nil {
 		return Normalize(KindIP, v)
 	}
 	if isHex(v) {

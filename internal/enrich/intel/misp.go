@@ -181,7 +181,7 @@ func mispAttributeTo(f *Feed, base Indicator, a *mispAttribute, place string) {
 		base.Description = a.Comment
 	}
 	var err error
-	if base.ValidFrom, err = parseTime(a.FirstSeen); err != nil {
+	if base.FirstSeen, err = parseTime(a.FirstSeen); err != nil {
 		f.reject(place, err.Error())
 		return
 	}

@@ -24,8 +24,8 @@ func render(f *Feed) string {
 		return t.Format(time.RFC3339)
 	}
 	for _, in := range f.Indicators {
-		fmt.Fprintf(&b, "%-6s %s conf=%.2f from=%s until=%s revoked=%v labels=%v id=%q source=%q desc=%q\n",
-			in.Kind, in.Value, in.Confidence, tf(in.ValidFrom), tf(in.ValidUntil), in.Revoked, in.Labels, in.ID, in.Source, in.Description)
+		fmt.Fprintf(&b, "%-6s %s conf=%.2f seen=%s from=%s until=%s revoked=%v labels=%v id=%q source=%q desc=%q\n",
+			in.Kind, in.Value, in.Confidence, tf(in.FirstSeen), tf(in.ValidFrom), tf(in.ValidUntil), in.Revoked, in.Labels, in.ID, in.Source, in.Description)
 	}
 	for _, r := range f.Rejects {
 		fmt.Fprintf(&b, "reject %s\n", r)
@@ -41,6 +41,7 @@ func TestParseGolden(t *testing.T) {
 		{"plain.txt", FormatPlain},
 		{"feed.csv", FormatCSV},
 		{"urlhaus.csv", FormatCSV},
+		{"threatfox.csv", FormatCSV},
 		{"bundle.stix.json", FormatSTIX},
 		{"event.misp.json", FormatMISP},
 	} {
@@ -84,6 +85,7 @@ func TestParseCounts(t *testing.T) {
 		{"plain.txt", 13, 5, 0},
 		{"feed.csv", 6, 3, 0},
 		{"urlhaus.csv", 2, 1, 0},
+		{"threatfox.csv", 4, 1, 0},
 		{"bundle.stix.json", 7, 3, 3}, // 2 + 2 + 2 + the revoked one (dropped at Build)
 		{"event.misp.json", 8, 5, 1},
 	} {
