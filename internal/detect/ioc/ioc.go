@@ -251,8 +251,13 @@ func (d *Detector) signal(in *intel.Indicator, e *event.Event, matches []detect.
 	ev := detect.EvidenceOf(e)
 	observed := matches[0].Value
 	kind := entityKind(in.Kind)
-	if kind == detect.EntityDomain {
+	switch kind {
+	case detect.EntityDomain:
 		observed = strings.ToLower(strings.TrimSuffix(observed, "."))
+	case detect.EntityHash:
+		observed = strings.ToLower(observed)
+	case detect.EntityURL:
+		observed = in.Value // the normalised form both sides share
 	}
 	ents := []detect.Entity{{Kind: kind, Value: observed}}
 	for _, en := range detect.EntitiesOf(e) {

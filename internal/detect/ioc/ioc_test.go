@@ -218,3 +218,42 @@ func TestNoMatchAllocs(t *testing.T) {
 		t.Errorf("%.0f allocations per batch of %d non-matching events", allocs, len(batch))
 	}
 }
+
+// TestConcurrentReload runs Detect from several goroutines while the index is
+// swapped (run with -race): each batch sees one whole index.
+func TestConcurrentReload(t *testing.T) {
+	s := intel.NewStore(intel.StoreOptions{})
+	d := New(s, Options{})
+	small, big := syntheticIndex(t, 10), syntheticIndex(t, 1000)
+	batch := benignBatch(64)
+	batch[0].SetStr(event.DNSQuestionName, "h1.bad1.example") // in big only (j=1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 200 {
+			if i%2 == 0 {
+				s.Swap(small)
+			} else {
+				s.Swap(big)
+			}
+		}
+	}()
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			var err error
+			for range 50 {
+				if err = d.Detect(context.Background(), batch, func(detect.Signal) {}); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
+}

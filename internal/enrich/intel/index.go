@@ -24,7 +24,7 @@ type IndexOptions struct {
 type FeedStats struct {
 	Name        string
 	Indicators  int // kept in the index
-	Rejected    int // records rejected while parsing
+	Rejected    int // records rejected while parsing, plus empty validity windows
 	Unsupported int // of which unsupported patterns or types
 	Duplicates  int // same kind and value repeated in the feed
 	Revoked     int // dropped because revoked
@@ -81,7 +81,7 @@ func Build(feeds []*Feed, opts IndexOptions) (*Index, error) {
 	}
 	bits4, bits6 := map[int]bool{}, map[int]bool{}
 	for _, f := range feeds {
-		fs := FeedStats{Name: f.Name, Rejected: f.Rejected, Unsupported: f.Unsupported, Rejects: f.Rejects}
+		fs := FeedStats{Name: f.Name, Rejected: f.Rejected, Unsupported: f.Unsupported, Rejects: slices.Clone(f.Rejects)}
 		for i := range f.Indicators {
 			in := f.Indicators[i]
 			if in.Revoked {
@@ -90,6 +90,14 @@ func Build(feeds []*Feed, opts IndexOptions) (*Index, error) {
 			}
 			if in.Feed == "" {
 				in.Feed = f.Name
+			}
+			if !in.ValidFrom.IsZero() && !in.ValidUntil.IsZero() && !in.ValidUntil.After(in.ValidFrom) {
+				fs.Rejected++
+				if len(fs.Rejects) < MaxRejectsKept {
+					fs.Rejects = append(fs.Rejects, Reject{Place: f.Name + ":" + in.ID, Reason: fmt.Sprintf("%v %s: valid_until %s is not after valid_from %s",
+						in.Kind, in.Value, in.ValidUntil.Format(time.RFC3339), in.ValidFrom.Format(time.RFC3339))})
+				}
+				continue
 			}
 			if len(x.inds) >= maxN {
 				return nil, fmt.Errorf("building intel index: feed %s exceeds the cap of %d indicators", f.Name, maxN)

@@ -54,6 +54,7 @@ func TestIndexMatch(t *testing.T) {
 		Indicator{Kind: KindCIDR, Value: "192.0.2.0/24"},
 		Indicator{Kind: KindDomain, Value: "revoked.example", Revoked: true},
 		Indicator{Kind: KindDomain, Value: "evil.example"}, // duplicate within the feed
+		Indicator{Kind: KindDomain, Value: "empty.example", ValidFrom: day(10), ValidUntil: day(10)},
 	)
 	b := feedOf("b", Indicator{Kind: KindDomain, Value: "evil.example", Confidence: 0.9})
 	x, err := Build([]*Feed{a, b}, IndexOptions{})
@@ -61,7 +62,8 @@ func TestIndexMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := x.Stats()
-	if st.Indicators != 14 || st.Feeds[0].Duplicates != 1 || st.Feeds[0].Revoked != 1 {
+	if st.Indicators != 14 || st.Feeds[0].Duplicates != 1 || st.Feeds[0].Revoked != 1 || st.Feeds[0].Rejected != 1 ||
+		!strings.Contains(st.Feeds[0].Rejects[0].Reason, "is not after valid_from") {
 		t.Fatalf("stats %+v", st)
 	}
 	t5 := day(5)
@@ -88,6 +90,7 @@ func TestIndexMatch(t *testing.T) {
 		{"domain", "evil.example.com", t5, ""},
 		{"domain", "example", t5, ""},
 		{"domain", "revoked.example", t5, ""},
+		{"domain", "empty.example", day(10), ""},
 		{"domain", "window.example", day(9), ""},
 		{"domain", "www.window.example", day(10), "a/window.example"},
 		{"domain", "window.example", day(20), ""},
