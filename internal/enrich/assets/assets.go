@@ -22,10 +22,13 @@
 //     whose interval holds event time t. An interval starts at the first
 //     observation, is renewed by each later one and ends a lease time (default
 //     24 h, the common DHCP default) after the last, or when another host takes
-//     the IP, or at a release. This is the DHCP lease model of RFC 2131 §4.4
-//     seen from the logs: the learned binding is what passive asset inventories
-//     (Zeek's known_hosts / dhcp.log joins, Splunk ES asset and identity
-//     correlation) do with leases. Memory is bounded: at most MaxIPs addresses
+//     the IP, or at a release. This is the DHCP lease model (RFC 2131: a
+//     lease held until it expires unrenewed or is released, §3.1 and §4.4.5)
+//     seen from the logs, as passive inventories do it (Zeek's dhcp.log and
+//     known_hosts joins, Splunk ES asset correlation by IP). Addresses no one
+//     host holds (loopback, link-local, multicast) are never bound, and a
+//     domain's own name (an AD domain resolves to its controllers) must be
+//     kept out by the caller. Memory is bounded: at most MaxIPs addresses
 //     (the least recently observed evicted) with at most MaxHistory intervals
 //     each, and addresses quiet for longer than Retain (event time) dropped.
 //     Cost per tracked IP is about 130 bytes plus the host name with one
