@@ -327,8 +327,13 @@ func appendNormURL(dst []byte, s string) ([]byte, bool) {
 		host, port = auth[:j], auth[j+1:]
 	}
 	host = strings.TrimSuffix(host, ".")
-	if host == "" {
+	if host == "" || host[0] != '[' && strings.IndexByte(host, ':') >= 0 {
 		return dst, false
+	}
+	for j := 0; j < len(port); j++ {
+		if port[j] < '0' || port[j] > '9' {
+			return dst, false
+		}
 	}
 	start := len(dst)
 	dst = appendLower(dst, scheme)
