@@ -18,10 +18,17 @@
 // list infrastructure that is noisy, not necessarily hostile). The signal's
 // confidence is the indicator's confidence.
 //
+// Per field, the index answers the most specific match only: the longest prefix for
+// an address, the nearest listed domain for a name (so "a.cs.evil.example" reports
+// a feed's "cs.evil.example", not another feed's "evil.example"); all feeds listing
+// that same key are reported.
+//
 // Cost: an event that matches nothing allocates nothing (names are lower-cased and
 // URLs normalised into stack buffers by the index; addresses and hashes are
-// fixed-size keys); BenchmarkDetect measures events/s with 100,000 indicators. The
-// detector keeps no state across batches.
+// fixed-size keys): BenchmarkDetect, 100,000 mixed indicators, mixed conn/DNS/HTTP/
+// process events, about 280 ns and 0 allocations per non-matching event (3.5M
+// events/s on one of 2 shared cores at load 6); a match costs about 35 allocations
+// (1.3 kB) to build its signal. The detector keeps no state across batches.
 //
 // What it does not do: match e-mail addresses, JA3, file names or registry keys,
 // parse dns.answers, decide whether a match is a true positive (the correlator and
