@@ -10,8 +10,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vigilsec/vigil/internal/correlate/risk"
+	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/detect/behavior/travel"
+	"github.com/vigilsec/vigil/internal/enrich/assets"
 	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
 	"github.com/vigilsec/vigil/internal/store"
@@ -21,6 +24,7 @@ import (
 type behaviorOptions struct {
 	enabled    bool
 	identities string
+	dir        *identity.Directory // loaded from identities by the caller, or by buildBehavior
 	geoip      string
 	egress     string
 }
@@ -129,26 +133,81 @@ func behaviorModels(env behaviorEnv) ([]behavior.Model, error) {
 	return models, nil
 }
 
+// loadIdentities reads the identity directory, reporting its rejected rows on w.
+func loadIdentities(path string, w io.Writer) (*identity.Directory, error) {
+	d, rejected, err := identity.Load(path)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--identities: %w", err)}
+	}
+	for i, r := range rejected {
+		if i == 5 {
+			fmt.Fprintf(w, "vigil: %s: %d more rows rejected\n", path, len(rejected)-5)
+			break
+		}
+		fmt.Fprintf(w, "vigil: %s: rejected %v\n", path, r)
+	}
+	return d, nil
+}
+
+// loadAssets reads the asset inventory, reporting its rejected rows on w.
+func loadAssets(path string, w io.Writer) (*assets.Inventory, error) {
+	inv, rejected, err := assets.Load(path)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--assets: %w", err)}
+	}
+	for i, r := range rejected {
+		if i == 5 {
+			fmt.Fprintf(w, "vigil: %s: %d more rows rejected\n", path, len(rejected)-5)
+			break
+		}
+		fmt.Fprintf(w, "vigil: rejected %v\n", r)
+	}
+	return inv, nil
+}
+
+// businessContext tells the correlator what the business knows of an entity:
+// the asset inventory's criticality for hosts and addresses, the identity
+// directory's privileged flag for users. Either may be nil.
+func businessContext(inv *assets.Inventory, dir *identity.Directory) func(detect.Entity) (risk.Criticality, bool) {
+	if inv == nil && dir == nil {
+		return nil
+	}
+	return func(e detect.Entity) (risk.Criticality, bool) {
+		switch e.Kind {
+		case detect.EntityHost, detect.EntityIP:
+			if inv != nil {
+				if m := inv.Lookup(e.Value); m.Asset != nil {
+					c, _ := risk.ParseCriticality(m.Asset.Criticality.String())
+					return c, false
+				}
+			}
+		case detect.EntityUser:
+			if dir != nil {
+				if p, ok := dir.Lookup(e.Value); ok {
+					return risk.CriticalityUnknown, p.Privileged
+				}
+			}
+		}
+		return risk.CriticalityUnknown, false
+	}
+}
+
 // buildBehavior loads what the models need and builds the engine; it reports the
 // identity directory's rejected rows on w. The returned func releases what it opened.
 func buildBehavior(o behaviorOptions, log *slog.Logger, w io.Writer) (*behavior.Engine, func(), error) {
 	var env behaviorEnv
 	var opts behavior.Options
 	opts.Logger = log
-	if o.identities != "" {
-		d, rejected, err := identity.Load(o.identities)
+	if o.dir == nil && o.identities != "" {
+		d, err := loadIdentities(o.identities, w)
 		if err != nil {
-			return nil, nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--identities: %w", err)}
+			return nil, nil, err
 		}
-		for i, r := range rejected {
-			if i == 5 {
-				fmt.Fprintf(w, "vigil: %s: %d more rows rejected\n", o.identities, len(rejected)-5)
-				break
-			}
-			fmt.Fprintf(w, "vigil: %s: rejected %v\n", o.identities, r)
-		}
-		env.dir = d
-		opts.Users = d.Canonical
+		o.dir = d
+	}
+	if o.dir != nil {
+		env.dir = o.dir
+		opts.Users = o.dir.Canonical
 	}
 	var err error
 	if env.egressNets, env.egressASNs, err = parseEgress(o.egress); err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/detect"
@@ -363,5 +364,44 @@ func TestHuntIncidents(t *testing.T) {
 		float64(rep.IncidentPrecision.N) < 0.8*float64(rep.IncidentPrecision.D) {
 		t.Errorf("recall %d/%d, precision %d/%d, %d signals into %d incidents: want every campaign, >= 10x fewer incidents, precision >= 0.8",
 			rep.CampaignRecall.N, rep.CampaignRecall.D, rep.IncidentPrecision.N, rep.IncidentPrecision.D, rep.Signals, rep.Incidents)
+	}
+}
+
+func TestBusinessContext(t *testing.T) {
+	dir := t.TempDir()
+	invPath := filepath.Join(dir, "assets.csv")
+	if err := os.WriteFile(invPath, []byte("host,fqdn,ips,criticality\ndb-1,db-1.corp.example,10.0.0.5,extreme\nws-1,ws-1.corp.example,10.0.0.9,low\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	idPath := filepath.Join(dir, "people.csv")
+	if err := os.WriteFile(idPath, []byte("user,aliases,privileged\nroot-admin@corp.example,CORP\\root-admin,true\nalice@corp.example,,false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := loadAssets(invPath, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	people, err := loadIdentities(idPath, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := businessContext(inv, people)
+	for _, tt := range []struct {
+		e    detect.Entity
+		crit risk.Criticality
+		priv bool
+	}{
+		{detect.Entity{Kind: detect.EntityHost, Value: "DB-1"}, risk.CriticalityExtreme, false},
+		{detect.Entity{Kind: detect.EntityIP, Value: "10.0.0.9"}, risk.CriticalityLow, false},
+		{detect.Entity{Kind: detect.EntityHost, Value: "unknown-host"}, risk.CriticalityUnknown, false},
+		{detect.Entity{Kind: detect.EntityUser, Value: `CORP\root-admin`}, risk.CriticalityUnknown, true},
+		{detect.Entity{Kind: detect.EntityUser, Value: "alice@corp.example"}, risk.CriticalityUnknown, false},
+	} {
+		if c, p := ctx(tt.e); c != tt.crit || p != tt.priv {
+			t.Errorf("%v: criticality %v privileged %v, want %v %v", tt.e, c, p, tt.crit, tt.priv)
+		}
+	}
+	if businessContext(nil, nil) != nil {
+		t.Error("a context without inventory or directory")
 	}
 }

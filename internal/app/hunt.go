@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/detect/sigma"
+	"github.com/vigilsec/vigil/internal/enrich/assets"
 	"github.com/vigilsec/vigil/internal/ingest/files"
 	"github.com/vigilsec/vigil/internal/pipeline"
 	"github.com/vigilsec/vigil/internal/report"
@@ -103,6 +105,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	var bo behaviorOptions
 	bo.register(fs)
 	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
+	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
 	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100; in table and json output")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
 	paths, err := parseFlags(fs, args)
@@ -142,6 +145,17 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 	}
 
+	if bo.identities != "" {
+		if bo.dir, err = loadIdentities(bo.identities, env.Stderr); err != nil {
+			return err
+		}
+	}
+	var inventory *assets.Inventory
+	if *assetsPath != "" {
+		if inventory, err = loadAssets(*assetsPath, env.Stderr); err != nil {
+			return err
+		}
+	}
 	var beh *behavior.Engine
 	if bo.enabled {
 		log, err := newLogger(env.Stderr, o.logLevel)
@@ -154,8 +168,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 		defer closeBeh()
 		o.detectors = append(o.detectors, beh.Collector())
-	} else if bo.identities != "" || bo.geoip != "" || bo.egress != "" {
-		return &ExitError{Code: ExitUsage, Err: errors.New("--identities, --geoip and --egress need the behavioral models (--behavior)")}
+	} else if bo.geoip != "" || bo.egress != "" {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--geoip and --egress need the behavioral models (--behavior)")}
 	}
 
 	var sink *storeSink
@@ -210,7 +224,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	}
 	if st != nil {
 		report.SortSignals(signals)
-		incidents := correlateSignals(signals, *minRisk)
+		incidents := correlateSignals(signals, *minRisk, businessContext(inventory, bo.dir))
 		if werr := report.Results(env.Stdout, of, signals, incidents, st); werr != nil {
 			return errors.Join(err, werr)
 		}
@@ -225,8 +239,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 
 // correlateSignals groups signals (sorted by time) into incidents and keeps those
 // of at least minRisk, ranked by risk.
-func correlateSignals(signals []detect.Signal, minRisk float64) []correlate.Incident {
-	c := correlate.New(correlate.Options{})
+func correlateSignals(signals []detect.Signal, minRisk float64, ctx func(detect.Entity) (risk.Criticality, bool)) []correlate.Incident {
+	c := correlate.New(correlate.Options{Context: ctx})
 	for _, s := range signals {
 		c.Add(s)
 	}

@@ -24,6 +24,10 @@ type Options struct {
 	// a popular SaaS address, a shared server) and links nothing: through it every
 	// incident would join every other.
 	HubDegree int // default 10
+	// Context says what the business knows of an entity: the asset's criticality
+	// and whether the identity is privileged. Nil: nothing known. It raises (or
+	// lowers) an incident's risk in odds space (see package risk).
+	Context func(detect.Entity) (risk.Criticality, bool)
 }
 
 func (o Options) withDefaults() Options {
@@ -281,7 +285,7 @@ func (c *Correlator) Incidents() []Incident {
 		if inc == nil {
 			continue // merged into an older one
 		}
-		out = append(out, inc.incident())
+		out = append(out, inc.incident(c.opts.Context))
 	}
 	slices.SortStableFunc(out, func(a, b Incident) int {
 		if x := a.FirstSeen.Compare(b.FirstSeen); x != 0 {
@@ -304,8 +308,9 @@ func (c *Correlator) Stats() Stats {
 	return Stats{Signals: c.processed, Incidents: len(c.incs), Merges: len(c.mergedTo)}
 }
 
-// incident renders the state as an Incident.
-func (inc *incState) incident() Incident {
+// incident renders the state as an Incident; ctx (may be nil) gives the
+// entities' business context.
+func (inc *incState) incident(ctx func(detect.Entity) (risk.Criticality, bool)) Incident {
 	sigs := slices.Clone(inc.signals)
 	slices.SortStableFunc(sigs, func(a, b *detect.Signal) int {
 		if x := a.Time.Compare(b.Time); x != 0 {
@@ -354,16 +359,25 @@ func (inc *incState) incident() Incident {
 		out.Entities = append(out.Entities, detect.Entity{Kind: k.kind, Value: k.value})
 	}
 	out.Title = title(tactics, ents, len(counted), len(sigs))
-	out.Risk, out.Progress = incidentRisk(inc.id, sigs, tactics)
+	crit, priv := risk.CriticalityUnknown, false
+	if ctx != nil {
+		for _, e := range out.Entities {
+			c, p := ctx(e)
+			crit, priv = max(crit, c), priv || p
+		}
+	}
+	out.Risk, out.Progress = incidentRisk(inc.id, sigs, tactics, crit, priv)
 	return out
 }
 
 // incidentRisk scores an incident at its last signal: its signals as one
 // entity's contributions to the risk scorer (distinct rules, zeta-weighted,
-// decayed; see package risk), then the ATT&CK progression of its tactics in
-// the order they appeared as an odds multiplier of 1 + 2 x Progression.Score
-// (a rising chain across several tactics at most triples the odds).
-func incidentRisk(id string, sigs []*detect.Signal, tactics []string) (float64, attack.Progress) {
+// decayed; the most critical asset and any privileged identity among its
+// entities as odds modifiers; see package risk), then the ATT&CK progression of
+// its tactics in the order they appeared as an odds multiplier of
+// 1 + 2 x Progression.Score (a rising chain across several tactics at most
+// triples the odds).
+func incidentRisk(id string, sigs []*detect.Signal, tactics []string, crit risk.Criticality, priv bool) (float64, attack.Progress) {
 	sc, err := risk.New(risk.Config{MaxEntities: 1})
 	if err != nil {
 		return 0, attack.Progress{}
@@ -376,7 +390,7 @@ func incidentRisk(id string, sigs []*detect.Signal, tactics []string) (float64, 
 			tactic = s.Tactics[0]
 		}
 		_ = sc.Add(risk.Contribution{Entity: ent, Time: s.Time, Severity: s.Severity, Confidence: s.Confidence,
-			RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic})
+			RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic, Criticality: crit, Privileged: priv})
 		if s.Time.After(last) {
 			last = s.Time
 		}

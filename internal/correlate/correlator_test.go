@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
 )
 
@@ -137,4 +138,36 @@ func BenchmarkCorrelator(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(sigs))*float64(b.N)/b.Elapsed().Seconds(), "signals/s")
+}
+
+func TestContextRaisesRisk(t *testing.T) {
+	signals := []detect.Signal{
+		sig("a", 0, "credential-access", detect.SeverityMedium, "user:alice", "host:db-1"),
+		sig("b", time.Hour, "lateral-movement", detect.SeverityMedium, "user:alice", "host:db-1"),
+	}
+	riskWith := func(ctx func(detect.Entity) (risk.Criticality, bool)) float64 {
+		c := New(Options{Context: ctx})
+		for _, s := range signals {
+			c.Add(s)
+		}
+		return c.Incidents()[0].Risk
+	}
+	host := func(crit risk.Criticality) func(detect.Entity) (risk.Criticality, bool) {
+		return func(e detect.Entity) (risk.Criticality, bool) {
+			if e.Kind == detect.EntityHost {
+				return crit, false
+			}
+			return risk.CriticalityUnknown, false
+		}
+	}
+	none, low, high, extreme := riskWith(nil), riskWith(host(risk.CriticalityLow)), riskWith(host(risk.CriticalityHigh)), riskWith(host(risk.CriticalityExtreme))
+	if !(low < none && none < high && high < extreme) {
+		t.Errorf("risk by criticality: low %.2f, none %.2f, high %.2f, extreme %.2f: want increasing", low, none, high, extreme)
+	}
+	privileged := riskWith(func(e detect.Entity) (risk.Criticality, bool) {
+		return risk.CriticalityUnknown, e.Kind == detect.EntityUser
+	})
+	if privileged <= none {
+		t.Errorf("privileged user: risk %.2f, without %.2f", privileged, none)
+	}
 }
