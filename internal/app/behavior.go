@@ -14,9 +14,11 @@ import (
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/detect/behavior/travel"
+	"github.com/vigilsec/vigil/internal/detect/ioc"
 	"github.com/vigilsec/vigil/internal/enrich/assets"
 	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
+	"github.com/vigilsec/vigil/internal/enrich/intel"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -163,6 +165,34 @@ func loadAssets(path string, w io.Writer) (*assets.Inventory, error) {
 		fmt.Fprintf(w, "vigil: rejected %v\n", r)
 	}
 	return inv, nil
+}
+
+// loadIntel loads the threat-intelligence feeds into one index (all or nothing)
+// and returns the ioc detector over it; it reports each feed's counts and first
+// rejects on w.
+func loadIntel(paths []string, w io.Writer, quiet bool) (*ioc.Detector, error) {
+	sources := make([]intel.Source, len(paths))
+	for i, p := range paths {
+		sources[i] = intel.Source{Path: p}
+	}
+	store := intel.NewStore(intel.StoreOptions{})
+	idx, err := store.Load(sources)
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--intel: %w", err)}
+	}
+	if !quiet {
+		for _, f := range idx.Stats().Feeds {
+			fmt.Fprintf(w, "intel: %s: %d indicators, %d rejected (%d unsupported), %d duplicates, %d revoked\n",
+				f.Name, f.Indicators, f.Rejected, f.Unsupported, f.Duplicates, f.Revoked)
+			for i, r := range f.Rejects {
+				if i == 3 {
+					break
+				}
+				fmt.Fprintf(w, "  rejected %s: %s\n", r.Place, r.Reason)
+			}
+		}
+	}
+	return ioc.New(store, ioc.Options{}), nil
 }
 
 // businessContext tells the correlator what the business knows of an entity:

@@ -405,3 +405,50 @@ func TestBusinessContext(t *testing.T) {
 		t.Error("a context without inventory or directory")
 	}
 }
+
+// TestHuntIntel: a feed naming the simulated C2 server's domain and address
+// raises ioc signals on the beacon's traffic; a broken feed stops the run with its
+// place and reason.
+func TestHuntIntel(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "1", "--users", "30", "--days", "6", "--campaigns", "c2-http", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "truth.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var truth struct {
+		Campaigns []struct {
+			Entities []detect.Entity `json:"entities"`
+		} `json:"campaigns"`
+	}
+	if err := json.Unmarshal(raw, &truth); err != nil {
+		t.Fatal(err)
+	}
+	var feed strings.Builder
+	feed.WriteString("# simulated C2 infrastructure\n")
+	for _, e := range truth.Campaigns[0].Entities {
+		if e.Kind == detect.EntityDomain || (e.Kind == detect.EntityIP && !strings.HasPrefix(e.Value, "10.")) {
+			feed.WriteString(e.Value + "\n")
+		}
+	}
+	feedPath := filepath.Join(t.TempDir(), "c2.txt")
+	if err := os.WriteFile(feedPath, []byte(feed.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "hunt", "--behavior=false", "--intel", feedPath, "--output", "jsonl", filepath.Join(dir, "zeek"))
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	if n := strings.Count(out, `"detector_id":"ioc"`); n == 0 || !strings.Contains(errs, "intel: c2.txt: 2 indicators") {
+		t.Errorf("%d ioc signals; stderr:\n%s", n, errs)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"type": "bundle", "objects": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "hunt", "--intel", bad, filepath.Join(dir, "zeek")); code != ExitUsage || !strings.Contains(errs, "--intel") {
+		t.Errorf("broken feed: exit %d, %s", code, errs)
+	}
+}

@@ -105,6 +105,11 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	var bo behaviorOptions
 	bo.register(fs)
 	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
+	var intelFeeds []string
+	fs.Func("intel", "threat-intelligence feed (plain list, CSV, STIX 2.1 bundle or MISP event JSON; repeatable): events naming an indicator raise an ioc signal", func(v string) error {
+		intelFeeds = append(intelFeeds, v)
+		return nil
+	})
 	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
 	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100; in table and json output")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
@@ -155,6 +160,13 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		if inventory, err = loadAssets(*assetsPath, env.Stderr); err != nil {
 			return err
 		}
+	}
+	if len(intelFeeds) > 0 {
+		det, err := loadIntel(intelFeeds, env.Stderr, o.quiet)
+		if err != nil {
+			return err
+		}
+		o.detectors = append(o.detectors, det)
 	}
 	var beh *behavior.Engine
 	if bo.enabled {
