@@ -19,6 +19,7 @@ import (
 	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
 	"github.com/vigilsec/vigil/internal/enrich/intel"
+	"github.com/vigilsec/vigil/internal/event"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -193,6 +194,33 @@ func loadIntel(paths []string, w io.Writer, quiet bool) (*ioc.Detector, error) {
 		}
 	}
 	return ioc.New(store, ioc.Options{}), nil
+}
+
+// entityResolver tells the correlator which entities are one: a user by the
+// identity directory's primary name; a host or an address by the asset
+// inventory (an address of an asset is that host), else a host by its short
+// name (ws-042 and ws-042.corp.example are one host).
+func entityResolver(inv *assets.Inventory, dir *identity.Directory) func(detect.Entity) detect.Entity {
+	return func(e detect.Entity) detect.Entity {
+		switch e.Kind {
+		case detect.EntityUser:
+			if dir != nil {
+				if p, ok := dir.Lookup(e.Value); ok {
+					return detect.Entity{Kind: detect.EntityUser, Value: p.User}
+				}
+			}
+		case detect.EntityHost, detect.EntityIP:
+			if inv != nil {
+				if m := inv.Lookup(e.Value); m.Asset != nil {
+					return detect.Entity{Kind: detect.EntityHost, Value: event.CanonicalHost(m.Asset.FQDN).Short}
+				}
+			}
+			if e.Kind == detect.EntityHost {
+				return detect.Entity{Kind: detect.EntityHost, Value: event.CanonicalHost(e.Value).Short}
+			}
+		}
+		return e
+	}
 }
 
 // businessContext tells the correlator what the business knows of an entity:

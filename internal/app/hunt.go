@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
-	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/detect"
@@ -236,7 +235,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	}
 	if st != nil {
 		report.SortSignals(signals)
-		incidents := correlateSignals(signals, *minRisk, businessContext(inventory, bo.dir))
+		incidents := correlateSignals(signals, *minRisk, correlate.Options{
+			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(inventory, bo.dir)})
 		if werr := report.Results(env.Stdout, of, signals, incidents, st); werr != nil {
 			return errors.Join(err, werr)
 		}
@@ -251,8 +251,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 
 // correlateSignals groups signals (sorted by time) into incidents and keeps those
 // of at least minRisk, ranked by risk.
-func correlateSignals(signals []detect.Signal, minRisk float64, ctx func(detect.Entity) (risk.Criticality, bool)) []correlate.Incident {
-	c := correlate.New(correlate.Options{Context: ctx})
+func correlateSignals(signals []detect.Signal, minRisk float64, opts correlate.Options) []correlate.Incident {
+	c := correlate.New(opts)
 	for _, s := range signals {
 		c.Add(s)
 	}

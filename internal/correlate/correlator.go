@@ -28,6 +28,10 @@ type Options struct {
 	// and whether the identity is privileged. Nil: nothing known. It raises (or
 	// lowers) an incident's risk in odds space (see package risk).
 	Context func(detect.Entity) (risk.Criticality, bool)
+	// Resolve maps an entity to the one it is (entity resolution: CORP\alice and
+	// alice@corp.example are one person; ws-042 and ws-042.corp.example one
+	// host), so signals naming it differently link. Nil: values as given.
+	Resolve func(detect.Entity) detect.Entity
 }
 
 func (o Options) withDefaults() Options {
@@ -109,7 +113,7 @@ func (c *Correlator) Add(s detect.Signal) string {
 	if c.processed%4096 == 0 {
 		c.sweep(now)
 	}
-	keys := signalKeys(&s)
+	keys := c.signalKeys(&s)
 	c.updateNeighbours(keys, now)
 
 	var found []string
@@ -169,7 +173,7 @@ func (c *Correlator) merge(into, from *incState) {
 		into.last, from.last = max(into.last, from.last), 0
 	}
 	for _, s := range from.signals {
-		into.add(s, signalKeys(s))
+		into.add(s, c.signalKeys(s))
 	}
 	into.first = min(into.first, from.first)
 	delete(c.incs, from.id)
@@ -187,9 +191,12 @@ func (inc *incState) add(s *detect.Signal, keys []entKey) {
 }
 
 // signalKeys returns the linkable entities of s, each once.
-func signalKeys(s *detect.Signal) []entKey {
+func (c *Correlator) signalKeys(s *detect.Signal) []entKey {
 	keys := make([]entKey, 0, len(s.Entities))
 	for _, e := range s.Entities {
+		if c.opts.Resolve != nil && linkable[e.Kind] {
+			e = c.opts.Resolve(e)
+		}
 		k := entKey{e.Kind, strings.ToLower(e.Value)}
 		if linkable[e.Kind] && e.Value != "" && !slices.Contains(keys, k) {
 			keys = append(keys, k)

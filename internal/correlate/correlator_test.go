@@ -171,3 +171,33 @@ func TestContextRaisesRisk(t *testing.T) {
 		t.Errorf("privileged user: risk %.2f, without %.2f", privileged, none)
 	}
 }
+
+func TestResolveLinksAliases(t *testing.T) {
+	signals := []detect.Signal{
+		sig("a", 0, "", detect.SeverityLow, `user:CORP\alice`),
+		sig("b", time.Minute, "", detect.SeverityLow, "user:alice@corp.example"),
+		sig("c", 2*time.Minute, "", detect.SeverityLow, "host:ws-042"),
+		sig("d", 3*time.Minute, "", detect.SeverityLow, "ip:10.0.0.42"),
+	}
+	resolve := func(e detect.Entity) detect.Entity {
+		switch e.Value {
+		case `CORP\alice`:
+			return detect.Entity{Kind: detect.EntityUser, Value: "alice@corp.example"}
+		case "10.0.0.42":
+			return detect.Entity{Kind: detect.EntityHost, Value: "ws-042"}
+		}
+		return e
+	}
+	for _, tt := range []struct {
+		resolve func(detect.Entity) detect.Entity
+		want    int
+	}{{nil, 4}, {resolve, 2}} {
+		c := New(Options{Resolve: tt.resolve})
+		for _, s := range signals {
+			c.Add(s)
+		}
+		if got := len(c.Incidents()); got != tt.want {
+			t.Errorf("resolve %v: %d incidents, want %d", tt.resolve != nil, got, tt.want)
+		}
+	}
+}
