@@ -330,6 +330,9 @@ func appendNormURL(dst []byte, s string) ([]byte, bool) {
 	if host == "" || host[0] != '[' && strings.IndexByte(host, ':') >= 0 {
 		return dst, false
 	}
+	if host[0] == '.' || host[len(host)-1] == '.' || strings.Contains(host, "..") {
+		return dst, false // an empty label: not a host name
+	}
 	for j := 0; j < len(port); j++ {
 		if port[j] < '0' || port[j] > '9' {
 			return dst, false
