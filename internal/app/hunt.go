@@ -103,7 +103,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	so.register(fs)
 	var bo behaviorOptions
 	bo.register(fs)
-	output := fs.String("output", "", "output format: table, json, jsonl (default: table on a terminal, else jsonl)")
+	output := fs.String("output", "", "output format: table, json, jsonl, ocsf (OCSF 1.3 Incident and Detection Findings as JSON lines) (default: table on a terminal, else jsonl)")
 	var intelFeeds []string
 	fs.Func("intel", "threat-intelligence feed (plain list, CSV, STIX 2.1 bundle or MISP event JSON; repeatable): events naming an indicator raise an ioc signal", func(v string) error {
 		intelFeeds = append(intelFeeds, v)
@@ -235,6 +235,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	}
 	if st != nil {
 		report.SortSignals(signals)
+		report.ProductVersion = Version
 		incidents := correlateSignals(signals, *minRisk, correlate.Options{
 			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(inventory, bo.dir)})
 		if werr := report.Results(env.Stdout, of, signals, incidents, st); werr != nil {

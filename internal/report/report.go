@@ -26,15 +26,18 @@ const (
 	Table Format = "table"
 	JSON  Format = "json"
 	JSONL Format = "jsonl"
+	// OCSFL is OCSF 1.3 findings as JSON lines: incidents as Incident Findings
+	// (2005), signals as Detection Findings (2004).
+	OCSFL Format = "ocsf"
 )
 
 // ParseFormat validates an output format name.
 func ParseFormat(s string) (Format, error) {
 	switch f := Format(s); f {
-	case Table, JSON, JSONL:
+	case Table, JSON, JSONL, OCSFL:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown output format %q (want table, json or jsonl)", s)
+	return "", fmt.Errorf("unknown output format %q (want table, json, jsonl or ocsf)", s)
 }
 
 // SortSignals orders signals by event time, then severity (highest first), then id,
@@ -91,6 +94,8 @@ func Results(w io.Writer, f Format, signals []detect.Signal, incidents []correla
 		outs[i] = IncidentOut{Incident: inc, Start: inc.FirstSeen, End: inc.LastSeen, Why: why(inc, byID)}
 	}
 	switch f {
+	case OCSFL:
+		return OCSF(w, signals, incidents)
 	case JSON:
 		doc := struct {
 			Signals   []detect.Signal `json:"signals"`
