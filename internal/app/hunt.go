@@ -110,7 +110,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		return nil
 	})
 	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
-	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100; in table and json output")
+	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100, in table, json and ocsf output (0: every incident)")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
