@@ -452,3 +452,36 @@ func TestHuntIntel(t *testing.T) {
 		t.Errorf("broken feed: exit %d, %s", code, errs)
 	}
 }
+
+// TestBenignOnlyIncidents: on benign activity only (no campaign, the labelled
+// benign episodes still there), the default hunt raises at most one incident per
+// 1,000 users per day (issue 6's false-positive target).
+func TestBenignOnlyIncidents(t *testing.T) {
+	geo := geoipDir(t)
+	dir := t.TempDir()
+	const users, days = 100, 10
+	if code, _, errs := runCLI(t, "simulate", "--seed", "5", "--users", fmt.Sprint(users), "--days", fmt.Sprint(days), "--campaigns", "none", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	code, doc, errs := runCLI(t, "hunt", "--identities", filepath.Join(dir, "identities.csv"), "--geoip", geo, "--output", "json", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Signals   []json.RawMessage `json:"signals"`
+		Incidents []struct {
+			Risk  float64 `json:"risk"`
+			Title string  `json:"title"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(doc), &res); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d signals, %d incidents over %d user-days", len(res.Signals), len(res.Incidents), users*days)
+	if allowed := users * days / 1000; len(res.Incidents) > allowed {
+		for _, in := range res.Incidents {
+			t.Logf("%.1f %s", in.Risk, in.Title)
+		}
+		t.Errorf("%d incidents on benign days, want at most %d", len(res.Incidents), allowed)
+	}
+}

@@ -40,7 +40,7 @@ func runSimulate(_ context.Context, env Env, args []string) error {
 	servers := fs.Int("servers", 0, "Windows member servers (default: users/40, at least 3)")
 	linux := fs.Int("linux", 0, "Linux servers (default: users/50, at least 2)")
 	dcs := fs.Int("dcs", 0, "domain controllers (default 2)")
-	campaigns := fs.String("campaigns", "", "comma-separated campaign kinds to inject (default: all)")
+	campaigns := fs.String("campaigns", "", "comma-separated campaign kinds to inject (default: all; none: benign activity only)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -95,7 +95,8 @@ func runSimulate(_ context.Context, env Env, args []string) error {
 		*h.dst = h.v
 	}
 	kinds := of.Campaigns
-	if set["campaigns"] {
+	noCampaigns := set["campaigns"] && strings.TrimSpace(*campaigns) == "none"
+	if set["campaigns"] && !noCampaigns {
 		kinds = nil
 		known := sim.CampaignKinds()
 		for _, k := range strings.Split(*campaigns, ",") {
@@ -123,7 +124,7 @@ func runSimulate(_ context.Context, env Env, args []string) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("parsing --start: %w", err)}
 	}
 	stats, err := sim.Run(sim.Config{Seed: *seed, Users: *users, Days: *days, Start: st, Out: *out,
-		Hosts: hosts, Offices: of.Offices, Departments: of.Departments, Campaigns: kinds, Warmup: of.Warmup})
+		Hosts: hosts, Offices: of.Offices, Departments: of.Departments, Campaigns: kinds, NoCampaigns: noCampaigns, Warmup: of.Warmup})
 	if err != nil {
 		return fmt.Errorf("simulating: %w", err)
 	}

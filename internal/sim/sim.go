@@ -45,6 +45,7 @@ type Config struct {
 	Offices     []OfficeSpec
 	Departments []string
 	Campaigns   []string // campaign kinds to run (CampaignKinds); empty: all
+	NoCampaigns bool     // benign activity only (overrides Campaigns)
 	Warmup      *float64 // share of days before the first attack; nil: defaultWarmup
 }
 
@@ -129,7 +130,9 @@ func newGenerator(cfg Config) (*generator, error) {
 	if cfg.Warmup != nil {
 		warm = *cfg.Warmup
 	}
-	g.campaigns = planCampaigns(rng, org, start, end, cfg.Campaigns, warm)
+	if !cfg.NoCampaigns {
+		g.campaigns = planCampaigns(rng, org, start, end, cfg.Campaigns, warm)
+	}
 	return g, nil
 }
 
