@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/attack"
-	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
 )
 
@@ -247,17 +246,12 @@ func incidentFinding(in *IncidentOut, byID map[string]*detect.Signal) ocsfFindin
 	return f
 }
 
-// OCSF writes every signal as a Detection Finding and every incident as an
-// Incident Finding, one JSON object per line: incidents (ranked by risk) first.
-func OCSF(w io.Writer, signals []detect.Signal, incidents []correlate.Incident) error {
-	byID := make(map[string]*detect.Signal, len(signals))
-	for i := range signals {
-		byID[signals[i].ID] = &signals[i]
-	}
+// writeOCSF writes every incident as an Incident Finding, ranked as given, then
+// every signal as a Detection Finding, one JSON object per line.
+func writeOCSF(w io.Writer, signals []detect.Signal, incidents []IncidentOut, byID map[string]*detect.Signal) error {
 	enc := json.NewEncoder(w)
-	for _, inc := range incidents {
-		out := IncidentOut{Incident: inc, Start: inc.FirstSeen, End: inc.LastSeen, Why: why(inc, byID)}
-		if err := enc.Encode(incidentFinding(&out, byID)); err != nil {
+	for i := range incidents {
+		if err := enc.Encode(incidentFinding(&incidents[i], byID)); err != nil {
 			return fmt.Errorf("writing OCSF incident finding: %w", err)
 		}
 	}

@@ -95,7 +95,7 @@ func Results(w io.Writer, f Format, signals []detect.Signal, incidents []correla
 	}
 	switch f {
 	case OCSFL:
-		return OCSF(w, signals, incidents)
+		return writeOCSF(w, signals, outs, byID)
 	case JSON:
 		doc := struct {
 			Signals   []detect.Signal `json:"signals"`
@@ -119,7 +119,7 @@ func Results(w io.Writer, f Format, signals []detect.Signal, incidents []correla
 			return err
 		}
 	}
-	return Signals(w, f, signals, st)
+	return writeSignals(w, f, signals)
 }
 
 // why names an incident's strongest distinct signals (by severity, then time).
@@ -164,38 +164,18 @@ func incidentTable(w io.Writer, incs []IncidentOut) error {
 	return err
 }
 
-// Signals writes signals in format f. For JSON the summary is included in the one
-// document; for the other formats it is written separately with Summary.
-func Signals(w io.Writer, f Format, signals []detect.Signal, st *pipeline.Stats) error {
-	switch f {
-	case JSONL:
-		enc := json.NewEncoder(w)
-		for i := range signals {
-			if err := enc.Encode(&signals[i]); err != nil {
-				return fmt.Errorf("writing signal: %w", err)
-			}
-		}
-		return nil
-	case JSON:
-		doc := struct {
-			Signals []detect.Signal `json:"signals"`
-			Summary *Summary        `json:"summary,omitempty"`
-		}{Signals: signals}
-		if doc.Signals == nil {
-			doc.Signals = []detect.Signal{}
-		}
-		if st != nil {
-			doc.Summary = NewSummary(st)
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
-			return fmt.Errorf("writing results: %w", err)
-		}
-		return nil
-	default:
+// writeSignals writes signals as JSON lines or, for the table, as aligned rows.
+func writeSignals(w io.Writer, f Format, signals []detect.Signal) error {
+	if f != JSONL {
 		return signalTable(w, signals)
 	}
+	enc := json.NewEncoder(w)
+	for i := range signals {
+		if err := enc.Encode(&signals[i]); err != nil {
+			return fmt.Errorf("writing signal: %w", err)
+		}
+	}
+	return nil
 }
 
 func signalTable(w io.Writer, signals []detect.Signal) error {
