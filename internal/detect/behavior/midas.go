@@ -2,6 +2,7 @@ package behavior
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -252,7 +253,7 @@ func (m *EdgeStream) report(gi int, o *Obs, r *midas.Result, src, dst string, ou
 		features = append(features, detect.Feature{Name: k.String(), Observed: fmt.Sprintf("%.0f this minute", q.Count),
 			Expected: fmt.Sprintf("%.2f per minute before", q.MeanBefore), Weight: w})
 	}
-	slices.SortStableFunc(features, func(a, b detect.Feature) int { return -cmpFloat(a.Weight, b.Weight) })
+	slices.SortStableFunc(features, func(a, b detect.Feature) int { return -cmp.Compare(a.Weight, b.Weight) })
 	conf := clamp01(0.5 + 0.1*math.Log10(r.Score/m.cfg.MinScore+1) + 0.2*math.Min(float64(r.Elapsed)/(7*24*60), 1))
 	out.Emit(Finding{
 		Time: o.Time, RuleID: "edge_stream." + [...]string{"network", "auth"}[gi] + "." + r.Driver.String(),
@@ -268,16 +269,6 @@ func (m *EdgeStream) report(gi int, o *Obs, r *midas.Result, src, dst string, ou
 		},
 		Evidence: []detect.EvidenceRef{o.Evidence()},
 	})
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // MarkNormal implements Normalizer: bursts from entity (a source address or host)

@@ -1,6 +1,7 @@
 package dnsanomaly
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -777,18 +778,8 @@ func nonEmpty(s []string) []string {
 
 func sortFeatures(fs []Feature) {
 	slices.SortStableFunc(fs, func(a, b Feature) int {
-		return -cmpF(math.Abs(a.Z), math.Abs(b.Z))
+		return -cmp.Compare(math.Abs(a.Z), math.Abs(b.Z))
 	})
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // dur renders a window as "1 h", "15 min" or Go's form.
