@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // DefaultMaxIndicators is the indicator cap of an index when IndexOptions leaves it 0.
@@ -405,7 +406,7 @@ func (x *Index) AppendURLParts(dst []int32, scheme, host, pathQuery string, t ti
 		scheme = "http"
 	}
 	if j := strings.IndexByte(pathQuery, '#'); j >= 0 {
-		pathQuery = pathQuery[:j]
+		pathQuery = strings.TrimRightFunc(pathQuery[:j], unicode.IsSpace) // as appendNormURL
 	}
 	var buf [512]byte
 	b := appendLower(buf[:0], scheme)

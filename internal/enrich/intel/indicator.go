@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Kind is what an indicator names.
@@ -306,7 +307,9 @@ func appendNormURL(dst []byte, s string) ([]byte, bool) {
 	}
 	rest := s[i+3:]
 	if j := strings.IndexByte(rest, '#'); j >= 0 {
-		rest = rest[:j]
+		// Without its fragment the URL ends where the fragment began: trim the
+		// space before it as the whole URL's trailing space is trimmed.
+		rest = strings.TrimRightFunc(rest[:j], unicode.IsSpace)
 	}
 	end := strings.IndexAny(rest, "/?")
 	if end < 0 {
