@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
@@ -198,10 +199,12 @@ func loadIntel(paths []string, w io.Writer, quiet bool) (*ioc.Detector, error) {
 
 // entityResolver tells the correlator which entities are one: a user by the
 // identity directory's primary name; a host or an address by the asset
-// inventory (an address of an asset is that host), else a host by its short
-// name (ws-042 and ws-042.corp.example are one host).
-func entityResolver(inv *assets.Inventory, dir *identity.Directory) func(detect.Entity) detect.Entity {
-	return func(e detect.Entity) detect.Entity {
+// inventory (an address of an asset is that host) or, for an address, by the
+// host that held it at the signal's time (bindings learned from events, DHCP
+// leases and logons); else a host by its short name (ws-042 and
+// ws-042.corp.example are one host). res or dir may be nil.
+func entityResolver(res *assets.Resolver, dir *identity.Directory) func(detect.Entity, time.Time) detect.Entity {
+	return func(e detect.Entity, t time.Time) detect.Entity {
 		switch e.Kind {
 		case detect.EntityUser:
 			if dir != nil {
@@ -210,9 +213,13 @@ func entityResolver(inv *assets.Inventory, dir *identity.Directory) func(detect.
 				}
 			}
 		case detect.EntityHost, detect.EntityIP:
-			if inv != nil {
-				if m := inv.Lookup(e.Value); m.Asset != nil {
+			if res != nil {
+				m := res.Lookup(e.Value, t)
+				switch {
+				case m.Asset != nil:
 					return detect.Entity{Kind: detect.EntityHost, Value: event.CanonicalHost(m.Asset.FQDN).Short}
+				case m.Host != "":
+					return detect.Entity{Kind: detect.EntityHost, Value: event.CanonicalHost(m.Host).Short}
 				}
 			}
 			if e.Kind == detect.EntityHost {

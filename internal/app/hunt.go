@@ -237,7 +237,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		report.SortSignals(signals)
 		report.ProductVersion = Version
 		incidents := correlateSignals(signals, *minRisk, correlate.Options{
-			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(inventory, bo.dir)})
+			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(&assets.Resolver{Store: assets.NewStore(inventory)}, bo.dir)})
 		if werr := report.Results(env.Stdout, of, signals, incidents, st); werr != nil {
 			return errors.Join(err, werr)
 		}

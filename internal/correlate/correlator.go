@@ -30,8 +30,10 @@ type Options struct {
 	Context func(detect.Entity) (risk.Criticality, bool)
 	// Resolve maps an entity to the one it is (entity resolution: CORP\alice and
 	// alice@corp.example are one person; ws-042 and ws-042.corp.example one
-	// host), so signals naming it differently link. Nil: values as given.
-	Resolve func(detect.Entity) detect.Entity
+	// host; 10.1.2.3 is ws-042 while ws-042 holds its DHCP lease), so signals
+	// naming it differently link. t is the signal's event time, for bindings
+	// that change over time. Nil: values as given.
+	Resolve func(e detect.Entity, t time.Time) detect.Entity
 }
 
 func (o Options) withDefaults() Options {
@@ -195,7 +197,7 @@ func (c *Correlator) signalKeys(s *detect.Signal) []entKey {
 	keys := make([]entKey, 0, len(s.Entities))
 	for _, e := range s.Entities {
 		if c.opts.Resolve != nil && linkable[e.Kind] {
-			e = c.opts.Resolve(e)
+			e = c.opts.Resolve(e, s.Time)
 		}
 		k := entKey{e.Kind, strings.ToLower(e.Value)}
 		if linkable[e.Kind] && e.Value != "" && !slices.Contains(keys, k) {

@@ -179,19 +179,27 @@ func TestResolveLinksAliases(t *testing.T) {
 		sig("c", 2*time.Minute, "", detect.SeverityLow, "host:ws-042"),
 		sig("d", 3*time.Minute, "", detect.SeverityLow, "ip:10.0.0.42"),
 	}
-	resolve := func(e detect.Entity) detect.Entity {
+	t0 := signals[0].Time
+	leaseUntil := t0.Add(time.Hour) // 10.0.0.42 is ws-042 while the lease lasts
+	resolve := func(e detect.Entity, at time.Time) detect.Entity {
 		switch e.Value {
 		case `CORP\alice`:
 			return detect.Entity{Kind: detect.EntityUser, Value: "alice@corp.example"}
 		case "10.0.0.42":
-			return detect.Entity{Kind: detect.EntityHost, Value: "ws-042"}
+			if at.Before(leaseUntil) {
+				return detect.Entity{Kind: detect.EntityHost, Value: "ws-042"}
+			}
 		}
 		return e
 	}
+	expired := func(e detect.Entity, at time.Time) detect.Entity {
+		leaseUntil = t0.Add(time.Minute) // the address changed hands before d
+		return resolve(e, at)
+	}
 	for _, tt := range []struct {
-		resolve func(detect.Entity) detect.Entity
+		resolve func(detect.Entity, time.Time) detect.Entity
 		want    int
-	}{{nil, 4}, {resolve, 2}} {
+	}{{nil, 4}, {resolve, 2}, {expired, 3}} {
 		c := New(Options{Resolve: tt.resolve})
 		for _, s := range signals {
 			c.Add(s)
