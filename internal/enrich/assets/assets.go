@@ -17,12 +17,18 @@
 //     bytes per asset with one address and tag (TestInventoryMemoryPerAsset);
 //     a file holds at most MaxRows assets.
 //   - Bindings: time-bounded IP→host bindings learned from events that name
-//     both (a Windows event with host.name and host.ip, a DHCP lease). Per IP
-//     a short history of intervals is kept; HostAt(ip, t) answers with the host
-//     whose interval holds event time t. An interval starts at the first
-//     observation, is renewed by each later one and ends a lease time (default
-//     24 h, the common DHCP default) after the last, or when another host takes
-//     the IP, or at a release. This is the DHCP lease model (RFC 2131: a
+//     both (Learn and Resolver.ObserveEvent read DHCP leases, agents' reports
+//     on their own host, Windows logons naming the client workstation, a
+//     computer account's Kerberos requests; see Source). Per IP a short
+//     history of intervals is kept; HostAt(ip, t) answers with the host whose
+//     interval holds event time t. An interval starts at the first
+//     observation, is renewed by each later one and ends a lease time (the
+//     observation's own, a DHCP lease_time; else default 24 h, the common
+//     DHCP default) after the last, or when another host takes the IP, or at
+//     a release. Observations are Authoritative (DHCP, self-reports) or
+//     Claimed (a name a client gives itself, which anyone can forge): a claim
+//     never displaces an authoritative binding of another host while it is in
+//     force. A short name and an FQDN with that first label are one host. This is the DHCP lease model (RFC 2131: a
 //     lease held until it expires unrenewed or is released, §3.1 and §4.4.5)
 //     seen from the logs, as passive inventories do it (Zeek's dhcp.log and
 //     known_hosts joins, Splunk ES asset correlation by IP). Addresses no one
@@ -31,9 +37,9 @@
 //     kept out by the caller. Memory is bounded: at most MaxIPs addresses
 //     (the least recently observed evicted) with at most MaxHistory intervals
 //     each, and addresses quiet for longer than Retain (event time) dropped.
-//     Cost per tracked IP is about 130 bytes plus the host name with one
-//     interval (154 bytes with a 21-byte name, measured by
-//     TestBindingsMemoryPerIP), 32 bytes per further interval (plus the name
+//     Cost per tracked IP is about 150 bytes plus the host name with one
+//     interval (170 bytes with a 21-byte name, measured by
+//     TestBindingsMemoryPerIP), 48 bytes per further interval (plus the name
 //     when it is new for that IP); host strings are shared between intervals
 //     of one IP, not across IPs.
 //   - Store: the current inventory behind an atomic pointer, replaced by

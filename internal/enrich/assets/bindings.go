@@ -51,12 +51,28 @@ func (c BindingsConfig) withDefaults() BindingsConfig {
 	return c
 }
 
-// binding is one interval: host held the address from start, renewed at last.
-// host "" is a release.
+// binding is one interval: host held the address from start, renewed at last,
+// until until (the latest observation's time plus its lease). host "" is a
+// release. claimed: every observation in it was a Claimed one.
 type binding struct {
-	host        string
-	start, last int64 // unix nanoseconds, event time
+	host               string
+	start, last, until int64 // unix nanoseconds, event time
+	claimed            bool
 }
+
+// Evidence says how far an observation can be trusted.
+type Evidence uint8
+
+const (
+	// Authoritative: the address was handed out or reported by its holder (a
+	// DHCP server's lease, an agent describing its own host).
+	Authoritative Evidence = iota
+	// Claimed: a peer named itself to a server (an NTLM workstation name, an
+	// RDP client name, a machine account's ticket request). Anyone can claim
+	// any name, so a claim never displaces an Authoritative binding that is
+	// in force for another host; it is recorded otherwise.
+	Claimed
+)
 
 type ipEntry struct {
 	ip         netip.Addr
@@ -90,15 +106,31 @@ func (b *Bindings) Config() BindingsConfig { return b.cfg }
 // network (invalid, unspecified, loopback, link-local, multicast, broadcast;
 // see Bindable). The host is canonicalized (event.CanonicalHost) and copied.
 func (b *Bindings) Observe(t time.Time, ip netip.Addr, host string) {
+	b.ObserveAs(t, ip, host, 0, Authoritative)
+}
+
+// ObserveAs is Observe with the observation's own lease (a DHCP lease time; 0
+// or less takes the configured Lease; at most MaxLease) and evidence. It
+// reports whether the observation was recorded: false when ignored as Observe
+// describes, or for a Claimed observation while an Authoritative binding of
+// another host holds ip at t.
+func (b *Bindings) ObserveAs(t time.Time, ip netip.Addr, host string, lease time.Duration, ev Evidence) bool {
 	if !Bindable(ip) {
-		return
+		return false
 	}
 	h := event.CanonicalHost(host)
 	if h.FQDN == "" || event.ParseIP(h.FQDN).IsValid() {
-		return
+		return false
 	}
-	b.observe(t, ip, h.FQDN)
+	if lease <= 0 {
+		lease = b.cfg.Lease
+	}
+	return b.observe(t, ip, h.FQDN, min(lease, MaxLease), ev == Claimed)
 }
+
+// MaxLease caps an observation's lease: DHCP servers may grant "infinite"
+// leases (0xffffffff seconds), which would bind an address for a century.
+const MaxLease = 30 * 24 * time.Hour
 
 // Bindable reports whether ip can name one host on a network: not invalid,
 // unspecified, loopback, link-local (169.254/16, fe80::/10: every host has its
@@ -114,13 +146,40 @@ func Bindable(ip netip.Addr) bool {
 // expiry): no host holds it from t until the next observation.
 func (b *Bindings) Release(t time.Time, ip netip.Addr) {
 	if Bindable(ip) {
-		b.observe(t, ip, "")
+		b.observe(t, ip, "", 0, false)
 	}
 }
 
-func (b *Bindings) observe(t time.Time, ip netip.Addr, host string) {
+// ReleaseHost is Release when host (canonicalized) held ip at t, and nothing
+// otherwise; it reports whether it released. For a client giving up an
+// address it may never have held (a DHCP decline: the address was found in
+// use, perhaps by the host bound to it).
+func (b *Bindings) ReleaseHost(t time.Time, ip netip.Addr, host string) bool {
+	h := event.CanonicalHost(host)
+	if !Bindable(ip) || h.FQDN == "" || t.IsZero() {
+		return false
+	}
+	ip = ip.Unmap().WithZone("")
+	ns := t.UnixNano()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.byIP[ip.As16()]
+	if e == nil {
+		return false
+	}
+	if cur, ok := e.at(ns); !ok || cur != h.FQDN {
+		return false
+	}
+	b.moveFront(e)
+	b.newest = max(b.newest, ns)
+	b.record(e, ns, "", ns, false)
+	b.trim()
+	return true
+}
+
+func (b *Bindings) observe(t time.Time, ip netip.Addr, host string, lease time.Duration, claimed bool) bool {
 	if !ip.IsValid() || t.IsZero() {
-		return
+		return false
 	}
 	ip = ip.Unmap().WithZone("")
 	ns := t.UnixNano()
@@ -129,10 +188,14 @@ func (b *Bindings) observe(t time.Time, ip netip.Addr, host string) {
 	if ns > b.newest {
 		b.newest = ns
 	}
+	until := ns
+	if host != "" {
+		until = satAdd(ns, int64(lease))
+	}
 	e := b.byIP[ip.As16()]
 	if e == nil {
 		if host == "" {
-			return // releasing what was never bound changes nothing
+			return false // releasing what was never bound changes nothing
 		}
 		e = &ipEntry{ip: ip}
 		b.byIP[ip.As16()] = e
@@ -140,13 +203,35 @@ func (b *Bindings) observe(t time.Time, ip netip.Addr, host string) {
 	} else {
 		b.moveFront(e)
 	}
-	b.record(e, ns, host)
+	ok := b.record(e, ns, host, until, claimed)
 	b.trim()
+	return ok
 }
 
-// record merges one observation into e's history.
-func (b *Bindings) record(e *ipEntry, ns int64, host string) {
-	lease := int64(b.cfg.Lease)
+// sameHost reports whether canonical names a and b are one host: equal, or
+// one a short name (no dot) that is the other's first label, as a NetBIOS
+// workstation name and its host's DNS name are.
+func sameHost(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return a != "" && strings.IndexByte(a, '.') < 0 && len(b) > len(a) && b[len(a)] == '.' && b[:len(a)] == a
+}
+
+// satAdd is a+d for d >= 0, saturating at the largest int64.
+func satAdd(a, d int64) int64 {
+	if a > 1<<63-1-d {
+		return 1<<63 - 1
+	}
+	return a + d
+}
+
+// record merges one observation into e's history: host held the address at
+// ns until until. It reports false when a claim was refused.
+func (b *Bindings) record(e *ipEntry, ns int64, host string, until int64, claimed bool) bool {
 	// i: the last interval starting at or before ns.
 	i := len(e.hist) - 1
 	for i >= 0 && e.hist[i].start > ns {
@@ -154,18 +239,34 @@ func (b *Bindings) record(e *ipEntry, ns int64, host string) {
 	}
 	if i >= 0 {
 		cur := &e.hist[i]
-		if cur.host == host && (host == "" || ns-cur.last <= lease) {
-			if ns > cur.last {
-				cur.last = ns
+		same := sameHost(cur.host, host)
+		if claimed && !same && cur.host != "" && !cur.claimed && ns <= cur.until {
+			return false // a claim does not displace an authoritative binding in force
+		}
+		if same && (host == "" || ns <= cur.until) {
+			if len(host) > len(cur.host) {
+				cur.host = strings.Clone(host) // ws-042 seen as ws-042.corp.example
 			}
-			return
+			cur.last = max(cur.last, ns)
+			if host != "" {
+				cur.until = max(cur.until, until) // a release's until stays its start
+			}
+			cur.claimed = cur.claimed && claimed
+			return true
 		}
 	}
 	if i+1 < len(e.hist) {
 		nx := &e.hist[i+1]
-		if nx.host == host && nx.start-ns <= lease {
+		if sameHost(nx.host, host) && nx.start <= until {
+			if len(host) > len(nx.host) {
+				nx.host = strings.Clone(host)
+			}
 			nx.start = ns // an earlier observation of the following interval
-			return
+			nx.claimed = nx.claimed && claimed
+			if host == "" {
+				nx.until = ns
+			}
+			return true
 		}
 	}
 	shared := false
@@ -180,7 +281,7 @@ func (b *Bindings) record(e *ipEntry, ns int64, host string) {
 	}
 	e.hist = append(e.hist, binding{})
 	copy(e.hist[i+2:], e.hist[i+1:])
-	e.hist[i+1] = binding{host: host, start: ns, last: ns}
+	e.hist[i+1] = binding{host: host, start: ns, last: ns, until: until, claimed: claimed}
 	if len(e.hist) > b.cfg.MaxHistory {
 		drop := len(e.hist) - b.cfg.MaxHistory
 		e.hist = append(e.hist[:0], e.hist[drop:]...)
@@ -191,6 +292,7 @@ func (b *Bindings) record(e *ipEntry, ns int64, host string) {
 			b.remove(e)
 		}
 	}
+	return true
 }
 
 // trim enforces MaxIPs and Retain from the cold end.
@@ -198,7 +300,7 @@ func (b *Bindings) trim() {
 	for b.tail != nil {
 		e := b.tail
 		switch {
-		case b.newest-e.end(int64(b.cfg.Lease)) > int64(b.cfg.Retain):
+		case b.newest-e.end() > int64(b.cfg.Retain):
 			b.expired++
 		case len(b.byIP) > b.cfg.MaxIPs:
 			b.evicted++
@@ -210,7 +312,7 @@ func (b *Bindings) trim() {
 }
 
 // end is when e's latest binding stops holding.
-func (e *ipEntry) end(lease int64) int64 {
+func (e *ipEntry) end() int64 {
 	if len(e.hist) == 0 {
 		return 0
 	}
@@ -218,7 +320,7 @@ func (e *ipEntry) end(lease int64) int64 {
 	if l.host == "" {
 		return l.start
 	}
-	return l.last + lease
+	return l.until
 }
 
 // HostAt returns the canonical host name that held ip at event time t, from the
@@ -232,16 +334,16 @@ func (b *Bindings) HostAt(ip netip.Addr, t time.Time) (string, bool) {
 	if e == nil {
 		return "", false
 	}
-	return e.at(ns, int64(b.cfg.Lease))
+	return e.at(ns)
 }
 
-func (e *ipEntry) at(ns, lease int64) (string, bool) {
+func (e *ipEntry) at(ns int64) (string, bool) {
 	for i := len(e.hist) - 1; i >= 0; i-- {
 		x := e.hist[i]
 		if x.start > ns {
 			continue
 		}
-		if x.host == "" || ns-x.last > lease {
+		if x.host == "" || ns > x.until {
 			return "", false
 		}
 		return x.host, true
@@ -308,10 +410,12 @@ func (b *Bindings) remove(e *ipEntry) {
 
 // Snapshot format: magic, version, newest, evicted, expired, count, then per
 // address from coldest to hottest: address (length-prefixed 4 or 16 bytes),
-// interval count, per interval host (length-prefixed), start, last (varints).
+// interval count, per interval host (length-prefixed), start, last (varints),
+// and from version 2 until (varint) and a flags byte (1: claimed). Version 1
+// snapshots restore with until = last + the configured Lease, authoritative.
 const (
 	snapMagic   = "VGASSETB"
-	snapVersion = 1
+	snapVersion = 2
 	maxHostLen  = 253
 )
 
@@ -340,6 +444,12 @@ func (b *Bindings) Snapshot(w io.Writer) error {
 			buf = append(buf, x.host...)
 			buf = binary.AppendVarint(buf, x.start)
 			buf = binary.AppendVarint(buf, x.last)
+			buf = binary.AppendVarint(buf, x.until)
+			var flags byte
+			if x.claimed {
+				flags = 1
+			}
+			buf = append(buf, flags)
 		}
 	}
 	if _, err := bw.Write(buf); err != nil {
@@ -372,8 +482,8 @@ func (b *Bindings) Restore(r io.Reader) error {
 	if err != nil {
 		return fail("version", err)
 	}
-	if v != snapVersion {
-		return fmt.Errorf("restoring asset bindings: version %d, want %d", v, snapVersion)
+	if v != 1 && v != snapVersion {
+		return fmt.Errorf("restoring asset bindings: version %d, want 1 or %d", v, snapVersion)
 	}
 	newest, err := binary.ReadVarint(br)
 	if err != nil {
@@ -457,7 +567,24 @@ func (b *Bindings) Restore(r io.Reader) error {
 			if last < start || (j > 0 && start < e.hist[j-1].start) || (j == 0 && host == "") {
 				return fail(fmt.Sprintf("%s interval %d out of order or leading release", ip, j), nil)
 			}
-			e.hist = append(e.hist, binding{host: host, start: start, last: last})
+			x := binding{host: host, start: start, last: last, until: start}
+			switch {
+			case v == 1 && host != "":
+				x.until = satAdd(last, int64(b.cfg.Lease))
+			case v >= 2:
+				if x.until, err = binary.ReadVarint(br); err != nil {
+					return fail("interval until", err)
+				}
+				flags, err := br.ReadByte()
+				if err != nil {
+					return fail("interval flags", err)
+				}
+				if flags > 1 || (host == "" && (x.until != start || flags != 0)) || (host != "" && x.until < last) {
+					return fail(fmt.Sprintf("%s interval %d: until %d or flags %d inconsistent", ip, j, x.until, flags), nil)
+				}
+				x.claimed = flags == 1
+			}
+			e.hist = append(e.hist, x)
 		}
 		nb.byIP[ip.As16()] = e
 		nb.pushFront(e)
