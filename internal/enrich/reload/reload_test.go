@@ -1,9 +1,12 @@
 package reload
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -737,4 +740,54 @@ func TestHangupTriggerStops(t *testing.T) {
 	}
 	stop()
 	stop()
+}
+
+// The logs name sources, paths and counts, never file contents; Status
+// marshals for the API with stable keys.
+func TestLogsAndStatusJSON(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	hs := newHarness(t, Options{Logger: log}, "assets")
+	hs.write("assets", "SECRET-ROW-1", -time.Hour)
+	hs.poll(0)
+	hs.write("assets", "bad SECRET-ROW-2", 0)
+	hs.poll(time.Second)
+	hs.poll(time.Second)
+	if err := os.Remove(hs.h["assets"].path); err != nil {
+		t.Fatal(err)
+	}
+	hs.poll(time.Second)
+	hs.poll(time.Second)
+	out := buf.String()
+	if strings.Contains(out, "SECRET") {
+		t.Errorf("file contents in the log:\n%s", out)
+	}
+	for _, want := range []string{
+		`level=INFO msg="enrichment source reloaded" source=assets loaded=1 rejected=0 summary="1 record"`,
+		`level=DEBUG msg="enrichment source changed, waiting for it to settle" source=assets`,
+		`level=WARN msg="enrichment reload failed; previous version stays in force" source=assets err="reloading enrichment source assets: parsing `,
+		"no such file or directory (the previous version stays in force)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+
+	b, err := json.Marshal(hs.w.Status())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{`"source":"assets"`, `"state":"failing"`, `"last_attempt":"2030-03-01T12:00:04Z"`,
+		`"last_success":"2030-03-01T12:00:00Z"`, `"consecutive_failures":2`, `"summary":{"loaded":1,"rejected":0,"text":"1 record"}`} {
+		if !bytes.Contains(b, []byte(key)) {
+			t.Errorf("status JSON lacks %s: %s", key, b)
+		}
+	}
+	b, err = json.Marshal(newHarness(t, Options{}, "x").w.Status()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "last_") || strings.Contains(string(b), "next_retry") {
+		t.Errorf("pending source shows times: %s", b)
+	}
 }
