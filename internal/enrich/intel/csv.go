@@ -165,6 +165,10 @@ func parseCSVRow(f *Feed, cols csvColumns, rec []string, place string) {
 		f.reject(place, err.Error())
 		return
 	}
+	if err := checkWindow(base.ValidFrom, base.ValidUntil); err != nil {
+		f.reject(place, err.Error())
+		return
+	}
 	for _, i := range cols.labels {
 		base.Labels = appendLabels(base.Labels, get(i))
 	}
@@ -255,6 +259,15 @@ func appendLabels(dst []string, s string) []string {
 		}
 	}
 	return dst
+}
+
+// checkWindow fails when both bounds of a validity window are set and it is empty
+// (ValidUntil is exclusive), so the parser rejects the record at its place.
+func checkWindow(from, until time.Time) error {
+	if !from.IsZero() && !until.IsZero() && !until.After(from) {
+		return fmt.Errorf("valid_until %s is not after valid_from %s", until.Format(time.RFC3339Nano), from.Format(time.RFC3339Nano))
+	}
+	return nil
 }
 
 // maxLabels bounds the labels kept per indicator.

@@ -18,8 +18,11 @@
 // masked, /0 refused; domains lower-case without a trailing dot or "*." prefix,
 // at least two labels and a non-numeric top-level label (so a feed line "com" cannot
 // match the world), non-ASCII names only as punycode; URLs with scheme and host
-// lower-cased, user information, fragment and default port dropped, an empty path
-// written "/", path and query byte for byte; hashes lower-case hex, kind by length.
+// lower-cased, user information, fragment and default port dropped, IPv6 literals
+// canonical, ports decimal, an empty path written "/", path and query byte for
+// byte (the same normaliser reads event URLs, whole or in parts); hashes lower-case
+// hex, kind by length. Refanging and normalising are idempotent: a feed re-read from
+// its own normalised values is unchanged (FuzzFormatsAgree).
 //
 // Index: one slice of indicators chained by key (a map value is an int32), a map per
 // indexed kind. Addresses and prefixes live in one map keyed by netip.Prefix and are

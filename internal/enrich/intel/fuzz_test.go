@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -120,6 +121,50 @@ func checkSelfMatch(t *testing.T, x *Index) {
 	}
 }
 
+// spellings returns other spellings of the normalised URL n that name the same
+// resource and must normalise to n: scheme and host in upper case with user
+// information, a trailing dot and a fragment; the scheme's default port written
+// out; the port with a leading zero; an IPv6 literal fully expanded.
+func spellings(n string) []string {
+	scheme, rest, _ := strings.Cut(n, "://")
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return nil
+	}
+	host, port, bracketed, ok := splitAuthority(rest[:i])
+	if !ok {
+		return nil
+	}
+	tail := rest[i:]
+	wrap := func(h string) string {
+		if bracketed {
+			return "[" + h + "]"
+		}
+		return h
+	}
+	withPort := func(h, p string) string {
+		if p == "" {
+			return wrap(h)
+		}
+		return wrap(h) + ":" + p
+	}
+	dot := "."
+	if bracketed {
+		dot = ""
+	}
+	out := []string{strings.ToUpper(scheme) + "://User:Pw@" + strings.ToUpper(withPort(host+dot, port)) + tail + "#Frag"}
+	if def := map[string]string{"http": "80", "ws": "80", "https": "443", "wss": "443", "ftp": "21"}[scheme]; def != "" && port == "" {
+		out = append(out, scheme+"://"+withPort(host, def)+tail)
+	}
+	if port != "" {
+		out = append(out, scheme+"://"+withPort(host, "0"+port)+tail)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && bracketed {
+		out = append(out, scheme+"://"+withPort(strings.ToUpper(a.StringExpanded()), port)+tail)
+	}
+	return out
+}
+
 // urlParts splits a normalised URL as an HTTP log records it (url.scheme, url.domain,
 // url.original); ok is false when the URL has a port, which the parts cannot carry.
 func urlParts(u string) (scheme, host, pathQuery string, ok bool) {
@@ -232,6 +277,11 @@ func FuzzURL(f *testing.F) {
 			t.Fatalf("%q (normalised %q) not found", u, n)
 		}
 		checkSelfMatch(t, x) // also in parts, as HTTP logs give it
+		for _, v := range spellings(n) {
+			if len(x.AppendURL(nil, v, day(1))) != 1 {
+				t.Fatalf("%q (normalised %q): the equivalent spelling %q is not found", u, n, v)
+			}
+		}
 	})
 }
 

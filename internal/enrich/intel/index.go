@@ -95,7 +95,11 @@ func Build(feeds []*Feed, opts IndexOptions) (*Index, error) {
 			if !in.ValidFrom.IsZero() && !in.ValidUntil.IsZero() && !in.ValidUntil.After(in.ValidFrom) {
 				fs.Rejected++
 				if len(fs.Rejects) < MaxRejectsKept {
-					fs.Rejects = append(fs.Rejects, Reject{Place: f.Name + ":" + in.ID, Reason: fmt.Sprintf("%v %s: valid_until %s is not after valid_from %s",
+					place := fmt.Sprintf("%s:indicators[%d]", f.Name, i) // parsers reject these with their own place first
+					if in.ID != "" {
+						place = f.Name + ":" + in.ID
+					}
+					fs.Rejects = append(fs.Rejects, Reject{Place: place, Reason: fmt.Sprintf("%v %s: valid_until %s is not after valid_from %s",
 						in.Kind, in.Value, in.ValidUntil.Format(time.RFC3339), in.ValidFrom.Format(time.RFC3339))})
 				}
 				continue
@@ -396,8 +400,10 @@ func URLHost(u string) string {
 }
 
 // AppendURLParts is AppendURL for a URL given in parts, as HTTP logs record it: the
-// scheme ("" means http), the host (url.domain, no port) and the path with query
-// (url.original when it is relative). It does not allocate.
+// scheme ("" means http), the host (url.domain: a name or address, an IPv6 address
+// with or without brackets, a port if the log left one there) and the path with
+// query (url.original when it is relative). The host and port are normalised as
+// AppendURL normalises them. It does not allocate.
 func (x *Index) AppendURLParts(dst []int32, scheme, host, pathQuery string, t time.Time) []int32 {
 	if len(x.urls) == 0 || host == "" || len(scheme)+len(host)+len(pathQuery) > maxValueLen {
 		return dst
@@ -405,15 +411,33 @@ func (x *Index) AppendURLParts(dst []int32, scheme, host, pathQuery string, t ti
 	if scheme == "" {
 		scheme = "http"
 	}
+	if !isScheme(scheme) {
+		return dst
+	}
 	if j := strings.IndexByte(pathQuery, '#'); j >= 0 {
 		pathQuery = strings.TrimRightFunc(pathQuery[:j], unicode.IsSpace) // as appendNormURL
+	}
+	if j := strings.LastIndexByte(host, '@'); j >= 0 {
+		host = host[j+1:]
+	}
+	h, port, bracketed := host, "", true
+	if host != "" && host[0] == '[' || strings.Count(host, ":") < 2 { // else an unbracketed IPv6 address
+		var ok bool
+		if h, port, bracketed, ok = splitAuthority(host); !ok {
+			return dst
+		}
 	}
 	var buf [512]byte
 	b := appendLower(buf[:0], scheme)
 	b = append(b, "://"...)
-	b = appendLower(b, strings.TrimSuffix(host, "."))
+	b, ok := appendHostPort(b, b[:len(b)-3], h, port, bracketed)
+	if !ok {
+		return dst
+	}
 	if pathQuery == "" || pathQuery[0] == '?' {
 		b = append(b, '/')
+	} else if pathQuery[0] != '/' {
+		return dst // not a path: no normalised URL has it after its host
 	}
 	b = append(b, pathQuery...)
 	if head, ok := x.urls[string(b)]; ok {

@@ -55,6 +55,7 @@ func TestIndexMatch(t *testing.T) {
 		Indicator{Kind: KindDomain, Value: "revoked.example", Revoked: true},
 		Indicator{Kind: KindDomain, Value: "evil.example"}, // duplicate within the feed
 		Indicator{Kind: KindDomain, Value: "empty.example", ValidFrom: day(10), ValidUntil: day(10)},
+		Indicator{Kind: KindURL, Value: "http://[2001:db8::1]/p"},
 	)
 	b := feedOf("b", Indicator{Kind: KindDomain, Value: "evil.example", Confidence: 0.9})
 	x, err := Build([]*Feed{a, b}, IndexOptions{})
@@ -62,7 +63,7 @@ func TestIndexMatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := x.Stats()
-	if st.Indicators != 14 || st.Feeds[0].Duplicates != 1 || st.Feeds[0].Revoked != 1 || st.Feeds[0].Rejected != 1 ||
+	if st.Indicators != 15 || st.Feeds[0].Duplicates != 1 || st.Feeds[0].Revoked != 1 || st.Feeds[0].Rejected != 1 ||
 		!strings.Contains(st.Feeds[0].Rejects[0].Reason, "is not after valid_from") {
 		t.Fatalf("stats %+v", st)
 	}
@@ -102,6 +103,15 @@ func TestIndexMatch(t *testing.T) {
 		{"url", "/login?x=1", t5, ""},
 		{"parts", "HTTPS Phish.Example. /login?x=1#f", t5, "a/https://phish.example/login?x=1"},
 		{"parts", "https phish.example /login?x=2", t5, ""},
+		{"parts", "https phish.example:443 /login?x=1", t5, "a/https://phish.example/login?x=1"}, // a port left in url.domain
+		{"parts", "https phish.example:0443 /login?x=1", t5, "a/https://phish.example/login?x=1"},
+		{"parts", "https phish.example login?x=1", t5, ""}, // not a path: was joined to the host
+		{"parts", "h%ttp phish.example /login?x=1", t5, ""},
+		{"url", "http://[2001:DB8:0:0::1]:80/p", t5, "a/http://[2001:db8::1]/p"}, // IPv6 literal spelt differently
+		{"parts", "http [2001:db8::1] /p", t5, "a/http://[2001:db8::1]/p"},
+		{"parts", "http 2001:DB8::1 /p", t5, "a/http://[2001:db8::1]/p"}, // url.domain without brackets: was "http://2001:db8::1/p"
+		{"parts", "http [2001:db8::1]:80 /p", t5, "a/http://[2001:db8::1]/p"},
+		{"parts", "http [2001:db8::1 /p", t5, ""},
 		{"hash", "D41D8CD98F00B204E9800998ECF8427E", t5, "a/d41d8cd98f00b204e9800998ecf8427e"},
 		{"hash", "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3", t5, "a/a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"},
 		{"hash", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", t5, "a/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -246,9 +247,11 @@ func NormalizeDomain(d string) (string, error) {
 
 // NormalizeURL returns the canonical form of an absolute URL: scheme and host
 // lower-cased, user information, the fragment and the scheme's default port
-// removed, trailing dot of the host removed, an empty path written "/". Path and
-// query are kept byte for byte (no percent-decoding). It rejects URLs without a
-// scheme or host.
+// removed, trailing dot of the host removed, an IPv6 literal in its canonical form
+// (RFC 5952), the port in decimal without leading zeros, an empty path written "/".
+// Path and query are kept byte for byte (no percent-decoding). It rejects URLs
+// without a scheme or host, hosts that are neither an address nor a DNS name as
+// NormalizeDomain writes it (space, "*."), and ports beyond 65535.
 func NormalizeURL(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > maxValueLen {
@@ -264,8 +267,12 @@ func NormalizeURL(s string) (string, error) {
 			return "", fmt.Errorf("URL %q has an invalid IPv6 host", s)
 		}
 	} else if _, err := netip.ParseAddr(host); err != nil {
-		if _, err := NormalizeDomain(host); err != nil {
+		d, err := NormalizeDomain(host)
+		if err != nil {
 			return "", fmt.Errorf("URL %q: %w", s, err)
+		}
+		if d != host { // space or "*." that NormalizeDomain would drop: not a host
+			return "", fmt.Errorf("URL %q: host %q is not a DNS name", s, host)
 		}
 	}
 	return string(b), nil
@@ -295,15 +302,8 @@ func urlHost(u string) string {
 // normaliser for both feed values and event values, so the two always agree.
 func appendNormURL(dst []byte, s string) ([]byte, bool) {
 	i := strings.Index(s, "://")
-	if i <= 0 {
+	if i <= 0 || !isScheme(s[:i]) {
 		return dst, false
-	}
-	scheme := s[:i]
-	for j := 0; j < len(scheme); j++ {
-		c := scheme[j]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
-			return dst, false
-		}
 	}
 	rest := s[i+3:]
 	if j := strings.IndexByte(rest, '#'); j >= 0 {
@@ -319,36 +319,15 @@ func appendNormURL(dst []byte, s string) ([]byte, bool) {
 	if j := strings.LastIndexByte(auth, '@'); j >= 0 {
 		auth = auth[j+1:]
 	}
-	host, port := auth, ""
-	if strings.HasPrefix(auth, "[") {
-		j := strings.IndexByte(auth, ']')
-		if j < 0 {
-			return dst, false
-		}
-		host, port = auth[:j+1], strings.TrimPrefix(auth[j+1:], ":")
-	} else if j := strings.LastIndexByte(auth, ':'); j >= 0 {
-		host, port = auth[:j], auth[j+1:]
-	}
-	host = strings.TrimSuffix(host, ".")
-	if host == "" || host[0] != '[' && strings.IndexByte(host, ':') >= 0 {
+	host, port, bracketed, ok := splitAuthority(auth)
+	if !ok {
 		return dst, false
 	}
-	if host[0] == '.' || host[len(host)-1] == '.' || strings.Contains(host, "..") {
-		return dst, false // an empty label: not a host name
-	}
-	for j := 0; j < len(port); j++ {
-		if port[j] < '0' || port[j] > '9' {
-			return dst, false
-		}
-	}
 	start := len(dst)
-	dst = appendLower(dst, scheme)
-	sch := dst[start:]
+	dst = appendLower(dst, s[:i])
 	dst = append(dst, "://"...)
-	dst = appendLower(dst, host)
-	if port != "" && !isDefaultPort(sch, port) {
-		dst = append(dst, ':')
-		dst = append(dst, port...)
+	if dst, ok = appendHostPort(dst, dst[start:len(dst)-3], host, port, bracketed); !ok {
+		return dst[:start], false
 	}
 	if tail == "" || tail[0] == '?' {
 		dst = append(dst, '/')
@@ -357,14 +336,87 @@ func appendNormURL(dst []byte, s string) ([]byte, bool) {
 	return dst, true
 }
 
-func isDefaultPort(scheme []byte, port string) bool {
+// isScheme reports whether s is a URL scheme (RFC 3986 §3.1).
+func isScheme(s string) bool {
+	for j := 0; j < len(s); j++ {
+		c := s[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// splitAuthority splits an authority without user information into host and port;
+// an IPv6 literal's host is returned without its brackets (bracketed true). ok is
+// false when a bracket is not closed or something other than ":port" follows it.
+func splitAuthority(auth string) (host, port string, bracketed, ok bool) {
+	if strings.HasPrefix(auth, "[") {
+		j := strings.IndexByte(auth, ']')
+		if j < 0 {
+			return "", "", false, false
+		}
+		host, rest := auth[1:j], auth[j+1:]
+		if rest != "" && rest[0] != ':' {
+			return "", "", false, false // "[::1]80": not a port
+		}
+		return host, strings.TrimPrefix(rest, ":"), true, true
+	}
+	if j := strings.LastIndexByte(auth, ':'); j >= 0 {
+		return auth[:j], auth[j+1:], false, true
+	}
+	return auth, "", false, true
+}
+
+// appendHostPort appends the normalised host and port of a URL with scheme sch
+// (lower-case): a name or IPv4 address lower-cased without one trailing dot, an
+// IPv6 literal in its canonical form (RFC 5952, as netip writes it) in brackets,
+// the port in decimal without leading zeros and left out when it is the scheme's
+// default. ok is false when the host is empty, has an empty label or an unbracketed
+// colon, the IPv6 literal is not an address or has a zone, or the port is not
+// 0..65535.
+func appendHostPort(dst, sch []byte, host, port string, bracketed bool) ([]byte, bool) {
+	if bracketed {
+		a, err := netip.ParseAddr(host)
+		if err != nil || !a.Is6() || a.Zone() != "" { // a zone names an interface of the logging host
+			return dst, false
+		}
+		dst = append(dst, '[')
+		dst = a.AppendTo(dst)
+		dst = append(dst, ']')
+	} else {
+		host = strings.TrimSuffix(host, ".")
+		if host == "" || strings.IndexByte(host, ':') >= 0 {
+			return dst, false
+		}
+		if host[0] == '.' || host[len(host)-1] == '.' || strings.Contains(host, "..") {
+			return dst, false // an empty label: not a host name
+		}
+		dst = appendLower(dst, host)
+	}
+	n := 0
+	for j := 0; j < len(port); j++ {
+		if port[j] < '0' || port[j] > '9' {
+			return dst, false
+		}
+		if n = n*10 + int(port[j]-'0'); n > 65535 {
+			return dst, false
+		}
+	}
+	if port != "" && !isDefaultPort(sch, n) {
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, int64(n), 10)
+	}
+	return dst, true
+}
+func isDefaultPort(scheme []byte, port int) bool {
 	switch string(scheme) {
 	case "http", "ws":
-		return port == "80"
+		return port == 80
 	case "https", "wss":
-		return port == "443"
+		return port == 443
 	case "ftp":
-		return port == "21"
+		return port == 21
 	}
 	return false
 }
@@ -424,15 +476,26 @@ func Infer(v string) (Kind, string, error) {
 	return Normalize(KindDomain, v)
 }
 
-// Refang undoes the usual defanging of indicators in reports and feeds.
+var refanger = strings.NewReplacer("[.]", ".", "(.)", ".", "[dot]", ".", "[:]", ":", "[://]", "://")
+
+// Refang undoes the usual defanging of indicators in reports and feeds: "[.]",
+// "(.)", "[dot]", "[:]", "[://]" and a leading hxxp or hxxps in any case. It
+// replaces until nothing is left to replace ("[[.]]" is "."), so refanging a refanged
+// value changes nothing and a feed re-read from its own normalised values is
+// unchanged.
 func Refang(v string) string {
-	if !strings.ContainsAny(v, "[(x") {
+	if !strings.ContainsAny(v, "[(xX") {
 		return v
 	}
-	r := strings.NewReplacer("[.]", ".", "(.)", ".", "[dot]", ".", "[:]", ":", "[://]", "://")
-	v = r.Replace(v)
-	for _, p := range [...]string{"hxxps://", "hxxp://", "hXXps://", "hXXp://"} {
-		if strings.HasPrefix(v, p) {
+	for { // every replacement shortens v, so this ends
+		w := refanger.Replace(v)
+		if w == v {
+			break
+		}
+		v = w
+	}
+	for _, p := range [...]string{"hxxps://", "hxxp://"} {
+		if len(v) >= len(p) && strings.EqualFold(v[:len(p)], p) {
 			v = "http" + v[4:]
 			break
 		}

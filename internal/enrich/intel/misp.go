@@ -118,17 +118,22 @@ func mispEventTo(f *Feed, ev *mispEvent) {
 	for _, t := range ev.Tag {
 		base.Labels = appendLabels(base.Labels, t.Name)
 	}
-	attrs := ev.Attribute
-	for _, o := range ev.Object {
-		attrs = append(attrs[:len(attrs):len(attrs)], o.Attribute...)
-	}
-	for i := range attrs {
-		a := &attrs[i]
-		place := fmt.Sprintf("%s:%s", f.Name, a.UUID)
-		if a.UUID == "" {
-			place = fmt.Sprintf("%s:%s/Attribute[%d]", f.Name, ev.UUID, i)
+	// An attribute's place is its uuid, else its JSON path in the event (an object's
+	// attributes counted within the object, not after the event's own).
+	place := func(a *mispAttribute, path string, i int) string {
+		if a.UUID != "" {
+			return f.Name + ":" + a.UUID
 		}
-		mispAttributeTo(f, base, a, place)
+		return fmt.Sprintf("%s:%s/%sAttribute[%d]", f.Name, ev.UUID, path, i)
+	}
+	for i := range ev.Attribute {
+		mispAttributeTo(f, base, &ev.Attribute[i], place(&ev.Attribute[i], "", i))
+	}
+	for j := range ev.Object {
+		for i := range ev.Object[j].Attribute {
+			a := &ev.Object[j].Attribute[i]
+			mispAttributeTo(f, base, a, place(a, fmt.Sprintf("Object[%d]/", j), i))
+		}
 	}
 }
 

@@ -126,6 +126,29 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestRejectPlaces: an empty validity window is rejected by the parser at the record's
+// place; before, Build rejected it as "name:" + id, which is no place when a CSV row
+// has no id column (fuzz invariant: every reject names file:line or a JSON path).
+func TestRejectPlaces(t *testing.T) {
+	for _, tc := range []struct {
+		format Format
+		in     string
+		want   string
+	}{
+		{FormatCSV, "indicator,valid_from,valid_until\n198.51.100.7,2024-01-02,2024-01-01\n", "t:2: valid_until 2024-01-01T00:00:00Z is not after valid_from 2024-01-02T00:00:00Z"},
+		{FormatCSV, "indicator,valid_from,valid_until\n198.51.100.7,2024-01-02,2024-01-02\n", "t:2: valid_until"},
+		{FormatSTIX, `{"type":"bundle","objects":[{"type":"indicator","pattern":"[ipv4-addr:value = '198.51.100.7']","valid_from":"2024-01-02T00:00:00Z","valid_until":"2024-01-01T00:00:00Z"}]}`, "t:objects[0]: valid_until"},
+		// An object's attribute without uuid is placed within its object; before, it was
+		// numbered after the event's own attributes ("e/Attribute[1]").
+		{FormatMISP, `{"Event":{"uuid":"e","Attribute":[{"type":"domain","value":"a.example","to_ids":1}],"Object":[{"Attribute":[{"type":"domain","value":"bad value","to_ids":1}]}]}}`, "t:e/Object[0]/Attribute[0]: domain"},
+	} {
+		f, err := Parse(tc.format, "t", strings.NewReader(tc.in))
+		if err != nil || f.Rejected != 1 || !strings.HasPrefix(f.Rejects[0].String(), tc.want) {
+			t.Errorf("%s: %v %s", tc.in, err, render(f))
+		}
+	}
+}
+
 func TestSTIXPattern(t *testing.T) {
 	for _, tc := range []struct {
 		pattern string
@@ -145,6 +168,10 @@ func TestSTIXPattern(t *testing.T) {
 		{"[ipv4-addr:value = '1.2.3.4", "error:unterminated string"},
 		{"", "error:empty pattern"},
 		{"[ORacle:value = 'x']", "error:unsupported pattern"},
+		// CR and LF separate tokens everywhere, as the lexer's space() already had it:
+		// before, "OR\r" was no keyword and a path ran on over a newline.
+		{"[ipv4-addr:value\r\n= '1.2.3.4'\r\nOR\r\ndomain-name:value = 'b.example']", "cidr=1.2.3.4;domain=b.example"},
+		{"[ipv4-addr:value = '1.2.3.4']\nOR\r[domain-name:value\n= 'b.example']", "cidr=1.2.3.4;domain=b.example"},
 	} {
 		comps, err := parseSTIXPattern(tc.pattern)
 		var got string
@@ -193,6 +220,23 @@ func TestNormalize(t *testing.T) {
 		{"http://evil.example:8o/", KindURL, "", 0},
 		{"a00://0.a::", KindURL, "", 0},
 		{"1http://x.example/", KindURL, "", 0},
+		// Review and fuzz findings (FuzzFormatsAgree, FuzzDetectParsed): each was a value
+		// that normalised to something a second pass or an equivalent event spelling
+		// disagreed with.
+		{"HXXP://evil[.]example/x", KindInvalid, "http://evil.example/x", KindURL},   // upper-case defanged scheme was kept as hxxp
+		{"hXxPs://evil.example/x", KindInvalid, "https://evil.example/x", KindURL},   // any case
+		{"http://evil.example/[[.]]", KindInvalid, "http://evil.example/.", KindURL}, // nested defanging: refang to the end, idempotent
+		{"evil[[.]]example", KindInvalid, "evil.example", KindDomain},                // likewise
+		{"http://evil.example /x", KindURL, "", 0},                                   // space in the host was accepted (NormalizeDomain trimmed it)
+		{"http:// evil.example/x", KindURL, "", 0},                                   // likewise, leading
+		{"http://*.evil.example/", KindURL, "", 0},                                   // a wildcard is no URL host
+		{"http://evil.example:080/x", KindInvalid, "http://evil.example/x", KindURL}, // port with leading zeros was kept: no match for :80
+		{"http://evil.example:08443/", KindInvalid, "http://evil.example:8443/", KindURL},
+		{"http://evil.example:65536/", KindURL, "", 0},                                 // not a port
+		{"http://[2001:db8::1]80/", KindURL, "", 0},                                    // digits after ']' without ':' were taken as a port
+		{"http://[2001:DB8:0:0::1]/x", KindInvalid, "http://[2001:db8::1]/x", KindURL}, // IPv6 literal in canonical form, as events spell it
+		{"http://[fe80::1%25eth0]/", KindURL, "", 0},                                   // zone: kept by netip as written, so case would matter
+		{"http://[192.0.2.1]/", KindURL, "", 0},                                        // brackets hold IPv6 only
 		{"D41D8CD98F00B204E9800998ECF8427E", KindInvalid, "d41d8cd98f00b204e9800998ecf8427e", KindMD5},
 		{"d41d8cd98f00b204e9800998ecf8427", KindMD5, "", 0},
 		{"zz1d8cd98f00b204e9800998ecf8427e", KindMD5, "", 0},

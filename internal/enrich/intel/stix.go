@@ -111,6 +111,10 @@ func stixIndicatorTo(f *Feed, o *stixIndicator, place string) {
 	}
 	base.ValidFrom, _ = parseTime(o.ValidFrom)
 	base.ValidUntil, _ = parseTime(o.ValidUntil)
+	if err := checkWindow(base.ValidFrom, base.ValidUntil); err != nil {
+		f.reject(place, err.Error())
+		return
+	}
 	for _, l := range append(o.Labels, o.IndicatorTypes...) {
 		base.Labels = appendLabels(base.Labels, l)
 	}
@@ -212,8 +216,11 @@ type stixLexer struct {
 	i int
 }
 
+// isPatternSpace reports whether c is white space between pattern tokens.
+func isPatternSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
 func (l *stixLexer) space() {
-	for l.i < len(l.s) && (l.s[l.i] == ' ' || l.s[l.i] == '\t' || l.s[l.i] == '\n' || l.s[l.i] == '\r') {
+	for l.i < len(l.s) && isPatternSpace(l.s[l.i]) {
 		l.i++
 	}
 }
@@ -224,7 +231,7 @@ func (l *stixLexer) accept(tok string) bool {
 		return false
 	}
 	if tok == "OR" { // a keyword, not a prefix of a longer word
-		if j := l.i + 2; j < len(l.s) && l.s[j] != ' ' && l.s[j] != '[' && l.s[j] != '\t' && l.s[j] != '\n' {
+		if j := l.i + 2; j < len(l.s) && !isPatternSpace(l.s[j]) && l.s[j] != '[' {
 			return false
 		}
 	}
@@ -250,7 +257,7 @@ func (l *stixLexer) path() (string, error) {
 			}
 		case c == '\'' || c == '"':
 			inQuote = c
-		case c == ' ' || c == '=' || c == '!' || c == '<' || c == '>' || c == ']' || c == '\t':
+		case isPatternSpace(c) || c == '=' || c == '!' || c == '<' || c == '>' || c == ']':
 			return l.checkPath(start)
 		}
 		l.i++
