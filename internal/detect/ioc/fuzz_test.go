@@ -135,11 +135,13 @@ func FuzzDetectParsed(f *testing.F) {
 						_, v, _ := strings.Cut(indicatorOf(sg), " ")
 						q, err := netip.ParsePrefix(v)
 						if err != nil {
-							if a, err := netip.ParseAddr(v); err == nil {
-								q, err = netip.PrefixFrom(a, a.BitLen()), nil
+							a, err := netip.ParseAddr(v)
+							if err != nil {
+								continue
 							}
+							q = netip.PrefixFrom(a, a.BitLen())
 						}
-						if err == nil && q.Bits() > p.Bits() && q.Contains(addr) && sg.RuleID != "" {
+						if q.Bits() > p.Bits() && q.Contains(addr) {
 							found = true
 						}
 					}

@@ -295,3 +295,28 @@ func TestMISPVariants(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncatedFeeds parses every prefix of every fixture, as a feed cut off by a
+// failed download arrives: no panic, and whatever is returned keeps the fuzz
+// invariants (rejects placed, indicators normalised and matching themselves).
+func TestTruncatedFeeds(t *testing.T) {
+	for _, tc := range []struct {
+		file   string
+		format Format
+	}{
+		{"plain.txt", FormatPlain}, {"feed.csv", FormatCSV}, {"urlhaus.csv", FormatCSV}, {"threatfox.csv", FormatCSV},
+		{"bundle.stix.json", FormatSTIX}, {"event.misp.json", FormatMISP},
+	} {
+		b, err := os.ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n := range len(b) {
+			f, _ := Parse(tc.format, tc.file, bytes.NewReader(b[:n]))
+			if f == nil {
+				t.Fatalf("%s cut at %d: no feed", tc.file, n)
+			}
+			checkFeed(t, f)
+		}
+	}
+}
