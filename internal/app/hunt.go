@@ -19,6 +19,7 @@ import (
 	"github.com/vigilsec/vigil/internal/ingest/files"
 	"github.com/vigilsec/vigil/internal/pipeline"
 	"github.com/vigilsec/vigil/internal/report"
+	"github.com/vigilsec/vigil/internal/store"
 )
 
 // runOptions are the flags hunt and decode share.
@@ -227,19 +228,36 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		if sink != nil && err == nil {
 			err = saveBehavior(ctx, sink.st, beh)
 		}
-	}
-	if sink != nil && st != nil {
-		if serr := sink.finish(ctx, paths, st, err); serr != nil {
-			err = errors.Join(err, serr)
+		if n := beh.Stale(); n > 0 && !o.quiet {
+			fmt.Fprintf(env.Stderr, "vigil: %d events are older than the behavioral state saved in --data-dir and were not learned again\n", n)
 		}
 	}
 	if st != nil {
 		report.SortSignals(signals)
 		report.ProductVersion = Version
-		incidents := correlateSignals(signals, *minRisk, correlate.Options{
+		var stStore store.Store
+		var known map[string]bool
+		if sink != nil && err == nil {
+			if ferr := sink.flush(ctx); ferr != nil {
+				err = ferr
+			} else {
+				stStore, known = sink.st, sink.known
+			}
+		}
+		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, correlate.Options{
 			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(&assets.Resolver{Store: assets.NewStore(inventory)}, bo.dir)})
-		if werr := report.Results(env.Stdout, of, signals, incidents, st); werr != nil {
+		err = errors.Join(err, cerr)
+		if sink != nil {
+			sink.incidents = &corr
+			if serr := sink.finish(ctx, paths, st, err); serr != nil {
+				err = errors.Join(err, serr)
+			}
+		}
+		if werr := report.Results(env.Stdout, of, signals, corr.incidents, st); werr != nil {
 			return errors.Join(err, werr)
+		}
+		if !o.quiet && corr.skipped > 0 {
+			fmt.Fprintf(env.Stderr, "vigil: %d signals were stored by an earlier run and already correlated; incidents list what this run changed\n", corr.skipped)
 		}
 		if !o.quiet && of != report.JSON {
 			if werr := report.WriteSummary(env.Stderr, st); werr != nil {
@@ -248,23 +266,6 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	return err
-}
-
-// correlateSignals groups signals (sorted by time) into incidents and keeps those
-// of at least minRisk, ranked by risk.
-func correlateSignals(signals []detect.Signal, minRisk float64, opts correlate.Options) []correlate.Incident {
-	c := correlate.New(opts)
-	for _, s := range signals {
-		c.Add(s)
-	}
-	var out []correlate.Incident
-	for _, inc := range c.Incidents() {
-		if inc.Risk >= minRisk {
-			out = append(out, inc)
-		}
-	}
-	report.SortIncidents(out)
-	return out
 }
 
 const decodeHelp = `

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -23,6 +24,11 @@ type storeSink struct {
 	signals  []detect.Signal
 	evidence []store.Evidence
 	stored   int
+	// known holds the signals already stored before this run (by id): the
+	// correlator has seen them, so they are not correlated again
+	known map[string]bool
+	// incidents is what the run's correlation did, for the audit entry
+	incidents *correlation
 }
 
 func openStoreSink(ctx context.Context, dir string) (*storeSink, error) {
@@ -30,7 +36,7 @@ func openStoreSink(ctx context.Context, dir string) (*storeSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
-	return &storeSink{st: st}, nil
+	return &storeSink{st: st, known: map[string]bool{}}, nil
 }
 
 func (s *storeSink) add(ctx context.Context, d pipeline.Detection) error {
@@ -52,6 +58,15 @@ func (s *storeSink) flush(ctx context.Context) error {
 		}
 	}
 	if len(s.signals) > 0 {
+		for _, sig := range s.signals {
+			_, err := s.st.GetSignal(ctx, sig.ID)
+			switch {
+			case err == nil:
+				s.known[sig.ID] = true
+			case !errors.Is(err, store.ErrNotFound):
+				return fmt.Errorf("looking up signal %s: %w", sig.ID, err)
+			}
+		}
 		if err := s.st.PutSignals(ctx, s.signals); err != nil {
 			return fmt.Errorf("storing signals: %w", err)
 		}
@@ -69,6 +84,11 @@ func (s *storeSink) finish(ctx context.Context, paths []string, st *pipeline.Sta
 	details := map[string]any{
 		"paths": paths, "events": st.Events, "rejected": st.Rejected, "signals": st.Signals,
 		"events_by_format": st.EventsByFormat, "rejected_by_reason": st.RejectedByReason,
+	}
+	if c := s.incidents; c != nil {
+		details["incidents_changed"] = c.changed
+		details["incidents_merged"] = c.merged
+		details["signals_already_stored"] = c.skipped
 	}
 	if runErr != nil {
 		details["error"] = runErr.Error()

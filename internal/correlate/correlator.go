@@ -34,6 +34,12 @@ type Options struct {
 	// naming it differently link. t is the signal's event time, for bindings
 	// that change over time. Nil: values as given.
 	Resolve func(e detect.Entity, t time.Time) detect.Entity
+	// MaxSignals bounds the signals an incident keeps: past it, a signal that
+	// repeats one the incident already holds (same detector, rule and entities)
+	// is counted, moves the incident's last time and is otherwise dropped, so a
+	// noisy entity that never stops cannot grow an incident without bound.
+	// Distinct signals are always kept.
+	MaxSignals int // default 10,000
 }
 
 func (o Options) withDefaults() Options {
@@ -42,6 +48,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HubDegree <= 0 {
 		o.HubDegree = 10
+	}
+	if o.MaxSignals <= 0 {
+		o.MaxSignals = 10_000
 	}
 	return o
 }
@@ -74,6 +83,25 @@ type incState struct {
 	signals     []*detect.Signal
 	seen        map[string]int // (detector, rule, entities) → repeats
 	entities    map[entKey]int // entity → signals naming it
+	// repeats past Options.MaxSignals: counted, not kept (their ids are, so a
+	// redelivery is still recognised)
+	extra    int
+	extraIDs []string
+	absorbed []string // ids of the incidents merged into this one
+}
+
+// Update says what adding one signal did.
+type Update struct {
+	Incident  string   // the incident the signal is in
+	Created   bool     // the signal opened a new incident
+	Merged    []string // incidents the signal joined into Incident (their ids end)
+	Duplicate bool     // the signal was already there (a redelivery): nothing changed
+}
+
+// Merge records that an incident ended by joining another.
+type Merge struct {
+	From string `json:"from"`
+	Into string `json:"into"`
 }
 
 // Correlator groups signals into incidents through the entities they share, in
@@ -81,19 +109,32 @@ type incState struct {
 // were active within the window before it, and joins them into one when it links
 // several. Incident ids are stable: an incident is named after its first signal,
 // and when two merge the older name survives. Feed it signals in event-time order
-// (hunt sorts them); it is not safe for concurrent use.
+// (hunt sorts them; a stream needs a reorder buffer before it); it is not safe
+// for concurrent use.
+//
+// It works the same in batch and streaming: Add returns what each signal did,
+// Updated renders the incidents changed since it was last called, and Expire
+// closes the incidents no later signal can join (idle for longer than the
+// window), which bounds the memory by what the window holds. Snapshot and
+// Restore carry the open incidents across runs, so ids stay stable when the
+// next batch continues an incident.
 type Correlator struct {
 	opts      Options
 	ents      map[entKey]*entState
 	incs      map[string]*incState
-	mergedTo  map[string]string // merged incident id → the id it joined
-	order     []string          // incident ids in creation order
+	mergedTo  map[string]string // merged incident id → the id it joined (open incidents only)
+	order     []string          // incident ids in creation order (closed and merged ones skipped)
+	sigInc    map[string]string // signal id → the incident it joined (open incidents only)
+	dirty     map[string]bool   // incidents changed since Updated
+	merges    []Merge           // merges since Updated
 	processed int
+	stats     Stats
 }
 
 // New builds a correlator.
 func New(opts Options) *Correlator {
-	return &Correlator{opts: opts.withDefaults(), ents: map[entKey]*entState{}, incs: map[string]*incState{}, mergedTo: map[string]string{}}
+	return &Correlator{opts: opts.withDefaults(), ents: map[entKey]*entState{}, incs: map[string]*incState{},
+		mergedTo: map[string]string{}, sigInc: map[string]string{}, dirty: map[string]bool{}}
 }
 
 // resolve follows merges to the surviving incident id.
@@ -107,9 +148,15 @@ func (c *Correlator) resolve(id string) string {
 	}
 }
 
-// Add puts s into an incident and returns that incident's id.
-func (c *Correlator) Add(s detect.Signal) string {
+// Add puts s into an incident and says which. A signal already held (same id,
+// in an open incident) is a redelivery and changes nothing.
+func (c *Correlator) Add(s detect.Signal) Update {
+	if id, ok := c.sigInc[s.ID]; ok && s.ID != "" {
+		c.stats.Duplicates++
+		return Update{Incident: c.resolve(id), Duplicate: true}
+	}
 	c.processed++
+	c.stats.Signals++
 	now := s.Time.UnixNano()
 	window := int64(c.opts.Window)
 	if c.processed%4096 == 0 {
@@ -125,14 +172,16 @@ func (c *Correlator) Add(s detect.Signal) string {
 			continue
 		}
 		id := c.resolve(e.incident)
-		if !slices.Contains(found, id) {
+		if _, open := c.incs[id]; open && !slices.Contains(found, id) {
 			found = append(found, id)
 		}
 	}
+	var up Update
 	var inc *incState
 	switch len(found) {
 	case 0:
 		inc = c.newIncident(&s)
+		up.Created = true
 	default:
 		slices.SortFunc(found, func(a, b string) int {
 			ia, ib := c.incs[a], c.incs[b]
@@ -144,24 +193,43 @@ func (c *Correlator) Add(s detect.Signal) string {
 		inc = c.incs[found[0]]
 		for _, id := range found[1:] {
 			c.merge(inc, c.incs[id])
+			up.Merged = append(up.Merged, id)
 		}
 	}
 	sc := s
-	inc.add(&sc, keys)
+	if !inc.add(&sc, keys, c.opts.MaxSignals) {
+		inc.extraIDs = append(inc.extraIDs, s.ID)
+	}
+	if s.ID != "" {
+		c.sigInc[s.ID] = inc.id
+	}
 	for _, k := range keys {
 		e := c.ents[k]
 		e.incident = inc.id
 		e.last = max(e.last, now)
 	}
-	return inc.id
+	c.dirty[inc.id] = true
+	up.Incident = inc.id
+	return up
 }
 
 func (c *Correlator) newIncident(s *detect.Signal) *incState {
 	h := sha256.Sum256([]byte("incident\x00" + s.ID))
 	id := "inc-" + hex.EncodeToString(h[:8])
+	if c.incs[id] != nil || c.mergedTo[id] != "" {
+		// the first signal's id already names an open incident (a signal id
+		// reused for other content): derive another, deterministically
+		for n := 1; ; n++ {
+			h = sha256.Sum256(fmt.Appendf(nil, "incident\x00%s\x00%d", s.ID, n))
+			if id = "inc-" + hex.EncodeToString(h[:8]); c.incs[id] == nil && c.mergedTo[id] == "" {
+				break
+			}
+		}
+	}
 	inc := &incState{id: id, first: s.Time.UnixNano(), last: s.Time.UnixNano(), seen: map[string]int{}, entities: map[entKey]int{}}
 	c.incs[id] = inc
 	c.order = append(c.order, id)
+	c.stats.Incidents++
 	return inc
 }
 
@@ -172,24 +240,48 @@ func (c *Correlator) merge(into, from *incState) {
 		into.signals, from.signals = from.signals, into.signals
 		into.seen, from.seen = from.seen, into.seen
 		into.entities, from.entities = from.entities, into.entities
-		into.last, from.last = max(into.last, from.last), 0
+		into.extra, from.extra = from.extra, into.extra
+		into.extraIDs, from.extraIDs = from.extraIDs, into.extraIDs
 	}
 	for _, s := range from.signals {
-		into.add(s, c.signalKeys(s))
+		if !into.add(s, c.signalKeys(s), c.opts.MaxSignals) {
+			into.extraIDs = append(into.extraIDs, s.ID)
+		}
+		if s.ID != "" {
+			c.sigInc[s.ID] = into.id
+		}
 	}
-	into.first = min(into.first, from.first)
+	into.extra += from.extra
+	for _, id := range from.extraIDs {
+		into.extraIDs = append(into.extraIDs, id)
+		c.sigInc[id] = into.id
+	}
+	into.first, into.last = min(into.first, from.first), max(into.last, from.last)
+	into.absorbed = append(into.absorbed, from.id)
+	into.absorbed = append(into.absorbed, from.absorbed...)
 	delete(c.incs, from.id)
+	delete(c.dirty, from.id)
 	c.mergedTo[from.id] = into.id
+	c.merges = append(c.merges, Merge{From: from.id, Into: into.id})
+	c.stats.Merges++
 }
 
-func (inc *incState) add(s *detect.Signal, keys []entKey) {
+// add puts s in the incident; it reports false when s was only counted (a
+// repeat past Options.MaxSignals).
+func (inc *incState) add(s *detect.Signal, keys []entKey, maxSignals int) bool {
 	t := s.Time.UnixNano()
 	inc.first, inc.last = min(inc.first, t), max(inc.last, t)
-	inc.signals = append(inc.signals, s)
-	inc.seen[dedupKey(s)]++
-	for _, k := range keys {
-		inc.entities[k]++
+	k := dedupKey(s)
+	inc.seen[k]++
+	for _, key := range keys {
+		inc.entities[key]++
 	}
+	if len(inc.signals) >= maxSignals && inc.seen[k] > 1 {
+		inc.extra++
+		return false
+	}
+	inc.signals = append(inc.signals, s)
+	return true
 }
 
 // signalKeys returns the linkable entities of s, each once.
@@ -285,36 +377,97 @@ func (c *Correlator) isHub(e *entState, now int64) bool {
 	return n > c.opts.HubDegree
 }
 
-// Incidents returns the incidents built so far, in the order of their first
-// signal, each with its signals in event-time order.
+// Incidents returns the open incidents (those Expire has not closed), in the
+// order of their first signal, each with its signals in event-time order.
 func (c *Correlator) Incidents() []Incident {
 	out := make([]Incident, 0, len(c.incs))
 	for _, id := range c.order {
-		inc := c.incs[id]
-		if inc == nil {
-			continue // merged into an older one
+		if inc := c.incs[id]; inc != nil {
+			out = append(out, inc.incident(c.opts.Context))
+		}
+	}
+	sortIncidents(out)
+	return out
+}
+
+// Updated returns the incidents changed (created, grown, or merged into) since
+// it was last called, in the order of their first signal, and the merges since:
+// each merged incident's id ends there, its signals now in the other. A stream
+// calls it now and then to publish; a batch calls it once at the end.
+func (c *Correlator) Updated() ([]Incident, []Merge) {
+	out := make([]Incident, 0, len(c.dirty))
+	for id := range c.dirty {
+		if inc := c.incs[id]; inc != nil {
+			out = append(out, inc.incident(c.opts.Context))
+		}
+	}
+	clear(c.dirty)
+	sortIncidents(out)
+	merges := c.merges
+	c.merges = nil
+	return out, merges
+}
+
+// Expire closes the incidents no signal at or after now can join: those whose
+// last signal is more than the window before now (every entity that could link
+// to them has gone idle too). It returns them, final, and forgets them and the
+// idle entities, so the correlator holds only what the window holds. now is
+// event time: the watermark of a stream, or the last signal's time in a batch.
+func (c *Correlator) Expire(now time.Time) []Incident {
+	ns := now.UnixNano()
+	window := int64(c.opts.Window)
+	var out []Incident
+	for id, inc := range c.incs {
+		if ns-inc.last <= window {
+			continue
 		}
 		out = append(out, inc.incident(c.opts.Context))
+		for _, s := range inc.signals {
+			delete(c.sigInc, s.ID)
+		}
+		for _, sid := range inc.extraIDs {
+			delete(c.sigInc, sid)
+		}
+		for _, m := range inc.absorbed {
+			delete(c.mergedTo, m)
+		}
+		delete(c.incs, id)
+		delete(c.dirty, id)
+		c.stats.Closed++
 	}
+	if len(out) > 0 {
+		c.order = slices.DeleteFunc(c.order, func(id string) bool { return c.incs[id] == nil })
+	}
+	c.sweep(ns)
+	sortIncidents(out)
+	return out
+}
+
+func sortIncidents(out []Incident) {
 	slices.SortStableFunc(out, func(a, b Incident) int {
 		if x := a.FirstSeen.Compare(b.FirstSeen); x != 0 {
 			return x
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	return out
 }
 
 // Stats is what the correlator did.
 type Stats struct {
-	Signals   int `json:"signals"`
-	Incidents int `json:"incidents"`
-	Merges    int `json:"merges"`
+	Signals    int `json:"signals"`    // signals added (redeliveries not counted)
+	Duplicates int `json:"duplicates"` // redelivered signals ignored
+	Incidents  int `json:"incidents"`  // incidents opened
+	Merges     int `json:"merges"`     // incidents that ended by joining another
+	Closed     int `json:"closed"`     // incidents closed by Expire
+	Open       int `json:"open"`       // incidents open now
 }
 
-// Stats reports the counts so far.
+// Stats reports the counts so far (across restores: a restored correlator
+// continues the counts of the one that made the snapshot).
 func (c *Correlator) Stats() Stats {
-	return Stats{Signals: c.processed, Incidents: len(c.incs), Merges: len(c.mergedTo)}
+	st := c.stats
+	st.Open = len(c.incs)
+	return st
 }
 
 // incident renders the state as an Incident; ctx (may be nil) gives the
@@ -327,7 +480,9 @@ func (inc *incState) incident(ctx func(detect.Entity) (risk.Criticality, bool)) 
 		}
 		return strings.Compare(a.ID, b.ID)
 	})
-	out := Incident{ID: inc.id, Status: StatusOpen, FirstSeen: time.Unix(0, inc.first).UTC(), LastSeen: time.Unix(0, inc.last).UTC(), Version: int64(len(sigs))}
+	total := len(sigs) + inc.extra
+	out := Incident{ID: inc.id, Status: StatusOpen, FirstSeen: time.Unix(0, inc.first).UTC(), LastSeen: time.Unix(0, inc.last).UTC(),
+		SignalCount: total, Version: int64(total)}
 	var tactics, techniques []string
 	noMiss := 1.0
 	counted := map[string]bool{}
@@ -367,7 +522,7 @@ func (inc *incState) incident(ctx func(detect.Entity) (risk.Criticality, bool)) 
 	for _, k := range ents {
 		out.Entities = append(out.Entities, detect.Entity{Kind: k.kind, Value: k.value})
 	}
-	out.Title = title(tactics, ents, len(counted), len(sigs))
+	out.Title = title(tactics, ents, len(counted), total)
 	crit, priv := risk.CriticalityUnknown, false
 	if ctx != nil {
 		for _, e := range out.Entities {

@@ -1,8 +1,8 @@
 // Package correlate turns signals into incidents: entity graph, risk scoring,
 // ATT&CK progression. This file holds the Incident record the store persists;
-// correlator.go groups signals into incidents through the entities they share
-// (issue 6, first part: risk scoring, ATT&CK progression and the wiring into hunt
-// come next).
+// correlator.go groups signals into incidents through the entities they share,
+// scores them and follows them as they grow, merge and close; snapshot.go carries
+// the open ones across runs.
 package correlate
 
 import (
@@ -21,6 +21,9 @@ const (
 	StatusAcknowledged  Status = "acknowledged"
 	StatusClosed        Status = "closed"
 	StatusFalsePositive Status = "false_positive"
+	// StatusMerged: the incident joined another (MergedInto) when a later signal
+	// linked them; its signals are there now.
+	StatusMerged Status = "merged"
 )
 
 // Incident is one attack (or one benign story) as Vigil understands it: the signals
@@ -38,8 +41,14 @@ type Incident struct {
 	Techniques []string        `json:"techniques,omitempty"`
 	Entities   []detect.Entity `json:"entities,omitempty"`
 	SignalIDs  []string        `json:"signal_ids,omitempty"`
-	Summary    string          `json:"summary,omitempty"`
+	// SignalCount counts every signal, also the repeats past the correlator's
+	// MaxSignals that SignalIDs leaves out.
+	SignalCount int    `json:"signal_count"`
+	MergedInto  string `json:"merged_into,omitempty"` // with StatusMerged
+	Summary     string `json:"summary,omitempty"`
 	// Progress is how far the incident's tactics advance along the kill chain.
 	Progress attack.Progress `json:"progress"`
-	Version  int64           `json:"version"` // increments on each update
+	// Version grows with every update (it is the number of signals the incident
+	// has taken in, merges included), so a store keeps the newest.
+	Version int64 `json:"version"`
 }

@@ -84,6 +84,10 @@ type Engine struct {
 	observed  prometheus.Counter
 	signalsBy *prometheus.CounterVec
 	now       int64 // latest event time processed
+	// restored is the event time the restored state covers up to; Finish leaves
+	// out observations at or before it (the models learned them already)
+	restored int64
+	stale    int
 
 	users    func(string) string
 	userMemo map[Sym]Sym
@@ -170,11 +174,29 @@ func (e *Engine) Finish(ctx context.Context, emit func(detect.Signal)) error {
 		}
 		return 0
 	})
+	if e.restored != 0 {
+		// A batch over data the saved state already covers (the same files hunted
+		// again) is not learned twice: replayed at the state's time it would be a
+		// burst the models never saw.
+		n, _ := slices.BinarySearchFunc(obs, e.restored+1, func(o Obs, t int64) int { return cmp.Compare(o.Time, t) })
+		e.mu.Lock()
+		e.stale += n
+		e.mu.Unlock()
+		obs = obs[n:]
+	}
 	if err := e.Process(ctx, obs, emit); err != nil {
 		return err
 	}
 	e.Flush(emit)
 	return nil
+}
+
+// Stale returns how many observations Finish left out because the restored
+// state already covered their time.
+func (e *Engine) Stale() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stale
 }
 
 // Process runs observations, which must be in event-time order, through every
@@ -318,6 +340,7 @@ func (e *Engine) Restore(states []State) error {
 		}
 		if t := st.Updated.UnixNano(); !st.Updated.IsZero() && t > e.now {
 			e.now = t
+			e.restored = max(e.restored, t)
 		}
 	}
 	return nil

@@ -1,0 +1,125 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/report"
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+// correlatorModelID names the correlator's state in the store.
+const correlatorModelID = "correlate"
+
+// correlation is one run's correlation: the incidents it created or changed and
+// what it did.
+type correlation struct {
+	incidents []correlate.Incident // created or changed by this run, ranked by risk, of at least minRisk
+	changed   int                  // created or changed by this run, any risk
+	merged    int                  // incidents that ended by joining another
+	skipped   int                  // signals already correlated by an earlier run
+	stats     correlate.Stats
+}
+
+// correlateRun groups signals (sorted by time) into incidents. With a store it
+// first restores the correlator's open incidents from the previous run, so an
+// attack spanning two batches stays one incident under one id; it leaves out
+// signals an earlier run already stored (hunting the same file twice changes
+// nothing), stores the incidents this run created or changed (keeping an
+// analyst's status), marks merged ones, and saves the open incidents for the
+// next run. Incidents idle for longer than the window are closed and no longer
+// held in memory.
+func correlateRun(ctx context.Context, st store.Store, known map[string]bool, signals []detect.Signal, minRisk float64, opts correlate.Options) (correlation, error) {
+	c := correlate.New(opts)
+	var res correlation
+	if st != nil {
+		ms, err := st.GetModelState(ctx, correlatorModelID, "")
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return res, fmt.Errorf("loading the correlator's state: %w", err)
+		default:
+			if err := c.Restore(bytes.NewReader(ms.Blob)); err != nil {
+				return res, fmt.Errorf("restoring the correlator's state (remove it with a fresh --data-dir if it cannot be used): %w", err)
+			}
+		}
+	}
+	var last time.Time
+	for _, s := range signals {
+		if known[s.ID] {
+			res.skipped++
+			continue
+		}
+		c.Add(s)
+		if s.Time.After(last) {
+			last = s.Time
+		}
+	}
+	updated, merges := c.Updated()
+	if !last.IsZero() {
+		c.Expire(last) // what the window no longer holds need not be carried to the next run
+	}
+	res.changed, res.merged, res.stats = len(updated), len(merges), c.Stats()
+	if st != nil && !last.IsZero() {
+		if err := storeIncidents(ctx, st, updated, merges); err != nil {
+			return res, err
+		}
+		var buf bytes.Buffer
+		if err := c.Snapshot(&buf); err != nil {
+			return res, err
+		}
+		if err := st.PutModelState(ctx, store.ModelState{ModelID: correlatorModelID, Version: 1, Updated: last, Blob: buf.Bytes()}); err != nil {
+			return res, fmt.Errorf("saving the correlator's state: %w", err)
+		}
+	}
+	for _, inc := range updated {
+		if inc.Risk >= minRisk {
+			res.incidents = append(res.incidents, inc)
+		}
+	}
+	report.SortIncidents(res.incidents)
+	return res, nil
+}
+
+// storeIncidents writes the incidents a run changed. An analyst's status on a
+// stored incident (acknowledged, closed, false positive) is kept; an incident
+// that ended by joining another is stored as merged into it.
+func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
+	for _, inc := range updated {
+		old, err := st.GetIncident(ctx, inc.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("reading incident %s: %w", inc.ID, err)
+		case old.Version >= inc.Version:
+			continue // stored already (a rerun over the same signals)
+		case old.Status != "" && old.Status != correlate.StatusOpen:
+			inc.Status = old.Status
+		}
+		if err := st.UpsertIncident(ctx, inc); err != nil {
+			return fmt.Errorf("storing incident %s: %w", inc.ID, err)
+		}
+	}
+	for _, m := range merges {
+		old, err := st.GetIncident(ctx, m.From)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // opened and merged within this run: never stored
+		}
+		if err != nil {
+			return fmt.Errorf("reading incident %s: %w", m.From, err)
+		}
+		if old.Status == correlate.StatusMerged {
+			continue
+		}
+		old.Status, old.MergedInto, old.Version = correlate.StatusMerged, m.Into, old.Version+1
+		if err := st.UpsertIncident(ctx, old); err != nil {
+			return fmt.Errorf("marking incident %s merged into %s: %w", m.From, m.Into, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/sqlite"
+)
+
+// simSignals hunts a small simulated organisation and returns its signals.
+func simSignals(t *testing.T) (dir string, signals []detect.Signal) {
+	t.Helper()
+	dir = t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "40", "--days", "6", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	code, doc, errs := runCLI(t, "hunt", "--identities", filepath.Join(dir, "identities.csv"), "--output", "json", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Signals []detect.Signal `json:"signals"`
+	}
+	if err := json.Unmarshal([]byte(doc), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Signals) < 50 {
+		t.Fatalf("only %d signals", len(res.Signals))
+	}
+	return dir, res.Signals
+}
+
+func storedIncidents(t *testing.T, st store.Store) map[string]correlate.Incident {
+	t.Helper()
+	out := map[string]correlate.Incident{}
+	q := store.IncidentQuery{Limit: store.MaxLimit}
+	for {
+		page, err := st.ListIncidents(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, inc := range page.Items {
+			out[inc.ID] = inc
+		}
+		if page.Next == "" {
+			return out
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// TestIncrementalIncidents: correlating a stream of signals in two runs that
+// share a store gives the incidents of one run, under the same ids; a rerun
+// over signals already stored changes nothing.
+func TestIncrementalIncidents(t *testing.T) {
+	ctx := context.Background()
+	_, signals := simSignals(t)
+	one, err := correlateRun(ctx, nil, nil, signals, 0, correlate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, inc := range one.incidents {
+		want[inc.ID] = inc.SignalIDs
+	}
+
+	st, err := sqlite.Open(ctx, sqlite.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Cut in the middle of a campaign day, so incidents span the two runs.
+	cut := len(signals) / 2
+	first, err := correlateRun(ctx, st, nil, signals[:cut], 0, correlate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := correlateRun(ctx, st, nil, signals[cut:], 0, correlate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	merged := 0
+	for id, inc := range storedIncidents(t, st) {
+		if inc.Status == correlate.StatusMerged {
+			merged++
+			if _, ok := want[inc.MergedInto]; !ok {
+				t.Errorf("%s merged into %s, which one run does not have", id, inc.MergedInto)
+			}
+			continue
+		}
+		got[id] = inc.SignalIDs
+	}
+	spanning := 0
+	for _, inc := range second.incidents {
+		if inc.FirstSeen.Before(signals[cut].Time) {
+			spanning++
+		}
+	}
+	t.Logf("%d signals: one run %d incidents; two runs %d + %d changed, %d spanning the cut, %d merged across it",
+		len(signals), len(want), first.changed, second.changed, spanning, merged)
+	if spanning == 0 {
+		t.Fatal("no incident spans the cut: the test shows nothing")
+	}
+	if len(got) != len(want) {
+		t.Errorf("two runs stored %d live incidents, one run has %d", len(got), len(want))
+	}
+	for id, ids := range want {
+		if !slices.Equal(got[id], ids) {
+			t.Errorf("incident %s: two runs %v, one run %v", id, got[id], ids)
+		}
+	}
+
+	// The same signals again: already correlated, nothing changes.
+	known := map[string]bool{}
+	for _, s := range signals {
+		known[s.ID] = true
+	}
+	again, err := correlateRun(ctx, st, known, signals, 0, correlate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.changed != 0 || again.skipped != len(signals) {
+		t.Errorf("rerun: %d changed, %d skipped of %d", again.changed, again.skipped, len(signals))
+	}
+}
+
+// TestHuntDataDirKeepsIncidents: hunt --data-dir stores its incidents and a
+// second hunt over the same files reports none as new; an analyst's status
+// survives.
+func TestHuntDataDirKeepsIncidents(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	data := t.TempDir()
+	hunt := func() (incidents int, stderr string) {
+		code, doc, errs := runCLI(t, "hunt", "--data-dir", data, "--min-risk", "0", "--output", "json", dir)
+		if code != ExitOK {
+			t.Fatalf("hunt: exit %d: %s", code, errs)
+		}
+		var res struct {
+			Incidents []json.RawMessage `json:"incidents"`
+		}
+		if err := json.Unmarshal([]byte(doc), &res); err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Incidents), errs
+	}
+	n, _ := hunt()
+	if n == 0 {
+		t.Fatal("first hunt: no incident")
+	}
+	st, err := sqlite.Open(ctx, sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := storedIncidents(t, st)
+	live := 0
+	var acked correlate.Incident
+	for _, inc := range stored {
+		if inc.Status != correlate.StatusMerged {
+			live++
+			acked = inc
+		}
+	}
+	if live != n {
+		t.Errorf("first hunt printed %d incidents, stored %d", n, live)
+	}
+	acked.Status = correlate.StatusAcknowledged
+	acked.Version++
+	if err := st.UpsertIncident(ctx, acked); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close()
+
+	n2, errs := hunt()
+	if n2 != 0 || !strings.Contains(errs, "already correlated") {
+		t.Errorf("second hunt over the same files: %d incidents, stderr %q", n2, errs)
+	}
+	st, err = sqlite.Open(ctx, sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if got, err := st.GetIncident(ctx, acked.ID); err != nil || got.Status != correlate.StatusAcknowledged {
+		t.Errorf("analyst status lost: %v, %v", got.Status, err)
+	}
+}

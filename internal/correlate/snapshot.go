@@ -1,0 +1,234 @@
+package correlate
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/detect"
+)
+
+// snapshotMagic starts every snapshot; the version after it says the layout.
+const (
+	snapshotMagic   = "vigil-correlator\n"
+	snapshotVersion = 1
+)
+
+// ErrSnapshot is wrapped by every error Restore returns for a snapshot it cannot
+// use (not one, another version, inconsistent).
+var ErrSnapshot = errors.New("bad correlator snapshot")
+
+type snapState struct {
+	Version   int               `json:"version"`
+	Stats     Stats             `json:"stats"`
+	Incidents []snapIncident    `json:"incidents"`
+	Entities  []snapEntity      `json:"entities"`
+	Merged    map[string]string `json:"merged,omitempty"`
+}
+
+type snapIncident struct {
+	ID       string          `json:"id"`
+	First    int64           `json:"first"`
+	Last     int64           `json:"last"`
+	Signals  []detect.Signal `json:"signals"`
+	Seen     map[string]int  `json:"seen"`
+	Entities []snapCount     `json:"entities"`
+	Extra    int             `json:"extra,omitempty"`
+	ExtraIDs []string        `json:"extra_ids,omitempty"`
+	Absorbed []string        `json:"absorbed,omitempty"`
+}
+
+type snapCount struct {
+	Kind  detect.EntityKind `json:"kind"`
+	Value string            `json:"value"`
+	N     int               `json:"n"`
+}
+
+type snapEntity struct {
+	Kind       detect.EntityKind `json:"kind"`
+	Value      string            `json:"value"`
+	Incident   string            `json:"incident,omitempty"`
+	Last       int64             `json:"last"`
+	Neighbours []snapNeighbour   `json:"neighbours,omitempty"`
+}
+
+type snapNeighbour struct {
+	Kind  detect.EntityKind `json:"kind"`
+	Value string            `json:"value"`
+	Time  int64             `json:"t"`
+}
+
+// Snapshot writes the open incidents and the entity graph of the window, so a
+// later run can Restore and continue them: the next batch's signals join the
+// incidents they link to under the same ids. Its size is bounded by what the
+// window holds (call Expire first). The output is deterministic.
+func (c *Correlator) Snapshot(w io.Writer) error {
+	st := snapState{Version: snapshotVersion, Stats: c.stats, Merged: c.mergedTo}
+	ids := make([]string, 0, len(c.incs))
+	for id := range c.incs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		inc := c.incs[id]
+		si := snapIncident{ID: id, First: inc.first, Last: inc.last, Seen: inc.seen, Extra: inc.extra,
+			ExtraIDs: inc.extraIDs, Absorbed: inc.absorbed, Signals: make([]detect.Signal, len(inc.signals))}
+		for i, s := range inc.signals {
+			si.Signals[i] = *s
+		}
+		for k, n := range inc.entities {
+			si.Entities = append(si.Entities, snapCount{Kind: k.kind, Value: k.value, N: n})
+		}
+		slices.SortFunc(si.Entities, func(a, b snapCount) int {
+			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
+		})
+		st.Incidents = append(st.Incidents, si)
+	}
+	for k, e := range c.ents {
+		se := snapEntity{Kind: k.kind, Value: k.value, Incident: e.incident, Last: e.last}
+		for n, t := range e.neighbours {
+			se.Neighbours = append(se.Neighbours, snapNeighbour{Kind: n.kind, Value: n.value, Time: t})
+		}
+		slices.SortFunc(se.Neighbours, func(a, b snapNeighbour) int {
+			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
+		})
+		st.Entities = append(st.Entities, se)
+	}
+	slices.SortFunc(st.Entities, func(a, b snapEntity) int {
+		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
+	})
+	bw := bufio.NewWriter(w)
+	if _, err := bw.WriteString(snapshotMagic); err != nil {
+		return fmt.Errorf("writing correlator snapshot: %w", err)
+	}
+	if err := json.NewEncoder(bw).Encode(st); err != nil {
+		return fmt.Errorf("writing correlator snapshot: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("writing correlator snapshot: %w", err)
+	}
+	return nil
+}
+
+// Restore loads a snapshot into a correlator that has taken no signal yet. It
+// checks the snapshot whole before changing anything: on error the correlator
+// is as it was.
+func (c *Correlator) Restore(r io.Reader) error {
+	if len(c.incs) > 0 || len(c.ents) > 0 || c.processed > 0 {
+		return fmt.Errorf("restoring into a correlator that already holds signals: %w", ErrSnapshot)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("reading correlator snapshot: %w", err)
+	}
+	rest, ok := bytes.CutPrefix(data, []byte(snapshotMagic))
+	if !ok {
+		return fmt.Errorf("not a correlator snapshot (no %q header): %w", strings.TrimSpace(snapshotMagic), ErrSnapshot)
+	}
+	var st snapState
+	dec := json.NewDecoder(bytes.NewReader(rest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&st); err != nil {
+		return fmt.Errorf("decoding correlator snapshot: %w: %w", ErrSnapshot, err)
+	}
+	if st.Version != snapshotVersion {
+		return fmt.Errorf("correlator snapshot version %d, this build reads %d: %w", st.Version, snapshotVersion, ErrSnapshot)
+	}
+	incs := make(map[string]*incState, len(st.Incidents))
+	sigInc := map[string]string{}
+	for i, si := range st.Incidents {
+		where := fmt.Sprintf("incident %d (%q)", i, si.ID)
+		switch {
+		case si.ID == "":
+			return fmt.Errorf("%s: no id: %w", where, ErrSnapshot)
+		case incs[si.ID] != nil:
+			return fmt.Errorf("%s: id repeated: %w", where, ErrSnapshot)
+		case len(si.Signals) == 0:
+			return fmt.Errorf("%s: no signals: %w", where, ErrSnapshot)
+		case si.Last < si.First:
+			return fmt.Errorf("%s: last before first: %w", where, ErrSnapshot)
+		case si.Extra < 0:
+			return fmt.Errorf("%s: negative repeat count: %w", where, ErrSnapshot)
+		}
+		inc := &incState{id: si.ID, first: si.First, last: si.Last, seen: si.Seen, entities: map[entKey]int{},
+			extra: si.Extra, extraIDs: si.ExtraIDs, absorbed: si.Absorbed}
+		if inc.seen == nil {
+			inc.seen = map[string]int{}
+		}
+		for j := range si.Signals {
+			s := &si.Signals[j]
+			if t := s.Time.UnixNano(); t < si.First || t > si.Last {
+				return fmt.Errorf("%s: signal %q outside the incident's time span: %w", where, s.ID, ErrSnapshot)
+			}
+			inc.signals = append(inc.signals, s)
+			if s.ID != "" {
+				sigInc[s.ID] = si.ID
+			}
+		}
+		for _, id := range si.ExtraIDs {
+			sigInc[id] = si.ID
+		}
+		for _, e := range si.Entities {
+			if e.Kind == "" || e.N <= 0 {
+				return fmt.Errorf("%s: entity %s:%q with count %d: %w", where, e.Kind, e.Value, e.N, ErrSnapshot)
+			}
+			inc.entities[entKey{e.Kind, e.Value}] = e.N
+		}
+		incs[si.ID] = inc
+	}
+	// Every merge chain must end at an open incident, without a loop.
+	for from := range st.Merged {
+		id, steps := from, 0
+		for {
+			next, ok := st.Merged[id]
+			if !ok {
+				break
+			}
+			if steps++; steps > len(st.Merged) {
+				return fmt.Errorf("merge of %q loops: %w", from, ErrSnapshot)
+			}
+			id = next
+		}
+		if incs[id] == nil {
+			return fmt.Errorf("merge of %q ends at %q, which is not an open incident: %w", from, id, ErrSnapshot)
+		}
+		if incs[from] != nil {
+			return fmt.Errorf("%q is both merged and open: %w", from, ErrSnapshot)
+		}
+	}
+	ents := make(map[entKey]*entState, len(st.Entities))
+	for i, se := range st.Entities {
+		k := entKey{se.Kind, se.Value}
+		if se.Kind == "" || ents[k] != nil {
+			return fmt.Errorf("entity %d (%s:%q): empty kind or repeated: %w", i, se.Kind, se.Value, ErrSnapshot)
+		}
+		e := &entState{incident: se.Incident, last: se.Last, neighbours: make(map[entKey]int64, len(se.Neighbours))}
+		if e.incident != "" && incs[e.incident] == nil && st.Merged[e.incident] == "" {
+			e.incident = "" // its incident closed: the entity links nothing until seen again
+		}
+		for _, n := range se.Neighbours {
+			e.neighbours[entKey{n.Kind, n.Value}] = n.Time
+		}
+		ents[k] = e
+	}
+	c.incs, c.ents, c.sigInc = incs, ents, sigInc
+	c.mergedTo = st.Merged
+	if c.mergedTo == nil {
+		c.mergedTo = map[string]string{}
+	}
+	c.stats = st.Stats
+	c.order = c.order[:0]
+	for id := range incs {
+		c.order = append(c.order, id)
+	}
+	slices.SortFunc(c.order, func(a, b string) int {
+		return cmp.Or(cmp.Compare(incs[a].first, incs[b].first), strings.Compare(a, b))
+	})
+	return nil
+}

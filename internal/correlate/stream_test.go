@@ -1,0 +1,309 @@
+package correlate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/detect"
+)
+
+// randomSignals makes n signals in time order over users, hosts and addresses
+// drawn from small pools, so that they link, merge, and go idle.
+func randomSignals(seed uint64, n int, step time.Duration) []detect.Signal {
+	r := rand.New(rand.NewPCG(seed, 1))
+	tactics := []string{"", "initial-access", "execution", "credential-access", "lateral-movement", "exfiltration"}
+	out := make([]detect.Signal, 0, n)
+	at := time.Duration(0)
+	for i := range n {
+		at += time.Duration(r.Int64N(int64(step)))
+		ents := []string{fmt.Sprintf("user:u%d", r.IntN(40))}
+		if r.IntN(2) == 0 {
+			ents = append(ents, fmt.Sprintf("host:h%d", r.IntN(30)))
+		}
+		if r.IntN(4) == 0 {
+			ents = append(ents, fmt.Sprintf("ip:10.0.0.%d", r.IntN(20)))
+		}
+		s := sig(fmt.Sprintf("s%05d", i), at, tactics[r.IntN(len(tactics))], detect.Severity(1+r.IntN(4)), ents...)
+		s.RuleID = fmt.Sprintf("r%d", r.IntN(8))
+		out = append(out, s)
+	}
+	return out
+}
+
+// final keeps the newest version of each incident and drops those merged away.
+type final map[string]Incident
+
+func (f final) take(incs []Incident, merges []Merge) {
+	for _, inc := range incs {
+		if old, ok := f[inc.ID]; !ok || old.Version < inc.Version {
+			f[inc.ID] = inc
+		}
+	}
+	for _, m := range merges {
+		delete(f, m.From)
+	}
+}
+
+func (f final) sorted() []Incident {
+	out := make([]Incident, 0, len(f))
+	for _, inc := range f {
+		out = append(out, inc)
+	}
+	sortIncidents(out)
+	return out
+}
+
+func groups(incs []Incident) map[string][]string {
+	out := map[string][]string{}
+	for _, inc := range incs {
+		out[inc.ID] = inc.SignalIDs
+	}
+	return out
+}
+
+func TestStreamingMatchesBatch(t *testing.T) {
+	signals := randomSignals(7, 3000, 3*time.Hour)
+	batch := New(Options{})
+	for _, s := range signals {
+		batch.Add(s)
+	}
+	want := batch.Incidents()
+	if len(want) < 20 || batch.Stats().Merges == 0 {
+		t.Fatalf("fixture too easy: %d incidents, %d merges", len(want), batch.Stats().Merges)
+	}
+
+	stream := New(Options{})
+	got := final{}
+	maxOpen := 0
+	for i, s := range signals {
+		stream.Add(s)
+		if i%50 == 49 {
+			got.take(stream.Updated())
+			got.take(stream.Expire(s.Time), nil)
+			maxOpen = max(maxOpen, stream.Stats().Open)
+		}
+	}
+	got.take(stream.Updated())
+	if !equalGroups(groups(got.sorted()), groups(want)) {
+		t.Fatalf("streaming gave %d incidents, batch %d; they differ", len(got), len(want))
+	}
+	for _, w := range want {
+		g := got[w.ID]
+		if g.Risk != w.Risk || g.Title != w.Title || g.Version != w.Version {
+			t.Errorf("incident %s: streaming risk %.2f %q v%d, batch %.2f %q v%d", w.ID, g.Risk, g.Title, g.Version, w.Risk, w.Title, w.Version)
+		}
+	}
+	t.Logf("%d signals, %d incidents, %d merges; streaming held at most %d open, closed %d",
+		len(signals), len(want), batch.Stats().Merges, maxOpen, stream.Stats().Closed)
+	if st := stream.Stats(); st.Closed == 0 || maxOpen >= len(want) {
+		t.Errorf("expire closed %d, at most %d open of %d: memory not bounded by the window", st.Closed, maxOpen, len(want))
+	}
+}
+
+func equalGroups(a, b map[string][]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for id, sa := range a {
+		if sb, ok := b[id]; !ok || !slices.Equal(sa, sb) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSnapshotContinuesIncidents(t *testing.T) {
+	signals := randomSignals(11, 2000, 2*time.Hour)
+	whole := New(Options{})
+	for _, s := range signals {
+		whole.Add(s)
+	}
+	want := groups(whole.Incidents())
+
+	for _, cut := range []int{1, 500, 999, 1999} {
+		first := New(Options{})
+		got := final{}
+		for _, s := range signals[:cut] {
+			first.Add(s)
+		}
+		got.take(first.Updated())
+		got.take(first.Expire(signals[cut-1].Time), nil)
+		var buf bytes.Buffer
+		if err := first.Snapshot(&buf); err != nil {
+			t.Fatal(err)
+		}
+		var again bytes.Buffer
+		if err := first.Snapshot(&again); err != nil || !bytes.Equal(buf.Bytes(), again.Bytes()) {
+			t.Fatalf("cut %d: snapshot not deterministic (%v)", cut, err)
+		}
+		second := New(Options{})
+		if err := second.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+			t.Fatalf("cut %d: %v", cut, err)
+		}
+		// A redelivery of the last signal before the cut changes nothing.
+		if up := second.Add(signals[cut-1]); !up.Duplicate {
+			t.Errorf("cut %d: redelivered signal not recognised: %+v", cut, up)
+		}
+		for _, s := range signals[cut:] {
+			second.Add(s)
+		}
+		got.take(second.Updated())
+		if g := groups(got.sorted()); !equalGroups(g, want) {
+			t.Errorf("cut %d: two runs gave %d incidents, one run %d; they differ", cut, len(g), len(want))
+		}
+		if st, ws := second.Stats(), whole.Stats(); st.Signals != ws.Signals || st.Incidents != ws.Incidents || st.Merges != ws.Merges {
+			t.Errorf("cut %d: stats %+v, one run %+v", cut, st, ws)
+		}
+	}
+}
+
+func TestRestoreRejects(t *testing.T) {
+	c := New(Options{})
+	c.Add(sig("a", 0, "", detect.SeverityLow, "user:alice"))
+	c.Add(sig("b", time.Minute, "", detect.SeverityLow, "host:h1"))
+	c.Add(sig("c", 2*time.Minute, "", detect.SeverityLow, "user:alice", "host:h1"))
+	var buf bytes.Buffer
+	if err := c.Snapshot(&buf); err != nil {
+		t.Fatal(err)
+	}
+	good := buf.String()
+	for _, tt := range []struct{ name, data string }{
+		{"empty", ""},
+		{"no header", `{"version":1}`},
+		{"other version", snapshotMagic + `{"version":9}`},
+		{"truncated", good[:len(good)/2]},
+		{"unknown field", snapshotMagic + `{"version":1,"surprise":1}`},
+		{"merge loop", snapshotMagic + `{"version":1,"incidents":[],"entities":[],"merged":{"x":"y","y":"x"}}`},
+		{"merge to nowhere", snapshotMagic + `{"version":1,"incidents":[],"entities":[],"merged":{"x":"y"}}`},
+		{"incident without signals", snapshotMagic + `{"version":1,"incidents":[{"id":"i","first":0,"last":0,"signals":[]}],"entities":[]}`},
+	} {
+		c := New(Options{})
+		err := c.Restore(bytes.NewReader([]byte(tt.data)))
+		if !errors.Is(err, ErrSnapshot) {
+			t.Errorf("%s: err %v, want ErrSnapshot", tt.name, err)
+		}
+		if c.Stats().Open != 0 {
+			t.Errorf("%s: a failed restore changed the correlator", tt.name)
+		}
+	}
+	busy := New(Options{})
+	busy.Add(sig("z", 0, "", detect.SeverityLow, "user:zed"))
+	if err := busy.Restore(bytes.NewReader([]byte(good))); !errors.Is(err, ErrSnapshot) {
+		t.Errorf("restore into a busy correlator: %v", err)
+	}
+}
+
+func TestMaxSignalsCountsRepeats(t *testing.T) {
+	c := New(Options{MaxSignals: 5})
+	for i := range 20 {
+		c.Add(sig(fmt.Sprintf("rep%d", i), time.Duration(i)*time.Minute, "execution", detect.SeverityLow, "user:alice"))
+	}
+	c.Add(sig("new", 30*time.Minute, "exfiltration", detect.SeverityHigh, "user:alice"))
+	incs := c.Incidents()
+	if len(incs) != 1 {
+		t.Fatalf("%d incidents", len(incs))
+	}
+	inc := incs[0]
+	if inc.SignalCount != 21 || len(inc.SignalIDs) != 6 || inc.Version != 21 {
+		t.Errorf("count %d, kept %d, version %d; want 21, 6 (5 + the distinct one), 21", inc.SignalCount, len(inc.SignalIDs), inc.Version)
+	}
+	if !inc.LastSeen.Equal(t0.Add(30 * time.Minute)) {
+		t.Errorf("last seen %v", inc.LastSeen)
+	}
+	if up := c.Add(sig("rep17", 17*time.Minute, "execution", detect.SeverityLow, "user:alice")); !up.Duplicate {
+		t.Errorf("a repeat past the cap was not remembered: %+v", up)
+	}
+}
+
+func TestUpdatedReportsChanges(t *testing.T) {
+	c := New(Options{})
+	c.Add(sig("a", 0, "", detect.SeverityLow, "user:alice"))
+	c.Add(sig("b", time.Minute, "", detect.SeverityLow, "host:h9"))
+	incs, merges := c.Updated()
+	if len(incs) != 2 || len(merges) != 0 {
+		t.Fatalf("first update: %d incidents, %d merges", len(incs), len(merges))
+	}
+	if incs, _ := c.Updated(); len(incs) != 0 {
+		t.Fatalf("nothing changed, yet %d updated", len(incs))
+	}
+	up := c.Add(sig("c", 2*time.Minute, "", detect.SeverityLow, "user:alice", "host:h9"))
+	incs, merges = c.Updated()
+	if len(incs) != 1 || len(merges) != 1 || merges[0].Into != incs[0].ID || !slices.Equal(up.Merged, []string{merges[0].From}) {
+		t.Fatalf("after the bridge: %+v, merges %+v, update %+v", incs, merges, up)
+	}
+	if closed := c.Expire(t0.Add(2*time.Minute + 24*time.Hour)); len(closed) != 0 {
+		t.Errorf("closed at exactly the window: %d", len(closed))
+	}
+	closed := c.Expire(t0.Add(2*time.Minute + 24*time.Hour + 1))
+	if len(closed) != 1 || c.Stats().Open != 0 || len(c.ents) != 0 || len(c.sigInc) != 0 || len(c.mergedTo) != 0 {
+		t.Errorf("expire: %d closed, %+v, %d entities, %d signal ids, %d merges left",
+			len(closed), c.Stats(), len(c.ents), len(c.sigInc), len(c.mergedTo))
+	}
+}
+
+// TestMemoryBoundedByWindow streams 100 days of signals and checks that what the
+// correlator holds stays within what a day's window holds.
+func TestMemoryBoundedByWindow(t *testing.T) {
+	c := New(Options{})
+	r := rand.New(rand.NewPCG(3, 3))
+	day := 24 * time.Hour
+	maxOpen, maxEnts := 0, 0
+	for d := range 100 {
+		for i := range 500 {
+			// each day its own users: nothing links across days but the window
+			at := time.Duration(d)*day + time.Duration(i)*day/500
+			s := sig(fmt.Sprintf("d%d-%d", d, i), at, "", detect.SeverityLow,
+				fmt.Sprintf("user:d%d-u%d", d, r.IntN(50)), fmt.Sprintf("host:d%d-h%d", d, r.IntN(50)))
+			c.Add(s)
+		}
+		c.Updated()
+		c.Expire(t0.Add(time.Duration(d+1) * day))
+		maxOpen, maxEnts = max(maxOpen, c.Stats().Open), max(maxEnts, len(c.ents))
+	}
+	if maxOpen > 100 || maxEnts > 300 || len(c.sigInc) > 2*500 {
+		t.Errorf("held up to %d incidents, %d entities, %d signal ids: not bounded by the window", maxOpen, maxEnts, len(c.sigInc))
+	}
+}
+
+func FuzzRestore(f *testing.F) {
+	c := New(Options{})
+	for _, s := range randomSignals(5, 6, time.Hour) {
+		c.Add(s)
+	}
+	var buf bytes.Buffer
+	if err := c.Snapshot(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(snapshotMagic + `{"version":1,"incidents":[],"entities":[],"merged":{"x":"y"}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := New(Options{})
+		if err := c.Restore(bytes.NewReader(data)); err != nil {
+			if !errors.Is(err, ErrSnapshot) {
+				t.Fatalf("error not wrapping ErrSnapshot: %v", err)
+			}
+			return
+		}
+		// A restored correlator works: it takes signals, renders, expires and
+		// snapshots again, and the second snapshot restores.
+		up := c.Add(sig("fuzz", 0, "execution", detect.SeverityHigh, "user:alice", "host:h1"))
+		if up.Incident == "" {
+			t.Fatal("no incident for a new signal")
+		}
+		c.Updated()
+		c.Incidents()
+		c.Expire(t0.Add(1000 * time.Hour))
+		var out bytes.Buffer
+		if err := c.Snapshot(&out); err != nil {
+			t.Fatal(err)
+		}
+		if err := New(Options{}).Restore(&out); err != nil {
+			t.Fatalf("own snapshot does not restore: %v", err)
+		}
+	})
+}
