@@ -3,7 +3,8 @@
 // and the attributes that put them in a peer group (an explicit peer group, else
 // department and role) or make them sensitive (privileged).
 //
-// Three file formats are read (Load picks one by extension, else by content):
+// Three file formats are read (Load picks one by extension, else by content;
+// UTF-8, or UTF-16 with a byte-order mark):
 //
 // CSV (.csv), a header row naming its columns in any order:
 //
@@ -16,7 +17,7 @@
 // "identities", holds that list; the keys are the CSV columns, aliases a list or
 // a ";"-separated string, privileged and disabled booleans (see ReadYAML).
 //
-// LDIF (.ldif, RFC 2849) as Active Directory (ldifde) and OpenLDAP (slapcat,
+// LDIF (.ldif or .ldf, RFC 2849) as Active Directory (ldifde) and OpenLDAP (slapcat,
 // ldapsearch -LLL) export it: userPrincipalName, mail, uid, sAMAccountName (as
 // DOMAIN\sam and sam@domain from the DN's DC= parts), proxyAddresses (smtp:),
 // cn and displayName are a person's names; department, title (role), manager (a
@@ -100,44 +101,57 @@ const (
 	FormatLDIF Format = "ldif"
 )
 
-// sniffBytes is how much of a file without a known extension is looked at.
+// sniffBytes is how much of a file is looked at to tell its format.
 const sniffBytes = 64 << 10
 
-// Load reads a directory file: CSV (.csv), YAML (.yaml, .yml) or LDIF (.ldif) by
-// its extension; with any other extension the format is told from the content
-// (see Sniff). The error is for a file that cannot be used at all (missing,
-// empty, of no known format, unreadable header); rejected rows come back with the
-// directory.
+// Load reads a directory file: CSV (.csv), YAML (.yaml, .yml) or LDIF (.ldif,
+// .ldf) by its extension; with any other extension the format is told from the
+// content (see Sniff). A file starting with a UTF-16 byte-order mark (ldifde -u,
+// PowerShell Out-File) is transcoded. The error is for a file that cannot be
+// used at all (missing, empty, of no known format, unreadable header); rejected
+// rows come back with the directory.
 func Load(path string) (*Directory, []RowError, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening identity directory: %w", err)
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, sniffBytes)
+	return LoadReader(f, path)
+}
+
+// LoadReader is Load on content already open; name (a path or file name) gives
+// the extension and labels errors.
+func LoadReader(r io.Reader, name string) (*Directory, []RowError, error) {
+	br := bufio.NewReaderSize(r, sniffBytes)
 	head, err := br.Peek(sniffBytes)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, nil, fmt.Errorf("reading identity directory %s: %w", path, err)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, fmt.Errorf("reading identity directory %s: %w", name, err)
+	}
+	if ok, big := utf16BOM(head); ok {
+		br = bufio.NewReaderSize(newUTF16Reader(br, big), sniffBytes)
+		if head, err = br.Peek(sniffBytes); err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("reading identity directory %s: %w", name, err)
+		}
 	}
 	if len(bytes.TrimSpace(bytes.TrimPrefix(head, bom))) == 0 && len(head) < sniffBytes {
-		return nil, nil, fmt.Errorf("reading identity directory %s: file is empty", path)
+		return nil, nil, fmt.Errorf("reading identity directory %s: file is empty", name)
 	}
 	var format Format
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	switch ext := strings.ToLower(filepath.Ext(name)); ext {
 	case ".csv":
 		format = FormatCSV
 	case ".yaml", ".yml":
 		format = FormatYAML
-	case ".ldif":
+	case ".ldif", ".ldf":
 		format = FormatLDIF
 	default:
 		if format, err = Sniff(head); err != nil {
-			return nil, nil, fmt.Errorf("reading identity directory %s: extension %q is not .csv, .yaml, .yml or .ldif, and %w", path, ext, err)
+			return nil, nil, fmt.Errorf("reading identity directory %s: extension %q is not .csv, .yaml, .yml, .ldif or .ldf, and %w", name, ext, err)
 		}
 	}
 	d, rej, err := ReadFormat(br, format)
 	if err != nil {
-		return nil, rej, fmt.Errorf("reading identity directory %s (%s): %w", path, format, err)
+		return nil, rej, fmt.Errorf("reading identity directory %s (%s): %w", name, format, err)
 	}
 	return d, rej, nil
 }
@@ -267,8 +281,10 @@ func (d *Directory) PeerGroup(name string) string {
 // builder assembles a directory. Strong names (the user, email, explicit
 // aliases, account names) belong to one person: a second claim rejects the
 // second person. Weak names (LDIF cn and displayName) are only indexed at finish,
-// and only when no one else holds or claims them: two John Smiths are both kept,
-// and neither answers to "john smith".
+// only when they hold a space (a one-word cn such as "Administrator" would claim
+// every host's local account of that name) and only when no one else holds or
+// claims them: two John Smiths are both kept, and neither answers to "john
+// smith".
 type builder struct {
 	d    *Directory
 	weak map[string]int // weak name → person index; -1 when claimed by several
@@ -301,7 +317,7 @@ func (b *builder) add(p Person, weak []string) (int, string) {
 		b.d.byName[n] = idx
 	}
 	for _, w := range weak {
-		if w == "" {
+		if !strings.Contains(w, " ") {
 			continue
 		}
 		if j, seen := b.weak[w]; seen && j != idx {

@@ -92,8 +92,8 @@ type ldifParser struct {
 // sAMAccountName (as sam@domain, the domain from the DN's DC= parts); all of
 // these, every mail, DOMAIN\sam (DOMAIN the first DC label) and proxyAddresses
 // smtp: addresses are names that belong to the person alone (a second claim
-// rejects the later record); cn and displayName are names only when no one else
-// has or shares them. department, title (as role), physicalDeliveryOfficeName or
+// rejects the later record); cn and displayName are names only when they hold a
+// space ("Alice Smith", not "Administrator") and no one else has or shares them. department, title (as role), physicalDeliveryOfficeName or
 // l (office) are copied; manager is a DN, resolved to that person's primary name
 // once every record is read (the DN's CN, else uid, when no person read has it). A person
 // is privileged when memberOf names a group in PrivilegedGroups, when a
@@ -103,6 +103,9 @@ type ldifParser struct {
 func ReadLDIF(r io.Reader) (*Directory, []RowError, error) {
 	p := &ldifParser{privMember: map[string]bool{}}
 	br := bufio.NewReaderSize(r, 64<<10)
+	if head, _ := br.Peek(len(bom)); bytes.Equal(head, bom) {
+		_, _ = br.Discard(len(bom))
+	}
 	var (
 		cur      []byte // the logical line being assembled
 		curLine  int
@@ -332,7 +335,7 @@ func (p *ldifParser) valueKeep(spec []byte, keep bool) (string, error) {
 	}
 	if len(spec) > 0 && spec[0] == ':' {
 		enc := bytes.TrimSpace(spec[1:])
-		n := base64.StdEncoding.DecodedLen(len(enc))
+		n := base64.RawStdEncoding.DecodedLen(len(enc)) // ≥ the padded length's
 		p.scratch = slices.Grow(p.scratch[:0], n)[:n]
 		m, err := base64.StdEncoding.Decode(p.scratch, enc)
 		if err != nil {

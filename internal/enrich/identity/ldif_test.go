@@ -210,6 +210,15 @@ func TestReadLDIF(t *testing.T) {
 		people: 1, skipped: 6,
 		lookups: []want{{name: "a", user: "a"}, {name: "g@x"}},
 	}, {
+		name: "one-word cn and displayName are not names",
+		in: "dn: CN=Administrator,CN=Users,DC=corp,DC=example\nobjectClass: user\nsAMAccountName: Administrator\n" +
+			"cn: Administrator\ndisplayName: admin\nmemberOf: CN=Administrators,CN=Builtin,DC=corp,DC=example\n",
+		people: 1,
+		lookups: []want{
+			{name: "administrator"}, {name: "admin"},
+			{name: `CORP\Administrator`, user: "administrator@corp.example", privileged: true},
+		},
+	}, {
 		name:     "person without an account name",
 		in:       "dn: cn=Nobody,dc=x\nobjectClass: person\ncn: Nobody\n",
 		rejected: []string{"line 1: person has no userPrincipalName"},
