@@ -258,6 +258,8 @@ func TestMatchAllocs(t *testing.T) {
 		dst = x.AppendIP(dst[:0], a, day(1))
 		dst = x.AppendDomain(dst[:0], "WWW.Host1.Bad1.Example", day(1))
 		dst = x.AppendURL(dst[:0], "HTTP://u2.example:80/p/2", day(1))
+		dst = x.AppendURLParts(dst[:0], "", "U2.example:080", "/p/2", day(1))
+		dst = x.AppendURL(dst[:0], "http://[2001:DB8:0::1]:8080/p", day(1))
 		dst = x.AppendHash(dst[:0], fmt.Sprintf("%064x", 3)[:64], day(1))
 	})
 	_ = slices.Clone(dst)
