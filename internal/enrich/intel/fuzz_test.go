@@ -278,7 +278,7 @@ func FuzzURL(f *testing.F) {
 		}
 		checkSelfMatch(t, x) // also in parts, as HTTP logs give it
 		for _, v := range spellings(n) {
-			if len(x.AppendURL(nil, v, day(1))) != 1 {
+			if len(v) <= maxValueLen && len(x.AppendURL(nil, v, day(1))) != 1 {
 				t.Fatalf("%q (normalised %q): the equivalent spelling %q is not found", u, n, v)
 			}
 		}

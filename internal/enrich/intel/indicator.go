@@ -261,6 +261,9 @@ func NormalizeURL(s string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%q is not an absolute URL with a host", s)
 	}
+	if len(b) > maxValueLen { // "/" added before a query: the result is bounded too, so it normalises again
+		return "", fmt.Errorf("normalised URL of %d bytes exceeds %d", len(b), maxValueLen)
+	}
 	host := urlHost(string(b))
 	if h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"); h != host {
 		if _, err := netip.ParseAddr(h); err != nil {

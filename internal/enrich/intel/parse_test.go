@@ -236,7 +236,9 @@ func TestNormalize(t *testing.T) {
 		{"http://[2001:db8::1]80/", KindURL, "", 0},                                    // digits after ']' without ':' were taken as a port
 		{"http://[2001:DB8:0:0::1]/x", KindInvalid, "http://[2001:db8::1]/x", KindURL}, // IPv6 literal in canonical form, as events spell it
 		{"http://[fe80::1%25eth0]/", KindURL, "", 0},                                   // zone: kept by netip as written, so case would matter
-		{"http://[192.0.2.1]/", KindURL, "", 0},                                        // brackets hold IPv6 only
+		{"http://[192.0.2.1]/", KindURL, "", 0},
+		{"http://a.example?" + strings.Repeat("x", maxValueLen-17), KindURL, "", 0},                                                                // 4,096 bytes normalised to 4,097, which did not normalise again
+		{"http://a.example/?" + strings.Repeat("x", maxValueLen-18), KindURL, "http://a.example/?" + strings.Repeat("x", maxValueLen-18), KindURL}, // brackets hold IPv6 only
 		{"D41D8CD98F00B204E9800998ECF8427E", KindInvalid, "d41d8cd98f00b204e9800998ecf8427e", KindMD5},
 		{"d41d8cd98f00b204e9800998ecf8427", KindMD5, "", 0},
 		{"zz1d8cd98f00b204e9800998ecf8427e", KindMD5, "", 0},
