@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/vigilsec/vigil/internal/event"
 )
 
 // checkInventory: every loaded asset resolves by its FQDN (alone, or among the
@@ -106,6 +108,74 @@ func FuzzRestore(f *testing.F) {
 		r.Observe(t0, netip.MustParseAddr("10.0.0.1"), "z")
 		if h, ok := r.HostAt(netip.MustParseAddr("10.0.0.1"), t0); ok && h == "" {
 			t.Fatal("empty host bound")
+		}
+	})
+}
+
+// FuzzLearn: hostile field values (a dhcpd message, a workstation name, an
+// address, a lease time, a DHCP message type) in each kind of event Learn
+// reads never panic, and every binding learned has a bindable address and a
+// host name that is not an address and canonicalizes to itself.
+func FuzzLearn(f *testing.F) {
+	f.Add("DHCPACK on 10.0.0.5 to aa:bb:cc:dd:ee:ff (ws-042) via eth0", "WS-042", "10.0.0.5", "86400.0", "ACK", "egress")
+	f.Add("DHCPRELEASE of 10.0.0.5 from aa:bb:cc:dd:ee:ff (ws-042) via eth0 (found)", `\\ws-042.corp`, "::ffff:10.0.0.5", "1e300", "RELEASE", "ingress")
+	f.Add("DHCPDECLINE of 10.0.0.5 from aa (x) via eth0: y", "10.0.0.9", "fe80::1%eth0", "-1", "DECLINE", "")
+	f.Add("DHCPACK on 1.2.3.4 to m (a..b) via e", "ws$", "127.0.0.1", "NaN", "NAK", "egress")
+	f.Fuzz(func(t *testing.T, msg, name, ip, lease, msgType, dir string) {
+		a := event.ParseIP(ip)
+		var evs []*event.Event
+		mk := func() *event.Event {
+			e := &event.Event{Timestamp: t0}
+			evs = append(evs, e)
+			return e
+		}
+		e := mk()
+		e.SetStr(event.ProcessName, "dhcpd")
+		e.SetStr(event.Message, msg)
+		e = mk()
+		e.SetStr(event.EventDataset, "zeek.dhcp")
+		for _, k := range []string{"assigned_addr", "client_addr", "requested_addr"} {
+			e.AddRaw(event.MakeKey(k), ip)
+		}
+		e.AddRaw(event.MakeKey("host_name"), name)
+		e.AddRaw(event.MakeKey("client_fqdn"), msg)
+		e.AddRaw(event.MakeKey("lease_time"), lease)
+		e.AddRaw(event.MakeKey("msg_types"), msgType)
+		for _, id := range []int64{3, 4624, 4625, 4648, 4768} {
+			e = mk()
+			e.SetNum(event.WinlogEventID, id)
+			e.SetStr(event.WinlogProviderName, map[bool]string{true: provSysmon, false: provSecurity}[id == 3])
+			e.SetStr(event.WinlogLogonType, "Network")
+			e.SetStr(event.NetworkDirection, dir)
+			e.SetStr(event.HostName, msg)
+			e.SetStr(event.SourceDomain, name)
+			e.SetStr(event.DestinationDomain, name)
+			e.SetStr(event.UserName, name)
+			e.SetStr(event.UserDomain, msgType)
+			e.SetStr(event.EventOutcome, "success")
+			e.SetIP(event.SourceIP, a)
+		}
+		e = mk()
+		e.SetStr(event.HostName, name)
+		e.SetIP(event.HostIP, a)
+		e.AddRaw(event.MakeKey("host.ip"), lease)
+		r := &Resolver{Bindings: NewBindings(BindingsConfig{MaxIPs: 8})}
+		for _, e := range evs {
+			for _, l := range Learn(e, nil) {
+				if !Bindable(l.IP) || l.IP != l.IP.Unmap() {
+					t.Fatalf("%+v: address not bindable", l)
+				}
+				if l.Release && l.Host == "" {
+					continue
+				}
+				if event.ParseIP(l.Host).IsValid() || event.CanonicalHost(l.Host).FQDN != l.Host || l.Host == "" {
+					t.Fatalf("%+v: host not a canonical name", l)
+				}
+				if l.Lease < 0 || l.Lease > MaxLease {
+					t.Fatalf("%+v: lease out of range", l)
+				}
+			}
+			r.ObserveEvent(e)
 		}
 	})
 }

@@ -140,7 +140,7 @@ func add(dst []Learned, src Source, ev Evidence, ip netip.Addr, name string, lea
 func learnedHost(name string) (string, bool) {
 	name = strings.TrimLeft(name, `\`)
 	h := event.CanonicalHost(name).FQDN
-	if h == "" || len(h) > maxHostLen || h[0] == '.' || h[0] == '-' {
+	if h == "" || len(h) > maxHostLen || h[0] == '.' || h[0] == '-' || h[len(h)-1] == '.' {
 		return "", false
 	}
 	digitsAndDots, label := true, 0
