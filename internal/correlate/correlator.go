@@ -63,6 +63,15 @@ var linkable = map[detect.EntityKind]bool{
 	detect.EntityURL: true, detect.EntityHash: true, detect.EntityWorkload: true, detect.EntityPrincipal: true,
 }
 
+// evidenceKind keys the events a signal cites: two signals backed by the same
+// event are about the same activity (a Sigma correlation and the rule matches it
+// counts, a rule and a behavioral model on one logon), whatever entities each
+// names. Evidence links but is not an entity of the incident, and never a hub.
+const evidenceKind detect.EntityKind = "_event"
+
+// maxEvidenceKeys bounds the evidence events a signal links through.
+const maxEvidenceKeys = 32
+
 type entKey struct {
 	kind  detect.EntityKind
 	value string
@@ -284,15 +293,24 @@ func (inc *incState) add(s *detect.Signal, keys []entKey, maxSignals int) bool {
 	return true
 }
 
-// signalKeys returns the linkable entities of s, each once.
+// signalKeys returns the linkable entities of s, each once, then the events
+// it cites.
 func (c *Correlator) signalKeys(s *detect.Signal) []entKey {
-	keys := make([]entKey, 0, len(s.Entities))
+	keys := make([]entKey, 0, len(s.Entities)+min(len(s.Evidence), maxEvidenceKeys))
 	for _, e := range s.Entities {
 		if c.opts.Resolve != nil && linkable[e.Kind] {
 			e = c.opts.Resolve(e, s.Time)
 		}
 		k := entKey{e.Kind, strings.ToLower(e.Value)}
 		if linkable[e.Kind] && e.Value != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	for i, ev := range s.Evidence {
+		if i == maxEvidenceKeys {
+			break
+		}
+		if k := (entKey{evidenceKind, ev.EventID}); ev.EventID != "" && !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}
@@ -331,7 +349,8 @@ func (c *Correlator) sweep(now int64) {
 	}
 }
 
-// updateNeighbours records that keys were seen together at now.
+// updateNeighbours records that keys were seen together at now (evidence
+// events are nobody's neighbours: a user with many signals is not a hub).
 func (c *Correlator) updateNeighbours(keys []entKey, now int64) {
 	for _, k := range keys {
 		e := c.ents[k]
@@ -339,8 +358,11 @@ func (c *Correlator) updateNeighbours(keys []entKey, now int64) {
 			e = &entState{neighbours: map[entKey]int64{}}
 			c.ents[k] = e
 		}
+		if k.kind == evidenceKind {
+			continue
+		}
 		for _, o := range keys {
-			if o == k {
+			if o == k || o.kind == evidenceKind {
 				continue
 			}
 			if _, ok := e.neighbours[o]; !ok && len(e.neighbours) > c.opts.HubDegree {
@@ -508,7 +530,9 @@ func (inc *incState) incident(ctx func(detect.Entity) (risk.Criticality, bool)) 
 	out.Tactics, out.Techniques = tactics, techniques
 	ents := make([]entKey, 0, len(inc.entities))
 	for k := range inc.entities {
-		ents = append(ents, k)
+		if k.kind != evidenceKind {
+			ents = append(ents, k)
+		}
 	}
 	slices.SortFunc(ents, func(a, b entKey) int {
 		if x := cmp.Compare(inc.entities[b], inc.entities[a]); x != 0 {

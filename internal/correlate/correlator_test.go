@@ -209,3 +209,36 @@ func TestResolveLinksAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceLinks: a Sigma correlation (or any signal) citing an event another
+// signal cites joins its incident even when they name no entity in common, and
+// cited events make no one a hub.
+func TestEvidenceLinks(t *testing.T) {
+	withEv := func(s detect.Signal, ids ...string) detect.Signal {
+		for _, id := range ids {
+			s.Evidence = append(s.Evidence, detect.EvidenceRef{EventID: id, Time: s.Time})
+		}
+		return s
+	}
+	c := New(Options{})
+	c.Add(withEv(sig("rule", 0, "credential-access", detect.SeverityLow, "user:alice", "host:ws-1"), "ev1"))
+	c.Add(withEv(sig("corr", time.Minute, "credential-access", detect.SeverityMedium, "ip:203.0.113.9"), "ev1", "ev2"))
+	c.Add(withEv(sig("other", 2*time.Minute, "", detect.SeverityLow, "user:bob"), "ev9"))
+	if incs := c.Incidents(); len(incs) != 2 || len(incs[0].SignalIDs) != 2 {
+		t.Fatalf("want rule and corr together and other apart: %+v", incs)
+	}
+	for _, e := range c.Incidents()[0].Entities {
+		if e.Kind == evidenceKind {
+			t.Errorf("evidence listed as an entity: %+v", e)
+		}
+	}
+	// Many signals of one user, each citing its own event: the user stays
+	// linkable (events are not neighbours).
+	c = New(Options{})
+	for i := range 30 {
+		c.Add(withEv(sig(fmt.Sprintf("s%d", i), time.Duration(i)*time.Minute, "", detect.SeverityLow, "user:carol"), fmt.Sprintf("e%d", i)))
+	}
+	if incs := c.Incidents(); len(incs) != 1 {
+		t.Errorf("carol's 30 signals in %d incidents", len(incs))
+	}
+}
