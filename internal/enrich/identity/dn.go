@@ -18,7 +18,13 @@ type distName [][]ava
 // legacy ";"), multi-valued RDNs joined by "+", values escaped with "\" and a
 // special character or two hex digits, quoted ("...") or hex ("#04...") values.
 // Spaces around separators are dropped.
-func parseDN(s string) (distName, error) {
+func parseDN(s string) (distName, error) { return parseRDNs(s, -1) }
+
+// parseLeaf parses only the leftmost RDN of a DN (the rest is not checked).
+func parseLeaf(s string) (distName, error) { return parseRDNs(s, 1) }
+
+// parseRDNs parses up to limit RDNs (all when limit < 0).
+func parseRDNs(s string, limit int) (distName, error) {
 	var (
 		out distName
 		rdn []ava
@@ -63,6 +69,9 @@ func parseDN(s string) (distName, error) {
 		case ',', ';':
 			out = append(out, rdn)
 			rdn = nil
+			if len(out) == limit {
+				return out, nil
+			}
 		default:
 			return nil, fmt.Errorf("unexpected %q after value at offset %d", s[i], i)
 		}
@@ -82,6 +91,12 @@ func dnValue(s string, i int) (string, int, error) {
 			i++
 		}
 		return strings.ToLower(strings.TrimSpace(s[start:i])), i, nil
+	}
+	if j := i + strings.IndexAny(s[i:], `,+;\"`); j < i || s[j] == ',' || s[j] == '+' || s[j] == ';' {
+		if j < i {
+			j = len(s)
+		}
+		return strings.TrimRight(s[i:j], " "), j, nil // nothing escaped or quoted
 	}
 	var b strings.Builder
 	if i < len(s) && s[i] == '"' { // RFC 1779 quoting
@@ -165,8 +180,8 @@ func unhex(c byte) byte {
 
 // validAttrType accepts an attribute name (letter, then letters, digits, '-') or
 // a dotted OID.
-func validAttrType(t string) bool {
-	if t == "" {
+func validAttrType[S ~string | ~[]byte](t S) bool {
+	if len(t) == 0 {
 		return false
 	}
 	if t[0] >= '0' && t[0] <= '9' {

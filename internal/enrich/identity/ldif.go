@@ -38,6 +38,26 @@ var ldifAttrs = map[string]bool{
 	"useraccountcontrol": true, "member": true, "uniquemember": true,
 }
 
+// ldifNames interns the attribute names the reader acts on: those of ldifAttrs
+// and the structural ones.
+var ldifNames = func() map[string]string {
+	m := map[string]string{"dn": "dn", "version": "version", "control": "control", "changetype": "changetype"}
+	for a := range ldifAttrs {
+		m[a] = a
+	}
+	return m
+}()
+
+func appendLower(dst, s []byte) []byte {
+	for _, c := range s {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
 // ldifValue is one attribute value and the line it starts on.
 type ldifValue struct {
 	v    string
@@ -71,7 +91,9 @@ type ldifParser struct {
 	sawLine    bool            // a line other than a comment was read
 	privMember map[string]bool // DN keys of the members of privileged groups
 	fatal      error
-	scratch    []byte
+	scratch    []byte // base64 decoding
+	desc       []byte // the lower-cased attribute description
+	lineBuf    []byte // readLine's buffer
 }
 
 // ReadLDIF parses an LDIF file (RFC 2849): records of "attr: value" lines
@@ -121,7 +143,8 @@ func ReadLDIF(r io.Reader) (*Directory, []RowError, error) {
 		have = false
 	}
 	for p.fatal == nil {
-		phys, long, err := readLine(br, MaxLDIFLine)
+		phys, long, err := readLine(br, p.lineBuf, MaxLDIFLine)
+		p.lineBuf = phys
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, nil, fmt.Errorf("reading line %d: %w", physLine+1, err)
 		}
@@ -171,8 +194,8 @@ func ReadLDIF(r io.Reader) (*Directory, []RowError, error) {
 // readLine returns the next line without its end (LF or CRLF), nil with io.EOF
 // at the end. A line longer than max is cut to max and long is set (the rest is
 // read and dropped).
-func readLine(br *bufio.Reader, maxLen int) (line []byte, long bool, err error) {
-	var buf []byte
+func readLine(br *bufio.Reader, buf []byte, maxLen int) (line []byte, long bool, err error) {
+	buf = buf[:0]
 	for {
 		frag, err := br.ReadSlice('\n')
 		if len(buf)+len(frag) > maxLen+2 {
@@ -222,12 +245,13 @@ func (p *ldifParser) line(text []byte, line int, tooLong bool) {
 		p.fail(line, "line is not \"attribute: value\"")
 		return
 	}
-	desc := strings.ToLower(string(text[:colon]))
-	name, _, _ := strings.Cut(desc, ";")
-	if !validAttrType(name) || !validOptions(desc[len(name):]) {
+	p.desc = appendLower(p.desc[:0], text[:colon])
+	nameB, _, _ := bytes.Cut(p.desc, []byte(";"))
+	if !validAttrType(nameB) || !validOptions(p.desc[len(nameB):]) {
 		p.fail(line, fmt.Sprintf("attribute description %q is not valid", text[:colon]))
 		return
 	}
+	name := ldifNames[string(nameB)] // "" for an attribute not read
 	if p.rec == nil {
 		if !p.sawLine && name == "version" {
 			p.sawLine = true
@@ -281,7 +305,7 @@ func (p *ldifParser) line(text []byte, line int, tooLong bool) {
 		}
 		rec.header = false
 	}
-	keep := ldifAttrs[name]
+	keep := name != "" && ldifAttrs[name]
 	v, err := p.valueKeep(text[colon+1:], keep)
 	if err != nil {
 		p.fail(line, fmt.Sprintf("%s: %v", text[:colon], err))
@@ -301,25 +325,23 @@ func (p *ldifParser) line(text []byte, line int, tooLong bool) {
 	rec.attrs[name] = append(rec.attrs[name], ldifValue{v: v, line: line})
 }
 
-func validOptions(opts string) bool {
-	for opts != "" {
-		if opts[0] != ';' {
+// validOptions accepts attribute options as written after the type (lower-cased):
+// ";lang-en", ";binary", ";range=0-1499".
+func validOptions(opts []byte) bool {
+	if len(opts) == 0 {
+		return true
+	}
+	if opts[0] != ';' {
+		return false
+	}
+	for o := range bytes.SplitSeq(opts[1:], []byte(";")) {
+		if len(o) == 0 {
 			return false
 		}
-		opts = opts[1:]
-		o, rest, _ := strings.Cut(opts, ";")
-		if o == "" {
-			return false
-		}
-		for i := 0; i < len(o); i++ {
-			c := o[i]
+		for _, c := range o {
 			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '=' || c == '.' || c == '*') {
 				return false
 			}
-		}
-		opts = rest
-		if rest != "" {
-			opts = ";" + rest
 		}
 	}
 	return true
@@ -489,7 +511,7 @@ func (p *ldifParser) person(rec *ldifRecord) (lp ldifPerson, isPerson bool, err 
 		}
 	}
 	for _, v := range rec.attrs["memberof"] {
-		dn, err := parseDN(v.v)
+		dn, err := parseLeaf(v.v)
 		if err != nil {
 			return lp, true, RowError{Line: v.line, Reason: fmt.Sprintf("memberOf %q: %v", truncate(v.v), err)}
 		}
