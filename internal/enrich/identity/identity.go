@@ -17,15 +17,16 @@
 // "identities", holds that list; the keys are the CSV columns, aliases a list or
 // a ";"-separated string, privileged and disabled booleans (see ReadYAML).
 //
-// LDIF (.ldif or .ldf, RFC 2849) as Active Directory (ldifde) and OpenLDAP (slapcat,
-// ldapsearch -LLL) export it: userPrincipalName, mail, uid, sAMAccountName (as
-// DOMAIN\sam and sam@domain from the DN's DC= parts), proxyAddresses (smtp:),
-// cn and displayName are a person's names; department, title (role), manager (a
-// DN, resolved to that person's primary name), physicalDeliveryOfficeName or l
-// (office); membership of a privileged group (PrivilegedGroups, through memberOf
-// or the group's member list) or adminCount 1 makes a person privileged, and
-// userAccountControl bit 0x2 marks them disabled. Groups, computers and other
-// entries that are not people are skipped and counted (see ReadLDIF).
+// LDIF (.ldif, .ldf; RFC 2849) as Active Directory (ldifde) and OpenLDAP
+// (slapcat, ldapsearch -LLL) export it: userPrincipalName, mail, uid,
+// sAMAccountName (as DOMAIN\sam and sam@domain from the DN's DC= parts),
+// proxyAddresses (smtp:), cn and displayName are a person's names; department,
+// title (role), manager (a DN, resolved to that person's primary name),
+// physicalDeliveryOfficeName or l (office); membership of a privileged group
+// (PrivilegedGroups, through memberOf or the group's member list) or adminCount 1
+// makes a person privileged, and userAccountControl bit 0x2 marks them disabled.
+// Groups, computers and other entries that are not people are skipped and
+// counted (see ReadLDIF).
 //
 // Names are canonicalized like the decoders do (event.ParseUser), so "CORP\Alice"
 // and "corp\alice" are one. Bad rows, items and records are rejected with their

@@ -106,9 +106,10 @@ type ldifParser struct {
 //
 // A record is a person when its objectClass names user, person,
 // organizationalPerson, inetOrgPerson or posixAccount, but neither computer (AD
-// computers are users too) nor contact without user; a record without
-// objectClass (ldapsearch asked for a few attributes) is a person when it has an
-// account name. Other records (groups, computers, OUs) are skipped and counted.
+// computers are users too) nor contact without user, and its sAMAccountName does
+// not end in "$" (machine and trust accounts); a record without objectClass
+// (ldapsearch asked for a few attributes) is a person when it has an account
+// name. Other records (groups, computers, OUs) are skipped and counted.
 //
 // A person's primary name is the first of userPrincipalName, mail, uid and
 // sAMAccountName (as sam@domain, the domain from the DN's DC= parts); all of
@@ -457,10 +458,10 @@ func (p *ldifParser) person(rec *ldifRecord) (lp ldifPerson, isPerson bool, err 
 	}
 	upn, mail, uid, sam := rec.get("userprincipalname"), rec.get("mail"), rec.get("uid"), rec.get("samaccountname")
 	switch {
-	case classes["computer"]:
+	case classes["computer"] || strings.HasSuffix(sam, "$"): // machine and trust accounts
 		return lp, false, nil
 	case len(classes) == 0:
-		if upn == "" && mail == "" && uid == "" && sam == "" || strings.HasSuffix(sam, "$") {
+		if upn == "" && mail == "" && uid == "" && sam == "" {
 			return lp, false, nil
 		}
 	case classes["contact"] && !classes["user"]:

@@ -206,8 +206,9 @@ func TestReadLDIF(t *testing.T) {
 		name: "not people: skipped, not rejected",
 		in: "dn:\nobjectClass: top\n\ndn: cn=g,dc=x\nobjectClass: group\nmail: g@x\n\ndn: cn=h,dc=x\nobjectClass: organizationalUnit\n\n" +
 			"dn: cn=w,dc=x\nobjectClass: user\nobjectClass: computer\nsAMAccountName: w$\n\ndn: cn=z,dc=x\nsAMAccountName: z$\n\n" +
-			"dn: cn=q,dc=x\ncn: q\n\ndn: uid=a,dc=x\nuid: a\n",
-		people: 1, skipped: 6,
+			"dn: cn=q,dc=x\ncn: q\n\ndn: CN=TRUSTED$,CN=Users,DC=x\nobjectClass: user\nsAMAccountName: TRUSTED$\n\n" +
+			"dn: uid=a,dc=x\nuid: a\n",
+		people: 1, skipped: 7,
 		lookups: []want{{name: "a", user: "a"}, {name: "g@x"}},
 	}, {
 		name: "one-word cn and displayName are not names",

@@ -56,7 +56,7 @@ func TestLoadDispatch(t *testing.T) {
 		{file: "d.csv", body: "user\na@x\n", people: 1},
 		{file: "d.CSV", body: "user\na@x\n", people: 1},
 		{file: "d.yaml", body: yamlBody, people: 1},
-		{file: "d.yml", body: yamlBody, people: 1},
+		{file: "d.yml", body: "\ufeff" + yamlBody, people: 1},
 		{file: "d.ldif", body: ldifBody, people: 1},
 		{file: "export.ldf", body: "\ufeff" + ldifBody, people: 1}, // ldifde's usual name; UTF-8 BOM
 		{file: "export", body: ldifBody, people: 1},
