@@ -97,24 +97,7 @@ type incState struct {
 	extra    int
 	extraIDs []string
 	absorbed []string // ids of the incidents merged into this one
-
-	// Kept as signals arrive, so rendering an incident does not walk them all.
-	keys       []string         // dedupKey of each kept signal
-	tactics    map[string]int64 // tactic → its first signal's time
-	techniques map[string]int64
-	severity   detect.Severity
-	noMiss     float64 // product of (1 - confidence) over distinct signals
-	crit       risk.Criticality
-	priv       bool
 }
-
-func newIncState(id string, t int64) *incState {
-	return &incState{id: id, first: t, last: t, seen: map[string]int{}, entities: map[entKey]int{},
-		tactics: map[string]int64{}, techniques: map[string]int64{}, noMiss: 1}
-}
-
-// riskEntity is an incident as the risk scorer knows it.
-func riskEntity(id string) detect.Entity { return detect.Entity{Kind: "incident", Value: id} }
 
 // Update says what adding one signal did.
 type Update struct {
@@ -145,17 +128,14 @@ type Merge struct {
 // Restore carry the open incidents across runs, so ids stay stable when the
 // next batch continues an incident.
 type Correlator struct {
-	opts     Options
-	ents     map[entKey]*entState
-	incs     map[string]*incState
-	mergedTo map[string]string // merged incident id → the id it joined (open incidents only)
-	order    []string          // incident ids in creation order (closed and merged ones skipped)
-	sigInc   map[string]string // signal id → the incident it joined (open incidents only)
-	dirty    map[string]bool   // incidents changed since Updated
-	merges   []Merge           // merges since Updated
-	// scorer holds every open incident's risk, one entity per incident, updated
-	// as signals arrive and merged when incidents merge
-	scorer    *risk.Scorer
+	opts      Options
+	ents      map[entKey]*entState
+	incs      map[string]*incState
+	mergedTo  map[string]string // merged incident id → the id it joined (open incidents only)
+	order     []string          // incident ids in creation order (closed and merged ones skipped)
+	sigInc    map[string]string // signal id → the incident it joined (open incidents only)
+	dirty     map[string]bool   // incidents changed since Updated
+	merges    []Merge           // merges since Updated
 	processed int
 	stats     Stats
 }
@@ -163,17 +143,7 @@ type Correlator struct {
 // New builds a correlator.
 func New(opts Options) *Correlator {
 	return &Correlator{opts: opts.withDefaults(), ents: map[entKey]*entState{}, incs: map[string]*incState{},
-		mergedTo: map[string]string{}, sigInc: map[string]string{}, dirty: map[string]bool{}, scorer: newScorer()}
-}
-
-// newScorer is the incidents' risk scorer: the defaults (see package risk), and
-// room for every open incident.
-func newScorer() *risk.Scorer {
-	sc, err := risk.New(risk.Config{MaxEntities: 10_000_000})
-	if err != nil {
-		panic(fmt.Sprintf("correlate: risk defaults rejected: %v", err)) // a constant configuration
-	}
-	return sc
+		mergedTo: map[string]string{}, sigInc: map[string]string{}, dirty: map[string]bool{}}
 }
 
 // resolve follows merges to the surviving incident id.
@@ -236,7 +206,7 @@ func (c *Correlator) Add(s detect.Signal) Update {
 		}
 	}
 	sc := s
-	if !c.addTo(inc, &sc, keys, dedupKey(&sc), true) {
+	if !inc.add(&sc, keys, c.opts.MaxSignals) {
 		inc.extraIDs = append(inc.extraIDs, s.ID)
 	}
 	if s.ID != "" {
@@ -265,7 +235,7 @@ func (c *Correlator) newIncident(s *detect.Signal) *incState {
 			}
 		}
 	}
-	inc := newIncState(id, s.Time.UnixNano())
+	inc := &incState{id: id, first: s.Time.UnixNano(), last: s.Time.UnixNano(), seen: map[string]int{}, entities: map[entKey]int{}}
 	c.incs[id] = inc
 	c.order = append(c.order, id)
 	c.stats.Incidents++
@@ -273,17 +243,17 @@ func (c *Correlator) newIncident(s *detect.Signal) *incState {
 }
 
 // merge moves from into into (the survivor keeps its id; the smaller side's
-// signals are the ones moved, so repeated merges stay cheap). The scorer folds
-// from's rules into into's, so the risk is as if every signal had joined into.
+// signals are the ones moved, so repeated merges stay cheap).
 func (c *Correlator) merge(into, from *incState) {
 	if len(from.signals) > len(into.signals) {
-		// swap the contents, keeping the names and merge histories where they were
-		intoID, fromID, intoAbs, fromAbs := into.id, from.id, into.absorbed, from.absorbed
-		*into, *from = *from, *into
-		into.id, from.id, into.absorbed, from.absorbed = intoID, fromID, intoAbs, fromAbs
+		into.signals, from.signals = from.signals, into.signals
+		into.seen, from.seen = from.seen, into.seen
+		into.entities, from.entities = from.entities, into.entities
+		into.extra, from.extra = from.extra, into.extra
+		into.extraIDs, from.extraIDs = from.extraIDs, into.extraIDs
 	}
-	for i, s := range from.signals {
-		if !c.addTo(into, s, c.signalKeys(s), from.keys[i], false) {
+	for _, s := range from.signals {
+		if !into.add(s, c.signalKeys(s), c.opts.MaxSignals) {
 			into.extraIDs = append(into.extraIDs, s.ID)
 		}
 		if s.ID != "" {
@@ -298,7 +268,6 @@ func (c *Correlator) merge(into, from *incState) {
 	into.first, into.last = min(into.first, from.first), max(into.last, from.last)
 	into.absorbed = append(into.absorbed, from.id)
 	into.absorbed = append(into.absorbed, from.absorbed...)
-	c.scorer.Merge(riskEntity(from.id), riskEntity(into.id))
 	delete(c.incs, from.id)
 	delete(c.dirty, from.id)
 	c.mergedTo[from.id] = into.id
@@ -306,50 +275,21 @@ func (c *Correlator) merge(into, from *incState) {
 	c.stats.Merges++
 }
 
-// addTo puts s (with its linkable keys and dedup key) in inc and keeps the
-// incident's aggregates; score says whether s is new to the risk scorer (not
-// when it moves in a merge). It reports false when s was only counted (a repeat
-// past Options.MaxSignals).
-func (c *Correlator) addTo(inc *incState, s *detect.Signal, keys []entKey, key string, score bool) bool {
+// add puts s in the incident; it reports false when s was only counted (a
+// repeat past Options.MaxSignals).
+func (inc *incState) add(s *detect.Signal, keys []entKey, maxSignals int) bool {
 	t := s.Time.UnixNano()
 	inc.first, inc.last = min(inc.first, t), max(inc.last, t)
-	if inc.seen[key]++; inc.seen[key] == 1 {
-		inc.noMiss *= 1 - clamp01(s.Confidence) // a repeated signal is one piece of evidence, not many
+	k := dedupKey(s)
+	inc.seen[k]++
+	for _, key := range keys {
+		inc.entities[key]++
 	}
-	for _, k := range keys {
-		if inc.entities[k] == 0 && k.kind != evidenceKind && c.opts.Context != nil {
-			cr, p := c.opts.Context(detect.Entity{Kind: k.kind, Value: k.value})
-			inc.crit, inc.priv = max(inc.crit, cr), inc.priv || p
-		}
-		inc.entities[k]++
-	}
-	inc.severity = max(inc.severity, s.Severity)
-	for _, tc := range s.Tactics {
-		if f, ok := inc.tactics[tc]; !ok || t < f {
-			inc.tactics[tc] = t
-		}
-	}
-	for _, tc := range s.Techniques {
-		if f, ok := inc.techniques[tc]; !ok || t < f {
-			inc.techniques[tc] = t
-		}
-	}
-	if score {
-		tactic := ""
-		if len(s.Tactics) > 0 {
-			tactic = s.Tactics[0]
-		}
-		// rejected contributions (a zero time, an out-of-range confidence) add
-		// nothing to the risk; the scorer counts them
-		_ = c.scorer.Add(risk.Contribution{Entity: riskEntity(inc.id), Time: s.Time, Severity: s.Severity,
-			Confidence: clamp01(s.Confidence), RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic})
-	}
-	if len(inc.signals) >= c.opts.MaxSignals && inc.seen[key] > 1 {
+	if len(inc.signals) >= maxSignals && inc.seen[k] > 1 {
 		inc.extra++
 		return false
 	}
 	inc.signals = append(inc.signals, s)
-	inc.keys = append(inc.keys, key)
 	return true
 }
 
@@ -465,7 +405,7 @@ func (c *Correlator) Incidents() []Incident {
 	out := make([]Incident, 0, len(c.incs))
 	for _, id := range c.order {
 		if inc := c.incs[id]; inc != nil {
-			out = append(out, c.render(inc))
+			out = append(out, inc.incident(c.opts.Context))
 		}
 	}
 	sortIncidents(out)
@@ -480,7 +420,7 @@ func (c *Correlator) Updated() ([]Incident, []Merge) {
 	out := make([]Incident, 0, len(c.dirty))
 	for id := range c.dirty {
 		if inc := c.incs[id]; inc != nil {
-			out = append(out, c.render(inc))
+			out = append(out, inc.incident(c.opts.Context))
 		}
 	}
 	clear(c.dirty)
@@ -503,7 +443,7 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 		if ns-inc.last <= window {
 			continue
 		}
-		out = append(out, c.render(inc))
+		out = append(out, inc.incident(c.opts.Context))
 		for _, s := range inc.signals {
 			delete(c.sigInc, s.ID)
 		}
@@ -513,7 +453,6 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 		for _, m := range inc.absorbed {
 			delete(c.mergedTo, m)
 		}
-		c.scorer.Forget(riskEntity(id))
 		delete(c.incs, id)
 		delete(c.dirty, id)
 		c.stats.Closed++
@@ -553,10 +492,9 @@ func (c *Correlator) Stats() Stats {
 	return st
 }
 
-// render turns an incident's state into an Incident. It costs the sorting of
-// its signals and entities; tactics, severity, confidence and risk are kept as
-// signals arrive.
-func (c *Correlator) render(inc *incState) Incident {
+// incident renders the state as an Incident; ctx (may be nil) gives the
+// entities' business context.
+func (inc *incState) incident(ctx func(detect.Entity) (risk.Criticality, bool)) Incident {
 	sigs := slices.Clone(inc.signals)
 	slices.SortStableFunc(sigs, func(a, b *detect.Signal) int {
 		if x := a.Time.Compare(b.Time); x != 0 {
@@ -566,12 +504,30 @@ func (c *Correlator) render(inc *incState) Incident {
 	})
 	total := len(sigs) + inc.extra
 	out := Incident{ID: inc.id, Status: StatusOpen, FirstSeen: time.Unix(0, inc.first).UTC(), LastSeen: time.Unix(0, inc.last).UTC(),
-		SignalCount: total, Version: int64(total), Severity: inc.severity, Confidence: 1 - inc.noMiss}
-	out.SignalIDs = make([]string, len(sigs))
-	for i, s := range sigs {
-		out.SignalIDs[i] = s.ID
+		SignalCount: total, Version: int64(total)}
+	var tactics, techniques []string
+	noMiss := 1.0
+	counted := map[string]bool{}
+	for _, s := range sigs {
+		out.SignalIDs = append(out.SignalIDs, s.ID)
+		out.Severity = max(out.Severity, s.Severity)
+		for _, t := range s.Tactics {
+			if !slices.Contains(tactics, t) {
+				tactics = append(tactics, t)
+			}
+		}
+		for _, t := range s.Techniques {
+			if !slices.Contains(techniques, t) {
+				techniques = append(techniques, t)
+			}
+		}
+		if k := dedupKey(s); !counted[k] {
+			counted[k] = true // a repeated signal is one piece of evidence, not many
+			noMiss *= 1 - clamp01(s.Confidence)
+		}
 	}
-	out.Tactics, out.Techniques = byFirstTime(inc.tactics), byFirstTime(inc.techniques)
+	out.Confidence = 1 - noMiss
+	out.Tactics, out.Techniques = tactics, techniques
 	ents := make([]entKey, 0, len(inc.entities))
 	for k := range inc.entities {
 		if k.kind != evidenceKind {
@@ -587,25 +543,18 @@ func (c *Correlator) render(inc *incState) Incident {
 		}
 		return strings.Compare(a.value, b.value)
 	})
-	out.Entities = make([]detect.Entity, len(ents))
-	for i, k := range ents {
-		out.Entities[i] = detect.Entity{Kind: k.kind, Value: k.value}
+	for _, k := range ents {
+		out.Entities = append(out.Entities, detect.Entity{Kind: k.kind, Value: k.value})
 	}
-	out.Title = title(out.Tactics, ents, len(inc.seen), total)
-	out.Risk, out.Progress = c.incidentRisk(inc, out.Tactics)
-	return out
-}
-
-// byFirstTime lists the keys of m in the order of their times (then by name).
-func byFirstTime(m map[string]int64) []string {
-	if len(m) == 0 {
-		return nil
+	out.Title = title(tactics, ents, len(counted), total)
+	crit, priv := risk.CriticalityUnknown, false
+	if ctx != nil {
+		for _, e := range out.Entities {
+			c, p := ctx(e)
+			crit, priv = max(crit, c), priv || p
+		}
 	}
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(a, b string) int { return cmp.Or(cmp.Compare(m[a], m[b]), strings.Compare(a, b)) })
+	out.Risk, out.Progress = incidentRisk(inc.id, sigs, tactics, crit, priv)
 	return out
 }
 
@@ -616,10 +565,25 @@ func byFirstTime(m map[string]int64) []string {
 // its tactics in the order they appeared as an odds multiplier of
 // 1 + 2 x Progression.Score (a rising chain across several tactics at most
 // triples the odds).
-func (c *Correlator) incidentRisk(inc *incState, tactics []string) (float64, attack.Progress) {
-	ent := riskEntity(inc.id)
-	c.scorer.SetContext(ent, inc.crit, inc.priv)
-	base := c.scorer.Score(ent, time.Unix(0, inc.last)).Score
+func incidentRisk(id string, sigs []*detect.Signal, tactics []string, crit risk.Criticality, priv bool) (float64, attack.Progress) {
+	sc, err := risk.New(risk.Config{MaxEntities: 1})
+	if err != nil {
+		return 0, attack.Progress{}
+	}
+	ent := detect.Entity{Kind: "incident", Value: id}
+	var last time.Time
+	for _, s := range sigs {
+		tactic := ""
+		if len(s.Tactics) > 0 {
+			tactic = s.Tactics[0]
+		}
+		_ = sc.Add(risk.Contribution{Entity: ent, Time: s.Time, Severity: s.Severity, Confidence: s.Confidence,
+			RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic, Criticality: crit, Privileged: priv})
+		if s.Time.After(last) {
+			last = s.Time
+		}
+	}
+	base := sc.Score(ent, last).Score
 	prog := attack.Progression(tactics)
 	q := min(max(base/100, 1e-6), 1-1e-6)
 	o := q / (1 - q) * (1 + 2*prog.Score)
