@@ -121,10 +121,10 @@ func mispEventTo(f *Feed, ev *mispEvent) {
 	// An attribute's place is its uuid, else its JSON path in the event (an object's
 	// attributes counted within the object, not after the event's own).
 	place := func(a *mispAttribute, path string, i int) string {
-		if a.UUID != "" {
+		if a.UUID = strings.TrimSpace(a.UUID); a.UUID != "" { // " " is no id
 			return f.Name + ":" + a.UUID
 		}
-		return fmt.Sprintf("%s:%s/%sAttribute[%d]", f.Name, ev.UUID, path, i)
+		return fmt.Sprintf("%s:%s/%sAttribute[%d]", f.Name, strings.TrimSpace(ev.UUID), path, i)
 	}
 	for i := range ev.Attribute {
 		mispAttributeTo(f, base, &ev.Attribute[i], place(&ev.Attribute[i], "", i))

@@ -141,6 +141,10 @@ func TestRejectPlaces(t *testing.T) {
 		// An object's attribute without uuid is placed within its object; before, it was
 		// numbered after the event's own attributes ("e/Attribute[1]").
 		{FormatMISP, `{"Event":{"uuid":"e","Attribute":[{"type":"domain","value":"a.example","to_ids":1}],"Object":[{"Attribute":[{"type":"domain","value":"bad value","to_ids":1}]}]}}`, "t:e/Object[0]/Attribute[0]: domain"},
+		// A blank uuid or id is no place (FuzzParseMISP finding, seed 93e7225546999579):
+		// it gave "t: : to_ids is false".
+		{FormatMISP, `{"Event":{"uuid":"e","Attribute":[{"uuid":" ","type":"domain","value":"a.example"}]}}`, "t:e/Attribute[0]: to_ids is false"},
+		{FormatSTIX, `{"type":"bundle","objects":[{"type":"indicator","id":" ","pattern":"[x:y = 'z']"}]}`, "t:objects[0]: unsupported pattern"},
 	} {
 		f, err := Parse(tc.format, "t", strings.NewReader(tc.in))
 		if err != nil || f.Rejected != 1 || !strings.HasPrefix(f.Rejects[0].String(), tc.want) {

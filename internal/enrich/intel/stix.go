@@ -65,6 +65,7 @@ func ParseSTIX(name string, r io.Reader) (*Feed, error) {
 			f.reject(fmt.Sprintf("%s:objects[%d]", name, i), "decoding indicator: "+err.Error())
 			continue
 		}
+		o.ID = strings.TrimSpace(o.ID) // " " is no id
 		place := fmt.Sprintf("%s:%s", name, o.ID)
 		if o.ID == "" {
 			place = fmt.Sprintf("%s:objects[%d]", name, i)
