@@ -176,7 +176,7 @@ func (m *matcher) match(e *event.Event) {
 		case urlFull != "":
 			m.ids = m.x.AppendURL(m.ids, urlFull, t)
 			m.add(event.URLFull.Name(), urlFull, netip.Addr{}, 0)
-		case strings.Contains(urlOrig, "://"):
+		case intel.URLHost(urlOrig) != "": // absolute; "/r?to=http://x" is not
 			m.ids = m.x.AppendURL(m.ids, urlOrig, t)
 			m.add(event.URLOriginal.Name(), urlOrig, netip.Addr{}, 0)
 		case urlOrig != "" && e.Str(event.URLDomain) != "":

@@ -257,3 +257,43 @@ func TestConcurrentReload(t *testing.T) {
 	}
 	<-done
 }
+
+// TestURLOriginalCarryingURL: an HTTP log's relative url.original whose query holds
+// another URL (an open redirect, "/r?to=http://...") is matched in parts with
+// url.domain; it was taken for an absolute URL because it contains "://" and
+// matched nothing (FuzzDetectParsed finding, seed 5f1ad43fab2c87b5), and its
+// embedded host was looked up as if it were the request's.
+func TestURLOriginalCarryingURL(t *testing.T) {
+	feed, err := intel.ParsePlain("p", strings.NewReader("http://a.example/r?to=http://b.example/\nb.example\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := intel.Build([]*intel.Feed{feed}, intel.IndexOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := intel.NewStore(intel.StoreOptions{})
+	s.Swap(x)
+	d := New(s, Options{})
+	for _, tc := range []struct {
+		name string
+		ev   ev
+		want []string
+	}{
+		{"relative with url.domain", ev{str: map[event.StrField]string{event.URLDomain: "A.example", event.URLOriginal: "/r?to=http://b.example/"}},
+			[]string{"ioc.url /r?to=http://b.example/@url.original medium p"}},
+		{"relative without url.domain", ev{str: map[event.StrField]string{event.URLOriginal: "/r?to=http://b.example/"}}, nil},
+		{"absolute", ev{str: map[event.StrField]string{event.URLOriginal: "http://a.example/r?to=http://b.example/"}},
+			[]string{"ioc.url http://a.example/r?to=http://b.example/@url.original medium p"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, s := range run(t, d, tc.ev.build(1)) {
+				got = append(got, brief(s))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+			}
+		})
+	}
+}

@@ -374,10 +374,12 @@ func unhex(c byte) (byte, bool) {
 }
 
 // URLHost returns the host of an absolute URL (without user information, port or
-// IPv6 brackets), or "" when u is not absolute. It does not allocate.
+// IPv6 brackets), or "" when u is not absolute: a scheme (RFC 3986 §3.1) and "://"
+// must begin it, so a relative URL carrying another in its query ("/r?to=http://x")
+// has none. It does not allocate.
 func URLHost(u string) string {
 	i := strings.Index(u, "://")
-	if i <= 0 {
+	if i <= 0 || !isScheme(u[:i]) {
 		return ""
 	}
 	rest := u[i+3:]

@@ -143,6 +143,7 @@ func TestURLHost(t *testing.T) {
 		"http://u:p@Evil.Example:8080/x?y#z": "Evil.Example",
 		"https://[2001:db8::1]:443/":         "2001:db8::1",
 		"/relative":                          "",
+		"/r?to=http://evil.example/":         "", // a URL in the query of a relative one: was "evil.example"
 		"http://h.example":                   "h.example",
 	} {
 		if got := URLHost(in); got != want {
