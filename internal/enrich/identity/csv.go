@@ -122,5 +122,7 @@ func Read(r io.Reader) (*Directory, []RowError, error) {
 			rejected = append(rejected, RowError{Line: line, Reason: reason})
 		}
 	}
-	return b.finish(), rejected, nil
+	d := b.finish()
+	d.resolveManagers()
+	return d, rejected, nil
 }

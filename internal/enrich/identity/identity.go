@@ -54,7 +54,7 @@ type Person struct {
 	Email         string
 	Department    string
 	Role          string
-	Manager       string // the manager's canonical name
+	Manager       string // the manager's primary name when the directory knows them, else their canonical name
 	Office        string
 	PeerGroupName string // explicit peer group (peer_group); overrides department/role
 	Privileged    bool
@@ -175,11 +175,12 @@ var bom = []byte("\ufeff")
 // Sniff tells a directory's format from the start of its content: LDIF when the
 // first line that is not blank or a comment is "dn:" or "version:", YAML when it
 // starts a list ("-", "[", "---") or is "identities:", CSV when it is a header
-// with a "user" column. The error says why none fits.
+// with a "user" column. The error says why none fits; it names the line but does
+// not quote it (errors are logged, and a directory's content is personal data).
 func Sniff(head []byte) (Format, error) {
 	head = bytes.TrimPrefix(head, bom)
 	comments := false
-	for len(head) > 0 {
+	for n := 1; len(head) > 0; n++ {
 		var line []byte
 		line, head, _ = bytes.Cut(head, []byte("\n"))
 		line = bytes.TrimSpace(line)
@@ -200,10 +201,7 @@ func Sniff(head []byte) (Format, error) {
 		case !comments && csvHeaderHasUser(low):
 			return FormatCSV, nil
 		}
-		if len(low) > 60 {
-			low = low[:60] + "..."
-		}
-		return "", fmt.Errorf("the first line %q is not a CSV header with a user column, YAML (a list, or identities:) or LDIF (dn: or version:)", low)
+		return "", fmt.Errorf("line %d, the first that is not blank or a comment, is not a CSV header with a user column, YAML (a list, or identities:) or LDIF (dn: or version:)", n)
 	}
 	if comments {
 		return "", errors.New("the file holds only comments")
@@ -346,6 +344,18 @@ func (b *builder) finish() *Directory {
 	}
 	b.weak = nil
 	return b.d
+}
+
+// resolveManagers replaces each manager name the directory knows (any alias)
+// with that person's primary name.
+func (d *Directory) resolveManagers() {
+	for i := range d.people {
+		if m := d.people[i].Manager; m != "" {
+			if j, ok := d.byName[m]; ok {
+				d.people[i].Manager = d.people[j].User
+			}
+		}
+	}
 }
 
 // dedupe drops empty names, repeats and the user itself, in place.

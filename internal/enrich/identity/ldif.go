@@ -118,7 +118,8 @@ type ldifParser struct {
 // rejects the later record); cn and displayName are names only when they hold a
 // space ("Alice Smith", not "Administrator") and no one else has or shares them. department, title (as role), physicalDeliveryOfficeName or
 // l (office) are copied; manager is a DN, resolved to that person's primary name
-// once every record is read (the DN's CN, else uid, when no person read has it). A person
+// once every record is read (when no record read has that DN, the DN's CN, else
+// uid, and that resolves when it is a name of a person read). A person
 // is privileged when memberOf names a group in PrivilegedGroups, when a
 // privileged group read from the file lists them as member or uniqueMember
 // (direct membership only), or when adminCount is 1; disabled when
@@ -579,6 +580,7 @@ func (p *ldifParser) build() (*Directory, []RowError, error) {
 			d.people[i].Manager = strings.ToLower(m)
 		}
 	}
+	d.resolveManagers() // a manager outside the export may still be known by cn
 	slices.SortStableFunc(p.rejected, func(a, b RowError) int { return cmp.Compare(a.Line, b.Line) })
 	return d, p.rejected, nil
 }

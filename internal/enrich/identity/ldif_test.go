@@ -220,6 +220,12 @@ func TestReadLDIF(t *testing.T) {
 			{name: `CORP\Administrator`, user: "administrator@corp.example", privileged: true},
 		},
 	}, {
+		name: "manager outside the export known by display name",
+		in: "dn: CN=Eve Boss,OU=Board,DC=corp,DC=example\nobjectClass: user\nsAMAccountName: eve\ndisplayName: Eve Boss\n\n" +
+			"dn: CN=a,OU=Staff,DC=corp,DC=example\nobjectClass: user\nsAMAccountName: a\nmanager: CN=Eve Boss,OU=Old,DC=corp,DC=example\n",
+		people:  2,
+		lookups: []want{{name: `corp\a`, user: "a@corp.example", manager: "eve@corp.example"}},
+	}, {
 		name:     "person without an account name",
 		in:       "dn: cn=Nobody,dc=x\nobjectClass: person\ncn: Nobody\n",
 		rejected: []string{"line 1: person has no userPrincipalName"},

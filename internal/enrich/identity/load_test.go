@@ -28,8 +28,8 @@ func TestSniff(t *testing.T) {
 		{in: "", err: "the file is empty"},
 		{in: "\n \n", err: "the file is empty"},
 		{in: "# only\n# comments\n", err: "the file holds only comments"},
-		{in: "name,role\nalice,staff\n", err: `the first line "name,role" is not a CSV header with a user column`},
-		{in: "# c\nuser,role\n", err: `the first line "user,role" is not`},
+		{in: "name,role\nalice,staff\n", err: "line 1, the first that is not blank or a comment, is not a CSV header with a user column"},
+		{in: "# c\n\nuser,role\n", err: "line 3, the first"},
 		{in: "{\"user\": \"a\"}\n", err: "is not a CSV header"},
 	} {
 		got, err := Sniff([]byte(tt.in))
@@ -67,7 +67,7 @@ func TestLoadDispatch(t *testing.T) {
 		{file: "empty.csv", body: "", err: "file is empty"},
 		{file: "blank.ldif", body: "\n\n  \n", err: "file is empty"},
 		{file: "d.json", body: `[{"user": "a"}]`, people: 1}, // JSON is YAML
-		{file: "d.json", body: `{"user": "a"}`, err: `extension ".json" is not .csv, .yaml, .yml, .ldif or .ldf, and the first line`},
+		{file: "d.json", body: `{"user": "a"}`, err: `extension ".json" is not .csv, .yaml, .yml, .ldif or .ldf, and line 1, the first`},
 		{file: "comments.txt", body: "# nothing\n", err: "the file holds only comments"},
 		{file: "missing.csv", err: "opening identity directory"},
 	} {

@@ -111,7 +111,9 @@ func ReadYAML(r io.Reader) (*Directory, []RowError, error) {
 			rejected = append(rejected, RowError{Line: item.Line, Reason: reason})
 		}
 	}
-	return b.finish(), rejected, nil
+	d := b.finish()
+	d.resolveManagers()
+	return d, rejected, nil
 }
 
 // yamlItem converts one list item; the line is the item's, or the offending key's.

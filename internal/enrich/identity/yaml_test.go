@@ -57,9 +57,9 @@ func TestReadYAML(t *testing.T) {
 		lookups  []want
 	}{{
 		name:    "top-level list",
-		in:      "- user: a@x\n  aliases: X\\a\n- user: b@x\n  privileged: false\n  peer_group: ops\n",
+		in:      "- user: a@x\n  aliases: X\\a\n- user: b@x\n  privileged: false\n  peer_group: ops\n  manager: x\\A\n",
 		people:  2,
-		lookups: []want{{name: `x\a`, user: "a@x"}, {name: "B@X", user: "b@x", group: "ops"}},
+		lookups: []want{{name: `x\a`, user: "a@x"}, {name: "B@X", user: "b@x", group: "ops", manager: "a@x"}},
 	}, {
 		name:    "empty list, null identities, empty document",
 		in:      "identities:\n",
