@@ -116,14 +116,14 @@ type ldifParser struct {
 // these, every mail, DOMAIN\sam (DOMAIN the first DC label) and proxyAddresses
 // smtp: addresses are names that belong to the person alone (a second claim
 // rejects the later record); cn and displayName are names only when they hold a
-// space ("Alice Smith", not "Administrator") and no one else has or shares them. department, title (as role), physicalDeliveryOfficeName or
-// l (office) are copied; manager is a DN, resolved to that person's primary name
-// once every record is read (when no record read has that DN, the DN's CN, else
-// uid, and that resolves when it is a name of a person read). A person
-// is privileged when memberOf names a group in PrivilegedGroups, when a
-// privileged group read from the file lists them as member or uniqueMember
-// (direct membership only), or when adminCount is 1; disabled when
-// userAccountControl has bit 0x2.
+// space ("Alice Smith", not "Administrator") and no one else has or shares
+// them. department, title (as role), physicalDeliveryOfficeName or l (office)
+// are copied; manager is a DN, resolved to that person's primary name once
+// every record is read (when no record read has that DN, the DN's CN, else uid,
+// and that resolves when it is a name of a person read). A person is privileged
+// when memberOf names a group in PrivilegedGroups, when a privileged group read
+// from the file lists them as member or uniqueMember (direct membership only),
+// or when adminCount is 1; disabled when userAccountControl has bit 0x2.
 func ReadLDIF(r io.Reader) (*Directory, []RowError, error) {
 	p := &ldifParser{privMember: map[string]bool{}}
 	br := bufio.NewReaderSize(r, 64<<10)
