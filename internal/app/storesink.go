@@ -64,7 +64,7 @@ func (s *storeSink) flush(ctx context.Context) error {
 			case err == nil:
 				s.known[sig.ID] = true
 			case !errors.Is(err, store.ErrNotFound):
-				return fmt.Errorf("looking up signal %s: %w", sig.ID, err)
+				return fmt.Errorf("storing signals: looking up signal %s: %w", sig.ID, err)
 			}
 		}
 		if err := s.st.PutSignals(ctx, s.signals); err != nil {

@@ -63,6 +63,10 @@ var linkable = map[detect.EntityKind]bool{
 	detect.EntityURL: true, detect.EntityHash: true, detect.EntityWorkload: true, detect.EntityPrincipal: true,
 }
 
+// MaxIncidentEntities bounds the entities an Incident lists (the most
+// frequent first; EntityCount says how many it has).
+const MaxIncidentEntities = 200
+
 // evidenceKind keys the events a signal cites: two signals backed by the same
 // event are about the same activity (a Sigma correlation and the rule matches it
 // counts, a rule and a behavioral model on one logon), whatever entities each
@@ -97,7 +101,25 @@ type incState struct {
 	extra    int
 	extraIDs []string
 	absorbed []string // ids of the incidents merged into this one
+
+	// Kept as signals arrive, so rendering an incident does not walk them all.
+	keys       []string         // dedupKey of each kept signal
+	unsorted   bool             // signals not in (time, id) order (a merge, a late signal)
+	tactics    map[string]int64 // tactic → its first signal's time
+	techniques map[string]int64
+	severity   detect.Severity
+	noMiss     float64 // product of (1 - confidence) over distinct signals
+	crit       risk.Criticality
+	priv       bool
 }
+
+func newIncState(id string, t int64) *incState {
+	return &incState{id: id, first: t, last: t, seen: map[string]int{}, entities: map[entKey]int{},
+		tactics: map[string]int64{}, techniques: map[string]int64{}, noMiss: 1}
+}
+
+// riskEntity is an incident as the risk scorer knows it.
+func riskEntity(id string) detect.Entity { return detect.Entity{Kind: "incident", Value: id} }
 
 // Update says what adding one signal did.
 type Update struct {
@@ -128,14 +150,17 @@ type Merge struct {
 // Restore carry the open incidents across runs, so ids stay stable when the
 // next batch continues an incident.
 type Correlator struct {
-	opts      Options
-	ents      map[entKey]*entState
-	incs      map[string]*incState
-	mergedTo  map[string]string // merged incident id → the id it joined (open incidents only)
-	order     []string          // incident ids in creation order (closed and merged ones skipped)
-	sigInc    map[string]string // signal id → the incident it joined (open incidents only)
-	dirty     map[string]bool   // incidents changed since Updated
-	merges    []Merge           // merges since Updated
+	opts     Options
+	ents     map[entKey]*entState
+	incs     map[string]*incState
+	mergedTo map[string]string // merged incident id → the id it joined (open incidents only)
+	order    []string          // incident ids in creation order (closed and merged ones skipped)
+	sigInc   map[string]string // signal id → the incident it joined (open incidents only)
+	dirty    map[string]bool   // incidents changed since Updated
+	merges   []Merge           // merges since Updated
+	// scorer holds every open incident's risk, one entity per incident, updated
+	// as signals arrive and merged when incidents merge
+	scorer    *risk.Scorer
 	processed int
 	stats     Stats
 }
@@ -143,7 +168,17 @@ type Correlator struct {
 // New builds a correlator.
 func New(opts Options) *Correlator {
 	return &Correlator{opts: opts.withDefaults(), ents: map[entKey]*entState{}, incs: map[string]*incState{},
-		mergedTo: map[string]string{}, sigInc: map[string]string{}, dirty: map[string]bool{}}
+		mergedTo: map[string]string{}, sigInc: map[string]string{}, dirty: map[string]bool{}, scorer: newScorer()}
+}
+
+// newScorer is the incidents' risk scorer: the defaults (see package risk), and
+// room for every open incident.
+func newScorer() *risk.Scorer {
+	sc, err := risk.New(risk.Config{MaxEntities: 10_000_000})
+	if err != nil {
+		panic(fmt.Sprintf("correlate: risk defaults rejected: %v", err)) // a constant configuration
+	}
+	return sc
 }
 
 // resolve follows merges to the surviving incident id.
@@ -206,7 +241,7 @@ func (c *Correlator) Add(s detect.Signal) Update {
 		}
 	}
 	sc := s
-	if !inc.add(&sc, keys, c.opts.MaxSignals) {
+	if !c.addTo(inc, &sc, keys, dedupKey(&sc), true) {
 		inc.extraIDs = append(inc.extraIDs, s.ID)
 	}
 	if s.ID != "" {
@@ -235,7 +270,7 @@ func (c *Correlator) newIncident(s *detect.Signal) *incState {
 			}
 		}
 	}
-	inc := &incState{id: id, first: s.Time.UnixNano(), last: s.Time.UnixNano(), seen: map[string]int{}, entities: map[entKey]int{}}
+	inc := newIncState(id, s.Time.UnixNano())
 	c.incs[id] = inc
 	c.order = append(c.order, id)
 	c.stats.Incidents++
@@ -243,17 +278,17 @@ func (c *Correlator) newIncident(s *detect.Signal) *incState {
 }
 
 // merge moves from into into (the survivor keeps its id; the smaller side's
-// signals are the ones moved, so repeated merges stay cheap).
+// signals are the ones moved, so repeated merges stay cheap). The scorer folds
+// from's rules into into's, so the risk is as if every signal had joined into.
 func (c *Correlator) merge(into, from *incState) {
 	if len(from.signals) > len(into.signals) {
-		into.signals, from.signals = from.signals, into.signals
-		into.seen, from.seen = from.seen, into.seen
-		into.entities, from.entities = from.entities, into.entities
-		into.extra, from.extra = from.extra, into.extra
-		into.extraIDs, from.extraIDs = from.extraIDs, into.extraIDs
+		// swap the contents, keeping the names and merge histories where they were
+		intoID, fromID, intoAbs, fromAbs := into.id, from.id, into.absorbed, from.absorbed
+		*into, *from = *from, *into
+		into.id, from.id, into.absorbed, from.absorbed = intoID, fromID, intoAbs, fromAbs
 	}
-	for _, s := range from.signals {
-		if !into.add(s, c.signalKeys(s), c.opts.MaxSignals) {
+	for i, s := range from.signals {
+		if !c.addTo(into, s, c.signalKeys(s), from.keys[i], false) {
 			into.extraIDs = append(into.extraIDs, s.ID)
 		}
 		if s.ID != "" {
@@ -268,6 +303,7 @@ func (c *Correlator) merge(into, from *incState) {
 	into.first, into.last = min(into.first, from.first), max(into.last, from.last)
 	into.absorbed = append(into.absorbed, from.id)
 	into.absorbed = append(into.absorbed, from.absorbed...)
+	c.scorer.Merge(riskEntity(from.id), riskEntity(into.id))
 	delete(c.incs, from.id)
 	delete(c.dirty, from.id)
 	c.mergedTo[from.id] = into.id
@@ -275,21 +311,56 @@ func (c *Correlator) merge(into, from *incState) {
 	c.stats.Merges++
 }
 
-// add puts s in the incident; it reports false when s was only counted (a
-// repeat past Options.MaxSignals).
-func (inc *incState) add(s *detect.Signal, keys []entKey, maxSignals int) bool {
+// addTo puts s (with its linkable keys and dedup key) in inc and keeps the
+// incident's aggregates; score says whether s is new to the risk scorer (not
+// when it moves in a merge). It reports false when s was only counted (a repeat
+// past Options.MaxSignals).
+func (c *Correlator) addTo(inc *incState, s *detect.Signal, keys []entKey, key string, score bool) bool {
 	t := s.Time.UnixNano()
 	inc.first, inc.last = min(inc.first, t), max(inc.last, t)
-	k := dedupKey(s)
-	inc.seen[k]++
-	for _, key := range keys {
-		inc.entities[key]++
+	if inc.seen[key]++; inc.seen[key] == 1 {
+		inc.noMiss *= 1 - clamp01(s.Confidence) // a repeated signal is one piece of evidence, not many
 	}
-	if len(inc.signals) >= maxSignals && inc.seen[k] > 1 {
+	for _, k := range keys {
+		if k.kind == evidenceKind {
+			continue // links signals, is not an entity of the incident
+		}
+		if inc.entities[k] == 0 && c.opts.Context != nil {
+			cr, p := c.opts.Context(detect.Entity{Kind: k.kind, Value: k.value})
+			inc.crit, inc.priv = max(inc.crit, cr), inc.priv || p
+		}
+		inc.entities[k]++
+	}
+	inc.severity = max(inc.severity, s.Severity)
+	for _, tc := range s.Tactics {
+		if f, ok := inc.tactics[tc]; !ok || t < f {
+			inc.tactics[tc] = t
+		}
+	}
+	for _, tc := range s.Techniques {
+		if f, ok := inc.techniques[tc]; !ok || t < f {
+			inc.techniques[tc] = t
+		}
+	}
+	if score {
+		tactic := ""
+		if len(s.Tactics) > 0 {
+			tactic = s.Tactics[0]
+		}
+		// rejected contributions (a zero time, an out-of-range confidence) add
+		// nothing to the risk; the scorer counts them
+		_ = c.scorer.Add(risk.Contribution{Entity: riskEntity(inc.id), Time: s.Time, Severity: s.Severity,
+			Confidence: clamp01(s.Confidence), RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic})
+	}
+	if len(inc.signals) >= c.opts.MaxSignals && inc.seen[key] > 1 {
 		inc.extra++
 		return false
 	}
+	if n := len(inc.signals); n > 0 && signalOrder(inc.signals[n-1], s) > 0 {
+		inc.unsorted = true
+	}
 	inc.signals = append(inc.signals, s)
+	inc.keys = append(inc.keys, key)
 	return true
 }
 
@@ -405,7 +476,7 @@ func (c *Correlator) Incidents() []Incident {
 	out := make([]Incident, 0, len(c.incs))
 	for _, id := range c.order {
 		if inc := c.incs[id]; inc != nil {
-			out = append(out, inc.incident(c.opts.Context))
+			out = append(out, c.render(inc))
 		}
 	}
 	sortIncidents(out)
@@ -420,7 +491,7 @@ func (c *Correlator) Updated() ([]Incident, []Merge) {
 	out := make([]Incident, 0, len(c.dirty))
 	for id := range c.dirty {
 		if inc := c.incs[id]; inc != nil {
-			out = append(out, inc.incident(c.opts.Context))
+			out = append(out, c.render(inc))
 		}
 	}
 	clear(c.dirty)
@@ -443,7 +514,7 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 		if ns-inc.last <= window {
 			continue
 		}
-		out = append(out, inc.incident(c.opts.Context))
+		out = append(out, c.render(inc))
 		for _, s := range inc.signals {
 			delete(c.sigInc, s.ID)
 		}
@@ -453,6 +524,7 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 		for _, m := range inc.absorbed {
 			delete(c.mergedTo, m)
 		}
+		c.scorer.Forget(riskEntity(id))
 		delete(c.incs, id)
 		delete(c.dirty, id)
 		c.stats.Closed++
@@ -492,69 +564,118 @@ func (c *Correlator) Stats() Stats {
 	return st
 }
 
-// incident renders the state as an Incident; ctx (may be nil) gives the
-// entities' business context.
-func (inc *incState) incident(ctx func(detect.Entity) (risk.Criticality, bool)) Incident {
-	sigs := slices.Clone(inc.signals)
-	slices.SortStableFunc(sigs, func(a, b *detect.Signal) int {
-		if x := a.Time.Compare(b.Time); x != 0 {
-			return x
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
+// render turns an incident's state into an Incident. It costs the sorting of
+// its signals and entities; tactics, severity, confidence and risk are kept as
+// signals arrive.
+func (c *Correlator) render(inc *incState) Incident {
+	if inc.unsorted {
+		inc.sortSignals()
+	}
+	sigs := inc.signals
 	total := len(sigs) + inc.extra
 	out := Incident{ID: inc.id, Status: StatusOpen, FirstSeen: time.Unix(0, inc.first).UTC(), LastSeen: time.Unix(0, inc.last).UTC(),
-		SignalCount: total, Version: int64(total)}
-	var tactics, techniques []string
-	noMiss := 1.0
-	counted := map[string]bool{}
-	for _, s := range sigs {
-		out.SignalIDs = append(out.SignalIDs, s.ID)
-		out.Severity = max(out.Severity, s.Severity)
-		for _, t := range s.Tactics {
-			if !slices.Contains(tactics, t) {
-				tactics = append(tactics, t)
-			}
-		}
-		for _, t := range s.Techniques {
-			if !slices.Contains(techniques, t) {
-				techniques = append(techniques, t)
-			}
-		}
-		if k := dedupKey(s); !counted[k] {
-			counted[k] = true // a repeated signal is one piece of evidence, not many
-			noMiss *= 1 - clamp01(s.Confidence)
-		}
+		SignalCount: total, Version: int64(total), Severity: inc.severity, Confidence: 1 - inc.noMiss}
+	out.SignalIDs = make([]string, len(sigs))
+	for i, s := range sigs {
+		out.SignalIDs[i] = s.ID
 	}
-	out.Confidence = 1 - noMiss
-	out.Tactics, out.Techniques = tactics, techniques
-	ents := make([]entKey, 0, len(inc.entities))
-	for k := range inc.entities {
-		if k.kind != evidenceKind {
-			ents = append(ents, k)
-		}
+	out.Tactics, out.Techniques = byFirstTime(inc.tactics), byFirstTime(inc.techniques)
+	type counted struct {
+		k entKey
+		n int
 	}
-	slices.SortFunc(ents, func(a, b entKey) int {
-		if x := cmp.Compare(inc.entities[b], inc.entities[a]); x != 0 {
+	ents := make([]counted, 0, len(inc.entities))
+	for k, n := range inc.entities {
+		ents = append(ents, counted{k, n})
+	}
+	order := func(a, b counted) int {
+		if x := cmp.Compare(b.n, a.n); x != 0 {
 			return x
 		}
-		if x := strings.Compare(string(a.kind), string(b.kind)); x != 0 {
+		if x := strings.Compare(string(a.k.kind), string(b.k.kind)); x != 0 {
 			return x
 		}
-		return strings.Compare(a.value, b.value)
-	})
-	for _, k := range ents {
-		out.Entities = append(out.Entities, detect.Entity{Kind: k.kind, Value: k.value})
+		return strings.Compare(a.k.value, b.k.value)
 	}
-	out.Title = title(tactics, ents, len(counted), total)
-	crit, priv := risk.CriticalityUnknown, false
-	if ctx != nil {
-		for _, e := range out.Entities {
-			c, p := ctx(e)
-			crit, priv = max(crit, c), priv || p
+	out.EntityCount = len(ents)
+	if len(ents) > 2*MaxIncidentEntities {
+		ents = topK(ents, MaxIncidentEntities, order)
+	}
+	slices.SortFunc(ents, order)
+	out.Entities = make([]detect.Entity, min(len(ents), MaxIncidentEntities))
+	for i := range out.Entities {
+		out.Entities[i] = detect.Entity{Kind: ents[i].k.kind, Value: ents[i].k.value}
+	}
+	out.Title = title(out.Tactics, out.Entities, len(inc.seen), total)
+	out.Risk, out.Progress = c.incidentRisk(inc, out.Tactics)
+	return out
+}
+
+// topK returns the k first of s in order (in no particular order), in
+// O(n log k): a heap of the k best seen so far, the worst on top.
+func topK[T any](s []T, k int, order func(a, b T) int) []T {
+	h := make([]T, 0, k)
+	worse := func(i, j int) bool { return order(h[i], h[j]) > 0 } // max-heap on order: h[0] is the worst kept
+	down := func(i int) {
+		for {
+			l, m := 2*i+1, i
+			if l < len(h) && worse(l, m) {
+				m = l
+			}
+			if r := l + 1; r < len(h) && worse(r, m) {
+				m = r
+			}
+			if m == i {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
 		}
 	}
-	out.Risk, out.Progress = incidentRisk(inc.id, sigs, tactics, crit, priv)
+	for _, x := range s {
+		switch {
+		case len(h) < k:
+			h = append(h, x)
+			for i := len(h) - 1; i > 0 && worse(i, (i-1)/2); i = (i - 1) / 2 {
+				h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
+			}
+		case order(x, h[0]) < 0:
+			h[0] = x
+			down(0)
+		}
+	}
+	return h
+}
+
+// signalOrder orders signals by event time, then id.
+func signalOrder(a, b *detect.Signal) int {
+	return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
+}
+
+// sortSignals puts the kept signals (and their keys) in signalOrder.
+func (inc *incState) sortSignals() {
+	perm := make([]int, len(inc.signals))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortStableFunc(perm, func(a, b int) int { return signalOrder(inc.signals[a], inc.signals[b]) })
+	sigs, keys := make([]*detect.Signal, len(perm)), make([]string, len(perm))
+	for i, j := range perm {
+		sigs[i], keys[i] = inc.signals[j], inc.keys[j]
+	}
+	inc.signals, inc.keys, inc.unsorted = sigs, keys, false
+}
+
+// byFirstTime lists the keys of m in the order of their times (then by name).
+func byFirstTime(m map[string]int64) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b string) int { return cmp.Or(cmp.Compare(m[a], m[b]), strings.Compare(a, b)) })
 	return out
 }
 
@@ -565,25 +686,10 @@ func (inc *incState) incident(ctx func(detect.Entity) (risk.Criticality, bool)) 
 // its tactics in the order they appeared as an odds multiplier of
 // 1 + 2 x Progression.Score (a rising chain across several tactics at most
 // triples the odds).
-func incidentRisk(id string, sigs []*detect.Signal, tactics []string, crit risk.Criticality, priv bool) (float64, attack.Progress) {
-	sc, err := risk.New(risk.Config{MaxEntities: 1})
-	if err != nil {
-		return 0, attack.Progress{}
-	}
-	ent := detect.Entity{Kind: "incident", Value: id}
-	var last time.Time
-	for _, s := range sigs {
-		tactic := ""
-		if len(s.Tactics) > 0 {
-			tactic = s.Tactics[0]
-		}
-		_ = sc.Add(risk.Contribution{Entity: ent, Time: s.Time, Severity: s.Severity, Confidence: s.Confidence,
-			RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic, Criticality: crit, Privileged: priv})
-		if s.Time.After(last) {
-			last = s.Time
-		}
-	}
-	base := sc.Score(ent, last).Score
+func (c *Correlator) incidentRisk(inc *incState, tactics []string) (float64, attack.Progress) {
+	ent := riskEntity(inc.id)
+	c.scorer.SetContext(ent, inc.crit, inc.priv)
+	base := c.scorer.Score(ent, time.Unix(0, inc.last)).Score
 	prog := attack.Progression(tactics)
 	q := min(max(base/100, 1e-6), 1-1e-6)
 	o := q / (1 - q) * (1 + 2*prog.Score)
@@ -592,14 +698,14 @@ func incidentRisk(id string, sigs []*detect.Signal, tactics []string, crit risk.
 
 // title is a short headline: the tactics in the order they appeared and the
 // leading user and host.
-func title(tactics []string, ents []entKey, distinct, total int) string {
+func title(tactics []string, ents []detect.Entity, distinct, total int) string {
 	var who, where string
 	for _, e := range ents {
 		switch {
-		case e.kind == detect.EntityUser && who == "":
-			who = e.value
-		case (e.kind == detect.EntityHost || e.kind == detect.EntityIP) && where == "":
-			where = e.value
+		case e.Kind == detect.EntityUser && who == "":
+			who = e.Value
+		case (e.Kind == detect.EntityHost || e.Kind == detect.EntityIP) && where == "":
+			where = e.Value
 		}
 	}
 	var b strings.Builder

@@ -39,8 +39,11 @@ type Incident struct {
 	LastSeen   time.Time       `json:"last_seen"`  // event time
 	Tactics    []string        `json:"tactics,omitempty"`
 	Techniques []string        `json:"techniques,omitempty"`
-	Entities   []detect.Entity `json:"entities,omitempty"`
-	SignalIDs  []string        `json:"signal_ids,omitempty"`
+	// Entities are the incident's users, hosts, addresses, ..., the most
+	// frequent first, at most MaxIncidentEntities of EntityCount.
+	Entities    []detect.Entity `json:"entities,omitempty"`
+	EntityCount int             `json:"entity_count"`
+	SignalIDs   []string        `json:"signal_ids,omitempty"`
 	// SignalCount counts every signal, also the repeats past the correlator's
 	// MaxSignals that SignalIDs leaves out.
 	SignalCount int    `json:"signal_count"`

@@ -30,6 +30,7 @@ type snapState struct {
 	Incidents []snapIncident    `json:"incidents"`
 	Entities  []snapEntity      `json:"entities"`
 	Merged    map[string]string `json:"merged,omitempty"`
+	Risk      []byte            `json:"risk"` // the risk scorer's snapshot (package risk)
 }
 
 type snapIncident struct {
@@ -103,6 +104,11 @@ func (c *Correlator) Snapshot(w io.Writer) error {
 	slices.SortFunc(st.Entities, func(a, b snapEntity) int {
 		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
 	})
+	var rb bytes.Buffer
+	if err := c.scorer.Snapshot(&rb); err != nil {
+		return fmt.Errorf("writing correlator snapshot: %w", err)
+	}
+	st.Risk = rb.Bytes()
 	bw := bufio.NewWriter(w)
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
@@ -156,21 +162,30 @@ func (c *Correlator) Restore(r io.Reader) error {
 		case si.Extra < 0:
 			return fmt.Errorf("%s: negative repeat count: %w", where, ErrSnapshot)
 		}
-		inc := &incState{id: si.ID, first: si.First, last: si.Last, seen: si.Seen, entities: map[entKey]int{},
-			extra: si.Extra, extraIDs: si.ExtraIDs, absorbed: si.Absorbed}
-		if inc.seen == nil {
-			inc.seen = map[string]int{}
-		}
+		inc := newIncState(si.ID, si.First)
 		for j := range si.Signals {
 			s := &si.Signals[j]
 			if t := s.Time.UnixNano(); t < si.First || t > si.Last {
 				return fmt.Errorf("%s: signal %q outside the incident's time span: %w", where, s.ID, ErrSnapshot)
 			}
-			inc.signals = append(inc.signals, s)
+			// replayed for the aggregates (tactics, severity, confidence,
+			// context); the counts and the risk come from the snapshot
+			if !c.addTo(inc, s, c.signalKeys(s), dedupKey(s), false) {
+				inc.extraIDs = append(inc.extraIDs, s.ID) // counted as a repeat now
+			}
 			if s.ID != "" {
 				sigInc[s.ID] = si.ID
 			}
 		}
+		inc.last = si.Last
+		inc.seen = si.Seen
+		if inc.seen == nil {
+			inc.seen = map[string]int{}
+		}
+		inc.entities = map[entKey]int{}
+		inc.extra += si.Extra
+		inc.extraIDs = append(inc.extraIDs, si.ExtraIDs...)
+		inc.absorbed = si.Absorbed
 		for _, id := range si.ExtraIDs {
 			sigInc[id] = si.ID
 		}
@@ -217,7 +232,11 @@ func (c *Correlator) Restore(r io.Reader) error {
 		}
 		ents[k] = e
 	}
-	c.incs, c.ents, c.sigInc = incs, ents, sigInc
+	scorer := newScorer()
+	if err := scorer.Restore(bytes.NewReader(st.Risk)); err != nil {
+		return fmt.Errorf("restoring the incidents' risk: %w: %w", ErrSnapshot, err)
+	}
+	c.incs, c.ents, c.sigInc, c.scorer = incs, ents, sigInc, scorer
 	c.mergedTo = st.Merged
 	if c.mergedTo == nil {
 		c.mergedTo = map[string]string{}

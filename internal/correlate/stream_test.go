@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -118,15 +119,22 @@ func equalGroups(a, b map[string][]string) bool {
 }
 
 func TestSnapshotContinuesIncidents(t *testing.T) {
+	for _, opts := range []Options{{}, {MaxSignals: 3}} {
+		t.Run(fmt.Sprintf("max_signals_%d", opts.MaxSignals), func(t *testing.T) { snapshotContinues(t, opts) })
+	}
+}
+
+func snapshotContinues(t *testing.T, opts Options) {
 	signals := randomSignals(11, 2000, 2*time.Hour)
-	whole := New(Options{})
+	whole := New(opts)
 	for _, s := range signals {
 		whole.Add(s)
 	}
-	want := groups(whole.Incidents())
+	wantIncs := whole.Incidents()
+	want := groups(wantIncs)
 
 	for _, cut := range []int{1, 500, 999, 1999} {
-		first := New(Options{})
+		first := New(opts)
 		got := final{}
 		for _, s := range signals[:cut] {
 			first.Add(s)
@@ -141,7 +149,7 @@ func TestSnapshotContinuesIncidents(t *testing.T) {
 		if err := first.Snapshot(&again); err != nil || !bytes.Equal(buf.Bytes(), again.Bytes()) {
 			t.Fatalf("cut %d: snapshot not deterministic (%v)", cut, err)
 		}
-		second := New(Options{})
+		second := New(opts)
 		if err := second.Restore(bytes.NewReader(buf.Bytes())); err != nil {
 			t.Fatalf("cut %d: %v", cut, err)
 		}
@@ -155,6 +163,12 @@ func TestSnapshotContinuesIncidents(t *testing.T) {
 		got.take(second.Updated())
 		if g := groups(got.sorted()); !equalGroups(g, want) {
 			t.Errorf("cut %d: two runs gave %d incidents, one run %d; they differ", cut, len(g), len(want))
+		}
+		for _, w := range wantIncs {
+			if g := got[w.ID]; math.Abs(g.Risk-w.Risk) > 1e-9 || g.Title != w.Title || g.Confidence != w.Confidence || g.Version != w.Version {
+				t.Errorf("cut %d: incident %s: two runs risk %.4f %q conf %.3f v%d, one run %.4f %q conf %.3f v%d",
+					cut, w.ID, g.Risk, g.Title, g.Confidence, g.Version, w.Risk, w.Title, w.Confidence, w.Version)
+			}
 		}
 		if st, ws := second.Stats(), whole.Stats(); st.Signals != ws.Signals || st.Incidents != ws.Incidents || st.Merges != ws.Merges {
 			t.Errorf("cut %d: stats %+v, one run %+v", cut, st, ws)
@@ -306,4 +320,40 @@ func FuzzRestore(f *testing.F) {
 			t.Fatalf("own snapshot does not restore: %v", err)
 		}
 	})
+}
+
+func TestTopK(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, n := range []int{0, 1, 5, 200, 1000} {
+		for _, k := range []int{1, 3, 200} {
+			s := make([]int, n)
+			for i := range s {
+				s[i] = r.IntN(50) // ties included
+			}
+			want := slices.Clone(s)
+			slices.Sort(want)
+			want = want[:min(k, n)]
+			got := topK(s, k, func(a, b int) int { return a - b })
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Errorf("n %d k %d: got %v, want %v", n, k, got, want)
+			}
+		}
+	}
+}
+
+func TestManyEntitiesListed(t *testing.T) {
+	c := New(Options{HubDegree: 1000})
+	for i := range 600 {
+		ents := []string{"user:alice", fmt.Sprintf("ip:10.1.%d.%d", i/250, i%250)}
+		if i%2 == 0 {
+			ents = append(ents, "host:ws-1")
+		}
+		c.Add(sig(fmt.Sprintf("s%d", i), time.Duration(i)*time.Second, "", detect.SeverityLow, ents...))
+	}
+	inc := c.Incidents()[0]
+	if inc.EntityCount != 602 || len(inc.Entities) != MaxIncidentEntities ||
+		inc.Entities[0] != (detect.Entity{Kind: detect.EntityUser, Value: "alice"}) || inc.Entities[1] != (detect.Entity{Kind: detect.EntityHost, Value: "ws-1"}) {
+		t.Errorf("count %d, listed %d, first %v", inc.EntityCount, len(inc.Entities), inc.Entities[:2])
+	}
 }

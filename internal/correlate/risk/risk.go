@@ -61,12 +61,14 @@
 package risk
 
 import (
+	"cmp"
 	"container/list"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/detect"
@@ -625,4 +627,73 @@ func (s *Scorer) Top(n int, now time.Time) []Breakdown {
 		out[i] = s.breakdown(r.st, now)
 	}
 	return out
+}
+
+// Merge folds entity from's rules into entity into (creating into when
+// needed) and forgets from, as if every contribution to from had been made to
+// into: a rule both hold keeps the stronger peak, the summed count and the
+// wider time span. Used when two incidents scored as entities join.
+func (s *Scorer) Merge(from, into detect.Entity) {
+	f := s.entities[from]
+	if f == nil || from == into {
+		return
+	}
+	t := s.entities[into]
+	if t == nil {
+		s.evict(f)
+		f.key = into
+		f.elem = s.lru.PushFront(f)
+		s.entities[into] = f
+		return
+	}
+	s.evict(f)
+	s.lru.MoveToFront(t.elem)
+	if f.criticality > t.criticality {
+		t.criticality = f.criticality
+	}
+	t.privileged = t.privileged || f.privileged
+	t.last = max(t.last, f.last)
+	for _, fr := range f.rules {
+		i := slices.IndexFunc(t.rules, func(r rule) bool { return r.id == fr.id })
+		if i < 0 {
+			t.rules = append(t.rules, fr)
+			continue
+		}
+		r := &t.rules[i]
+		at := max(r.at, fr.at)
+		a, b := r.peak*s.decay(at-r.at), fr.peak*s.decay(at-fr.at)
+		if b > a {
+			r.peak, r.base, r.tactic, r.severity = b, fr.base, fr.tactic, fr.severity
+		} else {
+			r.peak = a
+		}
+		r.at = at
+		r.count += fr.count
+		r.first, r.last = min(r.first, fr.first), max(r.last, fr.last)
+	}
+	s.prune(t, t.last)
+	if len(t.rules) > s.cfg.MaxRules {
+		// keep the strongest at the entity's latest time
+		slices.SortStableFunc(t.rules, func(a, b rule) int {
+			return cmp.Or(cmp.Compare(b.peak*s.decay(t.last-b.at), a.peak*s.decay(t.last-a.at)), strings.Compare(a.id, b.id))
+		})
+		s.stats.Replaced += uint64(len(t.rules) - s.cfg.MaxRules)
+		clear(t.rules[s.cfg.MaxRules:])
+		t.rules = t.rules[:s.cfg.MaxRules]
+	}
+}
+
+// Forget drops an entity's state (a closed incident).
+func (s *Scorer) Forget(e detect.Entity) {
+	if st := s.entities[e]; st != nil {
+		s.evict(st)
+	}
+}
+
+// SetContext sets an entity's business context, replacing what contributions
+// said: the caller knows better (an incident's most critical asset).
+func (s *Scorer) SetContext(e detect.Entity, c Criticality, privileged bool) {
+	if st := s.entities[e]; st != nil && c <= CriticalityExtreme {
+		st.criticality, st.privileged = c, privileged
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"testing"
@@ -550,5 +551,43 @@ func BenchmarkTop(b *testing.B) {
 		if len(s.Top(20, now)) != 20 {
 			b.Fatal("short")
 		}
+	}
+}
+
+// TestMergeEqualsOneEntity: two entities' contributions merged score exactly as
+// the same contributions made to one entity.
+func TestMergeEqualsOneEntity(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	a, b, one := detect.Entity{Kind: "incident", Value: "a"}, detect.Entity{Kind: "incident", Value: "b"}, detect.Entity{Kind: "incident", Value: "one"}
+	split, _ := New(Config{})
+	whole, _ := New(Config{})
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 200 {
+		c := Contribution{Time: t0.Add(time.Duration(r.IntN(96)) * time.Hour), Severity: detect.Severity(r.IntN(5)),
+			Confidence: r.Float64(), RuleID: fmt.Sprintf("r%d", r.IntN(40)), Tactic: "execution"}
+		c.Entity = a
+		if i%3 == 0 {
+			c.Entity = b
+		}
+		if err := split.Add(c); err != nil {
+			t.Fatal(err)
+		}
+		c.Entity = one
+		if err := whole.Add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	split.Merge(b, a)
+	at := t0.Add(100 * time.Hour)
+	got, want := split.Score(a, at), whole.Score(one, at)
+	if math.Abs(got.Score-want.Score) > 1e-9 || len(got.Items) != len(want.Items) {
+		t.Fatalf("merged %.6f (%d rules), one entity %.6f (%d rules)", got.Score, len(got.Items), want.Score, len(want.Items))
+	}
+	if split.Score(b, at).Score != 0 || split.Stats().Entities != 1 {
+		t.Errorf("merged-away entity still scored: %+v", split.Stats())
+	}
+	split.Forget(a)
+	if split.Stats().Entities != 0 {
+		t.Error("Forget kept the entity")
 	}
 }
