@@ -332,3 +332,26 @@ func saveBehavior(ctx context.Context, st store.Store, eng *behavior.Engine) err
 	}
 	return nil
 }
+
+// bindingLearner is a detector that emits nothing: it teaches the resolver the
+// IP→host bindings events carry (DHCP leases, logons, hosts reporting their own
+// addresses), in the detect workers, so the correlator can tell which host held
+// an address when a signal named it.
+type bindingLearner struct{ res *assets.Resolver }
+
+func (bindingLearner) ID() string      { return "enrich.bindings" }
+func (bindingLearner) Version() string { return "1" }
+func (l bindingLearner) Detect(_ context.Context, batch []*event.Event, _ func(detect.Signal)) error {
+	for _, e := range batch {
+		l.res.ObserveEvent(e)
+	}
+	return nil
+}
+
+// huntResolver is the resolver hunt gives the correlator: the asset inventory
+// and the bindings learned from the hunted events. A batch resolves every
+// signal after every event is read, so bindings are kept for a year of event
+// time (the address count still bounds them).
+func huntResolver(inv *assets.Inventory) *assets.Resolver {
+	return &assets.Resolver{Store: assets.NewStore(inv), Bindings: assets.NewBindings(assets.BindingsConfig{Retain: 366 * 24 * time.Hour})}
+}

@@ -168,6 +168,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 		o.detectors = append(o.detectors, det)
 	}
+	resolver := huntResolver(inventory)
+	o.detectors = append(o.detectors, bindingLearner{resolver})
 	var beh *behavior.Engine
 	if bo.enabled {
 		log, err := newLogger(env.Stderr, o.logLevel)
@@ -245,7 +247,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 			}
 		}
 		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, correlate.Options{
-			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(&assets.Resolver{Store: assets.NewStore(inventory)}, bo.dir)})
+			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir)})
 		err = errors.Join(err, cerr)
 		if sink != nil {
 			sink.incidents = &corr

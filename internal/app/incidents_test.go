@@ -3,13 +3,16 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/event"
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
 )
@@ -193,5 +196,34 @@ func TestHuntDataDirKeepsIncidents(t *testing.T) {
 	defer st.Close()
 	if got, err := st.GetIncident(ctx, acked.ID); err != nil || got.Status != correlate.StatusAcknowledged {
 		t.Errorf("analyst status lost: %v, %v", got.Status, err)
+	}
+}
+
+// TestHuntResolverLearnsBindings: an address a host reported as its own
+// resolves to that host while the binding lasts, so signals naming the address
+// and signals naming the host join one incident.
+func TestHuntResolverLearnsBindings(t *testing.T) {
+	t0 := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	res := huntResolver(nil)
+	var e event.Event
+	e.Timestamp = t0
+	e.SetStr(event.HostName, "ws-9.corp.example")
+	e.SetIP(event.HostIP, netip.MustParseAddr("10.9.9.9"))
+	if err := (bindingLearner{res}).Detect(context.Background(), []*event.Event{&e}, nil); err != nil {
+		t.Fatal(err)
+	}
+	resolve := entityResolver(res, nil)
+	ip := detect.Entity{Kind: detect.EntityIP, Value: "10.9.9.9"}
+	if got := resolve(ip, t0.Add(time.Hour)); got != (detect.Entity{Kind: detect.EntityHost, Value: "ws-9"}) {
+		t.Errorf("an hour later: %v", got)
+	}
+	if got := resolve(ip, t0.Add(30*24*time.Hour)); got != ip {
+		t.Errorf("a month later, the binding lapsed, yet %v", got)
+	}
+	c := correlate.New(correlate.Options{Resolve: resolve})
+	c.Add(detect.Signal{ID: "a", Time: t0.Add(time.Minute), DetectorID: "t", RuleID: "a", Entities: []detect.Entity{ip}})
+	c.Add(detect.Signal{ID: "b", Time: t0.Add(2 * time.Minute), DetectorID: "t", RuleID: "b", Entities: []detect.Entity{{Kind: detect.EntityHost, Value: "WS-9"}}})
+	if n := len(c.Incidents()); n != 1 {
+		t.Errorf("%d incidents, want the address and the host in one", n)
 	}
 }
