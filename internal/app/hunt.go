@@ -112,6 +112,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	})
 	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
 	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100, in table, json and ocsf output (0: every incident)")
+	topEntities := fs.Int("top-entities", 10, "list this many of the riskiest users, hosts, workloads and cloud principals, each with what made it risky, in table and json output (0: none)")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
@@ -246,7 +247,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 				stStore, known = sink.st, sink.known
 			}
 		}
-		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, correlate.Options{
+		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, *topEntities, correlate.Options{
 			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir)})
 		err = errors.Join(err, cerr)
 		if sink != nil {
@@ -255,7 +256,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 				err = errors.Join(err, serr)
 			}
 		}
-		if werr := report.Results(env.Stdout, of, signals, corr.incidents, st); werr != nil {
+		run := report.Run{Signals: signals, Incidents: corr.incidents, EntityRisk: report.EntityRisk(corr.entities, signals), Stats: st}
+		if werr := report.WriteRun(env.Stdout, of, run); werr != nil {
 			return errors.Join(err, werr)
 		}
 		if !o.quiet && corr.skipped > 0 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/report"
 	"github.com/vigilsec/vigil/internal/store"
@@ -24,6 +25,9 @@ type correlation struct {
 	merged    int                  // incidents that ended by joining another
 	skipped   int                  // signals already correlated by an earlier run
 	stats     correlate.Stats
+	// entities are the riskiest users, hosts, workloads and principals at the
+	// run's last signal, with the breakdown of each score
+	entities []risk.Breakdown
 }
 
 // correlateRun groups signals (sorted by time) into incidents. With a store it
@@ -34,7 +38,7 @@ type correlation struct {
 // analyst's status), marks merged ones, and saves the open incidents for the
 // next run. Incidents idle for longer than the window are closed and no longer
 // held in memory.
-func correlateRun(ctx context.Context, st store.Store, known map[string]bool, signals []detect.Signal, minRisk float64, opts correlate.Options) (correlation, error) {
+func correlateRun(ctx context.Context, st store.Store, known map[string]bool, signals []detect.Signal, minRisk float64, topEntities int, opts correlate.Options) (correlation, error) {
 	c := correlate.New(opts)
 	var res correlation
 	if st != nil {
@@ -61,6 +65,9 @@ func correlateRun(ctx context.Context, st store.Store, known map[string]bool, si
 		}
 	}
 	updated, merges := c.Updated()
+	if !last.IsZero() && topEntities > 0 {
+		res.entities = c.PeakEntityRisk(topEntities)
+	}
 	if !last.IsZero() {
 		c.Expire(last) // what the window no longer holds need not be carried to the next run
 	}

@@ -65,7 +65,7 @@ func storedIncidents(t *testing.T, st store.Store) map[string]correlate.Incident
 func TestIncrementalIncidents(t *testing.T) {
 	ctx := context.Background()
 	_, signals := simSignals(t)
-	one, err := correlateRun(ctx, nil, nil, signals, 0, correlate.Options{})
+	one, err := correlateRun(ctx, nil, nil, signals, 0, 0, correlate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,11 +81,11 @@ func TestIncrementalIncidents(t *testing.T) {
 	defer st.Close()
 	// Cut in the middle of a campaign day, so incidents span the two runs.
 	cut := len(signals) / 2
-	first, err := correlateRun(ctx, st, nil, signals[:cut], 0, correlate.Options{})
+	first, err := correlateRun(ctx, st, nil, signals[:cut], 0, 0, correlate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := correlateRun(ctx, st, nil, signals[cut:], 0, correlate.Options{})
+	second, err := correlateRun(ctx, st, nil, signals[cut:], 0, 0, correlate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestIncrementalIncidents(t *testing.T) {
 	for _, s := range signals {
 		known[s.ID] = true
 	}
-	again, err := correlateRun(ctx, st, known, signals, 0, correlate.Options{})
+	again, err := correlateRun(ctx, st, known, signals, 0, 0, correlate.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,7 +160,12 @@ type Correlator struct {
 	merges   []Merge           // merges since Updated
 	// scorer holds every open incident's risk, one entity per incident, updated
 	// as signals arrive and merged when incidents merge
-	scorer    *risk.Scorer
+	scorer *risk.Scorer
+	// entities scores users, hosts, workloads and cloud principals (Elastic's
+	// entity risk): every signal naming one contributes to it, whatever incident
+	// it joined
+	entities  *risk.Scorer
+	peaks     map[detect.Entity]peak // each scored entity's highest score so far
 	processed int
 	stats     Stats
 }
@@ -168,7 +173,30 @@ type Correlator struct {
 // New builds a correlator.
 func New(opts Options) *Correlator {
 	return &Correlator{opts: opts.withDefaults(), ents: map[entKey]*entState{}, incs: map[string]*incState{},
-		mergedTo: map[string]string{}, sigInc: map[string]string{}, dirty: map[string]bool{}, scorer: newScorer()}
+		mergedTo: map[string]string{}, sigInc: map[string]string{}, dirty: map[string]bool{}, scorer: newScorer(),
+		entities: newEntityScorer(), peaks: map[detect.Entity]peak{}}
+}
+
+// peak is an entity's highest risk so far and when it was.
+type peak struct {
+	Score float64   `json:"score"`
+	At    time.Time `json:"at"`
+}
+
+// riskKinds are the entities scored on their own: the identities and assets
+// an analyst asks "how risky is it now" about.
+var riskKinds = map[detect.EntityKind]bool{
+	detect.EntityUser: true, detect.EntityHost: true, detect.EntityWorkload: true, detect.EntityPrincipal: true,
+}
+
+// newEntityScorer scores entities with the defaults, up to a million of them
+// (the least recently seen evicted past that).
+func newEntityScorer() *risk.Scorer {
+	sc, err := risk.New(risk.Config{MaxEntities: 1_000_000})
+	if err != nil {
+		panic(fmt.Sprintf("correlate: risk defaults rejected: %v", err))
+	}
+	return sc
 }
 
 // newScorer is the incidents' risk scorer: the defaults (see package risk), and
@@ -254,7 +282,68 @@ func (c *Correlator) Add(s detect.Signal) Update {
 	}
 	c.dirty[inc.id] = true
 	up.Incident = inc.id
+	c.scoreEntities(&sc, keys)
 	return up
+}
+
+// scoreEntities adds s to the risk of each identity and asset it names.
+func (c *Correlator) scoreEntities(s *detect.Signal, keys []entKey) {
+	tactic := ""
+	if len(s.Tactics) > 0 {
+		tactic = s.Tactics[0]
+	}
+	for _, k := range keys {
+		if !riskKinds[k.kind] {
+			continue
+		}
+		e := detect.Entity{Kind: k.kind, Value: k.value}
+		crit, priv := risk.CriticalityUnknown, false
+		if c.opts.Context != nil {
+			crit, priv = c.opts.Context(e)
+		}
+		_ = c.entities.Add(risk.Contribution{Entity: e, Time: s.Time, Severity: s.Severity, Confidence: clamp01(s.Confidence),
+			RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic, Criticality: crit, Privileged: priv})
+		if v := c.entities.ScoreOf(e, s.Time); v > c.peaks[e].Score {
+			c.peaks[e] = peak{Score: v, At: s.Time}
+		}
+	}
+}
+
+// PeakEntityRisk returns the n entities (all when n < 0) whose risk rose
+// highest, each with the breakdown at its peak: what a hunt over past data
+// asks ("who was most at risk, when, and why"), where EntityRisk asks about
+// now. Entities the scorer has forgotten (idle past its horizon, or evicted)
+// are left out.
+func (c *Correlator) PeakEntityRisk(n int) []risk.Breakdown {
+	type ranked struct {
+		e detect.Entity
+		p peak
+	}
+	var all []ranked
+	for e, p := range c.peaks {
+		if c.entities.Has(e) {
+			all = append(all, ranked{e, p})
+		}
+	}
+	slices.SortFunc(all, func(a, b ranked) int {
+		return cmp.Or(cmp.Compare(b.p.Score, a.p.Score), strings.Compare(string(a.e.Kind), string(b.e.Kind)), strings.Compare(a.e.Value, b.e.Value))
+	})
+	if n >= 0 && len(all) > n {
+		all = all[:n]
+	}
+	out := make([]risk.Breakdown, len(all))
+	for i, r := range all {
+		out[i] = c.entities.Score(r.e, r.p.At)
+	}
+	return out
+}
+
+// EntityRisk returns the n riskiest users, hosts, workloads and cloud
+// principals at event time now (all when n < 0), each with the breakdown of
+// its score: every rule's part, decayed, zeta-weighted, and the business
+// context's odds modifiers.
+func (c *Correlator) EntityRisk(n int, now time.Time) []risk.Breakdown {
+	return c.entities.Top(n, now)
 }
 
 func (c *Correlator) newIncident(s *detect.Signal) *incState {
@@ -533,6 +622,12 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 		c.order = slices.DeleteFunc(c.order, func(id string) bool { return c.incs[id] == nil })
 	}
 	c.sweep(ns)
+	c.entities.Advance(now)
+	for e := range c.peaks {
+		if !c.entities.Has(e) {
+			delete(c.peaks, e)
+		}
+	}
 	sortIncidents(out)
 	return out
 }

@@ -277,3 +277,51 @@ func TestEvidenceLinks(t *testing.T) {
 		t.Errorf("carol's 30 signals in %d incidents", len(incs))
 	}
 }
+
+// TestEntityRisk: entities are scored on their own, across incidents: many
+// distinct weak signals on one user outrank one loud signal repeated on
+// another, a privileged identity ranks higher, and the breakdown explains it.
+func TestEntityRisk(t *testing.T) {
+	ctx := func(e detect.Entity) (risk.Criticality, bool) {
+		return risk.CriticalityUnknown, e.Value == "root-admin"
+	}
+	c := New(Options{Context: ctx})
+	for i := range 9 {
+		at := 100*time.Hour + time.Duration(i)*time.Hour
+		if i == 0 {
+			at = 70 * time.Hour // more than a day before the others: another incident
+		}
+		s := sig(fmt.Sprintf("a%d", i), at, "discovery", detect.SeverityLow, "user:alice")
+		s.RuleID = fmt.Sprintf("weak-%d", i)
+		c.Add(s)
+	}
+	for i := range 9 {
+		c.Add(sig(fmt.Sprintf("b%d", i), 100*time.Hour+time.Duration(i)*time.Hour+time.Minute, "impact", detect.SeverityHigh, "user:bob"))
+	}
+	c.Add(sig("r", 108*time.Hour+2*time.Minute, "discovery", detect.SeverityLow, "user:root-admin"))
+	c.Add(sig("n", 108*time.Hour+3*time.Minute, "discovery", detect.SeverityLow, "user:nobody"))
+	top := c.EntityRisk(-1, t0.Add(109*time.Hour))
+	rank := map[string]int{}
+	for i, b := range top {
+		rank[b.Entity.Value] = i
+	}
+	if len(c.Incidents()) != 5 || rank["alice"] > rank["bob"] || rank["root-admin"] > rank["nobody"] {
+		t.Fatalf("%d incidents; ranking %v", len(c.Incidents()), rank)
+	}
+	a := top[rank["alice"]]
+	if len(a.Items) != 9 || a.Score <= 0 {
+		t.Errorf("alice's breakdown: %+v", a)
+	}
+	if r := top[rank["root-admin"]]; len(r.Modifiers) != 1 || r.Modifiers[0].Name != "privileged" {
+		t.Errorf("root-admin's modifiers: %+v", r.Modifiers)
+	}
+	// A week later the scores have decayed; the peaks say who was at risk, and when.
+	later := t0.Add(200 * time.Hour)
+	peaks := c.PeakEntityRisk(2)
+	if now := c.EntityRisk(1, later); len(now) != 1 || now[0].Score >= a.Score {
+		t.Errorf("risk a week later: %+v, at the end of the signals %.2f", now, a.Score)
+	}
+	if len(peaks) != 2 || peaks[0].Entity.Value != "alice" || peaks[0].Score < a.Score || !peaks[0].At.Equal(t0.Add(108*time.Hour)) {
+		t.Errorf("peaks %+v, want alice first, at her last signal", peaks)
+	}
+}

@@ -25,12 +25,19 @@ const (
 var ErrSnapshot = errors.New("bad correlator snapshot")
 
 type snapState struct {
-	Version   int               `json:"version"`
-	Stats     Stats             `json:"stats"`
-	Incidents []snapIncident    `json:"incidents"`
-	Entities  []snapEntity      `json:"entities"`
-	Merged    map[string]string `json:"merged,omitempty"`
-	Risk      []byte            `json:"risk"` // the risk scorer's snapshot (package risk)
+	Version    int               `json:"version"`
+	Stats      Stats             `json:"stats"`
+	Incidents  []snapIncident    `json:"incidents"`
+	Entities   []snapEntity      `json:"entities"`
+	Merged     map[string]string `json:"merged,omitempty"`
+	Risk       []byte            `json:"risk"`        // the incidents' risk scorer (package risk)
+	EntityRisk []byte            `json:"entity_risk"` // the entities' risk scorer
+	Peaks      []snapPeak        `json:"peaks,omitempty"`
+}
+
+type snapPeak struct {
+	Entity detect.Entity `json:"entity"`
+	peak
 }
 
 type snapIncident struct {
@@ -109,6 +116,17 @@ func (c *Correlator) Snapshot(w io.Writer) error {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
 	}
 	st.Risk = rb.Bytes()
+	var eb bytes.Buffer
+	if err := c.entities.Snapshot(&eb); err != nil {
+		return fmt.Errorf("writing correlator snapshot: %w", err)
+	}
+	st.EntityRisk = eb.Bytes()
+	for e, p := range c.peaks {
+		st.Peaks = append(st.Peaks, snapPeak{Entity: e, peak: p})
+	}
+	slices.SortFunc(st.Peaks, func(a, b snapPeak) int {
+		return cmp.Or(strings.Compare(string(a.Entity.Kind), string(b.Entity.Kind)), strings.Compare(a.Entity.Value, b.Entity.Value))
+	})
 	bw := bufio.NewWriter(w)
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
@@ -236,7 +254,17 @@ func (c *Correlator) Restore(r io.Reader) error {
 	if err := scorer.Restore(bytes.NewReader(st.Risk)); err != nil {
 		return fmt.Errorf("restoring the incidents' risk: %w: %w", ErrSnapshot, err)
 	}
-	c.incs, c.ents, c.sigInc, c.scorer = incs, ents, sigInc, scorer
+	entities := newEntityScorer()
+	if err := entities.Restore(bytes.NewReader(st.EntityRisk)); err != nil {
+		return fmt.Errorf("restoring the entities' risk: %w: %w", ErrSnapshot, err)
+	}
+	peaks := make(map[detect.Entity]peak, len(st.Peaks))
+	for _, p := range st.Peaks {
+		if p.Score > 0 && p.Score <= 100 && entities.Has(p.Entity) {
+			peaks[p.Entity] = p.peak
+		}
+	}
+	c.incs, c.ents, c.sigInc, c.scorer, c.entities, c.peaks = incs, ents, sigInc, scorer, entities, peaks
 	c.mergedTo = st.Merged
 	if c.mergedTo == nil {
 		c.mergedTo = map[string]string{}

@@ -80,11 +80,28 @@ func SortIncidents(incs []correlate.Incident) {
 	})
 }
 
+// Run is what a hunt found.
+type Run struct {
+	Signals    []detect.Signal
+	Incidents  []correlate.Incident // ranked by risk
+	EntityRisk []EntityRiskOut      // the riskiest entities, riskiest first
+	Stats      *pipeline.Stats      // nil: no summary
+}
+
 // Results writes signals and incidents in format f: JSON puts both and the summary
 // in one document; the table lists the incidents ranked by risk, then the
 // signals; JSON lines carry the signals only (one per line, as vigil eval and
 // other tools read them).
 func Results(w io.Writer, f Format, signals []detect.Signal, incidents []correlate.Incident, st *pipeline.Stats) error {
+	return WriteRun(w, f, Run{Signals: signals, Incidents: incidents, Stats: st})
+}
+
+// WriteRun writes a run in format f: JSON puts signals, incidents, the
+// riskiest entities and the summary in one document; the table lists the
+// incidents ranked by risk, the riskiest entities, then the signals; JSON
+// lines carry the signals only; OCSF the incidents and signals as findings.
+func WriteRun(w io.Writer, f Format, run Run) error {
+	signals, incidents, st := run.Signals, run.Incidents, run.Stats
 	byID := make(map[string]*detect.Signal, len(signals))
 	for i := range signals {
 		byID[signals[i].ID] = &signals[i]
@@ -98,10 +115,14 @@ func Results(w io.Writer, f Format, signals []detect.Signal, incidents []correla
 		return writeOCSF(w, signals, outs, byID)
 	case JSON:
 		doc := struct {
-			Signals   []detect.Signal `json:"signals"`
-			Incidents []IncidentOut   `json:"incidents"`
-			Summary   *Summary        `json:"summary,omitempty"`
-		}{Signals: signals, Incidents: outs}
+			Signals    []detect.Signal `json:"signals"`
+			Incidents  []IncidentOut   `json:"incidents"`
+			EntityRisk []EntityRiskOut `json:"entity_risk"`
+			Summary    *Summary        `json:"summary,omitempty"`
+		}{Signals: signals, Incidents: outs, EntityRisk: run.EntityRisk}
+		if doc.EntityRisk == nil {
+			doc.EntityRisk = []EntityRiskOut{}
+		}
 		if doc.Signals == nil {
 			doc.Signals = []detect.Signal{}
 		}
@@ -116,6 +137,9 @@ func Results(w io.Writer, f Format, signals []detect.Signal, incidents []correla
 		return nil
 	case Table:
 		if err := incidentTable(w, outs); err != nil {
+			return err
+		}
+		if err := entityRiskTable(w, run.EntityRisk); err != nil {
 			return err
 		}
 	}

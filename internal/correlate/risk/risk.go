@@ -697,3 +697,16 @@ func (s *Scorer) SetContext(e detect.Entity, c Criticality, privileged bool) {
 		st.criticality, st.privileged = c, privileged
 	}
 }
+
+// ScoreOf is Score(e, now).Score without building the breakdown: 0 for an
+// unknown entity.
+func (s *Scorer) ScoreOf(e detect.Entity, now time.Time) float64 {
+	st := s.entities[e]
+	if st == nil {
+		return 0
+	}
+	return s.quickScore(st, now.UnixNano())
+}
+
+// Has reports whether the scorer holds state for e.
+func (s *Scorer) Has(e detect.Entity) bool { return s.entities[e] != nil }
