@@ -11,7 +11,9 @@ import (
 	"github.com/vigilsec/vigil/internal/detect"
 )
 
-func TestOCSF(t *testing.T) {
+// ocsfGoldenFixture is the golden test's input: two signals (Sigma, behavioral)
+// and one incident over them.
+func ocsfGoldenFixture() ([]detect.Signal, []correlate.Incident) {
 	t0 := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 	sigs := []detect.Signal{
 		{ID: "s1", Time: t0, DetectorID: "sigma", DetectorVersion: "1+abc", RuleID: "r1", Title: "Password spraying",
@@ -28,6 +30,11 @@ func TestOCSF(t *testing.T) {
 		Tactics: []string{"credential-access", "lateral-movement"}, Techniques: []string{"T1110.003"},
 		Entities:  []detect.Entity{{Kind: detect.EntityUser, Value: "alice@corp.example"}, {Kind: detect.EntityHost, Value: "dc01"}},
 		SignalIDs: []string{"s1", "s2"}}}
+	return sigs, incs
+}
+
+func TestOCSF(t *testing.T) {
+	sigs, incs := ocsfGoldenFixture()
 	var buf bytes.Buffer
 	if err := Results(&buf, OCSFL, sigs, incs, nil); err != nil {
 		t.Fatal(err)
