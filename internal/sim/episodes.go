@@ -128,8 +128,14 @@ func newToolRollout(id string, rng *rand.Rand, org *Org, start time.Time, days i
 		domain: "ingest.northwind-secure.example", ip: publicIP(rng), until: start.Add(time.Duration(days) * 24 * time.Hour)}
 	d := rng.IntN(days)
 	day := start.Add(time.Duration(d) * 24 * time.Hour)
+	// a working day: the next one, or the one before when the next is past the
+	// end (the rollout must happen before the episode ends)
+	step := 24 * time.Hour
+	if wd := day.Weekday(); (wd == time.Saturday && d+2 >= days) || (wd == time.Sunday && d+1 >= days) {
+		step = -step
+	}
 	for wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday; wd = day.Weekday() {
-		day = day.Add(24 * time.Hour)
+		day = day.Add(step)
 	}
 	r.at = day.Add(time.Duration(9+rng.IntN(4)) * time.Hour)
 	for i := range org.Hosts {

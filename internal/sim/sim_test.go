@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -257,5 +258,25 @@ func TestSprayVictimWasSprayed(t *testing.T) {
 	}
 	if victim == "" || !found {
 		t.Fatalf("victim %q not among the sprayed accounts", victim)
+	}
+}
+
+// TestRolloutWithinEpisode: the tool rollout happens on a working day before the
+// episode ends, whatever day the draw lands on (a draw on the last Saturday once
+// pushed it past the end, and eval rejected the truth file).
+func TestRolloutWithinEpisode(t *testing.T) {
+	org := &Org{}
+	for seed := range uint64(200) {
+		for _, days := range []int{2, 3, 7, 14} {
+			start := time.Date(2026, 3, 2+int(seed%7), 0, 0, 0, 0, time.UTC) // every weekday
+			r := newToolRollout("b", rand.New(rand.NewPCG(seed, 7)), org, start, days)
+			tr := r.Truth()
+			if tr.End.Before(tr.Start) {
+				t.Fatalf("seed %d, %d days: rollout at %v, episode ends %v", seed, days, tr.Start, tr.End)
+			}
+			if wd := tr.Start.Weekday(); wd == time.Saturday || wd == time.Sunday {
+				t.Fatalf("seed %d, %d days: rollout on a %v", seed, days, wd)
+			}
+		}
 	}
 }
