@@ -14,6 +14,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -498,7 +499,7 @@ func BenchmarkDecodeCloudTrail(b *testing.B) {
 			b.SetBytes(int64(len(bc.data)))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(bc.data), Source: "bench"}, sink); err != nil {
 					b.Fatal(err)
@@ -506,7 +507,7 @@ func BenchmarkDecodeCloudTrail(b *testing.B) {
 			}
 			n := float64(len(recs)) * float64(b.N)
 			b.ReportMetric(n/b.Elapsed().Seconds(), "events/s")
-			if cpu := cpuTime() - cpu0; cpu > 0 {
+			if cpu := cputime.Process() - cpu0; cpu > 0 {
 				b.ReportMetric(n/cpu.Seconds(), "events/cpu-s")
 			}
 			if sink.rejects > 0 {
@@ -543,14 +544,14 @@ func BenchmarkDecodeCloudTrailCorpus(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, sink); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(n*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(n*float64(b.N)/cpu.Seconds(), "events/cpu-s")
 	}
 	if sink.rejects > 0 {

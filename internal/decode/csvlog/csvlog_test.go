@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -402,14 +403,14 @@ func BenchmarkDecodeCSV(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, sink); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "events/cpu-s")
 	}
 	if sink.rejects > 0 {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -80,7 +81,7 @@ func BenchmarkDecodeEVTX(b *testing.B) {
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for i := 0; i < b.N; i++ {
 				for _, f := range files {
 					r.Reset(f)
@@ -90,7 +91,7 @@ func BenchmarkDecodeEVTX(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			cpu := cpuTime() - cpu0
+			cpu := cputime.Process() - cpu0
 			if s.rejects != 0 {
 				b.Fatalf("%d rejects", s.rejects)
 			}

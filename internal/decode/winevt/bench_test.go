@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/event"
 )
@@ -62,13 +63,13 @@ func benchDecodeN(b *testing.B, d *Decoder, one []byte, copies int) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, sink); err != nil {
 			b.Fatal(err)
 		}
 	}
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	events := float64(b.N * copies * perCopy)
 	b.ReportMetric(events/b.Elapsed().Seconds(), "events/s")
 	if cpu > 0 {
@@ -156,7 +157,7 @@ func BenchmarkBaselineParse(b *testing.B) {
 	b.ReportAllocs()
 	var p fastjson.Parser
 	n := 0
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		jr := decode.NewJSONReader(bytes.NewReader(data), decode.Limits{})
 		for {
@@ -171,7 +172,7 @@ func BenchmarkBaselineParse(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(n)/cpu.Seconds(), "events/cpu-s")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/event"
 )
 
@@ -223,12 +224,12 @@ func BenchmarkObserveEvent(b *testing.B) {
 			}
 			b.ReportAllocs()
 			i := 0
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				r.ObserveEvent(evs[k][i%n])
 				i++
 			}
-			if cpu := cpuTime() - cpu0; cpu > 0 && i > 0 {
+			if cpu := cputime.Process() - cpu0; cpu > 0 && i > 0 {
 				b.ReportMetric(float64(cpu.Nanoseconds())/float64(i), "cpu-ns/op")
 			}
 		})
@@ -237,7 +238,7 @@ func BenchmarkObserveEvent(b *testing.B) {
 		r := &Resolver{Bindings: NewBindings(BindingsConfig{})}
 		b.ReportAllocs()
 		var next, ops atomic.Int64
-		cpu0 := cpuTime()
+		cpu0 := cputime.Process()
 		b.RunParallel(func(pb *testing.PB) {
 			i, i0 := int(next.Add(1000)), 0
 			i0 = i
@@ -247,7 +248,7 @@ func BenchmarkObserveEvent(b *testing.B) {
 			}
 			ops.Add(int64(i - i0))
 		})
-		if cpu := cpuTime() - cpu0; cpu > 0 && ops.Load() > 0 {
+		if cpu := cputime.Process() - cpu0; cpu > 0 && ops.Load() > 0 {
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(ops.Load()), "cpu-ns/op")
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -83,11 +84,11 @@ func benchPutSignals(b *testing.B, prefillBatches int) {
 		b.StopTimer()
 		next()
 		b.StartTimer()
-		c0 := processCPU()
+		c0 := cputime.Process()
 		if err := s.PutSignals(ctx, sigs); err != nil {
 			b.Fatal(err)
 		}
-		cpu += processCPU() - c0
+		cpu += cputime.Process() - c0
 	}
 	reportRates(b, n-start, cpu, "signals")
 }

@@ -1,15 +1,15 @@
 //go:build unix
 
-package cloudtrail
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime returns the CPU time (user+system) used by the process so far; on a
-// shared machine it measures a benchmark's cost better than the wall clock.
-func cpuTime() time.Duration {
+// Process returns the user+system CPU time the process has used so far, or 0
+// when the system does not say.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
