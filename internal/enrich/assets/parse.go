@@ -1,9 +1,6 @@
 package assets
 
 import (
-	"bytes"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -11,26 +8,17 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vigilsec/vigil/internal/enrich/listfile"
 )
 
-// RowError is one rejected row or YAML item.
-type RowError struct {
-	File   string // "" when read from a reader without a name
-	Line   int
-	Reason string
-}
-
-func (e RowError) Error() string {
-	if e.File == "" {
-		return fmt.Sprintf("line %d: %s", e.Line, e.Reason)
-	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
-}
+// RowError is one rejected row or YAML item, at its place (file:line).
+type RowError = listfile.RowError
 
 // Limits on one inventory file.
 const (
 	MaxRows      = 5_000_000
-	MaxYAMLBytes = 64 << 20 // a YAML file is read whole
+	MaxYAMLBytes = listfile.MaxYAMLBytes // a YAML file is read whole
 )
 
 // Columns are the CSV columns and YAML keys an inventory knows; only host or
@@ -64,144 +52,47 @@ func Load(path string) (*Inventory, []RowError, error) {
 	return inv, rej, nil
 }
 
-func place(file string, line int) string {
-	if file == "" {
-		return fmt.Sprintf("line %d", line)
-	}
-	return fmt.Sprintf("%s:%d", file, line)
-}
-
 // ReadCSV parses an inventory CSV with a header row naming its columns in any
 // order (see Columns). Lists (ips, tags) are separated by ";". name labels the
 // rows' places in errors. It fails on a missing or unusable header; bad rows are
 // returned as RowErrors and skipped.
 func ReadCSV(r io.Reader, name string) (*Inventory, []RowError, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	head, err := cr.Read()
+	c, err := listfile.OpenCSV(r, name, listfile.CSVSpec{Columns: Columns, Required: []string{"host", "fqdn"}, MaxRows: MaxRows})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading header: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if _, dup := col[h]; dup {
-			return nil, nil, fmt.Errorf("header: column %q repeated", h)
-		}
-		if !isColumn(h) {
-			return nil, nil, fmt.Errorf("header: unknown column %q (known: %s)", h, strings.Join(Columns, ", "))
-		}
-		col[h] = i
-	}
-	_, hasHost := col["host"]
-	_, hasFQDN := col["fqdn"]
-	if !hasHost && !hasFQDN {
-		return nil, nil, errors.New(`header: no "host" or "fqdn" column`)
-	}
-	get := func(rec []string, name string) string {
-		if i, ok := col[name]; ok && i < len(rec) {
-			return rec[i]
-		}
-		return ""
-	}
-	list := func(rec []string, name string) []string {
-		v := strings.TrimSpace(get(rec, name))
-		if v == "" {
-			return nil
-		}
-		return strings.Split(v, ";")
+		return nil, nil, err
 	}
 	b := newBuilder(name)
-	var rejected []RowError
-	for rows := 0; ; rows++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				rejected = append(rejected, RowError{File: name, Line: pe.Line, Reason: pe.Err.Error()})
-				continue
-			}
-			return b.finish(), rejected, fmt.Errorf("reading row %d: %w", rows+2, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if rows >= MaxRows {
-			return b.finish(), rejected, fmt.Errorf("more than %d rows", MaxRows)
-		}
-		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
-			continue
+	rejected, err := c.Each(func(row listfile.Row) error {
+		if row.Blank() {
+			return nil
 		}
 		raw := rawAsset{
-			Host: get(rec, "host"), FQDN: get(rec, "fqdn"), Owner: get(rec, "owner"), BusinessUnit: get(rec, "business_unit"),
-			Criticality: get(rec, "criticality"), Region: get(rec, "region"), IPs: list(rec, "ips"), Tags: list(rec, "tags"),
+			Host: row.Get("host"), FQDN: row.Get("fqdn"), Owner: row.Get("owner"), BusinessUnit: row.Get("business_unit"),
+			Criticality: row.Get("criticality"), Region: row.Get("region"), IPs: row.List("ips"), Tags: row.List("tags"),
 		}
-		if err := b.add(raw, place(name, line)); err != nil {
-			rejected = append(rejected, RowError{File: name, Line: line, Reason: err.Error()})
-		}
-	}
-	return b.finish(), rejected, nil
-}
-
-func isColumn(h string) bool {
-	for _, c := range Columns {
-		if c == h {
-			return true
-		}
-	}
-	return false
+		return b.add(raw, listfile.Place(name, row.Line))
+	})
+	return b.finish(), rejected, err
 }
 
 // ReadYAML parses an inventory YAML file: a sequence of mappings with the keys of
 // Columns; ips and tags are sequences of strings (a single string is taken as a
-// ";"-separated list, like the CSV). Keys are strict: an unknown or repeated key
-// rejects its item with the line. A file that is not YAML, or whose top level is
-// not a sequence, is an error; a bad item is a RowError and the rest loads.
-// Aliases and anchors are refused (no expansion bombs).
+// ";"-separated list, like the CSV; null items are left out). Keys are strict: an
+// unknown or repeated key rejects its item with the line. A file that is not
+// YAML, or whose top level is not a sequence, is an error; a bad item is a
+// RowError and the rest loads. Aliases and anchors are refused (no expansion
+// bombs).
 func ReadYAML(r io.Reader, name string) (*Inventory, []RowError, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxYAMLBytes+1))
+	items, err := listfile.YAMLItems(r, name, listfile.YAMLSpec{Noun: "assets", MaxItems: MaxRows})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading yaml: %w", err)
-	}
-	if len(data) > MaxYAMLBytes {
-		return nil, nil, fmt.Errorf("yaml larger than %d bytes", MaxYAMLBytes)
+		return nil, nil, err
 	}
 	b := newBuilder(name)
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return b.finish(), nil, nil // empty file: no assets
-		}
-		return nil, nil, fmt.Errorf("parsing yaml: %w", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("%s: more than one yaml document", place(name, extra.Line))
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return b.finish(), nil, nil
-		}
-		root = root.Content[0]
-	}
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return b.finish(), nil, nil
-	}
-	if root.Kind != yaml.SequenceNode {
-		return nil, nil, fmt.Errorf("%s: top level is not a list of assets", place(name, root.Line))
-	}
-	if len(root.Content) > MaxRows {
-		return nil, nil, fmt.Errorf("more than %d assets", MaxRows)
-	}
 	var rejected []RowError
-	for _, item := range root.Content {
+	for _, item := range items {
 		raw, line, err := yamlItem(item)
 		if err == nil {
-			err = b.add(raw, place(name, item.Line))
+			err = b.add(raw, listfile.Place(name, item.Line))
 		}
 		if err != nil {
 			rejected = append(rejected, RowError{File: name, Line: line, Reason: err.Error()})
@@ -212,45 +103,20 @@ func ReadYAML(r io.Reader, name string) (*Inventory, []RowError, error) {
 
 // yamlItem converts one list item; the line is the item's, or the offending key's.
 func yamlItem(n *yaml.Node) (rawAsset, int, error) {
-	if n.Anchor != "" || n.Kind == yaml.AliasNode {
-		return rawAsset{}, n.Line, errors.New("anchors and aliases are not supported")
-	}
-	if n.Kind != yaml.MappingNode {
-		return rawAsset{}, n.Line, errors.New("item is not a mapping")
-	}
 	var r rawAsset
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			return rawAsset{}, k.Line, errors.New("key is not a string")
-		}
-		key := k.Value
-		if !isColumn(key) {
-			return rawAsset{}, k.Line, fmt.Errorf("unknown key %q (known: %s)", key, strings.Join(Columns, ", "))
-		}
-		if seen[key] {
-			return rawAsset{}, k.Line, fmt.Errorf("key %q repeated", key)
-		}
-		seen[key] = true
-		if v.Anchor != "" || v.Kind == yaml.AliasNode {
-			return rawAsset{}, v.Line, errors.New("anchors and aliases are not supported")
-		}
+	line, err := listfile.Fields(n, Columns, func(key string, v *yaml.Node) error {
 		if key == "ips" || key == "tags" {
-			l, err := yamlList(key, v)
-			if err != nil {
-				return rawAsset{}, v.Line, err
-			}
+			l, err := listfile.List(key, v, MaxListItems)
 			if key == "ips" {
 				r.IPs = l
 			} else {
 				r.Tags = l
 			}
-			continue
+			return err
 		}
-		s, err := yamlScalar(key, v)
+		s, err := listfile.Scalar(key, v)
 		if err != nil {
-			return rawAsset{}, v.Line, err
+			return err
 		}
 		switch key {
 		case "host":
@@ -266,39 +132,10 @@ func yamlItem(n *yaml.Node) (rawAsset, int, error) {
 		case "region":
 			r.Region = s
 		}
+		return nil
+	})
+	if err != nil {
+		return rawAsset{}, line, err
 	}
-	return r, n.Line, nil
-}
-
-func yamlScalar(key string, v *yaml.Node) (string, error) {
-	if v.Kind != yaml.ScalarNode {
-		return "", fmt.Errorf("%s is not a single value", key)
-	}
-	if v.Tag == "!!null" {
-		return "", nil
-	}
-	return v.Value, nil
-}
-
-func yamlList(key string, v *yaml.Node) ([]string, error) {
-	switch v.Kind {
-	case yaml.ScalarNode:
-		if v.Tag == "!!null" || v.Value == "" {
-			return nil, nil
-		}
-		return strings.Split(v.Value, ";"), nil
-	case yaml.SequenceNode:
-		if len(v.Content) > MaxListItems {
-			return nil, fmt.Errorf("%s has more than %d items", key, MaxListItems)
-		}
-		out := make([]string, 0, len(v.Content))
-		for _, e := range v.Content {
-			if e.Kind != yaml.ScalarNode || e.Anchor != "" {
-				return nil, fmt.Errorf("%s item at line %d is not a single value", key, e.Line)
-			}
-			out = append(out, e.Value)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%s is not a list", key)
+	return r, line, nil
 }

@@ -1,12 +1,13 @@
 package identity
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/vigilsec/vigil/internal/enrich/listfile"
 )
 
 // Columns are the CSV columns and YAML keys a directory knows; only user is
@@ -57,70 +58,28 @@ func (r rawPerson) person() (Person, error) {
 // as RowErrors and skipped. A name claimed by two people is rejected on the
 // second row.
 func Read(r io.Reader) (*Directory, []RowError, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	head, err := cr.Read()
+	c, err := listfile.OpenCSV(r, "", listfile.CSVSpec{Columns: Columns, Required: []string{"user"}, MaxRows: MaxRows})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading header: %w", err)
-	}
-	col := map[string]int{}
-	for i, h := range head {
-		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
-		if _, dup := col[h]; dup {
-			return nil, nil, fmt.Errorf("header: column %q repeated", h)
-		}
-		col[h] = i
-	}
-	if _, ok := col["user"]; !ok {
-		return nil, nil, errors.New(`header: no "user" column`)
-	}
-	for h := range col {
-		if !contains(Columns, h) {
-			return nil, nil, fmt.Errorf("header: unknown column %q (known: %s)", h, strings.Join(Columns, ", "))
-		}
+		return nil, nil, err
 	}
 	b := newBuilder()
-	var rejected []RowError
-	get := func(rec []string, name string) string {
-		if i, ok := col[name]; ok && i < len(rec) {
-			return rec[i]
-		}
-		return ""
-	}
-	for rows := 0; ; rows++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				rejected = append(rejected, RowError{Line: pe.Line, Reason: pe.Err.Error()})
-				continue
-			}
-			return b.finish(), rejected, fmt.Errorf("reading row %d: %w", rows+2, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if rows >= MaxRows {
-			return b.finish(), rejected, fmt.Errorf("more than %d rows", MaxRows)
-		}
+	rejected, err := c.Each(func(row listfile.Row) error {
 		raw := rawPerson{
-			User: get(rec, "user"), Email: get(rec, "email"), Department: get(rec, "department"), Role: get(rec, "role"),
-			Manager: get(rec, "manager"), Office: get(rec, "office"), PeerGroup: get(rec, "peer_group"),
-			Privileged: get(rec, "privileged"), Disabled: get(rec, "disabled"),
-		}
-		if a := strings.TrimSpace(get(rec, "aliases")); a != "" {
-			raw.Aliases = strings.Split(a, ";")
+			User: row.Get("user"), Email: row.Get("email"), Department: row.Get("department"), Role: row.Get("role"),
+			Manager: row.Get("manager"), Office: row.Get("office"), PeerGroup: row.Get("peer_group"),
+			Privileged: row.Get("privileged"), Disabled: row.Get("disabled"), Aliases: row.List("aliases"),
 		}
 		p, err := raw.person()
 		if err != nil {
-			rejected = append(rejected, RowError{Line: line, Reason: err.Error()})
-			continue
+			return err
 		}
 		if _, reason := b.add(p, nil); reason != "" {
-			rejected = append(rejected, RowError{Line: line, Reason: reason})
+			return errors.New(reason)
 		}
+		return nil
+	})
+	if err != nil {
+		return b.finish(), rejected, err
 	}
 	d := b.finish()
 	d.resolveManagers()

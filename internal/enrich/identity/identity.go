@@ -44,6 +44,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/vigilsec/vigil/internal/enrich/listfile"
 	"github.com/vigilsec/vigil/internal/event"
 )
 
@@ -81,13 +82,9 @@ type Directory struct {
 	skipped int            // records that are not people (LDIF groups, computers, ...)
 }
 
-// RowError is one rejected row, YAML item or LDIF record.
-type RowError struct {
-	Line   int
-	Reason string
-}
-
-func (e RowError) Error() string { return fmt.Sprintf("line %d: %s", e.Line, e.Reason) }
+// RowError is one rejected row, YAML item or LDIF record. Its File is empty:
+// the directory's readers take no name ("line N: reason").
+type RowError = listfile.RowError
 
 // MaxRows bounds the rows (items, records) one file may hold.
 const MaxRows = 5_000_000

@@ -1,20 +1,19 @@
 package identity
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vigilsec/vigil/internal/enrich/listfile"
 )
 
 // Limits on YAML input.
 const (
-	MaxYAMLBytes = 64 << 20 // a YAML file is read whole
-	MaxAliases   = 10_000   // names one person may have
+	MaxYAMLBytes = listfile.MaxYAMLBytes // a YAML file is read whole
+	MaxAliases   = 10_000                // names one person may have
 )
 
 // ReadYAML parses a directory YAML file: a list of people, or a mapping whose
@@ -34,70 +33,13 @@ const (
 // error; a bad item is a RowError and the rest loads. Anchors and aliases are
 // refused (no expansion bombs). An empty file gives an empty directory.
 func ReadYAML(r io.Reader) (*Directory, []RowError, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxYAMLBytes+1))
+	items, err := listfile.YAMLItems(r, "", listfile.YAMLSpec{Key: "identities", Noun: "identities", MaxItems: MaxRows})
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading yaml: %w", err)
-	}
-	if len(data) > MaxYAMLBytes {
-		return nil, nil, fmt.Errorf("yaml larger than %d bytes", MaxYAMLBytes)
+		return nil, nil, err
 	}
 	b := newBuilder()
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return b.finish(), nil, nil
-		}
-		return nil, nil, fmt.Errorf("parsing yaml: %w", err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, nil, fmt.Errorf("line %d: more than one yaml document", extra.Line)
-	}
-	root := &doc
-	if root.Kind == yaml.DocumentNode {
-		if len(root.Content) == 0 {
-			return b.finish(), nil, nil
-		}
-		root = root.Content[0]
-	}
-	if root.Anchor != "" || root.Kind == yaml.AliasNode {
-		return nil, nil, fmt.Errorf("line %d: anchors and aliases are not supported", root.Line)
-	}
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return b.finish(), nil, nil
-	}
-	if root.Kind == yaml.MappingNode {
-		var list *yaml.Node
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			k, v := root.Content[i], root.Content[i+1]
-			if k.Kind != yaml.ScalarNode || k.Value != "identities" {
-				return nil, nil, fmt.Errorf("line %d: top-level key %q is not identities", k.Line, k.Value)
-			}
-			if list != nil {
-				return nil, nil, fmt.Errorf("line %d: key identities repeated", k.Line)
-			}
-			if v.Anchor != "" || v.Kind == yaml.AliasNode {
-				return nil, nil, fmt.Errorf("line %d: anchors and aliases are not supported", v.Line)
-			}
-			list = v
-		}
-		if list == nil {
-			return nil, nil, fmt.Errorf("line %d: no identities key", root.Line)
-		}
-		if list.Kind == yaml.ScalarNode && list.Tag == "!!null" {
-			return b.finish(), nil, nil
-		}
-		root = list
-	}
-	if root.Kind != yaml.SequenceNode {
-		return nil, nil, fmt.Errorf("line %d: top level is not a list of identities (or identities: holding one)", root.Line)
-	}
-	if len(root.Content) > MaxRows {
-		return nil, nil, fmt.Errorf("more than %d identities", MaxRows)
-	}
 	var rejected []RowError
-	for _, item := range root.Content {
+	for _, item := range items {
 		raw, line, err := yamlItem(item)
 		var p Person
 		if err == nil {
@@ -118,41 +60,16 @@ func ReadYAML(r io.Reader) (*Directory, []RowError, error) {
 
 // yamlItem converts one list item; the line is the item's, or the offending key's.
 func yamlItem(n *yaml.Node) (rawPerson, int, error) {
-	if n.Anchor != "" || n.Kind == yaml.AliasNode {
-		return rawPerson{}, n.Line, errors.New("anchors and aliases are not supported")
-	}
-	if n.Kind != yaml.MappingNode {
-		return rawPerson{}, n.Line, errors.New("item is not a mapping")
-	}
 	var r rawPerson
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if k.Kind != yaml.ScalarNode {
-			return rawPerson{}, k.Line, errors.New("key is not a string")
-		}
-		key := k.Value
-		if !contains(Columns, key) {
-			return rawPerson{}, k.Line, fmt.Errorf("unknown key %q (known: %s)", key, strings.Join(Columns, ", "))
-		}
-		if seen[key] {
-			return rawPerson{}, k.Line, fmt.Errorf("key %q repeated", key)
-		}
-		seen[key] = true
-		if v.Anchor != "" || v.Kind == yaml.AliasNode {
-			return rawPerson{}, v.Line, errors.New("anchors and aliases are not supported")
-		}
+	line, err := listfile.Fields(n, Columns, func(key string, v *yaml.Node) error {
 		if key == "aliases" {
-			l, err := yamlList(key, v)
-			if err != nil {
-				return rawPerson{}, v.Line, err
-			}
+			l, err := listfile.List(key, v, MaxAliases)
 			r.Aliases = l
-			continue
+			return err
 		}
-		s, err := yamlScalar(key, v)
+		s, err := listfile.Scalar(key, v)
 		if err != nil {
-			return rawPerson{}, v.Line, err
+			return err
 		}
 		switch key {
 		case "user":
@@ -171,7 +88,7 @@ func yamlItem(n *yaml.Node) (rawPerson, int, error) {
 			r.PeerGroup = s
 		case "privileged", "disabled":
 			if _, err := strconv.ParseBool(s); s != "" && (err != nil || v.Tag != "!!bool" && v.Tag != "!!str") {
-				return rawPerson{}, v.Line, fmt.Errorf("%s %q is not true or false", key, s)
+				return fmt.Errorf("%s %q is not true or false", key, s)
 			}
 			if key == "privileged" {
 				r.Privileged = s
@@ -179,42 +96,10 @@ func yamlItem(n *yaml.Node) (rawPerson, int, error) {
 				r.Disabled = s
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return rawPerson{}, line, err
 	}
-	return r, n.Line, nil
-}
-
-func yamlScalar(key string, v *yaml.Node) (string, error) {
-	if v.Kind != yaml.ScalarNode {
-		return "", fmt.Errorf("%s is not a single value", key)
-	}
-	if v.Tag == "!!null" {
-		return "", nil
-	}
-	return v.Value, nil
-}
-
-func yamlList(key string, v *yaml.Node) ([]string, error) {
-	switch v.Kind {
-	case yaml.ScalarNode:
-		if v.Tag == "!!null" || v.Value == "" {
-			return nil, nil
-		}
-		return strings.Split(v.Value, ";"), nil
-	case yaml.SequenceNode:
-		if len(v.Content) > MaxAliases {
-			return nil, fmt.Errorf("%s has more than %d items", key, MaxAliases)
-		}
-		out := make([]string, 0, len(v.Content))
-		for _, e := range v.Content {
-			if e.Kind != yaml.ScalarNode || e.Anchor != "" {
-				return nil, fmt.Errorf("%s item at line %d is not a single value", key, e.Line)
-			}
-			if e.Tag == "!!null" {
-				continue
-			}
-			out = append(out, e.Value)
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("%s is not a list", key)
+	return r, line, nil
 }
