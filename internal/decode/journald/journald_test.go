@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -250,7 +250,7 @@ func BenchmarkDecodeJournal(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	events := 0
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		s := &recycleSink{}
 		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, s); err != nil {
@@ -262,18 +262,9 @@ func BenchmarkDecodeJournal(b *testing.B) {
 		events += s.n
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
-	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+	if cpu := (cputime.Process() - cpu0).Seconds(); cpu > 0 {
 		b.ReportMetric(float64(events)/cpu, "events/cpu-s")
 	}
-}
-
-// cpuTime returns the process's user+system CPU time (the machine may be shared).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestSniffCorporaNegative: real Zeek JSON logs (one object per line) are not journal exports.

@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"testing/iotest"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/decode/decodetest"
 	"github.com/vigilsec/vigil/internal/event"
@@ -617,7 +617,7 @@ func benchDecode(b *testing.B, data []byte) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	events := 0
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		s := &recycleSink{}
 		if err := d.Decode(context.Background(), decode.Input{R: bytes.NewReader(data), Source: "bench"}, s); err != nil {
@@ -631,18 +631,9 @@ func benchDecode(b *testing.B, data []byte) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	// The machine may be oversubscribed: events per second of this process's CPU
 	// time is the figure that does not depend on the neighbours.
-	if cpu := (cpuTime() - cpu0).Seconds(); cpu > 0 {
+	if cpu := (cputime.Process() - cpu0).Seconds(); cpu > 0 {
 		b.ReportMetric(float64(events)/cpu, "events/cpu-s")
 	}
-}
-
-// cpuTime returns the process's user+system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchData repeats a fixture to about 4 MB.

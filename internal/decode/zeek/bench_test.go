@@ -5,10 +5,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/event"
 )
@@ -48,15 +47,6 @@ func benchInput(b *testing.B, rel, fixture string) []byte {
 	return data
 }
 
-// cpuTime returns the user+system CPU time of the process.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 func corporaDir() string {
 	p, err := filepath.Abs(filepath.Join("..", "..", "..", "..", "shared", "corpora"))
 	if err != nil {
@@ -70,7 +60,7 @@ func runBench(b *testing.B, d decode.Decoder, data []byte) {
 	b.ReportAllocs()
 	sink := &discardSink{}
 	ctx := context.Background()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if err := d.Decode(ctx, decode.Input{R: bytes.NewReader(data), Source: "conn.log"}, sink); err != nil {
@@ -78,7 +68,7 @@ func runBench(b *testing.B, d decode.Decoder, data []byte) {
 		}
 	}
 	b.StopTimer()
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	if sink.rejects != 0 || sink.n == 0 {
 		b.Fatalf("emitted %d, rejected %d", sink.n, sink.rejects)
 	}

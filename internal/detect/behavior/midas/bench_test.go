@@ -1,21 +1,10 @@
 package midas
 
 import (
-	"syscall"
 	"testing"
-	"time"
-)
 
-// cpuTime is the CPU time (user+system) the process has used. The
-// benchmark machine is shared, so edges per CPU second is reported next to
-// edges per wall second.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+	"github.com/vigilsec/vigil/internal/cputime"
+)
 
 // benchEdges scores edges b.N times in total (looping over the stream with
 // a fresh model each pass) and reports edges/s.
@@ -26,7 +15,7 @@ func benchEdges(b *testing.B, cfg Config, edges []edge) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Process()
 	var sink float64
 	for i := 0; i < b.N; {
 		for _, e := range edges {
@@ -42,7 +31,7 @@ func benchEdges(b *testing.B, cfg Config, edges []edge) {
 			b.StartTimer()
 		}
 	}
-	cpu := cpuTime(b) - cpu0
+	cpu := cputime.Process() - cpu0
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "edges/s")
 	b.ReportMetric(float64(b.N)/cpu.Seconds(), "edges/cpu-s")
 	if sink < 0 {
