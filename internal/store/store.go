@@ -1,6 +1,6 @@
 // Package store persists what Vigil produces and remembers: signals, the evidence
 // events behind them, incidents, detectors' model state, analysts' feedback and the
-// audit log.
+// audit log, and the outbox of escalation notifications (outbox.go).
 //
 // Store is declared here, rather than next to one consumer, because it has two
 // implementations: store/sqlite (the embedded default, one process under a data
@@ -96,6 +96,22 @@ type Store interface {
 	// ListAudit returns the entries matching q, in append (id) order, newest first
 	// unless q.Order is OrderAsc.
 	ListAudit(ctx context.Context, q AuditQuery) (Page[AuditEntry], error)
+
+	// EnqueueOutbox adds notifications, idempotently by OutboxItem.Key: an item
+	// whose key is already stored is skipped, whatever state it is in (the first
+	// write wins). It returns how many items were new. The batch is atomic.
+	EnqueueOutbox(ctx context.Context, items []OutboxItem) (added int, err error)
+	// ClaimOutbox leases up to c.Limit due items to c.Owner and returns them,
+	// oldest NextAttempt first. A leased item is not returned to any claim
+	// until its lease ends or MarkOutbox settles it.
+	ClaimOutbox(ctx context.Context, c OutboxClaim) ([]OutboxItem, error)
+	// MarkOutbox records the outcome of handling an item and clears its lease.
+	// It returns ErrNotFound for an unknown key, ErrConflict when a pending item
+	// is not leased to r.Owner (the lease ended and another dispatcher may hold
+	// it) or when the item is already delivered or failed.
+	MarkOutbox(ctx context.Context, r OutboxResult) error
+	// ListOutbox returns the items matching q.
+	ListOutbox(ctx context.Context, q OutboxQuery) (Page[OutboxItem], error)
 
 	// Close releases the store. It is idempotent.
 	Close() error

@@ -53,6 +53,18 @@ func (h harness) testClose(t *testing.T) {
 			return err
 		},
 		"ListAudit": func() error { _, err := s.ListAudit(ctx, store.AuditQuery{}); return err },
+		"EnqueueOutbox": func() error {
+			_, err := s.EnqueueOutbox(ctx, []store.OutboxItem{outboxItem("o", base)})
+			return err
+		},
+		"ClaimOutbox": func() error {
+			_, err := s.ClaimOutbox(ctx, store.OutboxClaim{Owner: "d", Now: base, Lease: time.Second})
+			return err
+		},
+		"MarkOutbox": func() error {
+			return s.MarkOutbox(ctx, store.OutboxResult{Key: "o", State: store.OutboxFailed, Now: base})
+		},
+		"ListOutbox": func() error { _, err := s.ListOutbox(ctx, store.OutboxQuery{}); return err },
 	}
 	for name, call := range calls {
 		wantErr(t, call(), store.ErrClosed, name+" after Close")

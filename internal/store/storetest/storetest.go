@@ -58,6 +58,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Run("Filters", h.testAuditFilters)
 		t.Run("Invalid", h.testAuditInvalid)
 	})
+	t.Run("Outbox", func(t *testing.T) {
+		t.Run("Enqueue", h.testOutboxEnqueue)
+		t.Run("Claim", h.testOutboxClaim)
+		t.Run("List", h.testOutboxList)
+		t.Run("ConcurrentClaims", h.testOutboxConcurrentClaims)
+		t.Run("Invalid", h.testOutboxInvalid)
+	})
 	t.Run("Close", h.testClose)
 	t.Run("ConcurrentWriters", h.testConcurrentWriters)
 }
