@@ -110,6 +110,11 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		intelFeeds = append(intelFeeds, v)
 		return nil
 	})
+	var feedbackFiles []string
+	fs.Func("feedback", "analysts' verdicts as JSON lines (repeatable; with --data-dir the stored ones apply too): false-positive and benign verdicts with a scope suppress signals, and every verdict updates its rules' precision, which weighs risk", func(v string) error {
+		feedbackFiles = append(feedbackFiles, v)
+		return nil
+	})
 	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
 	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100, in table, json and ocsf output (0: every incident)")
 	topEntities := fs.Int("top-entities", 10, "list this many of the riskiest users, hosts, workloads and cloud principals, each with what made it risky, in table and json output (0: none)")
@@ -247,9 +252,18 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 				stStore, known = sink.st, sink.known
 			}
 		}
+		verd, verr := loadVerdicts(ctx, feedbackFiles, stStore, signals, env.Stderr, o.quiet)
+		if verr != nil {
+			return errors.Join(err, verr)
+		}
+		signals = verd.apply(signals)
 		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, *topEntities, correlate.Options{
-			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir)})
+			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir), Precision: verd.precision()})
 		err = errors.Join(err, cerr)
+		if verd != nil && !o.quiet {
+			fmt.Fprintf(env.Stderr, "vigil: %d analysts' verdicts applied (%d could not be): %d signals suppressed, %d rules' precision estimated\n",
+				verd.loaded, verd.unusable, verd.suppressed, len(verd.book.Posteriors()))
+		}
 		if sink != nil {
 			sink.incidents = &corr
 			if serr := sink.finish(ctx, paths, st, err); serr != nil {

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/feedback"
 	"github.com/vigilsec/vigil/internal/report"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -129,4 +132,122 @@ func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Inc
 		}
 	}
 	return nil
+}
+
+// verdicts is what analysts said, applied to a run.
+type verdicts struct {
+	book       *feedback.Book
+	loaded     int // verdicts taken
+	unusable   int // verdicts refused (unknown target, bad scope)
+	suppressed int // signals suppressed
+}
+
+// loadVerdicts builds the feedback book from the verdict files and, with a
+// store, the verdicts stored there (vigil feedback, the API). Targets are
+// looked up among this run's signals, then in the store. Verdicts that cannot
+// be used are reported on w and counted; the others apply.
+func loadVerdicts(ctx context.Context, files []string, st store.Store, signals []detect.Signal, w io.Writer, quiet bool) (*verdicts, error) {
+	var all []store.Feedback
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--feedback: %w", err)}
+		}
+		got, rejected, err := feedback.Read(fh, f)
+		_ = fh.Close()
+		if err != nil {
+			return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--feedback: %w", err)}
+		}
+		for i, r := range rejected {
+			if i == 5 {
+				fmt.Fprintf(w, "vigil: %s: %d more lines rejected\n", f, len(rejected)-5)
+				break
+			}
+			fmt.Fprintf(w, "vigil: rejected %v\n", r)
+		}
+		all = append(all, got...)
+	}
+	if st != nil {
+		q := store.FeedbackQuery{Order: store.OrderAsc, Limit: store.MaxLimit}
+		for {
+			page, err := st.ListFeedback(ctx, q)
+			if err != nil {
+				return nil, fmt.Errorf("reading stored verdicts: %w", err)
+			}
+			all = append(all, page.Items...)
+			if page.Next == "" {
+				break
+			}
+			q.Cursor = page.Next
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	byID := make(map[string]*detect.Signal, len(signals))
+	for i := range signals {
+		byID[signals[i].ID] = &signals[i]
+	}
+	signal := func(id string) (detect.Signal, bool) {
+		if s := byID[id]; s != nil {
+			return *s, true
+		}
+		if st == nil {
+			return detect.Signal{}, false
+		}
+		s, err := st.GetSignal(ctx, id)
+		return s, err == nil
+	}
+	look := feedback.Lookup{Signal: signal}
+	if st != nil {
+		look.Incident = func(id string) ([]detect.Signal, bool) {
+			inc, err := st.GetIncident(ctx, id)
+			if err != nil {
+				return nil, false
+			}
+			var out []detect.Signal
+			for _, sid := range inc.SignalIDs {
+				if s, ok := signal(sid); ok {
+					out = append(out, s)
+				}
+			}
+			return out, len(out) > 0
+		}
+	}
+	v := &verdicts{book: feedback.New(feedback.Prior{})}
+	for _, fb := range all {
+		if err := v.book.Add(fb, look); err != nil {
+			v.unusable++
+			if !quiet && v.unusable <= 5 {
+				fmt.Fprintf(w, "vigil: verdict not applied: %v\n", err)
+			}
+			continue
+		}
+		v.loaded++
+	}
+	return v, nil
+}
+
+// apply drops the signals a verdict suppresses and returns the rest.
+func (v *verdicts) apply(signals []detect.Signal) []detect.Signal {
+	if v == nil {
+		return signals
+	}
+	out := signals[:0:0]
+	for i := range signals {
+		if _, ok := v.book.Suppressed(&signals[i]); ok {
+			v.suppressed++
+			continue
+		}
+		out = append(out, signals[i])
+	}
+	return out
+}
+
+// precision is the correlator's view of the rules' precision (nil without verdicts).
+func (v *verdicts) precision() func(string, string) float64 {
+	if v == nil {
+		return nil
+	}
+	return v.book.Precision
 }

@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -225,5 +227,48 @@ func TestHuntResolverLearnsBindings(t *testing.T) {
 	c.Add(detect.Signal{ID: "b", Time: t0.Add(2 * time.Minute), DetectorID: "t", RuleID: "b", Entities: []detect.Entity{{Kind: detect.EntityHost, Value: "WS-9"}}})
 	if n := len(c.Incidents()); n != 1 {
 		t.Errorf("%d incidents, want the address and the host in one", n)
+	}
+}
+
+// TestHuntFeedback: a false-positive verdict on a rule suppresses its signals in
+// the next hunt, and a verdict file's bad lines are reported, not fatal.
+func TestHuntFeedback(t *testing.T) {
+	dir, signals := simSignals(t)
+	counts := map[string]int{}
+	for _, s := range signals {
+		counts[s.DetectorID+"/"+s.RuleID]++
+	}
+	var noisy string
+	for r, n := range counts {
+		if n > counts[noisy] || (n == counts[noisy] && r < noisy) {
+			noisy = r
+		}
+	}
+	verdicts := filepath.Join(t.TempDir(), "verdicts.jsonl")
+	body := `{"id":"v1","target_kind":"rule","target_id":"` + noisy + `","verdict":"false_positive","scope":"rule","author":"ana","created":"2026-03-02T09:00:00Z"}` + "\n" +
+		"not a verdict\n"
+	if err := os.WriteFile(verdicts, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, doc, errs := runCLI(t, "hunt", "--identities", filepath.Join(dir, "identities.csv"), "--feedback", verdicts, "--output", "json", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Signals []detect.Signal `json:"signals"`
+	}
+	if err := json.Unmarshal([]byte(doc), &res); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range res.Signals {
+		if s.DetectorID+"/"+s.RuleID == noisy {
+			t.Fatalf("signal %s of the suppressed rule %s still reported", s.ID, noisy)
+		}
+	}
+	if len(res.Signals) != len(signals)-counts[noisy] {
+		t.Errorf("%d signals, want %d - %d", len(res.Signals), len(signals), counts[noisy])
+	}
+	if !strings.Contains(errs, "verdicts.jsonl:2") || !strings.Contains(errs, fmt.Sprintf("%d signals suppressed", counts[noisy])) {
+		t.Errorf("stderr: %s", errs)
 	}
 }

@@ -40,6 +40,10 @@ type Options struct {
 	// noisy entity that never stops cannot grow an incident without bound.
 	// Distinct signals are always kept.
 	MaxSignals int // default 10,000
+	// Precision is a rule's precision as analysts' verdicts estimate it (0 when
+	// unknown: the risk scorer's prior), multiplied into each of its signals'
+	// risk contributions. Nil: the prior for every rule.
+	Precision func(detectorID, ruleID string) float64
 }
 
 func (o Options) withDefaults() Options {
@@ -286,6 +290,17 @@ func (c *Correlator) Add(s detect.Signal) Update {
 	return up
 }
 
+// precision is the rule's estimated precision, 0 for the scorer's prior.
+func (c *Correlator) precision(s *detect.Signal) float64 {
+	if c.opts.Precision == nil {
+		return 0
+	}
+	if p := c.opts.Precision(s.DetectorID, s.RuleID); p > 0 && p <= 1 {
+		return p
+	}
+	return 0
+}
+
 // scoreEntities adds s to the risk of each identity and asset it names.
 func (c *Correlator) scoreEntities(s *detect.Signal, keys []entKey) {
 	tactic := ""
@@ -302,7 +317,7 @@ func (c *Correlator) scoreEntities(s *detect.Signal, keys []entKey) {
 			crit, priv = c.opts.Context(e)
 		}
 		_ = c.entities.Add(risk.Contribution{Entity: e, Time: s.Time, Severity: s.Severity, Confidence: clamp01(s.Confidence),
-			RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic, Criticality: crit, Privileged: priv})
+			Precision: c.precision(s), RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic, Criticality: crit, Privileged: priv})
 		if v := c.entities.ScoreOf(e, s.Time); v > c.peaks[e].Score {
 			c.peaks[e] = peak{Score: v, At: s.Time}
 		}
@@ -439,7 +454,7 @@ func (c *Correlator) addTo(inc *incState, s *detect.Signal, keys []entKey, key s
 		// rejected contributions (a zero time, an out-of-range confidence) add
 		// nothing to the risk; the scorer counts them
 		_ = c.scorer.Add(risk.Contribution{Entity: riskEntity(inc.id), Time: s.Time, Severity: s.Severity,
-			Confidence: clamp01(s.Confidence), RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic})
+			Confidence: clamp01(s.Confidence), Precision: c.precision(s), RuleID: s.DetectorID + "/" + s.RuleID, Tactic: tactic})
 	}
 	if len(inc.signals) >= c.opts.MaxSignals && inc.seen[key] > 1 {
 		inc.extra++

@@ -325,3 +325,29 @@ func TestEntityRisk(t *testing.T) {
 		t.Errorf("peaks %+v, want alice first, at her last signal", peaks)
 	}
 }
+
+// TestPrecisionWeighsRisk: a rule analysts found mostly wrong contributes less.
+func TestPrecisionWeighsRisk(t *testing.T) {
+	signals := []detect.Signal{
+		sig("a", 0, "credential-access", detect.SeverityMedium, "user:alice", "host:ws-1"),
+		sig("b", time.Hour, "lateral-movement", detect.SeverityMedium, "user:alice", "host:ws-2"),
+	}
+	riskWith := func(p func(string, string) float64) float64 {
+		c := New(Options{Precision: p})
+		for _, s := range signals {
+			c.Add(s)
+		}
+		return c.Incidents()[0].Risk
+	}
+	prior := riskWith(nil)
+	low := riskWith(func(_, rule string) float64 {
+		if rule == "r-credential-access" {
+			return 0.1
+		}
+		return 0
+	})
+	high := riskWith(func(string, string) float64 { return 0.95 })
+	if !(low < prior && prior < high) {
+		t.Errorf("risk with precision 0.1: %.2f, prior: %.2f, 0.95: %.2f; want increasing", low, prior, high)
+	}
+}
