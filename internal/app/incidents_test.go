@@ -272,3 +272,64 @@ func TestHuntFeedback(t *testing.T) {
 		t.Errorf("stderr: %s", errs)
 	}
 }
+
+// TestFeedbackCommand: a verdict recorded with vigil feedback is stored, audited,
+// listed and counted in the rules' precision; bad verdicts are usage errors.
+func TestFeedbackCommand(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	data := t.TempDir()
+	if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--min-risk", "0", "--output", "json", dir); code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	st, err := sqlite.Open(ctx, sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target correlate.Incident
+	for _, inc := range storedIncidents(t, st) {
+		if inc.Status != correlate.StatusMerged && len(inc.SignalIDs) == 1 && (target.ID == "" || inc.ID < target.ID) {
+			target = inc
+		}
+	}
+	_ = st.Close()
+	if target.ID == "" {
+		t.Fatal("no single-signal incident to label")
+	}
+	for _, bad := range [][]string{
+		{"feedback", "add", "--data-dir", data, "--incident", "inc-nope", "--verdict", "fp"},
+		{"feedback", "add", "--data-dir", data, "--incident", target.ID, "--verdict", "maybe"},
+		{"feedback", "add", "--data-dir", data, "--incident", target.ID, "--rule", "x/y", "--verdict", "fp"},
+		{"feedback", "add", "--data-dir", data, "--incident", target.ID, "--verdict", "fp", "--scope", "sideways"},
+		{"feedback", "add", "--data-dir", data, "--incident", target.ID, "--verdict", "fp", "--expires", "-3d"},
+	} {
+		if code, _, _ := runCLI(t, bad...); code != ExitUsage {
+			t.Errorf("%v: exit %d, want usage error", bad, code)
+		}
+	}
+	code, out, errs := runCLI(t, "feedback", "add", "--data-dir", data, "--incident", target.ID, "--verdict", "fp",
+		"--scope", "entity", "--expires", "30d", "--reason", "lab noise", "--author", "ana")
+	if code != ExitOK || !strings.Contains(out, "false_positive on incident "+target.ID) {
+		t.Fatalf("add: exit %d: %s %s", code, out, errs)
+	}
+	code, out, _ = runCLI(t, "feedback", "list", "--data-dir", data)
+	if code != ExitOK || !strings.Contains(out, "lab noise") || !strings.Contains(out, target.LastSeen.Add(30*24*time.Hour).Format(time.RFC3339)) {
+		t.Errorf("list: exit %d:\n%s", code, out)
+	}
+	code, out, _ = runCLI(t, "feedback", "precision", "--data-dir", data)
+	if code != ExitOK || !strings.Contains(out, "0.33") {
+		t.Errorf("precision (one false positive on Beta(1,1): 0.33): exit %d:\n%s", code, out)
+	}
+	st, err = sqlite.Open(ctx, sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := st.ListAudit(ctx, store.AuditQuery{})
+	if err != nil || len(page.Items) == 0 || page.Items[0].Action != "feedback.put" || page.Items[0].Actor != "ana" {
+		t.Errorf("audit: %v %+v", err, page.Items)
+	}
+}
