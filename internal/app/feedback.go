@@ -105,7 +105,7 @@ func runFeedbackAdd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 
 	who := *author
 	if who == "" {
@@ -237,7 +237,7 @@ func runFeedbackList(ctx context.Context, env Env, args []string, precision bool
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
 	}
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	v, err := loadVerdicts(ctx, nil, st, nil, env.Stderr, false)
 	if err != nil {
 		return err
