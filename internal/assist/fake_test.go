@@ -193,4 +193,3 @@ func indexFold(folded, s string) int {
 	}
 	return -1
 }
-
