@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/eval"
+	"github.com/vigilsec/vigil/internal/report"
 )
 
 const evalHelp = `
@@ -34,6 +36,10 @@ func runEval(_ context.Context, env Env, args []string) error {
 	truthPath := fs.String("truth", "", "ground-truth file (required)")
 	slack := fs.Duration("slack", eval.DefaultSlack, "how far outside a campaign's time range an incident may be and still overlap it")
 	output := fs.String("output", "table", "output format: table or json")
+	label := fs.Float64("label", 0, "feedback experiment: label this fraction (0-1) of the incidents from the truth as an analyst would, apply the verdicts, correlate the signals again and report false-positive incidents on the rest and campaign recall, before and after (needs the results' signals)")
+	labelSeed := fs.Uint64("label-seed", 1, "which incidents --label picks")
+	minRisk := fs.Float64("min-risk", 10, "with --label: the risk at which an incident is reported (as hunt's --min-risk)")
+	identities := fs.String("identities", "", "with --label: the identity directory hunt used, so incidents join the same way")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -47,6 +53,8 @@ func runEval(_ context.Context, env Env, args []string) error {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--slack %s: must not be negative", *slack)}
 	case *output != "table" && *output != "json":
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--output %q: want table or json", *output)}
+	case *label < 0 || *label > 1:
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--label %v: want a fraction between 0 and 1", *label)}
 	}
 	tf, err := os.Open(*truthPath)
 	if err != nil {
@@ -73,11 +81,36 @@ func runEval(_ context.Context, env Env, args []string) error {
 		in = f
 	}
 	sc := eval.NewScorer(truth, *slack)
+	var signals []detect.Signal
 	if _, err := eval.ReadResults(in, name, eval.ResultsHandler{
-		Signal:   func(s *detect.Signal) error { sc.AddSignal(s); return nil },
+		Signal: func(s *detect.Signal) error {
+			sc.AddSignal(s)
+			if *label > 0 {
+				signals = append(signals, *s)
+			}
+			return nil
+		},
 		Incident: func(i *eval.Incident) error { sc.AddIncident(i); return nil },
 	}); err != nil {
 		return err
+	}
+	if *label > 0 {
+		opts := correlate.Options{}
+		if *identities != "" {
+			dir, err := loadIdentities(*identities, env.Stderr)
+			if err != nil {
+				return err
+			}
+			opts.Resolve, opts.Context = entityResolver(nil, dir), businessContext(nil, dir)
+		} else {
+			opts.Resolve = entityResolver(nil, nil)
+		}
+		report.SortSignals(signals)
+		run, err := labelExperiment(signals, truth, labelOptions{fraction: *label, seed: *labelSeed, minRisk: *minRisk, slack: *slack, corr: opts})
+		if err != nil {
+			return &ExitError{Code: ExitFailure, Err: err}
+		}
+		return writeLabelRun(env.Stdout, run, *output == "json")
 	}
 	rep := sc.Report()
 	if *output == "json" {

@@ -232,6 +232,16 @@ type Report struct {
 	Campaigns            []CampaignResult  `json:"campaigns"`
 	Detectors            []DetectorResult  `json:"detectors"`
 	Techniques           []TechniqueResult `json:"techniques"`
+	// Matches says what each given incident matched, in the order added (not
+	// in the JSON report: for experiments that label incidents, like an analyst).
+	Matches []IncidentMatch `json:"-"`
+}
+
+// IncidentMatch is what one incident matched.
+type IncidentMatch struct {
+	ID        string
+	Campaigns []string // ids of the campaigns it overlaps
+	Benign    bool     // it matches benign episodes only
 }
 
 // CampaignResult is one campaign's outcome.
@@ -277,6 +287,7 @@ func (s *Scorer) Report() *Report {
 
 	// Incidents: given, or one per signal.
 	type inc struct {
+		id       string
 		start    time.Time
 		ev, any_ []int32
 	}
@@ -288,7 +299,7 @@ func (s *Scorer) Report() *Report {
 		}
 	} else {
 		for _, in := range s.incidents {
-			x := inc{start: in.start}
+			x := inc{id: in.id, start: in.start}
 			var ents []int32
 			ents = append(ents, in.byEnt...)
 			for _, id := range in.signals {
@@ -324,11 +335,13 @@ func (s *Scorer) Report() *Report {
 	matched := 0
 	for _, x := range incs {
 		hitCampaign := false
+		m := IncidentMatch{ID: x.id}
 		for _, ep := range x.any_ {
 			if int(ep) >= nc {
 				continue
 			}
 			hitCampaign = true
+			m.Campaigns = append(m.Campaigns, s.eps[ep].ID)
 			c := &camps[ep]
 			c.Detected = true
 			c.Incidents++
@@ -347,8 +360,12 @@ func (s *Scorer) Report() *Report {
 			matched++
 		case len(x.any_) > 0:
 			rep.BenignIncidents++
+			m.Benign = true
 		default:
 			rep.UnmatchedIncidents++
+		}
+		if !rep.IncidentsFromSignals {
+			rep.Matches = append(rep.Matches, m)
 		}
 	}
 	rep.IncidentPrecision = ratio(matched, len(incs))

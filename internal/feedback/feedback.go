@@ -7,7 +7,9 @@
 // signals: a Beta(α, β) posterior per rule, starting from a prior (mean 0.5,
 // weight 2 by default), where a true positive adds to α and a false positive or a
 // benign true positive to β (the signal was right, but not worth an analyst's
-// time: for ranking incidents that is the same). A duplicate counts for nothing.
+// time: for ranking incidents that is the same). A true incident's credit is
+// shared among its rules (1/n each: it vouches for itself, not for every rule
+// that fired on what the attack touched); a false one counts fully for each. A duplicate counts for nothing.
 // The posterior mean is the rule's precision, which the correlator's risk
 // scorer multiplies into every contribution of the rule.
 //
@@ -172,8 +174,15 @@ func (b *Book) Add(fb store.Feedback, look Lookup) error {
 	default:
 		return fmt.Errorf("feedback %s: unknown scope %q (want rule, entity or value:KIND:VALUE)", fb.ID, fb.Scope)
 	}
+	// A true incident vouches for itself, not for every rule in it (some fire on
+	// anything the attack touched): its credit is shared among its rules. Every
+	// signal of a false or benign incident was noise: each rule takes a full count.
+	weight := 1.0
+	if fb.Verdict == store.VerdictTruePositive && len(rules) > 1 {
+		weight = 1 / float64(len(rules))
+	}
 	for _, r := range rules {
-		b.count(r, fb.Verdict)
+		b.countWeighted(r, fb.Verdict, weight)
 	}
 	if sp != nil && suppresses(fb.Verdict) {
 		b.supp = append(b.supp, *sp)
@@ -203,7 +212,9 @@ func (b *Book) addRule(fb store.Feedback, rule string) error {
 	return nil
 }
 
-func (b *Book) count(rule string, v store.Verdict) {
+func (b *Book) count(rule string, v store.Verdict) { b.countWeighted(rule, v, 1) }
+
+func (b *Book) countWeighted(rule string, v store.Verdict, w float64) {
 	p := b.post[rule]
 	if p == nil {
 		p = &Posterior{Rule: rule, Alpha: b.prior.Alpha, Beta: b.prior.Beta}
@@ -211,10 +222,10 @@ func (b *Book) count(rule string, v store.Verdict) {
 	}
 	switch v {
 	case store.VerdictTruePositive:
-		p.Alpha++
+		p.Alpha += w
 		p.TP++
 	case store.VerdictFalsePositive, store.VerdictBenignTruePositive:
-		p.Beta++
+		p.Beta += w
 		p.FP++
 	}
 }

@@ -115,7 +115,8 @@ func TestPrecisionPosterior(t *testing.T) {
 	if err := b.Add(fb("i", store.TargetIncident, "inc", store.VerdictTruePositive, ""), look); err != nil {
 		t.Fatal(err)
 	}
-	if b.Precision("sigma", "r2") != 2.0/3 || b.Precision("sigma", "r3") != 2.0/3 {
+	// a true incident's credit is shared: half a count to each of its two rules
+	if b.Precision("sigma", "r2") != 1.5/2.5 || b.Precision("sigma", "r3") != 1.5/2.5 {
 		t.Errorf("incident verdict: r2 %v, r3 %v", b.Precision("sigma", "r2"), b.Precision("sigma", "r3"))
 	}
 }
