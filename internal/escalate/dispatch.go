@@ -187,13 +187,32 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var errs []error
 	for i := range items {
 		if ctx.Err() != nil {
-			break // the leases run out and another run picks the rest up
+			errs = append(errs, d.release(ctx, items[i:]))
+			break
 		}
 		if err := d.handle(ctx, &items[i]); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return len(items), errors.Join(errs...)
+}
+
+// release puts claimed items back unsent when the dispatcher stops, so a
+// restarted one need not wait for their leases to end. It runs on a short
+// context of its own: ctx is already done. Items it cannot release are freed
+// when their lease ends.
+func (d *Dispatcher) release(ctx context.Context, items []store.OutboxItem) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	now := d.o.Now()
+	var errs []error
+	for _, it := range items {
+		err := d.o.Store.MarkOutbox(ctx, store.OutboxResult{Key: it.Key, Owner: d.o.Owner, State: store.OutboxPending, NextAttempt: now, Now: now})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			errs = append(errs, fmt.Errorf("releasing %s: %w", it.Key, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // handle settles one claimed item. Only store errors are returned; delivery
@@ -228,7 +247,11 @@ func (d *Dispatcher) handle(ctx context.Context, it *store.OutboxItem) error {
 		}
 		d.logResult(ctx, it, attempts, &res)
 	}
-	if err := d.o.Store.MarkOutbox(ctx, res); err != nil {
+	// Record the outcome even when ctx ended during the send: a delivery that is
+	// not recorded is sent again.
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := d.o.Store.MarkOutbox(mctx, res); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			// The lease ran out and another dispatcher holds the item: it will
 			// deliver (again) and the receiver deduplicates by key.

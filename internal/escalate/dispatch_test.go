@@ -528,3 +528,46 @@ func TestKeyAndEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// cancelSender delivers through next, then cancels the dispatcher's context.
+type cancelSender struct {
+	next   Sender
+	cancel context.CancelFunc
+}
+
+func (c *cancelSender) Send(ctx context.Context, n *Notification) error {
+	err := c.next.Send(ctx, n)
+	c.cancel()
+	return err
+}
+
+// TestStopReleasesClaims: a dispatcher stopped mid-batch puts the rest of its
+// claim back at once, so the next one does not wait for the lease.
+func TestStopReleasesClaims(t *testing.T) {
+	clk := newClock()
+	rcv := newReceiver(t, clk.Now)
+	ps := policiesFor(t, rcv.srv.URL, "")
+	st := openStore(t, t.TempDir())
+	want := enqueueIncidents(t, st, ps, clk, 3, 1) // 6 items
+	ctx, cancel := context.WithCancel(t.Context())
+	hook := &WebhookSender{Client: rcv.srv.Client(), Secret: testSecrets}
+	d := newTestDispatcher(t, st, ps, clk, "d1", map[string]Sender{KindWebhook: &cancelSender{next: hook, cancel: cancel},
+		KindPagerDuty: &cancelSender{next: &PagerDutySender{Client: rcv.srv.Client(), Secret: testSecrets}, cancel: cancel}})
+	if n, err := d.RunOnce(ctx); err != nil || n != 6 {
+		t.Fatalf("RunOnce: %d, %v", n, err)
+	}
+	pending := outbox(t, st, store.OutboxPending)
+	if len(pending) != 5 {
+		t.Fatalf("%d pending after the stop, want 5", len(pending))
+	}
+	for _, it := range pending {
+		if it.LeaseOwner != "" || it.Attempts != 0 {
+			t.Errorf("released item %+v", it)
+		}
+	}
+	d2 := newTestDispatcher(t, st, ps, clk, "d2", nil)
+	if n, err := d2.RunOnce(t.Context()); err != nil || n != 5 {
+		t.Fatalf("second dispatcher at the same instant: %d, %v", n, err)
+	}
+	checkExactlyOnce(t, rcv, st, want)
+}

@@ -400,3 +400,30 @@ func TestSyslogCEFTCP(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// FuzzCEFExtEscape checks that an escaped extension value parses back to itself
+// and cannot start a new key=value pair.
+func FuzzCEFExtEscape(f *testing.F) {
+	for _, s := range []string{"a=b", `a\b`, "x\ny", `\=`, "k=v other=w", "|", "\r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		want := strings.ReplaceAll(v, "\r\n", "\n") // CEF writes both line breaks as \n
+		got := parseCEFExt("msg=" + CEFExtEscape(v) + " externalId=k")
+		if len(got) != 2 || got["msg"] != want || got["externalId"] != "k" {
+			t.Fatalf("value %q escaped as %q parsed back as %q", v, CEFExtEscape(v), got)
+		}
+		h := CEFHeaderEscape(v)
+		for i := 0; i < len(h); i++ {
+			switch h[i] {
+			case '\\':
+				i++ // the escaped character
+				if i >= len(h) || (h[i] != '\\' && h[i] != '|') {
+					t.Fatalf("header %q has a stray backslash", h)
+				}
+			case '|', '\n', '\r':
+				t.Fatalf("header %q has an unescaped %q", h, h[i])
+			}
+		}
+	})
+}

@@ -53,6 +53,15 @@
 //	                  expires_ns (NULL: never), author, created_ns
 //	audit_log         id AUTOINCREMENT, time_ns, actor, action, target, details (JSON or NULL);
 //	                  triggers abort any UPDATE or DELETE
+//	outbox            key PK (idempotency key), target, kind, incident_id, incident_version,
+//	                  payload, state, attempts, next_attempt_ns, last_error, lease_owner,
+//	                  lease_until_ns, created_ns, updated_ns (wall-clock times, not event times)
+//	                  indexes: (next_attempt_ns) WHERE state = 'pending', (created_ns, key),
+//	                  (incident_id, created_ns)
+//
+// ClaimOutbox leases due items with one UPDATE ... WHERE key IN (SELECT ... LIMIT n)
+// RETURNING on the single writer connection, so two claims never take the same
+// item; a lease that ends unsettled (a dispatcher died) makes its items due again.
 //
 // Signals list in (time_ns, seq) order: seq is the insertion order and breaks ties
 // between signals of the same nanosecond. Pages are keyset cursors over the sort
