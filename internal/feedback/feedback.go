@@ -253,13 +253,42 @@ func canonical(e detect.Entity) detect.Entity {
 func (b *Book) Len() int { return b.n }
 
 // Precision returns the rule's precision estimate, or 0 when no verdict named
-// it (the risk scorer then uses its own prior).
+// it or its detector (the risk scorer then uses its own prior). A rule's
+// estimate is shrunk toward its detector's (every verdict on the detector's
+// rules pooled): a rule with few verdicts takes most of its estimate from its
+// siblings, and a rule no verdict named takes its detector's, when the
+// detector pools (behavioral models: one model's rules share a cause; not
+// Sigma, whose rules are unrelated).
 func (b *Book) Precision(detectorID, ruleID string) float64 {
-	if p := b.post[RuleKey(detectorID, ruleID)]; p != nil {
-		return p.Mean()
+	p := b.post[RuleKey(detectorID, ruleID)]
+	if !pools(detectorID) {
+		if p != nil {
+			return p.Mean()
+		}
+		return 0
 	}
-	return 0
+	var ta, tb float64 // the detector's pooled evidence (beyond the prior)
+	prefix := detectorID + "/"
+	for k, q := range b.post {
+		if strings.HasPrefix(k, prefix) {
+			ta += q.Alpha - b.prior.Alpha
+			tb += q.Beta - b.prior.Beta
+		}
+	}
+	if p == nil && ta+tb == 0 {
+		return 0
+	}
+	mu := (b.prior.Alpha + ta) / (b.prior.Alpha + b.prior.Beta + ta + tb)
+	m := b.prior.Alpha + b.prior.Beta // the detector's estimate weighs as much as the prior did
+	var ra, rb float64
+	if p != nil {
+		ra, rb = p.Alpha-b.prior.Alpha, p.Beta-b.prior.Beta
+	}
+	return (ra + m*mu) / (ra + rb + m)
 }
+
+// pools says whether a detector's rules share their precision evidence.
+func pools(detectorID string) bool { return strings.HasPrefix(detectorID, "behavior.") }
 
 // Posteriors lists every rule's estimate, by rule.
 func (b *Book) Posteriors() []Posterior {

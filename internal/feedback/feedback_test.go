@@ -1,6 +1,7 @@
 package feedback
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -208,4 +209,33 @@ func FuzzRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPooledPrecision: a behavioral model's rules share their evidence (a rule
+// without verdicts takes its model's estimate; one with few is shrunk toward
+// it); Sigma rules do not.
+func TestPooledPrecision(t *testing.T) {
+	b := New(Prior{})
+	for i, target := range []string{"behavior.first_seen/user_host", "behavior.first_seen/user_country", "sigma/r1"} {
+		if err := b.Add(fb(string(rune('a'+i)), store.TargetRule, target, store.VerdictFalsePositive, ""), Lookup{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pooled: 2 false positives over Beta(1,1): mean 1/4; a sibling without
+	// verdicts takes it, a rule with one FP is (0 + 2/4) / (1 + 2) = 1/6
+	if p := b.Precision("behavior.first_seen", "host_process"); p != 0.25 {
+		t.Errorf("sibling without verdicts: %v, want 0.25", p)
+	}
+	if p := b.Precision("behavior.first_seen", "user_host"); math.Abs(p-1.0/6) > 1e-12 {
+		t.Errorf("rule with one false positive: %v, want 1/6", p)
+	}
+	if p := b.Precision("sigma", "r2"); p != 0 {
+		t.Errorf("an unrelated Sigma rule took %v from r1", p)
+	}
+	if p := b.Precision("sigma", "r1"); math.Abs(p-1.0/3) > 1e-12 {
+		t.Errorf("sigma r1: %v, want 1/3", p)
+	}
+	if p := b.Precision("behavior.c2", "beacon"); p != 0 {
+		t.Errorf("another model took %v", p)
+	}
 }
