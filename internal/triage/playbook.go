@@ -14,6 +14,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -38,6 +39,7 @@ const (
 	MaxStepsPerPlaybook = 20
 	MaxStepText         = 600 // bytes of a title, look_at or benign_if
 	MaxPlaybookFiles    = 1_000
+	MaxPlaybookBytes    = 4 << 20 // one playbook file
 )
 
 // StepTemplate is one investigation step as written in a playbook. LookAt and
@@ -93,16 +95,25 @@ func BuiltinPlaybooks() (*Playbooks, error) { return builtin() }
 // one for the same technique or tactic. An empty dir gives the built-in set.
 // Any error in any file fails the load and names the file and line.
 func LoadPlaybooks(dir string) (*Playbooks, error) {
+	if dir == "" {
+		return builtin()
+	}
+	ps, err := LoadPlaybooksFS(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("loading playbooks from %s: %w", dir, err)
+	}
+	return ps, nil
+}
+
+// LoadPlaybooksFS is LoadPlaybooks for the top directory of fsys.
+func LoadPlaybooksFS(fsys fs.FS) (*Playbooks, error) {
 	base, err := builtin()
 	if err != nil {
 		return nil, err
 	}
-	if dir == "" {
-		return base, nil
-	}
-	over, err := parseFS(os.DirFS(dir), ".")
+	over, err := parseFS(fsys, ".")
 	if err != nil {
-		return nil, fmt.Errorf("loading playbooks from %s: %w", dir, err)
+		return nil, err
 	}
 	out := &Playbooks{techniques: maps.Clone(base.techniques), tactics: maps.Clone(base.tactics)}
 	for k, p := range over.techniques {
@@ -131,9 +142,9 @@ func parseFS(fsys fs.FS, dir string) (*Playbooks, error) {
 		if n++; n > MaxPlaybookFiles {
 			return nil, fmt.Errorf("more than %d playbook files", MaxPlaybookFiles)
 		}
-		data, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
+		data, err := readBounded(fsys, path.Join(dir, e.Name()))
 		if err != nil {
-			return nil, fmt.Errorf("reading playbook file: %w", err)
+			return nil, err
 		}
 		pbs, err := ParsePlaybooks(data, filepath.ToSlash(e.Name()))
 		if err != nil {
@@ -151,6 +162,23 @@ func parseFS(fsys fs.FS, dir string) (*Playbooks, error) {
 		}
 	}
 	return out, nil
+}
+
+// readBounded reads a file of at most MaxPlaybookBytes.
+func readBounded(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("opening playbook file: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxPlaybookBytes+1))
+	_ = f.Close() // read-only: the read error is the one that matters
+	if err != nil {
+		return nil, fmt.Errorf("reading playbook file %s: %w", name, err)
+	}
+	if len(data) > MaxPlaybookBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", name, MaxPlaybookBytes)
+	}
+	return data, nil
 }
 
 // ParsePlaybooks parses one playbook file:

@@ -1,6 +1,7 @@
 package triage
 
 import (
+	"bytes"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -8,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/vigilsec/vigil/internal/attack"
+	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/rulepack"
 )
 
@@ -260,4 +263,63 @@ func FuzzParsePlaybooks(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLoadPlaybooksFSBounds(t *testing.T) {
+	big := fstest.MapFS{"big.yaml": {Data: bytes.Repeat([]byte("# padding\n"), MaxPlaybookBytes/10+1)}}
+	if _, err := LoadPlaybooksFS(big); err == nil || !strings.Contains(err.Error(), "big.yaml: larger than") {
+		t.Errorf("oversized file: %v", err)
+	}
+	sub := fstest.MapFS{
+		"a.yaml":      {Data: []byte("playbooks:\n  - tactic: impact\n    steps:\n      - title: Ours\n        look_at: our impact query\n        benign_if: drill\n")},
+		"dir/b.yaml":  {Data: []byte("not: [valid")}, // subdirectories are not read
+		"README.md":   {Data: []byte("ignored")},
+		"empty.yml":   {Data: nil},
+		"comment.yml": {Data: []byte("# nothing yet\n")},
+	}
+	ps, err := LoadPlaybooksFS(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := ps.ForTactic("TA0040"); p.Steps[0].Title != "Ours" || p.Source != "a.yaml:2" {
+		t.Errorf("impact fallback %+v", p)
+	}
+	if p, _ := ps.ForTactic("discovery"); !strings.HasPrefix(p.Source, "tactics.yaml:") {
+		t.Errorf("discovery fallback lost: %+v", p)
+	}
+}
+
+// FuzzFill checks that any text the loader accepts is filled without panics
+// and without braces left over.
+func FuzzFill(f *testing.F) {
+	f.Add("logons of {user} on {hosts} from {first_seen}")
+	f.Add("{incident}{ip}{}")
+	f.Add("no placeholders")
+	inc := mainIncident()
+	fl := newFiller(inc, nil)
+	empty := newFiller(correlate.Incident{}, nil)
+	f.Fuzz(func(t *testing.T, s string) {
+		if checkPlaceholders(s) != nil {
+			return
+		}
+		for _, x := range []*filler{fl, empty} {
+			out, miss := x.fill(s, nil)
+			if strings.ContainsAny(out, "{}") && !strings.ContainsAny(valuesOf(x), "{}") {
+				t.Fatalf("fill(%q) = %q leaves a brace", s, out)
+			}
+			for _, m := range miss {
+				if !slices.Contains(Placeholders, m) {
+					t.Fatalf("fill(%q) reports unknown placeholder %q", s, m)
+				}
+			}
+		}
+	})
+}
+
+func valuesOf(f *filler) string {
+	var b strings.Builder
+	for _, v := range f.vals {
+		b.WriteString(v)
+	}
+	return b.String()
 }
