@@ -38,6 +38,7 @@ func runEval(_ context.Context, env Env, args []string) error {
 	output := fs.String("output", "table", "output format: table or json")
 	label := fs.Float64("label", 0, "feedback experiment: label this fraction (0-1) of the incidents from the truth as an analyst would, apply the verdicts, correlate the signals again and report false-positive incidents on the rest and campaign recall, before and after (needs the results' signals)")
 	labelSeed := fs.Uint64("label-seed", 1, "which incidents --label picks")
+	labelStrategy := fs.String("label-strategy", "random", "which incidents --label picks: random, or clusters (one of each recurring pattern of rules, the most frequent first)")
 	minRisk := fs.Float64("min-risk", 10, "with --label: the risk at which an incident is reported (as hunt's --min-risk)")
 	identities := fs.String("identities", "", "with --label: the identity directory hunt used, so incidents join the same way")
 	pos, err := parseFlags(fs, args)
@@ -106,7 +107,10 @@ func runEval(_ context.Context, env Env, args []string) error {
 			opts.Resolve = entityResolver(nil, nil)
 		}
 		report.SortSignals(signals)
-		run, err := labelExperiment(signals, truth, labelOptions{fraction: *label, seed: *labelSeed, minRisk: *minRisk, slack: *slack, corr: opts})
+		if *labelStrategy != "random" && *labelStrategy != "clusters" {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--label-strategy %q: want random or clusters", *labelStrategy)}
+		}
+		run, err := labelExperiment(signals, truth, labelOptions{fraction: *label, seed: *labelSeed, strategy: *labelStrategy, minRisk: *minRisk, slack: *slack, corr: opts})
 		if err != nil {
 			return &ExitError{Code: ExitFailure, Err: err}
 		}

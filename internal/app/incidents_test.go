@@ -350,8 +350,12 @@ func TestLabelExperiment(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(seed string) labelRun {
+		strategy := "random"
+		if seed == "3" {
+			strategy = "clusters"
+		}
 		code, out, errs := runCLI(t, "eval", "--truth", filepath.Join(dir, "truth.json"), "--identities", filepath.Join(dir, "identities.csv"),
-			"--label", "0.1", "--label-seed", seed, "--min-risk", "0", "--output", "json", results)
+			"--label", "0.1", "--label-seed", seed, "--label-strategy", strategy, "--min-risk", "0", "--output", "json", results)
 		if code != ExitOK {
 			t.Fatalf("eval --label: exit %d: %s", code, errs)
 		}

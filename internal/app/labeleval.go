@@ -1,12 +1,14 @@
 package app
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 type labelRun struct {
 	Fraction   float64 `json:"fraction"`
 	Seed       uint64  `json:"seed"`
+	Strategy   string  `json:"strategy"`
 	MinRisk    float64 `json:"min_risk"`
 	Signals    int     `json:"signals"`
 	Reported   int     `json:"reported_before"` // incidents of at least MinRisk, without verdicts
@@ -46,6 +49,7 @@ type labelRun struct {
 type labelOptions struct {
 	fraction float64
 	seed     uint64
+	strategy string // "random" or "clusters"
 	minRisk  float64
 	slack    time.Duration
 	corr     correlate.Options
@@ -88,7 +92,8 @@ func score(truth *eval.Truth, slack time.Duration, signals []detect.Signal, incs
 // the rest (incidents sharing no signal with a labelled one) and campaign recall,
 // before and after.
 func labelExperiment(signals []detect.Signal, truth *eval.Truth, o labelOptions) (labelRun, error) {
-	res := labelRun{Fraction: o.fraction, Seed: o.seed, MinRisk: o.minRisk, Signals: len(signals)}
+	res := labelRun{Fraction: o.fraction, Seed: o.seed, Strategy: o.strategy, Signals: len(signals)}
+	res.MinRisk = o.minRisk
 	before := correlateAll(signals, o.minRisk, o.corr)
 	rep0 := score(truth, o.slack, signals, before)
 	res.Reported, res.RecallBefore = len(before), rep0.CampaignRecall
@@ -106,6 +111,13 @@ func labelExperiment(signals []detect.Signal, truth *eval.Truth, o labelOptions)
 	}
 	rand.New(rand.NewPCG(o.seed, 0x5eed)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] }) //nolint:gosec // G404: a reproducible sample, not security randomness
 	k := max(1, int(math.Round(o.fraction*float64(len(before)))))
+	byIDs := make(map[string]*detect.Signal, len(signals))
+	for i := range signals {
+		byIDs[signals[i].ID] = &signals[i]
+	}
+	if o.strategy == "clusters" {
+		order = clusterOrder(before, order, byIDs)
+	}
 	labelled := map[string]bool{}
 	labelledSignals := map[string]bool{}
 	byID := make(map[string]*detect.Signal, len(signals))
@@ -218,6 +230,47 @@ func analystScope(inc correlate.Incident, byID map[string]*detect.Signal) string
 	return "value:" + string(best.Kind) + ":" + best.Value
 }
 
+// clusterOrder puts one incident of each cluster first, the largest clusters
+// first (DeepCASE's idea: label a representative of each recurring pattern
+// rather than a random sample). A cluster is the set of rules an incident's
+// signals came from. Within a cluster and between equal sizes, the random order
+// decides.
+func clusterOrder(incs []correlate.Incident, random []int, byID map[string]*detect.Signal) []int {
+	key := make([]string, len(incs))
+	size := map[string]int{}
+	for i, inc := range incs {
+		var rules []string
+		for _, sid := range inc.SignalIDs {
+			if s := byID[sid]; s != nil {
+				if r := feedback.RuleKey(s.DetectorID, s.RuleID); !slices.Contains(rules, r) {
+					rules = append(rules, r)
+				}
+			}
+		}
+		slices.Sort(rules)
+		key[i] = strings.Join(rules, "\x00")
+		size[key[i]]++
+	}
+	rank := make(map[int]int, len(random))
+	for pos, i := range random {
+		rank[i] = pos
+	}
+	var reps, rest []int
+	taken := map[string]bool{}
+	for _, i := range random {
+		if !taken[key[i]] {
+			taken[key[i]] = true
+			reps = append(reps, i)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	slices.SortStableFunc(reps, func(a, b int) int {
+		return cmp.Or(cmp.Compare(size[key[b]], size[key[a]]), cmp.Compare(rank[a], rank[b]))
+	})
+	return append(reps, rest...)
+}
+
 func writeLabelRun(w io.Writer, r labelRun, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
@@ -226,8 +279,8 @@ func writeLabelRun(w io.Writer, r labelRun, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Incidents reported (risk >= %.0f), before verdicts\t%d\n", r.MinRisk, r.Reported)
-	fmt.Fprintf(tw, "Labelled (%.0f%%, seed %d)\t%d: %d true positive, %d benign, %d false positive\n",
-		100*r.Fraction, r.Seed, r.Labelled, r.LabelledTP, r.LabelledB, r.LabelledFP)
+	fmt.Fprintf(tw, "Labelled (%.0f%%, %s, seed %d)\t%d: %d true positive, %d benign, %d false positive\n",
+		100*r.Fraction, r.Strategy, r.Seed, r.Labelled, r.LabelledTP, r.LabelledB, r.LabelledFP)
 	fmt.Fprintf(tw, "Signals suppressed by the verdicts\t%d of %d\n", r.Suppressed, r.Signals)
 	fmt.Fprintf(tw, "Rules with a precision estimate\t%d\n", r.Rules)
 	fmt.Fprintf(tw, "False-positive incidents on the rest\t%d before, %d after (cut %.0f%%)\n", r.RestFPBefore, r.RestFPAfter, 100*r.FPCut)

@@ -254,8 +254,8 @@ func (b *Book) Len() int { return b.n }
 
 // Precision returns the rule's precision estimate, or 0 when no verdict named
 // it or its detector (the risk scorer then uses its own prior). A rule's
-// estimate is shrunk toward its detector's (every verdict on the detector's
-// rules pooled): a rule with few verdicts takes most of its estimate from its
+// estimate is shrunk toward its detector's (the false and benign verdicts on
+// the detector's rules pooled): a rule with few verdicts takes most of its estimate from its
 // siblings, and a rule no verdict named takes its detector's, when the
 // detector pools (behavioral models: one model's rules share a cause; not
 // Sigma, whose rules are unrelated).
@@ -267,18 +267,21 @@ func (b *Book) Precision(detectorID, ruleID string) float64 {
 		}
 		return 0
 	}
-	var ta, tb float64 // the detector's pooled evidence (beyond the prior)
+	// Only false and benign verdicts pool: a model's false positives tend to
+	// share a cause (an immature baseline, a rollout), while a true detection
+	// vouches for its own rule; pooled, true positives raised every sibling and
+	// let benign incidents of the model cross the reporting threshold.
+	var tb float64
 	prefix := detectorID + "/"
 	for k, q := range b.post {
 		if strings.HasPrefix(k, prefix) {
-			ta += q.Alpha - b.prior.Alpha
 			tb += q.Beta - b.prior.Beta
 		}
 	}
-	if p == nil && ta+tb == 0 {
+	if p == nil && tb == 0 {
 		return 0
 	}
-	mu := (b.prior.Alpha + ta) / (b.prior.Alpha + b.prior.Beta + ta + tb)
+	mu := b.prior.Alpha / (b.prior.Alpha + b.prior.Beta + tb)
 	m := b.prior.Alpha + b.prior.Beta // the detector's estimate weighs as much as the prior did
 	var ra, rb float64
 	if p != nil {

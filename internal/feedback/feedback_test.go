@@ -239,3 +239,19 @@ func TestPooledPrecision(t *testing.T) {
 		t.Errorf("another model took %v", p)
 	}
 }
+
+// TestTruePositivesDoNotPool: a true detection vouches for its own rule only;
+// its siblings keep the prior (pooled, it let benign incidents of the model
+// cross the reporting threshold in the labelling experiment).
+func TestTruePositivesDoNotPool(t *testing.T) {
+	b := New(Prior{})
+	if err := b.Add(fb("a", store.TargetRule, "behavior.first_seen/user_host", store.VerdictTruePositive, ""), Lookup{}); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Precision("behavior.first_seen", "user_country"); p != 0 {
+		t.Errorf("sibling took %v from a true positive", p)
+	}
+	if p := b.Precision("behavior.first_seen", "user_host"); p <= 0.5 {
+		t.Errorf("the rule itself: %v, want above the prior", p)
+	}
+}
