@@ -1,12 +1,30 @@
-// Package triage turns an incident into what an analyst needs to decide on it:
-// the evidence around it in the store (Gather), what its users and hosts can
-// reach (BlastRadius), and the next investigation steps from playbooks keyed by
-// ATT&CK technique, with a fallback per tactic (Steps).
+// Package triage turns an incident into what an analyst needs to decide on it.
+// It is the data-driven half of the triage agent (issue 7, part 2):
 //
-// Playbooks are data: YAML files embedded in the binary (playbooks/*.yaml) that
-// a directory of the caller's files can override per technique or tactic
-// (LoadPlaybooks). Everything here reads the store and event times only; no
-// wall clock.
+//   - Gather(ctx, store, incident, GatherOptions) Dossier: for the incident's
+//     leading users, hosts and addresses, the signals on them in a window around
+//     the incident (24 h each side by default) that are not the incident's;
+//     other incidents sharing those entities; first-seen facts from the
+//     behavior.first_seen signals in the window; per rule of the incident, how
+//     many distinct entities it fired on in the window (a rule that fires
+//     everywhere is weak evidence); the evidence events of its strongest signals.
+//   - BlastRadius(ctx, store, incident, BlastOptions) Blast: what the incident's
+//     users and hosts reached in the store's last 14 days (the hosts a user was
+//     named with in a signal, the users named with a host), with criticality and
+//     privilege from the caller.
+//   - Steps(incident, dossier, playbooks) []Step: the next investigation steps
+//     from the playbook of each technique, in the order the attack progressed,
+//     then tactic fallbacks, placeholders filled, deduplicated.
+//
+// Playbooks are data: YAML files embedded in the binary (playbooks/*.yaml),
+// which a directory of the caller's files can override per technique or tactic
+// (LoadPlaybooks). Everything reads the store and event times only (no wall
+// clock); every list is bounded and in a deterministic order.
+//
+// What the store cannot say is not guessed: the blast radius only knows the
+// logons that produced signals, and an incident whose SignalIDs were capped by
+// the correlator (SignalCount > len(SignalIDs)) may see its own omitted repeats
+// among the "during" signals of the dossier.
 package triage
 
 import (
