@@ -16,6 +16,7 @@ import (
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/detect/sigma"
 	"github.com/vigilsec/vigil/internal/enrich/assets"
+	"github.com/vigilsec/vigil/internal/escalate"
 	"github.com/vigilsec/vigil/internal/ingest/files"
 	"github.com/vigilsec/vigil/internal/pipeline"
 	"github.com/vigilsec/vigil/internal/report"
@@ -115,6 +116,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		feedbackFiles = append(feedbackFiles, v)
 		return nil
 	})
+	escalatePath := fs.String("escalate", "", "escalation policies (YAML): incidents this run created or changed that match a policy are queued in --data-dir's outbox and delivered (review queue, signed webhook, Slack, PagerDuty, email, syslog CEF); failed deliveries are retried by the next run")
 	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
 	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100, in table, json and ocsf output (0: every incident)")
 	topEntities := fs.Int("top-entities", 10, "list this many of the riskiest users, hosts, workloads and cloud principals, each with what made it risky, in table and json output (0: none)")
@@ -129,6 +131,15 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	if len(paths) == 0 {
 		fs.Usage()
 		return &ExitError{Code: ExitUsage, Err: errors.New("no PATH given")}
+	}
+	var policies *escalate.Policies
+	if *escalatePath != "" {
+		if *dataDir == "" {
+			return &ExitError{Code: ExitUsage, Err: errors.New("--escalate needs --data-dir (the outbox that keeps notifications until they are delivered)")}
+		}
+		if policies, err = escalate.Load(*escalatePath); err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--escalate: %w", err)}
+		}
 	}
 	var sigmaDet *sigma.Detector
 	if len(so.rules) > 0 || so.builtin {
@@ -260,6 +271,17 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, *topEntities, correlate.Options{
 			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir), Precision: verd.precision()})
 		err = errors.Join(err, cerr)
+		if policies != nil && stStore != nil && cerr == nil {
+			log, lerr := newLogger(env.Stderr, o.logLevel)
+			if lerr != nil {
+				return errors.Join(err, lerr)
+			}
+			queued, sent, eerr := escalateRun(ctx, stStore, policies, corr.updated, businessContext(inventory, bo.dir), log)
+			err = errors.Join(err, eerr)
+			if !o.quiet {
+				fmt.Fprintf(env.Stderr, "vigil: escalation: %d notifications queued, %d handled now (failures retry on the next run)\n", queued, sent)
+			}
+		}
 		if verd != nil && !o.quiet {
 			fmt.Fprintf(env.Stderr, "vigil: %d analysts' verdicts applied (%d could not be): %d signals suppressed, %d rules' precision estimated\n",
 				verd.loaded, verd.unusable, verd.suppressed, len(verd.book.Posteriors()))

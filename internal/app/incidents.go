@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/escalate"
 	"github.com/vigilsec/vigil/internal/feedback"
 	"github.com/vigilsec/vigil/internal/report"
 	"github.com/vigilsec/vigil/internal/store"
@@ -24,6 +26,7 @@ const correlatorModelID = "correlate"
 // what it did.
 type correlation struct {
 	incidents []correlate.Incident // created or changed by this run, ranked by risk, of at least minRisk
+	updated   []correlate.Incident // created or changed by this run, any risk
 	changed   int                  // created or changed by this run, any risk
 	merged    int                  // incidents that ended by joining another
 	skipped   int                  // signals already correlated by an earlier run
@@ -74,7 +77,7 @@ func correlateRun(ctx context.Context, st store.Store, known map[string]bool, si
 	if !last.IsZero() {
 		c.Expire(last) // what the window no longer holds need not be carried to the next run
 	}
-	res.changed, res.merged, res.stats = len(updated), len(merges), c.Stats()
+	res.changed, res.merged, res.stats, res.updated = len(updated), len(merges), c.Stats(), updated
 	if st != nil && !last.IsZero() {
 		if err := storeIncidents(ctx, st, updated, merges); err != nil {
 			return res, err
@@ -250,4 +253,40 @@ func (v *verdicts) precision() func(string, string) float64 {
 		return nil
 	}
 	return v.book.Precision
+}
+
+// escalateRun matches the incidents a run created or changed against the
+// escalation policies, queues the notifications in the store's outbox
+// (idempotently: the same incident version is never queued twice), and
+// delivers what is due now. What fails and will be retried stays in the outbox
+// for the next run (or the service). It returns the counts for the summary.
+func escalateRun(ctx context.Context, st store.Store, policies *escalate.Policies, updated []correlate.Incident,
+	crit escalate.CriticalityFunc, log *slog.Logger) (queued, claimed int, err error) {
+	eng, err := escalate.NewEngine(escalate.EngineOptions{Store: st, Policies: policies, Criticality: crit, Logger: log})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, inc := range updated {
+		n, err := eng.Evaluate(ctx, inc)
+		if err != nil {
+			return queued, 0, fmt.Errorf("escalating incident %s: %w", inc.ID, err)
+		}
+		queued += n
+	}
+	d, err := escalate.NewDispatcher(escalate.DispatcherOptions{Store: st, Policies: policies, Logger: log, Version: Version})
+	if err != nil {
+		return queued, 0, err
+	}
+	// Deliver what is due; items whose retry is later are left for later.
+	for range 1000 {
+		n, err := d.RunOnce(ctx)
+		claimed += n
+		if err != nil {
+			return queued, claimed, err
+		}
+		if n == 0 {
+			break
+		}
+	}
+	return queued, claimed, nil
 }

@@ -2,14 +2,18 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -380,5 +384,66 @@ func TestLabelExperiment(t *testing.T) {
 		if string(a) != string(b) {
 			t.Errorf("seed %s: not deterministic: %s then %s", seed, a, b)
 		}
+	}
+}
+
+// TestHuntEscalates: with --escalate, incidents matching a policy reach a signed
+// webhook on loopback once each; a second hunt over the same files sends nothing
+// more; without --data-dir the flag is refused.
+func TestHuntEscalates(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	var mu sync.Mutex
+	got := map[string]int{} // webhook-id -> deliveries
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("webhook-signature") == "" {
+			http.Error(w, "unsigned", http.StatusUnauthorized)
+			return
+		}
+		mu.Lock()
+		got[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	t.Setenv("VIGIL_TEST_WEBHOOK_SECRET", "whsec_"+base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef")))
+	policies := filepath.Join(t.TempDir(), "policies.yaml")
+	if err := os.WriteFile(policies, []byte("policies:\n  - name: all-risky\n    when:\n      min_risk: 10\n    actions:\n      - type: webhook\n        url: "+srv.URL+"\n        secret_env: VIGIL_TEST_WEBHOOK_SECRET\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCLI(t, "hunt", "--escalate", policies, dir); code != ExitUsage {
+		t.Errorf("--escalate without --data-dir: exit %d", code)
+	}
+	data := t.TempDir()
+	code, doc, errs := runCLI(t, "hunt", "--data-dir", data, "--escalate", policies, "--output", "json", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Incidents []json.RawMessage `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(doc), &res); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	first := len(got)
+	for id, n := range got {
+		if n != 1 {
+			t.Errorf("%s delivered %d times", id, n)
+		}
+	}
+	mu.Unlock()
+	if first == 0 || first != len(res.Incidents) {
+		t.Errorf("%d notifications for %d incidents of risk >= 10: %s", first, len(res.Incidents), errs)
+	}
+	if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--escalate", policies, "--output", "json", dir); code != ExitOK {
+		t.Fatalf("second hunt: exit %d: %s", code, errs)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != first {
+		t.Errorf("second hunt over the same files sent %d more", len(got)-first)
 	}
 }
