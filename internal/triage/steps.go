@@ -207,7 +207,9 @@ func signalsWith(sigs []detect.Signal, keep func(*detect.Signal) bool) []*detect
 
 // newFiller fills placeholders for the steps of one technique or tactic: the
 // entities of the incident signals that carry it come first (most frequent
-// first, then first named), then the incident's own; {first_seen} and
+// first, then first named), then the incident's own. A kind those signals do
+// not name takes the incident's entity only when the incident has just one of
+// that kind (or no signal of the technique was loaded); {first_seen} and
 // {last_seen} are the span of those signals, or of the incident when there are
 // none.
 func newFiller(inc correlate.Incident, sigs []*detect.Signal) *filler {
@@ -230,9 +232,25 @@ func newFiller(inc correlate.Incident, sigs []*detect.Signal) *filler {
 		}
 	}
 	slices.SortStableFunc(order, func(a, b detect.Entity) int { return count[b] - count[a] })
-	for _, e := range append(order, inc.Entities...) { // incident entities: most frequent first
-		if e.Value != "" && !slices.Contains(f.byKind[e.Kind], e.Value) {
-			f.byKind[e.Kind] = append(f.byKind[e.Kind], e.Value)
+	add := func(m map[detect.EntityKind][]string, es []detect.Entity) {
+		for _, e := range es {
+			if e.Value != "" && !slices.Contains(m[e.Kind], e.Value) {
+				m[e.Kind] = append(m[e.Kind], e.Value)
+			}
+		}
+	}
+	add(f.byKind, order)
+	incKinds := map[detect.EntityKind][]string{}
+	add(incKinds, inc.Entities) // most frequent first
+	for k, vs := range incKinds {
+		switch {
+		case len(f.byKind[k]) > 0:
+			f.byKind[k] = append(f.byKind[k], slices.DeleteFunc(vs, func(v string) bool { return slices.Contains(f.byKind[k], v) })...)
+		case len(sigs) == 0 || len(vs) == 1:
+			// The technique's signals name no entity of this kind: the incident's
+			// stands in only when it is the only one (or nothing narrower is known),
+			// rather than putting, say, the spray source into a lateral-movement step.
+			f.byKind[k] = vs
 		}
 	}
 	for name, kind := range placeholderKind {
