@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate/risk"
@@ -354,4 +356,40 @@ func (l bindingLearner) Detect(_ context.Context, batch []*event.Event, _ func(d
 // time (the address count still bounds them).
 func huntResolver(inv *assets.Inventory) *assets.Resolver {
 	return &assets.Resolver{Store: assets.NewStore(inv), Bindings: assets.NewBindings(assets.BindingsConfig{Retain: 366 * 24 * time.Hour})}
+}
+
+// activityCounter is a detector that emits nothing: it counts each user's
+// events (the user as signals name them), the denominator of the bias report's
+// rates. Each batch is counted locally, then merged under one lock.
+type activityCounter struct {
+	mu     *sync.Mutex
+	counts map[string]int64
+}
+
+func newActivityCounter() activityCounter {
+	return activityCounter{mu: &sync.Mutex{}, counts: map[string]int64{}}
+}
+
+func (activityCounter) ID() string      { return "governance.activity" }
+func (activityCounter) Version() string { return "1" }
+func (a activityCounter) Detect(_ context.Context, batch []*event.Event, _ func(detect.Signal)) error {
+	local := map[string]int64{}
+	for _, e := range batch {
+		if u := e.Str(event.UserName); u != "" {
+			local[event.UserRef{Name: u, Domain: e.Str(event.UserDomain)}.Key()]++
+		}
+	}
+	a.mu.Lock()
+	for u, n := range local {
+		a.counts[u] += n
+	}
+	a.mu.Unlock()
+	return nil
+}
+
+// snapshot returns the counts so far.
+func (a activityCounter) snapshot() map[string]int64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return maps.Clone(a.counts)
 }

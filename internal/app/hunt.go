@@ -117,6 +117,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		return nil
 	})
 	escalatePath := fs.String("escalate", "", "escalation policies (YAML): incidents this run created or changed that match a policy are queued in --data-dir's outbox and delivered (review queue, signed webhook, Slack, PagerDuty, email, syslog CEF); failed deliveries are retried by the next run")
+	activityPath := fs.String("activity", "", "write each user's event count (JSON: user to events) to this file: the activity vigil report bias normalises rates by")
 	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
 	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100, in table, json and ocsf output (0: every incident)")
 	topEntities := fs.Int("top-entities", 10, "list this many of the riskiest users, hosts, workloads and cloud principals, each with what made it risky, in table and json output (0: none)")
@@ -187,6 +188,11 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	}
 	resolver := huntResolver(inventory)
 	o.detectors = append(o.detectors, bindingLearner{resolver})
+	var activity activityCounter
+	if *activityPath != "" {
+		activity = newActivityCounter()
+		o.detectors = append(o.detectors, activity)
+	}
 	var beh *behavior.Engine
 	if bo.enabled {
 		log, err := newLogger(env.Stderr, o.logLevel)
@@ -271,6 +277,11 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, *topEntities, correlate.Options{
 			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir), Precision: verd.precision()})
 		err = errors.Join(err, cerr)
+		if *activityPath != "" {
+			if aerr := writeActivity(*activityPath, activity.snapshot()); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		}
 		if policies != nil && stStore != nil && cerr == nil {
 			log, lerr := newLogger(env.Stderr, o.logLevel)
 			if lerr != nil {

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -289,4 +290,16 @@ func escalateRun(ctx context.Context, st store.Store, policies *escalate.Policie
 		}
 	}
 	return queued, claimed, nil
+}
+
+// writeActivity writes per-user event counts as one JSON object, users sorted.
+func writeActivity(path string, counts map[string]int64) error {
+	b, err := json.MarshalIndent(counts, "", " ") // encoding/json sorts map keys
+	if err != nil {
+		return fmt.Errorf("encoding activity: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("--activity: %w", err)
+	}
+	return nil
 }

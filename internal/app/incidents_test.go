@@ -447,3 +447,29 @@ func TestHuntEscalates(t *testing.T) {
 		t.Errorf("second hunt over the same files sent %d more", len(got)-first)
 	}
 }
+
+// TestHuntActivity: --activity writes each user's event count.
+func TestHuntActivity(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "activity.json")
+	if code, _, errs := runCLI(t, "hunt", "--activity", out, "--output", "json", "../../examples/logs/linux/auth.log"); code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts map[string]int64
+	if err := json.Unmarshal(b, &counts); err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for u, n := range counts {
+		if u == "" || n <= 0 {
+			t.Errorf("bad entry %q: %d", u, n)
+		}
+		total += n
+	}
+	if len(counts) == 0 || total == 0 {
+		t.Errorf("no activity counted: %s", b)
+	}
+}
