@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vigilsec/vigil/internal/detect"
@@ -72,7 +73,10 @@ var prefixes = map[detect.EntityKind]string{
 
 const otherPrefix = "ENTITY"
 
-var tokenRE = regexp.MustCompile(`\b(?:USER|HOST|IP|PROC|FILE|DOMAIN|URL|HASH|WORKLOAD|PRINCIPAL|EMAIL|ENTITY)_[0-9a-f]{8,64}\b`)
+// tokenRE finds token candidates without word boundaries: Text may put a
+// token right against other letters (a value glued to a word), and Restore
+// tries the registered lengths of the hex part.
+var tokenRE = regexp.MustCompile(`(?:USER|HOST|IP|PROC|FILE|DOMAIN|URL|HASH|WORKLOAD|PRINCIPAL|EMAIL|ENTITY)_[0-9a-f]{8,64}`)
 
 // minAliasLen keeps short spellings (a two-letter user name) from being
 // replaced inside ordinary words; the full values are always replaced.
@@ -230,6 +234,15 @@ func isWordByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
+func plainWord(f string) bool {
+	for i := 0; i < len(f); i++ {
+		if !isWordByte(f[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 func bounded(s string, i, j int) bool {
 	return (i == 0 || !isWordByte(s[i-1])) && (j == len(s) || !isWordByte(s[j]))
 }
@@ -259,7 +272,11 @@ func (p *Pseudonymizer) Text(s string) string {
 				break
 			}
 			i += off
-			if bounded(s, i, i+len(f)) || !isWordByte(f[0]) && !isWordByte(f[len(f)-1]) {
+			// Plain words (alice, web01) must stand alone, or "alice" would be
+			// found in "malice"; values with punctuation (addresses, domains,
+			// e-mail, paths) are replaced wherever they occur.
+			// Long runs (hashes) are no natural word either.
+			if !plainWord(f) || len(f) >= 16 || bounded(s, i, i+len(f)) {
 				spans = append(spans, span{start: i, end: i + len(f), known: p.byForm[f]})
 			}
 			off = i + 1
@@ -276,7 +293,9 @@ func (p *Pseudonymizer) Text(s string) string {
 		spans = append(spans, span{start: m[0], end: m[1], kind: kindEmail})
 	}
 	for _, m := range net4RE.FindAllStringIndex(s, -1) {
-		if _, err := netip.ParseAddr(s[m[0]:m[1]]); err == nil {
+		// Dotted quads with leading zeros (010.1.2.3) are not addresses to
+		// netip, but they show one: tokenize them too.
+		if dottedQuad(s[m[0]:m[1]]) {
 			spans = append(spans, span{start: m[0], end: m[1], kind: detect.EntityIP})
 		}
 	}
@@ -334,15 +353,47 @@ func (p *Pseudonymizer) Text(s string) string {
 	return b.String()
 }
 
+// dottedQuad reports whether s is four dot-separated decimal numbers <= 255.
+func dottedQuad(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n > 255 {
+			return false
+		}
+	}
+	return true
+}
+
 // Restore puts the original values back in place of the tokens of this
 // incident; other text, unknown tokens included, is left as it is.
 func (p *Pseudonymizer) Restore(s string) string {
-	return tokenRE.ReplaceAllStringFunc(s, func(t string) string {
-		if v, ok := p.original[t]; ok {
-			return v
+	ms := tokenRE.FindAllStringIndex(s, -1)
+	if len(ms) == 0 {
+		return s
+	}
+	var b strings.Builder
+	at := 0
+	for _, m := range ms {
+		us := strings.IndexByte(s[m[0]:m[1]], '_') + m[0] + 1
+		// Longest registered token that is a prefix of the candidate.
+		for end := m[1]; end >= us+8; end-- {
+			if (end-us)%4 != 0 && end != us+64 {
+				continue
+			}
+			if v, ok := p.original[s[m[0]:end]]; ok {
+				b.WriteString(s[at:m[0]])
+				b.WriteString(v)
+				at = end
+				break
+			}
 		}
-		return t
-	})
+	}
+	b.WriteString(s[at:])
+	return b.String()
 }
 
 // hintKinds maps JSON keys of tool results to the entity kind of their value,
