@@ -110,6 +110,9 @@ type Explanation struct {
 	Matches     []FieldMatch `json:"matches,omitempty"`
 	// Features are the measurements that contributed most, largest first.
 	Features []Feature `json:"features,omitempty"`
+	// BenignIf lists what would make the signal benign (a Sigma rule's known
+	// false positives; a model's usual benign causes), for the analyst to check.
+	BenignIf []string `json:"benign_if,omitempty"`
 }
 
 // Feature is one measurement behind a behavioral signal: what was observed, what

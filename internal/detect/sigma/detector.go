@@ -105,7 +105,22 @@ func Signal(h *Hit, e *event.Event) detect.Signal {
 		}
 	}
 	s.Explanation.Summary = fmt.Sprintf("Sigma rule %q matched (%s)", r.Title, strings.Join(names, ", "))
+	s.Explanation.BenignIf = benignCauses(r.FalsePositives)
 	return s
+}
+
+// benignCauses is a rule's falsepositives list without the entries that name
+// no cause ("Unknown", "Unlikely", "None").
+func benignCauses(fps []string) []string {
+	var out []string
+	for _, fp := range fps {
+		switch strings.ToLower(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(fp), "."))) {
+		case "", "unknown", "unlikely", "none", "n/a", "none known", "very unlikely":
+			continue
+		}
+		out = append(out, fp)
+	}
+	return out
 }
 
 // RuleRef is how signals name a rule: its id, else its name, else its file.
