@@ -116,6 +116,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		feedbackFiles = append(feedbackFiles, v)
 		return nil
 	})
+	playbooksDir := fs.String("playbooks", "", "a directory of triage playbooks (YAML) over the built-in ones: the next steps each incident lists")
 	escalatePath := fs.String("escalate", "", "escalation policies (YAML): incidents this run created or changed that match a policy are queued in --data-dir's outbox and delivered (review queue, signed webhook, Slack, PagerDuty, email, syslog CEF); failed deliveries are retried by the next run")
 	activityPath := fs.String("activity", "", "write each user's event count (JSON: user to events) to this file: the activity vigil report bias normalises rates by")
 	assetsPath := fs.String("assets", "", "asset inventory (CSV or YAML: host, fqdn, ips, owner, business_unit, criticality, tags, region): incidents on critical assets rank higher")
@@ -303,7 +304,11 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 				err = errors.Join(err, serr)
 			}
 		}
-		run := report.Run{Signals: signals, Incidents: corr.incidents, EntityRisk: report.EntityRisk(corr.entities, signals), Stats: st}
+		steps, serr := nextSteps(ctx, *playbooksDir, stStore, corr.incidents, signals)
+		if serr != nil {
+			return errors.Join(err, serr)
+		}
+		run := report.Run{Signals: signals, Incidents: corr.incidents, EntityRisk: report.EntityRisk(corr.entities, signals), NextSteps: steps, Stats: st}
 		if werr := report.WriteRun(env.Stdout, of, run); werr != nil {
 			return errors.Join(err, werr)
 		}

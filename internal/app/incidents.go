@@ -18,6 +18,7 @@ import (
 	"github.com/vigilsec/vigil/internal/feedback"
 	"github.com/vigilsec/vigil/internal/report"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/triage"
 )
 
 // correlatorModelID names the correlator's state in the store.
@@ -302,4 +303,46 @@ func writeActivity(path string, counts map[string]int64) error {
 		return fmt.Errorf("--activity: %w", err)
 	}
 	return nil
+}
+
+// nextSteps gives each incident the steps of its techniques' playbooks (the
+// built-in ones, under dir's when given). With a store, the triage dossier
+// (signals around the incident, related incidents) informs them; without, the
+// incident's own signals do.
+func nextSteps(ctx context.Context, dir string, st store.Store, incs []correlate.Incident, signals []detect.Signal) (map[string][]triage.Step, error) {
+	if len(incs) == 0 {
+		return nil, nil
+	}
+	var ps *triage.Playbooks
+	var err error
+	if dir != "" {
+		ps, err = triage.LoadPlaybooks(dir)
+	} else {
+		ps, err = triage.BuiltinPlaybooks()
+	}
+	if err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("--playbooks: %w", err)}
+	}
+	byID := make(map[string]*detect.Signal, len(signals))
+	for i := range signals {
+		byID[signals[i].ID] = &signals[i]
+	}
+	out := make(map[string][]triage.Step, len(incs))
+	for _, inc := range incs {
+		var d triage.Dossier
+		if st != nil {
+			if d, err = triage.Gather(ctx, st, inc, triage.GatherOptions{}); err != nil {
+				return nil, fmt.Errorf("triage of incident %s: %w", inc.ID, err)
+			}
+		} else {
+			d.Incident = inc.ID
+			for _, id := range inc.SignalIDs {
+				if s := byID[id]; s != nil {
+					d.IncidentSignals = append(d.IncidentSignals, *s)
+				}
+			}
+		}
+		out[inc.ID] = triage.Steps(inc, d, ps)
+	}
+	return out, nil
 }

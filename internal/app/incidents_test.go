@@ -473,3 +473,48 @@ func TestHuntActivity(t *testing.T) {
 		t.Errorf("no activity counted: %s", b)
 	}
 }
+
+// TestHuntNextSteps: every reported incident lists next steps from the
+// playbooks of its techniques, with its own entities filled in.
+func TestHuntNextSteps(t *testing.T) {
+	dir, _ := simSignals(t)
+	code, doc, errs := runCLI(t, "hunt", "--identities", filepath.Join(dir, "identities.csv"), "--output", "json", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	var res struct {
+		Incidents []struct {
+			ID        string          `json:"id"`
+			Entities  []detect.Entity `json:"entities"`
+			NextSteps []struct {
+				Title  string `json:"title"`
+				LookAt string `json:"look_at"`
+				For    string `json:"for"`
+			} `json:"next_steps"`
+		} `json:"incidents"`
+	}
+	if err := json.Unmarshal([]byte(doc), &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Incidents) == 0 {
+		t.Fatal("no incident")
+	}
+	for _, in := range res.Incidents {
+		if len(in.NextSteps) == 0 {
+			t.Errorf("incident %s: no next steps", in.ID)
+			continue
+		}
+		named := false
+		for _, st := range in.NextSteps {
+			if st.Title == "" || st.LookAt == "" || st.For == "" {
+				t.Errorf("incident %s: incomplete step %+v", in.ID, st)
+			}
+			for _, e := range in.Entities {
+				named = named || strings.Contains(st.LookAt, e.Value)
+			}
+		}
+		if !named {
+			t.Errorf("incident %s: no step names any of its entities", in.ID)
+		}
+	}
+}

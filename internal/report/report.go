@@ -16,6 +16,7 @@ import (
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/pipeline"
+	"github.com/vigilsec/vigil/internal/triage"
 )
 
 // Format is an output format.
@@ -62,6 +63,8 @@ type IncidentOut struct {
 	End   time.Time `json:"end"`
 	// Why is one line on what raised the incident: its strongest distinct signals.
 	Why string `json:"why"`
+	// NextSteps are what to look at next, from the playbooks of its techniques.
+	NextSteps []triage.Step `json:"next_steps,omitempty"`
 }
 
 // SortIncidents ranks incidents by risk (highest first), then first seen, then id.
@@ -85,7 +88,9 @@ type Run struct {
 	Signals    []detect.Signal
 	Incidents  []correlate.Incident // ranked by risk
 	EntityRisk []EntityRiskOut      // the riskiest entities, riskiest first
-	Stats      *pipeline.Stats      // nil: no summary
+	// NextSteps are the triage playbooks' steps per incident id.
+	NextSteps map[string][]triage.Step
+	Stats     *pipeline.Stats // nil: no summary
 }
 
 // Results writes signals and incidents in format f: JSON puts both and the summary
@@ -108,7 +113,7 @@ func WriteRun(w io.Writer, f Format, run Run) error {
 	}
 	outs := make([]IncidentOut, len(incidents))
 	for i, inc := range incidents {
-		outs[i] = IncidentOut{Incident: inc, Start: inc.FirstSeen, End: inc.LastSeen, Why: why(inc, byID)}
+		outs[i] = IncidentOut{Incident: inc, Start: inc.FirstSeen, End: inc.LastSeen, Why: why(inc, byID), NextSteps: run.NextSteps[inc.ID]}
 	}
 	switch f {
 	case OCSFL:
@@ -137,6 +142,9 @@ func WriteRun(w io.Writer, f Format, run Run) error {
 		return nil
 	case Table:
 		if err := incidentTable(w, outs); err != nil {
+			return err
+		}
+		if err := nextStepsTable(w, outs); err != nil {
 			return err
 		}
 		if err := entityRiskTable(w, run.EntityRisk); err != nil {
@@ -183,6 +191,24 @@ func incidentTable(w io.Writer, incs []IncidentOut) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing table: %w", err)
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}
+
+// nextStepsTable lists the first steps for the riskiest incident.
+func nextStepsTable(w io.Writer, incs []IncidentOut) error {
+	if len(incs) == 0 || len(incs[0].NextSteps) == 0 {
+		return nil
+	}
+	in := incs[0]
+	fmt.Fprintf(w, "Next steps for %s (%s):\n", in.ID, oneLine(in.Title, 80))
+	for i, st := range in.NextSteps {
+		if i == 5 {
+			fmt.Fprintf(w, "  ... %d more in --output json\n", len(in.NextSteps)-5)
+			break
+		}
+		fmt.Fprintf(w, "  %d. %s: %s\n", i+1, oneLine(st.Title, 80), oneLine(st.LookAt, 140))
 	}
 	_, err := fmt.Fprintln(w)
 	return err
