@@ -160,7 +160,9 @@ func benjaminiHochberg(ps []float64) []float64 {
 		if v < running {
 			running = v
 		}
-		q[i] = running
+		// q >= p always holds (p_j >= p_i and m/j >= 1 for j >= i); the max
+		// only undoes rounding in p*m/j.
+		q[i] = max(running, ps[i])
 	}
 	return q
 }
