@@ -17,6 +17,7 @@ import (
 	"github.com/vigilsec/vigil/internal/detect/sigma"
 	"github.com/vigilsec/vigil/internal/enrich/assets"
 	"github.com/vigilsec/vigil/internal/escalate"
+	"github.com/vigilsec/vigil/internal/explain"
 	"github.com/vigilsec/vigil/internal/ingest/files"
 	"github.com/vigilsec/vigil/internal/pipeline"
 	"github.com/vigilsec/vigil/internal/report"
@@ -308,7 +309,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		if serr != nil {
 			return errors.Join(err, serr)
 		}
-		run := report.Run{Signals: signals, Incidents: corr.incidents, EntityRisk: report.EntityRisk(corr.entities, signals), NextSteps: steps, Stats: st}
+		run := report.Run{Signals: signals, Incidents: corr.incidents, EntityRisk: report.EntityRisk(corr.entities, signals), NextSteps: steps, Stats: st,
+			Context: explain.Context(businessContext(inventory, bo.dir))}
 		if werr := report.WriteRun(env.Stdout, of, run); werr != nil {
 			return errors.Join(err, werr)
 		}

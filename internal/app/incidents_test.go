@@ -474,8 +474,9 @@ func TestHuntActivity(t *testing.T) {
 	}
 }
 
-// TestHuntNextSteps: every reported incident lists next steps from the
-// playbooks of its techniques, with its own entities filled in.
+// TestHuntNextSteps: every reported incident carries an explanation (text,
+// reasons, timeline) and next steps from the playbooks of its techniques, with
+// its own entities filled in.
 func TestHuntNextSteps(t *testing.T) {
 	dir, _ := simSignals(t)
 	code, doc, errs := runCLI(t, "hunt", "--identities", filepath.Join(dir, "identities.csv"), "--output", "json", dir)
@@ -484,8 +485,13 @@ func TestHuntNextSteps(t *testing.T) {
 	}
 	var res struct {
 		Incidents []struct {
-			ID        string          `json:"id"`
-			Entities  []detect.Entity `json:"entities"`
+			ID          string          `json:"id"`
+			Entities    []detect.Entity `json:"entities"`
+			Explanation struct {
+				Text     string            `json:"text"`
+				Reasons  []json.RawMessage `json:"reasons"`
+				Timeline []json.RawMessage `json:"timeline"`
+			} `json:"explanation"`
 			NextSteps []struct {
 				Title  string `json:"title"`
 				LookAt string `json:"look_at"`
@@ -500,6 +506,9 @@ func TestHuntNextSteps(t *testing.T) {
 		t.Fatal("no incident")
 	}
 	for _, in := range res.Incidents {
+		if in.Explanation.Text == "" || len(in.Explanation.Reasons) == 0 || len(in.Explanation.Timeline) == 0 {
+			t.Errorf("incident %s: explanation %+v", in.ID, in.Explanation)
+		}
 		if len(in.NextSteps) == 0 {
 			t.Errorf("incident %s: no next steps", in.ID)
 			continue

@@ -15,6 +15,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/explain"
 	"github.com/vigilsec/vigil/internal/pipeline"
 	"github.com/vigilsec/vigil/internal/triage"
 )
@@ -65,6 +66,8 @@ type IncidentOut struct {
 	Why string `json:"why"`
 	// NextSteps are what to look at next, from the playbooks of its techniques.
 	NextSteps []triage.Step `json:"next_steps,omitempty"`
+	// Explanation says why, in structure and in plain language (JSON output).
+	Explanation *explain.Incident `json:"explanation,omitempty"`
 }
 
 // SortIncidents ranks incidents by risk (highest first), then first seen, then id.
@@ -90,7 +93,10 @@ type Run struct {
 	EntityRisk []EntityRiskOut      // the riskiest entities, riskiest first
 	// NextSteps are the triage playbooks' steps per incident id.
 	NextSteps map[string][]triage.Step
-	Stats     *pipeline.Stats // nil: no summary
+	// Context is what the business knows of an entity, for the explanations
+	// (nil: nothing).
+	Context explain.Context
+	Stats   *pipeline.Stats // nil: no summary
 }
 
 // Results writes signals and incidents in format f: JSON puts both and the summary
@@ -114,6 +120,10 @@ func WriteRun(w io.Writer, f Format, run Run) error {
 	outs := make([]IncidentOut, len(incidents))
 	for i, inc := range incidents {
 		outs[i] = IncidentOut{Incident: inc, Start: inc.FirstSeen, End: inc.LastSeen, Why: why(inc, byID), NextSteps: run.NextSteps[inc.ID]}
+		if f == JSON {
+			ex := explain.Explain(inc, signals, run.Context)
+			outs[i].Explanation = &ex
+		}
 	}
 	switch f {
 	case OCSFL:
