@@ -50,6 +50,7 @@ func commands() []command {
 		{"rules", "Validate Sigma rules (check) and run rule unit tests (test)", runRules},
 		{"eval", "Score hunt's results against a dataset's ground-truth file", runEval},
 		{"feedback", "Record analysts' verdicts (suppressions with scope and expiry, rule precision) and list them", runFeedback},
+		{"report", "Governance reports: signal and incident rates per department, role, region and peer group (bias)", runReport},
 		{"decode", "Decode log files into normalized ECS events (JSON lines), without detection", runDecode},
 		{"simulate", "Generate a synthetic enterprise's logs with labelled attack campaigns and truth.json", runSimulate},
 		{"formats", "List the log formats Vigil decodes and how each is recognised", runFormats},

@@ -527,3 +527,47 @@ func TestHuntNextSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestReportBias: hunt --activity then vigil report bias gives rates for the
+// four dimensions from the identity directory, every directory person counted.
+func TestReportBias(t *testing.T) {
+	dir, _ := simSignals(t)
+	tmp := t.TempDir()
+	activity, results := filepath.Join(tmp, "activity.json"), filepath.Join(tmp, "results.json")
+	ids := filepath.Join(dir, "identities.csv")
+	code, doc, errs := runCLI(t, "hunt", "--identities", ids, "--activity", activity, "--min-risk", "0", "--output", "json", dir)
+	if code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	if err := os.WriteFile(results, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := runCLI(t, "report", "bias", "--identities", ids, results); code != ExitUsage {
+		t.Errorf("without --activity: exit %d", code)
+	}
+	code, out, errs := runCLI(t, "report", "bias", "--identities", ids, "--activity", activity, "--output", "json", results)
+	if code != ExitOK {
+		t.Fatalf("report bias: exit %d: %s", code, errs)
+	}
+	var rep struct {
+		Users      int   `json:"users"`
+		Events     int64 `json:"events"`
+		Signals    int64 `json:"signals"`
+		Tests      int   `json:"tests"`
+		Dimensions []struct {
+			Name   string            `json:"name"`
+			Groups []json.RawMessage `json:"groups"`
+		} `json:"dimensions"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Users < 40 || rep.Events == 0 || rep.Signals == 0 || rep.Tests == 0 || len(rep.Dimensions) != 4 {
+		t.Errorf("report: users %d, events %d, signals %d, tests %d, %d dimensions", rep.Users, rep.Events, rep.Signals, rep.Tests, len(rep.Dimensions))
+	}
+	for _, d := range rep.Dimensions {
+		if len(d.Groups) < 2 {
+			t.Errorf("dimension %s: %d groups", d.Name, len(d.Groups))
+		}
+	}
+}
