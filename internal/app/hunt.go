@@ -22,6 +22,7 @@ import (
 	"github.com/vigilsec/vigil/internal/pipeline"
 	"github.com/vigilsec/vigil/internal/report"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/triage"
 )
 
 // runOptions are the flags hunt and decode share.
@@ -311,6 +312,11 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		}
 		run := report.Run{Signals: signals, Incidents: corr.incidents, EntityRisk: report.EntityRisk(corr.entities, signals), NextSteps: steps, Stats: st,
 			Context: explain.Context(businessContext(inventory, bo.dir))}
+		vm, verr := triage.BuiltinVerdictModel()
+		if verr != nil {
+			return errors.Join(err, verr)
+		}
+		run.Verdicts = vm
 		if werr := report.WriteRun(env.Stdout, of, run); werr != nil {
 			return errors.Join(err, werr)
 		}

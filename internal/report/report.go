@@ -68,6 +68,8 @@ type IncidentOut struct {
 	NextSteps []triage.Step `json:"next_steps,omitempty"`
 	// Explanation says why, in structure and in plain language (JSON output).
 	Explanation *explain.Incident `json:"explanation,omitempty"`
+	// Suggested is the triage agent's suggested verdict, never acted on.
+	Suggested *triage.Suggestion `json:"suggested_verdict,omitempty"`
 }
 
 // SortIncidents ranks incidents by risk (highest first), then first seen, then id.
@@ -96,7 +98,9 @@ type Run struct {
 	// Context is what the business knows of an entity, for the explanations
 	// (nil: nothing).
 	Context explain.Context
-	Stats   *pipeline.Stats // nil: no summary
+	// Verdicts suggests a verdict per incident (nil: none).
+	Verdicts *triage.VerdictModel
+	Stats    *pipeline.Stats // nil: no summary
 }
 
 // Results writes signals and incidents in format f: JSON puts both and the summary
@@ -123,6 +127,10 @@ func WriteRun(w io.Writer, f Format, run Run) error {
 		if f == JSON {
 			ex := explain.Explain(inc, signals, run.Context)
 			outs[i].Explanation = &ex
+		}
+		if run.Verdicts != nil {
+			sg := run.Verdicts.Suggest(inc, signals)
+			outs[i].Suggested = &sg
 		}
 	}
 	switch f {
@@ -194,10 +202,14 @@ func incidentTable(w io.Writer, incs []IncidentOut) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RISK\tSEVERITY\tFIRST SEEN\tINCIDENT\tWHY")
+	fmt.Fprintln(tw, "RISK\tSEVERITY\tFIRST SEEN\tINCIDENT\tSUGGESTED\tWHY")
 	for _, in := range incs {
-		fmt.Fprintf(tw, "%.0f\t%s\t%s\t%s\t%s\n", in.Risk, in.Severity, in.FirstSeen.UTC().Format(time.RFC3339),
-			oneLine(in.Title, 90), oneLine(in.Why, 120))
+		sug := "-"
+		if in.Suggested != nil {
+			sug = fmt.Sprintf("%s %.0f%%", strings.TrimSuffix(strings.ReplaceAll(in.Suggested.Verdict, "_positive", ""), "_"), 100*in.Suggested.Confidence)
+		}
+		fmt.Fprintf(tw, "%.0f\t%s\t%s\t%s\t%s\t%s\n", in.Risk, in.Severity, in.FirstSeen.UTC().Format(time.RFC3339),
+			oneLine(in.Title, 90), sug, oneLine(in.Why, 120))
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("writing table: %w", err)
