@@ -290,6 +290,14 @@ func escalateRun(ctx context.Context, st store.Store, policies *escalate.Policie
 			break
 		}
 	}
+	// The agent's actions are audited like an analyst's.
+	details, err := json.Marshal(map[string]any{"incidents": len(updated), "queued": queued, "handled": claimed})
+	if err != nil {
+		return queued, claimed, fmt.Errorf("encoding audit details: %w", err)
+	}
+	if _, err := st.AppendAudit(ctx, store.AuditEntry{Time: time.Now().UTC(), Actor: "vigil:escalation", Action: "escalation.dispatch", Target: "outbox", Details: details}); err != nil {
+		return queued, claimed, fmt.Errorf("recording escalation in the audit log: %w", err)
+	}
 	return queued, claimed, nil
 }
 

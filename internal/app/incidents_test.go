@@ -446,6 +446,24 @@ func TestHuntEscalates(t *testing.T) {
 	if len(got) != first {
 		t.Errorf("second hunt over the same files sent %d more", len(got)-first)
 	}
+	st, err := sqlite.Open(context.Background(), sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := st.ListAudit(context.Background(), store.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := 0
+	for _, e := range page.Items {
+		if e.Action == "escalation.dispatch" && e.Actor == "vigil:escalation" {
+			audited++
+		}
+	}
+	if audited != 2 {
+		t.Errorf("%d escalation runs audited, want 2", audited)
+	}
 }
 
 // TestHuntActivity: --activity writes each user's event count.
