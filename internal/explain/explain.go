@@ -106,8 +106,11 @@ func Explain(inc correlate.Incident, signals []detect.Signal, ctx Context) Incid
 			sigs = append(sigs, s)
 		}
 	}
+	// By time, then by content, then by id: signal ids depend on where the
+	// logs were read from, and the explanation should not.
 	slices.SortStableFunc(sigs, func(a, b *detect.Signal) int {
-		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
+		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.DetectorID, b.DetectorID), strings.Compare(a.RuleID, b.RuleID),
+			strings.Compare(a.Title, b.Title), strings.Compare(entitiesKey(a.Entities), entitiesKey(b.Entities)), strings.Compare(a.ID, b.ID))
 	})
 	var out Incident
 
@@ -131,7 +134,7 @@ func Explain(inc correlate.Incident, signals []detect.Signal, ctx Context) Incid
 		out.Reasons = append(out.Reasons, r)
 	}
 	slices.SortStableFunc(out.Reasons, func(a, b Reason) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), a.Time.Compare(b.Time))
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), a.Time.Compare(b.Time), strings.Compare(a.Title, b.Title))
 	})
 	distinct := len(out.Reasons)
 	if len(out.Reasons) > maxReasons {
