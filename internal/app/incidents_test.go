@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -587,5 +589,100 @@ func TestReportBias(t *testing.T) {
 		if len(d.Groups) < 2 {
 			t.Errorf("dimension %s: %d groups", d.Name, len(d.Groups))
 		}
+	}
+}
+
+// TestAssistNarrative: vigil assist narrative sends the incident to an
+// OpenAI-compatible endpoint (a fake on loopback) with its users and hosts
+// pseudonymised, restores them in the answer, audits the use, and refuses a
+// data region the endpoint is not allowed.
+func TestAssistNarrative(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	data := t.TempDir()
+	if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--output", "json", dir); code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	st, err := sqlite.Open(ctx, sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target correlate.Incident
+	for _, inc := range storedIncidents(t, st) {
+		if inc.Status != correlate.StatusMerged && inc.Risk > target.Risk && slices.ContainsFunc(inc.Entities, func(e detect.Entity) bool { return e.Kind == detect.EntityUser }) {
+			target = inc
+		}
+	}
+	_ = st.Close()
+	var user string
+	for _, e := range target.Entities {
+		if e.Kind == detect.EntityUser {
+			user = e.Value
+			break
+		}
+	}
+	if user == "" {
+		t.Fatal("no incident with a user")
+	}
+	token := regexp.MustCompile(`USER_[0-9a-f]+`)
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		tok := token.FindString(string(b))
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"id": "c1", "object": "chat.completion", "created": 1700000000, "model": "m",
+			"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
+				"message": map[string]any{"role": "assistant", "content": "The story of " + tok + "."}}},
+		})
+	}))
+	defer srv.Close()
+	cfg := filepath.Join(t.TempDir(), "assist.yaml")
+	write := func(region string) {
+		body := "enabled: true\nbase_url: " + srv.URL + "/v1\nmodel: m\nallowed_regions: [eu]\ndata_region: " + region + "\n"
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("eu")
+	code, out, errs := runCLI(t, "assist", "narrative", "--config", cfg, "--data-dir", data, "--incident", target.ID)
+	if code != ExitOK {
+		t.Fatalf("assist: exit %d: %s", code, errs)
+	}
+	if !strings.Contains(out, user) {
+		t.Errorf("answer %q does not restore %s", out, user)
+	}
+	mu.Lock()
+	for _, b := range bodies {
+		if strings.Contains(strings.ToLower(b), strings.ToLower(user)) {
+			t.Errorf("the request named %s: pseudonymisation failed", user)
+		}
+	}
+	sent := len(bodies)
+	mu.Unlock()
+	write("us")
+	if code, _, _ := runCLI(t, "assist", "narrative", "--config", cfg, "--data-dir", data, "--incident", target.ID); code == ExitOK {
+		t.Error("a data region the endpoint is not allowed was sent")
+	}
+	mu.Lock()
+	if len(bodies) != sent {
+		t.Errorf("%d requests after the region was refused", len(bodies)-sent)
+	}
+	mu.Unlock()
+	st, err = sqlite.Open(ctx, sqlite.Options{Dir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	page, err := st.ListAudit(ctx, store.AuditQuery{})
+	if err != nil || len(page.Items) == 0 || page.Items[0].Action != "assist.narrative" {
+		t.Errorf("audit: %v %+v", err, page.Items)
 	}
 }
