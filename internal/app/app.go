@@ -52,6 +52,7 @@ func commands() []command {
 		{"feedback", "Record analysts' verdicts (suppressions with scope and expiry, rule precision) and list them", runFeedback},
 		{"report", "Governance reports: signal and incident rates per department, role, region and peer group (bias)", runReport},
 		{"assist", "The optional LLM assistant: an incident's narrative, or answers about it (entities pseudonymised, egress controlled)", runAssist},
+		{"models", "The model registry: detectors and models with their versions and what each learned", runModels},
 		{"decode", "Decode log files into normalized ECS events (JSON lines), without detection", runDecode},
 		{"simulate", "Generate a synthetic enterprise's logs with labelled attack campaigns and truth.json", runSimulate},
 		{"formats", "List the log formats Vigil decodes and how each is recognised", runFormats},

@@ -686,3 +686,45 @@ func TestAssistNarrative(t *testing.T) {
 		t.Errorf("audit: %v %+v", err, page.Items)
 	}
 }
+
+// TestModelsRegistry: vigil models lists every detector and model with its
+// version, and with --data-dir what each behavioral model and the correlator
+// learned up to.
+func TestModelsRegistry(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "20", "--days", "3", "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	data := t.TempDir()
+	if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--output", "json", dir); code != ExitOK {
+		t.Fatalf("hunt: exit %d: %s", code, errs)
+	}
+	code, out, errs := runCLI(t, "models", "--data-dir", data, "--output", "json")
+	if code != ExitOK {
+		t.Fatalf("models: exit %d: %s", code, errs)
+	}
+	var entries []ModelEntry
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ModelEntry{}
+	for _, e := range entries {
+		if e.Version == "" {
+			t.Errorf("%s without a version", e.ID)
+		}
+		got[e.ID] = e
+	}
+	for _, id := range []string{"sigma", "ioc", "behavior.first_seen", "behavior.seasonal", "correlate", "triage.verdict"} {
+		if _, ok := got[id]; !ok {
+			t.Errorf("%s not in the registry", id)
+		}
+	}
+	for _, id := range []string{"behavior.first_seen", "correlate"} {
+		if e := got[id]; !e.Stored || e.Learned.IsZero() || e.Bytes == 0 {
+			t.Errorf("%s: stored state not shown: %+v", id, e)
+		}
+	}
+	if got["triage.verdict"].Trained == "" {
+		t.Error("the verdict model does not say what it was trained on")
+	}
+}
