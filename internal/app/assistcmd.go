@@ -84,12 +84,7 @@ func runAssist(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("incident %s: %w", *incidentID, err)}
 	}
-	var signals []detect.Signal
-	for _, id := range inc.SignalIDs {
-		if s, err := st.GetSignal(ctx, id); err == nil {
-			signals = append(signals, s)
-		}
-	}
+	signals := incidentSignals(inc, verdictLookup(ctx, st, nil).Signal)
 	var out string
 	if sub == "narrative" {
 		out, err = a.Narrative(ctx, &inc, signals)

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/feedback"
 	"github.com/vigilsec/vigil/internal/store"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
@@ -128,25 +127,7 @@ func runFeedbackAdd(ctx context.Context, env Env, args []string) error {
 	fb.ID = "fb-" + hex.EncodeToString(h[:8])
 	// Check that the verdict can be applied (its target exists, its scope parses)
 	// before storing it.
-	look := feedback.Lookup{
-		Signal: func(id string) (detect.Signal, bool) {
-			s, err := st.GetSignal(ctx, id)
-			return s, err == nil
-		},
-		Incident: func(id string) ([]detect.Signal, bool) {
-			inc, err := st.GetIncident(ctx, id)
-			if err != nil {
-				return nil, false
-			}
-			var out []detect.Signal
-			for _, sid := range inc.SignalIDs {
-				if s, err := st.GetSignal(ctx, sid); err == nil {
-					out = append(out, s)
-				}
-			}
-			return out, len(out) > 0
-		},
-	}
+	look := verdictLookup(ctx, st, nil)
 	if err := feedback.New(feedback.Prior{}).Add(fb, look); err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
 	}
@@ -238,26 +219,23 @@ func runFeedbackList(ctx context.Context, env Env, args []string, precision bool
 		return fmt.Errorf("opening store: %w", err)
 	}
 	defer func() { _ = st.Close() }()
-	v, err := loadVerdicts(ctx, nil, st, nil, env.Stderr, false)
+	all, err := storedVerdicts(ctx, st)
 	if err != nil {
 		return err
 	}
-	var all []store.Feedback
-	q := store.FeedbackQuery{Order: store.OrderAsc, Limit: store.MaxLimit}
-	for {
-		page, err := st.ListFeedback(ctx, q)
-		if err != nil {
-			return fmt.Errorf("reading verdicts: %w", err)
+	book := feedback.New(feedback.Prior{})
+	look := verdictLookup(ctx, st, nil)
+	unusable := 0
+	for _, fb := range all {
+		if err := book.Add(fb, look); err != nil {
+			if unusable++; unusable <= 5 {
+				fmt.Fprintf(env.Stderr, "vigil: verdict not applied: %v\n", err)
+			}
 		}
-		all = append(all, page.Items...)
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
 	}
-	var posts []feedback.Posterior
-	if v != nil {
-		posts = v.book.Posteriors()
+	var posts []feedback.Posterior // null in JSON when there is no verdict, as before
+	if len(all) > 0 {
+		posts = book.Posteriors()
 	}
 	if *output == "json" {
 		enc := json.NewEncoder(env.Stdout)

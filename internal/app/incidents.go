@@ -173,22 +173,50 @@ func loadVerdicts(ctx context.Context, files []string, st store.Store, signals [
 		all = append(all, got...)
 	}
 	if st != nil {
-		q := store.FeedbackQuery{Order: store.OrderAsc, Limit: store.MaxLimit}
-		for {
-			page, err := st.ListFeedback(ctx, q)
-			if err != nil {
-				return nil, fmt.Errorf("reading stored verdicts: %w", err)
-			}
-			all = append(all, page.Items...)
-			if page.Next == "" {
-				break
-			}
-			q.Cursor = page.Next
+		stored, err := storedVerdicts(ctx, st)
+		if err != nil {
+			return nil, err
 		}
+		all = append(all, stored...)
 	}
 	if len(all) == 0 {
 		return nil, nil
 	}
+	look := verdictLookup(ctx, st, signals)
+	v := &verdicts{book: feedback.New(feedback.Prior{})}
+	for _, fb := range all {
+		if err := v.book.Add(fb, look); err != nil {
+			v.unusable++
+			if !quiet && v.unusable <= 5 {
+				fmt.Fprintf(w, "vigil: verdict not applied: %v\n", err)
+			}
+			continue
+		}
+		v.loaded++
+	}
+	return v, nil
+}
+
+// storedVerdicts reads every verdict in the store, oldest first.
+func storedVerdicts(ctx context.Context, st store.Store) ([]store.Feedback, error) {
+	var all []store.Feedback
+	q := store.FeedbackQuery{Order: store.OrderAsc, Limit: store.MaxLimit}
+	for {
+		page, err := st.ListFeedback(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("reading stored verdicts: %w", err)
+		}
+		all = append(all, page.Items...)
+		if page.Next == "" {
+			return all, nil
+		}
+		q.Cursor = page.Next
+	}
+}
+
+// verdictLookup finds verdicts' targets: signals among signals (this run's),
+// then in the store; incidents in the store (st may be nil: no incidents).
+func verdictLookup(ctx context.Context, st store.Store, signals []detect.Signal) feedback.Lookup {
 	byID := make(map[string]*detect.Signal, len(signals))
 	for i := range signals {
 		byID[signals[i].ID] = &signals[i]
@@ -210,27 +238,22 @@ func loadVerdicts(ctx context.Context, files []string, st store.Store, signals [
 			if err != nil {
 				return nil, false
 			}
-			var out []detect.Signal
-			for _, sid := range inc.SignalIDs {
-				if s, ok := signal(sid); ok {
-					out = append(out, s)
-				}
-			}
+			out := incidentSignals(inc, signal)
 			return out, len(out) > 0
 		}
 	}
-	v := &verdicts{book: feedback.New(feedback.Prior{})}
-	for _, fb := range all {
-		if err := v.book.Add(fb, look); err != nil {
-			v.unusable++
-			if !quiet && v.unusable <= 5 {
-				fmt.Fprintf(w, "vigil: verdict not applied: %v\n", err)
-			}
-			continue
+	return look
+}
+
+// incidentSignals are the incident's signals that signal finds, in its order.
+func incidentSignals(inc correlate.Incident, signal func(id string) (detect.Signal, bool)) []detect.Signal {
+	var out []detect.Signal
+	for _, sid := range inc.SignalIDs {
+		if s, ok := signal(sid); ok {
+			out = append(out, s)
 		}
-		v.loaded++
 	}
-	return v, nil
+	return out
 }
 
 // apply drops the signals a verdict suppresses and returns the rest.
