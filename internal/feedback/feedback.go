@@ -86,13 +86,16 @@ type Lookup struct {
 type Book struct {
 	prior Prior
 	post  map[string]*Posterior
-	supp  []suppression
-	n     int
+	// falseBy sums each detector's false and benign evidence over its rules
+	// (what Precision pools), kept as verdicts are added
+	falseBy map[string]float64
+	supp    []suppression
+	n       int
 }
 
 // New returns an empty book.
 func New(prior Prior) *Book {
-	return &Book{prior: prior.withDefaults(), post: map[string]*Posterior{}}
+	return &Book{prior: prior.withDefaults(), post: map[string]*Posterior{}, falseBy: map[string]float64{}}
 }
 
 // RuleKey names a rule as the book and the risk scorer do.
@@ -227,6 +230,8 @@ func (b *Book) countWeighted(rule string, v store.Verdict, w float64) {
 	case store.VerdictFalsePositive, store.VerdictBenignTruePositive:
 		p.Beta += w
 		p.FP++
+		detector, _, _ := strings.Cut(rule, "/")
+		b.falseBy[detector] += w
 	}
 }
 
@@ -271,13 +276,7 @@ func (b *Book) Precision(detectorID, ruleID string) float64 {
 	// share a cause (an immature baseline, a rollout), while a true detection
 	// vouches for its own rule; pooled, true positives raised every sibling and
 	// let benign incidents of the model cross the reporting threshold.
-	var tb float64
-	prefix := detectorID + "/"
-	for k, q := range b.post {
-		if strings.HasPrefix(k, prefix) {
-			tb += q.Beta - b.prior.Beta
-		}
-	}
+	tb := b.falseBy[detectorID]
 	if p == nil && tb == 0 {
 		return 0
 	}
