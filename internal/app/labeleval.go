@@ -111,34 +111,32 @@ func labelExperiment(signals []detect.Signal, truth *eval.Truth, o labelOptions)
 	}
 	rand.New(rand.NewPCG(o.seed, 0x5eed)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] }) //nolint:gosec // G404: a reproducible sample, not security randomness
 	k := max(1, int(math.Round(o.fraction*float64(len(before)))))
-	byIDs := make(map[string]*detect.Signal, len(signals))
-	for i := range signals {
-		byIDs[signals[i].ID] = &signals[i]
-	}
-	if o.strategy == "clusters" {
-		order = clusterOrder(before, order, byIDs)
-	}
-	labelled := map[string]bool{}
-	labelledSignals := map[string]bool{}
 	byID := make(map[string]*detect.Signal, len(signals))
 	for i := range signals {
 		byID[signals[i].ID] = &signals[i]
 	}
-	book := feedback.New(feedback.Prior{})
-	incSignals := func(id string) ([]detect.Signal, bool) {
-		for _, inc := range before {
-			if inc.ID == id {
-				out := make([]detect.Signal, 0, len(inc.SignalIDs))
-				for _, sid := range inc.SignalIDs {
-					if s := byID[sid]; s != nil {
-						out = append(out, *s)
-					}
-				}
-				return out, true
-			}
-		}
-		return nil, false
+	if o.strategy == "clusters" {
+		order = clusterOrder(before, order, byID)
 	}
+	labelled := map[string]bool{}
+	labelledSignals := map[string]bool{}
+	book := feedback.New(feedback.Prior{})
+	incByID := make(map[string]correlate.Incident, len(before))
+	for _, inc := range before {
+		incByID[inc.ID] = inc
+	}
+	look := feedback.Lookup{Incident: func(id string) ([]detect.Signal, bool) {
+		inc, ok := incByID[id]
+		if !ok {
+			return nil, false
+		}
+		return incidentSignals(inc, func(sid string) (detect.Signal, bool) {
+			if s := byID[sid]; s != nil {
+				return *s, true
+			}
+			return detect.Signal{}, false
+		}), true
+	}}
 	for _, i := range order[:k] {
 		inc := before[i]
 		labelled[inc.ID] = true
@@ -158,7 +156,7 @@ func labelExperiment(signals []detect.Signal, truth *eval.Truth, o labelOptions)
 			fb.Verdict, fb.Scope = store.VerdictFalsePositive, analystScope(inc, byID)
 			res.LabelledFP++
 		}
-		if err := book.Add(fb, feedback.Lookup{Incident: incSignals}); err != nil {
+		if err := book.Add(fb, look); err != nil {
 			return res, fmt.Errorf("labelling %s: %w", inc.ID, err)
 		}
 	}
