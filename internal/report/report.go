@@ -124,12 +124,23 @@ func WriteRun(w io.Writer, f Format, run Run) error {
 	outs := make([]IncidentOut, len(incidents))
 	for i, inc := range incidents {
 		outs[i] = IncidentOut{Incident: inc, Start: inc.FirstSeen, End: inc.LastSeen, Why: why(inc, byID), NextSteps: run.NextSteps[inc.ID]}
+		if f != JSON && run.Verdicts == nil {
+			continue
+		}
+		// The incident's own signals: both read only those, and indexing all
+		// of the run's signals for every incident would cost incidents x signals.
+		own := make([]detect.Signal, 0, len(inc.SignalIDs))
+		for _, id := range inc.SignalIDs {
+			if s := byID[id]; s != nil {
+				own = append(own, *s)
+			}
+		}
 		if f == JSON {
-			ex := explain.Explain(inc, signals, run.Context)
+			ex := explain.Explain(inc, own, run.Context)
 			outs[i].Explanation = &ex
 		}
 		if run.Verdicts != nil {
-			sg := run.Verdicts.Suggest(inc, signals)
+			sg := run.Verdicts.Suggest(inc, own)
 			outs[i].Suggested = &sg
 		}
 	}
