@@ -26,13 +26,21 @@ import (
 	"github.com/vigilsec/vigil/internal/store/sqlite"
 )
 
+// simulated writes a simulated organisation (seed 3) of users for days into a
+// fresh directory.
+func simulated(t *testing.T, users, days int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", fmt.Sprint(users), "--days", fmt.Sprint(days), "--out", dir); code != ExitOK {
+		t.Fatalf("simulate: exit %d: %s", code, errs)
+	}
+	return dir
+}
+
 // simSignals hunts a small simulated organisation and returns its signals.
 func simSignals(t *testing.T) (dir string, signals []detect.Signal) {
 	t.Helper()
-	dir = t.TempDir()
-	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "40", "--days", "6", "--out", dir); code != ExitOK {
-		t.Fatalf("simulate: exit %d: %s", code, errs)
-	}
+	dir = simulated(t, 40, 6)
 	code, doc, errs := runCLI(t, "hunt", "--identities", filepath.Join(dir, "identities.csv"), "--output", "json", dir)
 	if code != ExitOK {
 		t.Fatalf("hunt: exit %d: %s", code, errs)
@@ -149,10 +157,7 @@ func TestIncrementalIncidents(t *testing.T) {
 // survives.
 func TestHuntDataDirKeepsIncidents(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
-		t.Fatalf("simulate: exit %d: %s", code, errs)
-	}
+	dir := simulated(t, 30, 4)
 	data := t.TempDir()
 	hunt := func() (incidents int, stderr string) {
 		code, doc, errs := runCLI(t, "hunt", "--data-dir", data, "--min-risk", "0", "--output", "json", dir)
@@ -284,10 +289,7 @@ func TestHuntFeedback(t *testing.T) {
 // listed and counted in the rules' precision; bad verdicts are usage errors.
 func TestFeedbackCommand(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
-		t.Fatalf("simulate: exit %d: %s", code, errs)
-	}
+	dir := simulated(t, 30, 4)
 	data := t.TempDir()
 	if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--min-risk", "0", "--output", "json", dir); code != ExitOK {
 		t.Fatalf("hunt: exit %d: %s", code, errs)
@@ -393,10 +395,7 @@ func TestLabelExperiment(t *testing.T) {
 // webhook on loopback once each; a second hunt over the same files sends nothing
 // more; without --data-dir the flag is refused.
 func TestHuntEscalates(t *testing.T) {
-	dir := t.TempDir()
-	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
-		t.Fatalf("simulate: exit %d: %s", code, errs)
-	}
+	dir := simulated(t, 30, 4)
 	var mu sync.Mutex
 	got := map[string]int{} // webhook-id -> deliveries
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -598,10 +597,7 @@ func TestReportBias(t *testing.T) {
 // data region the endpoint is not allowed.
 func TestAssistNarrative(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "30", "--days", "4", "--out", dir); code != ExitOK {
-		t.Fatalf("simulate: exit %d: %s", code, errs)
-	}
+	dir := simulated(t, 30, 4)
 	data := t.TempDir()
 	if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--output", "json", dir); code != ExitOK {
 		t.Fatalf("hunt: exit %d: %s", code, errs)
@@ -691,10 +687,7 @@ func TestAssistNarrative(t *testing.T) {
 // version, and with --data-dir what each behavioral model and the correlator
 // learned up to.
 func TestModelsRegistry(t *testing.T) {
-	dir := t.TempDir()
-	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", "20", "--days", "3", "--out", dir); code != ExitOK {
-		t.Fatalf("simulate: exit %d: %s", code, errs)
-	}
+	dir := simulated(t, 20, 3)
 	data := t.TempDir()
 	if code, _, errs := runCLI(t, "hunt", "--data-dir", data, "--output", "json", dir); code != ExitOK {
 		t.Fatalf("hunt: exit %d: %s", code, errs)
