@@ -264,6 +264,9 @@ func businessContext(inv *assets.Inventory, dir *identity.Directory) func(detect
 func buildBehavior(o behaviorOptions, log *slog.Logger, w io.Writer) (*behavior.Engine, func(), error) {
 	var env behaviorEnv
 	var opts behavior.Options
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	opts.Logger = log
 	if o.dir == nil && o.identities != "" {
 		d, err := loadIdentities(o.identities, w)
@@ -316,7 +319,7 @@ func restoreBehavior(ctx context.Context, st store.Store, eng *behavior.Engine) 
 		if err != nil {
 			return fmt.Errorf("loading %s state: %w", m.ID(), err)
 		}
-		states = append(states, behavior.State{ModelID: ms.ModelID, Updated: ms.Updated, Blob: ms.Blob})
+		states = append(states, behavior.State{ModelID: ms.ModelID, Since: ms.Since, Updated: ms.Updated, Blob: ms.Blob})
 	}
 	return eng.Restore(states)
 }
@@ -328,7 +331,7 @@ func saveBehavior(ctx context.Context, st store.Store, eng *behavior.Engine) err
 		return err
 	}
 	for _, s := range states {
-		if err := st.PutModelState(ctx, store.ModelState{ModelID: s.ModelID, Version: 1, Updated: s.Updated, Blob: s.Blob}); err != nil {
+		if err := st.PutModelState(ctx, store.ModelState{ModelID: s.ModelID, Version: 1, Since: s.Since, Updated: s.Updated, Blob: s.Blob}); err != nil {
 			return fmt.Errorf("saving %s state: %w", s.ModelID, err)
 		}
 	}

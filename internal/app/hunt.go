@@ -37,6 +37,9 @@ type runOptions struct {
 	logLevel        string
 	quiet           bool
 	year            int
+	sinceFlag       string
+	untilFlag       string
+	since, until    time.Time // parsed from the flags
 
 	// detectors run besides the built-in ones (Sigma rules given with --rules).
 	detectors []detect.Detector
@@ -57,6 +60,8 @@ func (o *runOptions) register(fs interface {
 	fs.StringVar(&o.progress, "progress", "auto", "progress line on stderr: auto (when stderr is a terminal), always, never")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not print the summary")
+	fs.StringVar(&o.sinceFlag, "since", "", "analyse only events at or after this event time (RFC 3339, or YYYY-MM-DD in UTC); the others are counted and dropped")
+	fs.StringVar(&o.untilFlag, "until", "", "analyse only events before this event time (RFC 3339, or YYYY-MM-DD in UTC)")
 	fs.IntVar(&o.year, "year", 0, "year of timestamps that carry none (traditional syslog); default: inferred from full dates in the file, else the file's modification time")
 }
 
@@ -68,6 +73,16 @@ func (o *runOptions) validate() error {
 	}
 	if o.year != 0 && (o.year < 1970 || o.year > 2199) {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--year %d: want a year from 1970 to 2199", o.year)}
+	}
+	var err error
+	if o.since, err = parseEventTime("--since", o.sinceFlag); err != nil {
+		return err
+	}
+	if o.until, err = parseEventTime("--until", o.untilFlag); err != nil {
+		return err
+	}
+	if !o.since.IsZero() && !o.until.IsZero() && !o.since.Before(o.until) {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--since %s is not before --until %s", o.sinceFlag, o.untilFlag)}
 	}
 	if o.maxLine <= 0 || o.maxRecord <= 0 || o.maxDecompressed <= 0 {
 		return &ExitError{Code: ExitUsage, Err: errors.New("--max-line, --max-record and --max-decompressed must be positive")}
@@ -213,16 +228,27 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	}
 
 	var sink *storeSink
+	var sinkStore store.Store
 	if *dataDir != "" {
 		if sink, err = openStoreSink(ctx, *dataDir); err != nil {
 			return err
 		}
 		defer sink.close()
+		sinkStore = sink.st
 		if beh != nil {
 			if err := restoreBehavior(ctx, sink.st, beh); err != nil {
 				return &ExitError{Code: ExitFailure, Err: err}
 			}
 		}
+	}
+	verdictList, err := readVerdicts(ctx, feedbackFiles, sinkStore, env.Stderr)
+	if err != nil {
+		return err
+	}
+	// Verdicts given since the last run teach the models what is normal before
+	// they see this run's events.
+	if n := markNormal(ctx, verdictList, sinkStore, beh); n > 0 && !o.quiet {
+		fmt.Fprintf(env.Stderr, "vigil: %d baselines marked normal by analysts' verdicts\n", n)
 	}
 	var signals []detect.Signal // appended from the pipeline's single sink goroutine
 	st, err := execute(ctx, env, o, paths, func(po *pipeline.Options) {
@@ -272,10 +298,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 				stStore, known = sink.st, sink.known
 			}
 		}
-		verd, verr := loadVerdicts(ctx, feedbackFiles, stStore, signals, env.Stderr, o.quiet)
-		if verr != nil {
-			return errors.Join(err, verr)
-		}
+		verd := buildVerdicts(ctx, verdictList, stStore, signals, env.Stderr, o.quiet)
 		signals = verd.apply(signals)
 		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, *topEntities, correlate.Options{
 			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir), Precision: verd.precision()})
@@ -382,6 +405,21 @@ func runDecode(ctx context.Context, env Env, args []string) error {
 	return err
 }
 
+// parseEventTime reads an event-time bound: RFC 3339 (with or without
+// fractional seconds) or a UTC date; "" is no bound.
+func parseEventTime(flag, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s %q: want RFC 3339 (2026-03-09T00:00:00Z) or a date (2026-03-09)", flag, v)}
+}
+
 // execute expands paths and runs them through a pipeline configured by o and then
 // by customize. It returns the stats (nil when nothing ran) and the run's error.
 func execute(ctx context.Context, env Env, o runOptions, paths []string, customize func(*pipeline.Options)) (*pipeline.Stats, error) {
@@ -403,6 +441,7 @@ func execute(ctx context.Context, env Env, o runOptions, paths []string, customi
 	po := pipeline.Options{
 		Registry: formats.Default(), Engine: engine, Format: o.format, Strict: o.strict,
 		DecodeWorkers: o.workers, DetectWorkers: o.workers, MaxDecompressed: o.maxDecompressed, Year: o.year,
+		Since: o.since, Until: o.until,
 		Limits: decode.Limits{MaxLine: o.maxLine, MaxRecord: o.maxRecord}, Logger: log,
 	}
 	customize(&po)

@@ -14,6 +14,7 @@ import (
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/escalate"
 	"github.com/vigilsec/vigil/internal/feedback"
 	"github.com/vigilsec/vigil/internal/report"
@@ -147,11 +148,9 @@ type verdicts struct {
 	suppressed int // signals suppressed
 }
 
-// loadVerdicts builds the feedback book from the verdict files and, with a
-// store, the verdicts stored there (vigil feedback, the API). Targets are
-// looked up among this run's signals, then in the store. Verdicts that cannot
-// be used are reported on w and counted; the others apply.
-func loadVerdicts(ctx context.Context, files []string, st store.Store, signals []detect.Signal, w io.Writer, quiet bool) (*verdicts, error) {
+// readVerdicts reads the verdict files and, with a store, the verdicts stored
+// there (vigil feedback, the API). Rejected lines are reported on w.
+func readVerdicts(ctx context.Context, files []string, st store.Store, w io.Writer) ([]store.Feedback, error) {
 	var all []store.Feedback
 	for _, f := range files {
 		fh, err := os.Open(f)
@@ -179,8 +178,15 @@ func loadVerdicts(ctx context.Context, files []string, st store.Store, signals [
 		}
 		all = append(all, stored...)
 	}
+	return all, nil
+}
+
+// buildVerdicts builds the feedback book from the verdicts read. Targets are
+// looked up among this run's signals, then in the store. Verdicts that cannot
+// be used are reported on w and counted; the others apply.
+func buildVerdicts(ctx context.Context, all []store.Feedback, st store.Store, signals []detect.Signal, w io.Writer, quiet bool) *verdicts {
 	if len(all) == 0 {
-		return nil, nil
+		return nil
 	}
 	look := verdictLookup(ctx, st, signals)
 	v := &verdicts{book: feedback.New(feedback.Prior{})}
@@ -194,7 +200,30 @@ func loadVerdicts(ctx context.Context, files []string, st store.Store, signals [
 		}
 		v.loaded++
 	}
-	return v, nil
+	return v
+}
+
+// markNormal passes the "this is normal" of false and benign verdicts on
+// stored behavioral signals to the models that emitted them, before the run's
+// events reach the models: what an analyst called normal is not reported again.
+// Verdicts on signals not yet stored (this run's) apply from the next run. It
+// returns how many marks a model took.
+func markNormal(ctx context.Context, all []store.Feedback, st store.Store, eng *behavior.Engine) int {
+	if len(all) == 0 || st == nil || eng == nil {
+		return 0
+	}
+	book := feedback.New(feedback.Prior{})
+	look := verdictLookup(ctx, st, nil)
+	for _, fb := range all {
+		_ = book.Add(fb, look) // what cannot be used is reported once, after the run
+	}
+	n := 0
+	for _, m := range book.Normal() {
+		if _, taken := eng.MarkNormalFor(m.Detector, m.Entity, m.Attribute, m.Until); taken {
+			n++
+		}
+	}
+	return n
 }
 
 // storedVerdicts reads every verdict in the store, oldest first.

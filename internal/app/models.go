@@ -20,8 +20,9 @@ import (
 const modelsHelp = `
 The model registry: every detector and model in this binary with its version
 (the version every signal it emits carries), and, with --data-dir, what each
-learned model holds in the store: the state format, the event time it has learned
-up to, and its size. The suggested-verdict model says what it was trained on.
+learned model holds in the store: its training window (the event times it has
+learned from and up to) and its size. Behavioral signals carry the start of
+their model's window too (baseline.learned_from). The suggested-verdict model says what it was trained on.
 
   vigil models [--data-dir D] [--output json]
 `
@@ -31,8 +32,9 @@ type ModelEntry struct {
 	ID      string    `json:"id"`
 	Kind    string    `json:"kind"` // detector, behavioral model, correlator, verdict model
 	Version string    `json:"version"`
-	Trained string    `json:"trained,omitempty"`   // for shipped models: on what
-	Learned time.Time `json:"learned_to,omitzero"` // event time the stored state covers
+	Trained string    `json:"trained,omitempty"`     // for shipped models: on what
+	Since   time.Time `json:"learned_from,omitzero"` // event time the stored state started learning
+	Learned time.Time `json:"learned_to,omitzero"`   // event time the stored state covers
 	Bytes   int       `json:"state_bytes,omitempty"`
 	Stored  bool      `json:"stored"`
 }
@@ -64,7 +66,7 @@ func runModels(ctx context.Context, env Env, args []string) error {
 			case err != nil:
 				return fmt.Errorf("reading %s's state: %w", entries[i].ID, err)
 			default:
-				entries[i].Stored, entries[i].Learned, entries[i].Bytes = true, ms.Updated, len(ms.Blob)
+				entries[i].Stored, entries[i].Since, entries[i].Learned, entries[i].Bytes = true, ms.Since, ms.Updated, len(ms.Blob)
 			}
 		}
 	}
@@ -106,13 +108,16 @@ func modelRegistry() ([]ModelEntry, error) {
 
 func writeModels(w io.Writer, entries []ModelEntry) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tVERSION\tLEARNED TO\tSTATE\tTRAINED ON")
+	fmt.Fprintln(tw, "ID\tKIND\tVERSION\tLEARNED FROM\tLEARNED TO\tSTATE\tTRAINED ON")
 	for _, e := range entries {
-		learned, size := "-", "-"
+		from, learned, size := "-", "-", "-"
 		if e.Stored {
 			learned, size = e.Learned.UTC().Format(time.RFC3339), fmt.Sprintf("%d B", e.Bytes)
+			if !e.Since.IsZero() {
+				from = e.Since.UTC().Format(time.RFC3339)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind, e.Version, learned, size, strings.TrimSpace(e.Trained))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Kind, e.Version, from, learned, size, strings.TrimSpace(e.Trained))
 	}
 	return tw.Flush()
 }

@@ -148,6 +148,20 @@ type Signal struct {
 	Entities        []Entity      `json:"entities,omitempty"`
 	Explanation     Explanation   `json:"explanation"`
 	Evidence        []EvidenceRef `json:"evidence,omitempty"`
+	// Baseline is set by behavioral detectors: the learned baseline the signal
+	// departs from and the model's training window.
+	Baseline Baseline `json:"baseline,omitzero"`
+}
+
+// Baseline names what a behavioral signal was measured against: whose baseline
+// (Entity) and of what (Attribute), as the model takes an analyst's "this is
+// normal" for it, and the start of the model's training window (event time:
+// the window runs from LearnedFrom to the signal's time). Entity and Attribute
+// are empty when the model takes no such feedback for the finding.
+type Baseline struct {
+	Entity      string    `json:"entity,omitempty"`
+	Attribute   string    `json:"attribute,omitempty"`
+	LearnedFrom time.Time `json:"learned_from,omitzero"`
 }
 
 // SignalID derives a stable signal id from the detector, rule and evidence, so that

@@ -27,6 +27,11 @@
 // entity. A suppression holds for signals whose event time is before Expires
 // (forever when Expires is zero): event time, so replays decide the same.
 // True positives never suppress.
+//
+// A false-positive or benign verdict on behavioral signals also says "this is
+// normal" to the models that emitted them (Normal): each signal's Baseline names
+// the entity and attribute its model's MarkNormal takes, until the verdict's
+// expiry; a value scope keeps the baselines that name the value.
 package feedback
 
 import (
@@ -90,7 +95,19 @@ type Book struct {
 	// (what Precision pools), kept as verdicts are added
 	falseBy map[string]float64
 	supp    []suppression
+	normal  []Normal
 	n       int
+}
+
+// Normal is "this is normal" for a behavioral model, from a false or benign
+// verdict on one of its signals: the model's MarkNormal arguments as the signal's
+// Baseline names them, until the verdict's expiry (zero: for good).
+type Normal struct {
+	Detector  string
+	Entity    string
+	Attribute string
+	Until     time.Time
+	Feedback  string // the verdict's id
 }
 
 // New returns an empty book.
@@ -190,9 +207,43 @@ func (b *Book) Add(fb store.Feedback, look Lookup) error {
 	if sp != nil && suppresses(fb.Verdict) {
 		b.supp = append(b.supp, *sp)
 	}
+	if suppresses(fb.Verdict) {
+		b.addNormal(fb, sigs)
+	}
 	b.n++
 	return nil
 }
+
+// addNormal keeps a false or benign verdict's "this is normal" for each
+// behavioral signal it covers that names its baseline; a value scope keeps only
+// the baselines naming that value.
+func (b *Book) addNormal(fb store.Feedback, sigs []detect.Signal) {
+	var value string
+	if v, ok := strings.CutPrefix(fb.Scope, "value:"); ok {
+		if e, err := parseEntity(v); err == nil {
+			value = e.Value
+		}
+	}
+	for i := range sigs {
+		bl := sigs[i].Baseline
+		if bl.Entity == "" && bl.Attribute == "" {
+			continue
+		}
+		if value != "" && !strings.EqualFold(bl.Entity, value) && !strings.EqualFold(bl.Attribute, value) {
+			continue
+		}
+		n := Normal{Detector: sigs[i].DetectorID, Entity: bl.Entity, Attribute: bl.Attribute, Until: fb.Expires, Feedback: fb.ID}
+		if !slices.ContainsFunc(b.normal, func(x Normal) bool {
+			return x.Detector == n.Detector && x.Entity == n.Entity && x.Attribute == n.Attribute && x.Until.Equal(n.Until)
+		}) {
+			b.normal = append(b.normal, n)
+		}
+	}
+}
+
+// Normal returns the "this is normal" marks of the verdicts taken, in the order
+// they were added.
+func (b *Book) Normal() []Normal { return slices.Clone(b.normal) }
 
 func (b *Book) addRule(fb store.Feedback, rule string) error {
 	sp := suppression{id: fb.ID, rules: []string{rule}, expires: fb.Expires}

@@ -2,6 +2,7 @@ package feedback
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,66 @@ func TestTruePositivesDoNotPool(t *testing.T) {
 	}
 	if p := b.Precision("behavior.first_seen", "user_host"); p <= 0.5 {
 		t.Errorf("the rule itself: %v, want above the prior", p)
+	}
+}
+
+// TestNormalMarks: false and benign verdicts on behavioral signals become "this
+// is normal" for the baselines the signals name (a value scope keeps those
+// naming the value); true positives, duplicates and signals without a baseline
+// give none.
+func TestNormalMarks(t *testing.T) {
+	newProc := sig("s1", "behavior.first_seen", "first_seen.host_process", 0, "host:ws-1", `process:c:\agent.exe`)
+	newProc.Baseline = detect.Baseline{Entity: "ws-1", Attribute: `c:\agent.exe`}
+	hours := sig("s2", "behavior.multivariate", "multivariate.user_hour", time.Hour, "user:alice")
+	hours.Baseline = detect.Baseline{Entity: "alice", Attribute: "file_accesses"}
+	rule := sig("s3", "sigma", "r9", 2*time.Hour, "host:ws-1")
+	inc := []detect.Signal{newProc, hours, rule}
+	look := Lookup{
+		Signal: func(id string) (detect.Signal, bool) {
+			for _, s := range inc {
+				if s.ID == id {
+					return s, true
+				}
+			}
+			return detect.Signal{}, false
+		},
+		Incident: func(id string) ([]detect.Signal, bool) { return inc, id == "inc-1" },
+	}
+	until := t0.Add(30 * 24 * time.Hour)
+	cases := []struct {
+		name string
+		fb   store.Feedback
+		want []Normal
+	}{
+		{"benign incident: every baseline in it", func() store.Feedback {
+			f := fb("f1", store.TargetIncident, "inc-1", store.VerdictBenignTruePositive, "entity")
+			f.Expires = until
+			return f
+		}(), []Normal{
+			{Detector: "behavior.first_seen", Entity: "ws-1", Attribute: `c:\agent.exe`, Until: until, Feedback: "f1"},
+			{Detector: "behavior.multivariate", Entity: "alice", Attribute: "file_accesses", Until: until, Feedback: "f1"},
+		}},
+		{"false positive signal, no scope", fb("f2", store.TargetSignal, "s2", store.VerdictFalsePositive, ""),
+			[]Normal{{Detector: "behavior.multivariate", Entity: "alice", Attribute: "file_accesses", Feedback: "f2"}}},
+		{"value scope keeps the baselines naming it", fb("f3", store.TargetIncident, "inc-1", store.VerdictFalsePositive, `value:process:C:\Agent.exe`),
+			[]Normal{{Detector: "behavior.first_seen", Entity: "ws-1", Attribute: `c:\agent.exe`, Feedback: "f3"}}},
+		{"true positive", fb("f4", store.TargetIncident, "inc-1", store.VerdictTruePositive, ""), nil},
+		{"duplicate", fb("f5", store.TargetIncident, "inc-1", store.VerdictDuplicate, ""), nil},
+		{"a Sigma signal names no baseline", fb("f6", store.TargetSignal, "s3", store.VerdictFalsePositive, "entity"), nil},
+		{"rule target", fb("f7", store.TargetRule, "behavior.multivariate/multivariate.user_hour", store.VerdictFalsePositive, ""), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := New(Prior{})
+			if err := b.Add(c.fb, look); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Add(c.fb, look); err != nil { // the same verdict twice marks once
+				t.Fatal(err)
+			}
+			if got := b.Normal(); !slices.Equal(got, c.want) {
+				t.Errorf("got %+v\nwant %+v", got, c.want)
+			}
+		})
 	}
 }

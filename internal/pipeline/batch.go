@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"sync"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/decode"
 	"github.com/vigilsec/vigil/internal/event"
@@ -63,6 +64,10 @@ type batchSink struct {
 	reject func(*decode.RecordError)
 	events int64
 	ok     bool
+	// since and until bound event time (zero: unbounded); outside counts the
+	// events dropped for it
+	since, until time.Time
+	outside      int64
 }
 
 func (s *batchSink) Reject(err *decode.RecordError) { s.reject(err) }
@@ -80,6 +85,10 @@ func (s *batchSink) Emit(e *event.Event) {
 	b := s.cur
 	if b == nil || len(b.Events) >= len(b.slab) || e != &b.slab[len(b.Events)] {
 		panic("pipeline: Emit of an event not obtained from the last Alloc")
+	}
+	if (!s.since.IsZero() && e.Timestamp.Before(s.since)) || (!s.until.IsZero() && !e.Timestamp.Before(s.until)) {
+		s.outside++ // the slot is reused by the next Alloc
+		return
 	}
 	b.Events = append(b.Events, e)
 	s.events++

@@ -49,6 +49,10 @@ type Options struct {
 	Year int
 	// Strict makes the first rejected record or unreadable source fail the run.
 	Strict bool
+	// Since and Until bound the events analysed by event time: events before
+	// Since or at or after Until are decoded, counted (Stats.OutOfRange) and
+	// dropped before detection. Zero: no bound.
+	Since, Until time.Time
 	// MaxExamples bounds the rejected records kept as examples per reason (default 5).
 	MaxExamples int
 
@@ -300,7 +304,7 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 		f = d.Format
 	}
 	sink := &batchSink{
-		pool: p.pool, stream: s.Name, format: f.ID, ok: true,
+		pool: p.pool, stream: s.Name, format: f.ID, ok: true, since: p.opts.Since, until: p.opts.Until,
 		send: func(b *Batch) bool {
 			select {
 			case out <- b:
@@ -349,6 +353,9 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 	}
 	sink.flush()
 	p.stats.stream(s.Name, f.ID, sink.events, rejected)
+	if sink.outside > 0 {
+		p.stats.outOfRange(sink.outside)
+	}
 	p.progress.Events.Add(sink.events)
 	p.metrics.events.WithLabelValues(f.ID).Add(float64(sink.events))
 	switch {

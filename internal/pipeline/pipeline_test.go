@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -384,4 +385,59 @@ func TestDecodersReusedPerWorker(t *testing.T) {
 	if made != 2 || st.Events != 11 {
 		t.Fatalf("decoders made %d (want 1, and 1 more after the panic); events %d", made, st.Events)
 	}
+}
+
+// TestEventTimeWindow: events outside [Since, Until) are counted and never reach
+// detection, whatever batch they fall in; the rest keep their order.
+func TestEventTimeWindow(t *testing.T) {
+	at := func(s int64) time.Time { return time.Unix(1700000000+s, 0).UTC() }
+	cases := []struct {
+		name         string
+		since, until time.Time
+		want         []int64 // seconds after 1700000000 that reach detection
+	}{
+		{"unbounded", time.Time{}, time.Time{}, seq(0, 50)},
+		{"since is inclusive", at(10), time.Time{}, seq(10, 50)},
+		{"until is exclusive", time.Time{}, at(10), seq(0, 10)},
+		{"both", at(7), at(19), seq(7, 19)},
+		{"nothing inside", at(100), at(200), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			eng, _ := detect.NewEngine(nil, detect.EngineOptions{})
+			var got []int64
+			p, err := New(Options{Registry: registry(t), Engine: eng, BatchSize: 7, DecodeWorkers: 1, DetectWorkers: 1,
+				Since: c.since, Until: c.until,
+				OnBatch: func(b *Batch) error {
+					for _, e := range b.Events {
+						got = append(got, e.Timestamp.Unix()-1700000000)
+					}
+					return nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := make(chan Source, 1)
+			ch <- memSource("f", lines(50, func(int) string { return "u" }))
+			close(ch)
+			st, err := p.Run(context.Background(), ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("analysed %v, want %v", got, c.want)
+			}
+			if st.Events != int64(len(c.want)) || st.OutOfRange != int64(50-len(c.want)) {
+				t.Errorf("stats: %d events, %d out of range; want %d and %d", st.Events, st.OutOfRange, len(c.want), 50-len(c.want))
+			}
+		})
+	}
+}
+
+func seq(from, to int64) []int64 {
+	var out []int64
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
 }

@@ -15,6 +15,9 @@ type Stats struct {
 	Events   int64 `json:"events"`
 	Rejected int64 `json:"rejected"`
 	Signals  int64 `json:"signals"`
+	// OutOfRange counts decoded events outside the run's event-time window
+	// (Options.Since/Until), not analysed.
+	OutOfRange int64 `json:"out_of_range,omitempty"`
 	// EventsByFormat and StreamsByFormat count decoded streams and events per format id.
 	EventsByFormat  map[string]int64 `json:"events_by_format"`
 	StreamsByFormat map[string]int64 `json:"streams_by_format"`
@@ -82,6 +85,12 @@ func (c *collector) stream(name, format string, events, rejected int64) {
 	c.st.StreamsByFormat[format]++
 	c.st.EventsByFormat[format] += events
 	c.st.Events += events
+}
+
+func (c *collector) outOfRange(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.OutOfRange += n
 }
 
 func (c *collector) streamSkipped(name, reason, _ string, err error) {

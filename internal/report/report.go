@@ -317,6 +317,9 @@ func WriteSummary(w io.Writer, st *pipeline.Stats) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "Summary: %d events from %d streams in %d sources, %d rejected records, %d skipped streams, %d signals\n",
 		st.Events, st.Streams-int64(len(st.Skipped)), st.Sources, st.Rejected, len(st.Skipped), st.Signals)
+	if st.OutOfRange > 0 {
+		fmt.Fprintf(tw, "%d more events decoded outside --since/--until and not analysed\n", st.OutOfRange)
+	}
 	fmt.Fprintf(tw, "Elapsed %s, %.0f events/s\n", st.Elapsed.Round(time.Millisecond), st.EventsPerSecond())
 	if len(st.EventsByFormat) > 0 {
 		fmt.Fprintln(tw, "\nFORMAT\tSTREAMS\tEVENTS")

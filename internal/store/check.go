@@ -51,6 +51,9 @@ func CanonicalSignal(s detect.Signal) detect.Signal {
 		}
 		s.Evidence = ev
 	}
+	if !s.Baseline.LearnedFrom.IsZero() {
+		s.Baseline.LearnedFrom = s.Baseline.LearnedFrom.UTC().Round(0)
+	}
 	return s
 }
 
@@ -153,6 +156,15 @@ func (st *ModelState) Validate() error {
 	}
 	if _, err := UnixNano(st.Updated); err != nil {
 		return fmt.Errorf("model state %s/%s: %w", st.ModelID, st.Key, err)
+	}
+	if !st.Since.IsZero() {
+		if _, err := UnixNano(st.Since); err != nil {
+			return fmt.Errorf("model state %s/%s: training start: %w", st.ModelID, st.Key, err)
+		}
+		if st.Since.After(st.Updated) {
+			return fmt.Errorf("model state %s/%s: training start %s after its end %s: %w", st.ModelID, st.Key,
+				st.Since.Format(time.RFC3339), st.Updated.Format(time.RFC3339), ErrInvalid)
+		}
 	}
 	return nil
 }

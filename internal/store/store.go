@@ -142,7 +142,10 @@ type ModelState struct {
 	Key     string    `json:"key"`      // entity or partition key; may be empty for a global model
 	Version int64     `json:"version"`  // the model's state format or generation
 	Updated time.Time `json:"updated"`  // event time the snapshot covers up to
-	Blob    []byte    `json:"blob"`
+	// Since is the event time the model started learning (its training window
+	// is Since..Updated); zero when unknown.
+	Since time.Time `json:"since,omitzero"`
+	Blob  []byte    `json:"blob"`
 }
 
 // TargetKind names what a feedback verdict is about.

@@ -443,8 +443,22 @@ func (m *C2) finding(f *c2.Finding, at int64) Finding {
 	for _, id := range f.Evidence {
 		ev = append(ev, evidenceOf(id))
 	}
+	// "this is normal": the source's traffic to this destination; a rare user
+	// agent, for every source
+	normal := NormalKey{Attribute: f.FQDN}
+	if f.Kind == c2.KindRareUserAgent {
+		normal.Attribute = f.UserAgent
+	} else {
+		if f.Src.IsValid() {
+			normal.Entity = f.Src.String()
+		}
+		if normal.Attribute == "" {
+			normal.Attribute = addrText(f.Dst)
+		}
+	}
 	return Finding{
-		Time: at, RuleID: "c2." + string(f.Kind), Title: title, Severity: sev, Confidence: f.Confidence,
+		Normal: normal,
+		Time:   at, RuleID: "c2." + string(f.Kind), Title: title, Severity: sev, Confidence: f.Confidence,
 		Tactics: []string{"command-and-control"}, Techniques: rule.techniques, Entities: ents,
 		Explain: detect.Explanation{
 			Summary: f.Summary, Expected: expected, Observed: observed, Score: f.Score, Features: features,

@@ -66,7 +66,7 @@ func (d *DNS) Observe(o *Obs, out *Emitter) {
 }
 
 func (d *DNS) emit(f *dnsanomaly.Finding, out *Emitter) {
-	fin := Finding{Time: f.Time.UnixNano(), Confidence: f.Confidence, RuleID: "dns." + string(f.Kind)}
+	fin := Finding{Time: f.Time.UnixNano(), Confidence: f.Confidence, RuleID: "dns." + string(f.Kind), Normal: NormalKey{Attribute: f.Domain}}
 	if f.Client != "" {
 		fin.Entities = append(fin.Entities, clientEntity(f.Client))
 	}

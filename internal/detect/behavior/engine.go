@@ -91,6 +91,9 @@ type Engine struct {
 
 	users    func(string) string
 	userMemo map[Sym]Sym
+	// since is each model's first learned event time (its training window's
+	// start; 0: nothing learned yet), by model index
+	since []int64
 }
 
 // NewEngine builds an engine over models (ids must be unique).
@@ -107,7 +110,7 @@ func NewEngine(models []Model, opts Options) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		models: models, log: log, users: opts.Users, userMemo: map[Sym]Sym{},
+		models: models, log: log, users: opts.Users, userMemo: map[Sym]Sym{}, since: make([]int64, len(models)),
 		observed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vigil_behavior_observations_total", Help: "Events the behavioral models observed.",
 		}),
@@ -219,12 +222,19 @@ func (e *Engine) Process(ctx context.Context, obs []Obs, emit func(detect.Signal
 			o.User = e.canonicalUser(o.User)
 		}
 	}
+	if len(obs) > 0 {
+		for j := range e.since {
+			if e.since[j] == 0 {
+				e.since[j] = obs[0].Time
+			}
+		}
+	}
 	found := make([][]detect.Signal, len(e.models))
 	errs := make([]error, len(e.models))
 	var wg sync.WaitGroup
 	for j, m := range e.models {
 		wg.Go(func() {
-			out := e.emitter(m, func(s detect.Signal) { found[j] = append(found[j], s) })
+			out := e.emitter(j, func(s detect.Signal) { found[j] = append(found[j], s) })
 			prev := start
 			for i := range obs {
 				if i&4095 == 0 && ctx.Err() != nil {
@@ -282,14 +292,15 @@ func (e *Engine) Flush(emit func(detect.Signal)) {
 
 func (e *Engine) emitters(emit func(detect.Signal)) []*Emitter {
 	outs := make([]*Emitter, len(e.models))
-	for j, m := range e.models {
-		outs[j] = e.emitter(m, emit)
+	for j := range e.models {
+		outs[j] = e.emitter(j, emit)
 	}
 	return outs
 }
 
-func (e *Engine) emitter(m Model, emit func(detect.Signal)) *Emitter {
-	return &Emitter{model: m, emit: emit, counter: e.signalsBy.WithLabelValues(m.ID())}
+func (e *Engine) emitter(j int, emit func(detect.Signal)) *Emitter {
+	m := e.models[j]
+	return &Emitter{model: m, emit: emit, counter: e.signalsBy.WithLabelValues(m.ID()), since: e.since[j]}
 }
 
 // MarkNormal passes "this is normal" feedback to every model that takes it and
@@ -304,10 +315,26 @@ func (e *Engine) MarkNormal(entity, attribute string, until time.Time) int {
 	return n
 }
 
+// MarkNormalFor passes "this is normal" feedback to the model with the id
+// modelID, as a signal's Baseline names it. It reports whether the engine runs
+// that model and whether the model took the feedback (a model without the
+// entity in its state, or that takes no feedback, does not).
+func (e *Engine) MarkNormalFor(modelID, entity, attribute string, until time.Time) (known, taken bool) {
+	for _, m := range e.models {
+		if m.ID() != modelID {
+			continue
+		}
+		nm, ok := m.(Normalizer)
+		return true, ok && nm.MarkNormal(entity, attribute, until)
+	}
+	return false, false
+}
+
 // State is one model's snapshot.
 type State struct {
 	ModelID string
 	Version string
+	Since   time.Time // event time the model started learning (zero: nothing learned)
 	Updated time.Time // event time the state covers up to
 	Blob    []byte
 }
@@ -315,12 +342,16 @@ type State struct {
 // Snapshot returns the state of every model.
 func (e *Engine) Snapshot() ([]State, error) {
 	out := make([]State, 0, len(e.models))
-	for _, m := range e.models {
+	for j, m := range e.models {
 		var buf bytes.Buffer
 		if err := m.Snapshot(&buf); err != nil {
 			return nil, fmt.Errorf("snapshotting %s: %w", m.ID(), err)
 		}
-		out = append(out, State{ModelID: m.ID(), Version: m.Version(), Updated: unixTime(e.now), Blob: buf.Bytes()})
+		st := State{ModelID: m.ID(), Version: m.Version(), Updated: unixTime(e.now), Blob: buf.Bytes()}
+		if e.since[j] != 0 {
+			st.Since = unixTime(e.since[j])
+		}
+		out = append(out, st)
 	}
 	return out, nil
 }
@@ -337,6 +368,10 @@ func (e *Engine) Restore(states []State) error {
 		}
 		if err := e.models[i].Restore(bytes.NewReader(st.Blob)); err != nil {
 			return fmt.Errorf("restoring %s: %w", st.ModelID, err)
+		}
+		e.since[i] = 0
+		if !st.Since.IsZero() {
+			e.since[i] = st.Since.UnixNano()
 		}
 		if t := st.Updated.UnixNano(); !st.Updated.IsZero() && t > e.now {
 			e.now = t
@@ -373,13 +408,20 @@ type Finding struct {
 	Entities   []detect.Entity
 	Explain    detect.Explanation
 	Evidence   []detect.EvidenceRef
+	// Normal is what the model's MarkNormal takes to accept "this is normal"
+	// for the finding (empty: no such feedback).
+	Normal NormalKey
 }
+
+// NormalKey is the arguments of a model's MarkNormal for one finding.
+type NormalKey struct{ Entity, Attribute string }
 
 // Emitter turns one model's findings into signals.
 type Emitter struct {
 	model   Model
 	emit    func(detect.Signal)
 	counter prometheus.Counter
+	since   int64 // the model's training window start
 }
 
 // Emit reports f.
@@ -392,6 +434,10 @@ func (out *Emitter) Emit(f Finding) {
 		RuleID: f.RuleID, Title: f.Title, Severity: f.Severity, Confidence: clamp01(f.Confidence),
 		Tactics: f.Tactics, Techniques: f.Techniques, Entities: f.Entities, Explanation: f.Explain,
 		Evidence: f.Evidence,
+		Baseline: detect.Baseline{Entity: f.Normal.Entity, Attribute: f.Normal.Attribute},
+	}
+	if out.since != 0 {
+		s.Baseline.LearnedFrom = unixTime(out.since)
 	}
 	slices.SortStableFunc(s.Evidence, func(a, b detect.EvidenceRef) int { return a.Time.Compare(b.Time) })
 	s.ID = detect.SignalID(s.DetectorID, s.RuleID+"\x00"+entityKey(s.Entities), s.Evidence)

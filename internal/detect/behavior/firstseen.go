@@ -568,6 +568,7 @@ func (m *FirstSeen) emit(found []novelty, o *Obs, out *Emitter) {
 			Features:    features,
 		},
 		Evidence: []detect.EvidenceRef{o.Evidence()},
+		Normal:   NormalKey{Entity: nv.ent, Attribute: nv.val},
 	})
 }
 

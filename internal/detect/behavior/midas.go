@@ -232,6 +232,14 @@ func (m *EdgeStream) report(gi int, o *Obs, r *midas.Result, src, dst string, ou
 		title = fmt.Sprintf("Burst of %s to %s", unit, dst)
 		ents = []detect.Entity{dstEnt, srcEnt}
 	}
+	// "this is normal": bursts on this edge; from this source; to this destination
+	normal := NormalKey{Entity: src, Attribute: dst}
+	switch r.Driver {
+	case midas.KindSource:
+		normal.Attribute = ""
+	case midas.KindDestination:
+		normal.Entity = ""
+	}
 	minute := unixTime(o.Time).Truncate(time.Minute).Format("2006-01-02 15:04")
 	sev, tactic, tech := detect.SeverityLow, "discovery", "T1046"
 	if gi == graphAuth {
@@ -268,6 +276,7 @@ func (m *EdgeStream) report(gi int, o *Obs, r *midas.Result, src, dst string, ou
 			Features: features,
 		},
 		Evidence: []detect.EvidenceRef{o.Evidence()},
+		Normal:   normal,
 	})
 }
 

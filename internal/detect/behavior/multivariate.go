@@ -521,7 +521,7 @@ func (m *Multivariate) report(user Sym, uh *mvHour, u *mvUser, raw []float64, sc
 		RuleID: "multivariate.user_hour", Title: "Unusual hour of activity for " + name + " (" + lead.noun + ")",
 		Severity: lead.sev, Confidence: conf,
 		Tactics: []string{lead.tactic}, Techniques: []string{lead.tech},
-		Entities: ents, Evidence: slices.Clone(uh.ev),
+		Entities: ents, Evidence: slices.Clone(uh.ev), Normal: NormalKey{Entity: name, Attribute: lead.name},
 		Explain: detect.Explanation{
 			Summary: fmt.Sprintf("%s's activity between %s and %s is unusual (p = %.2g): %s", name, start.Format("15:04"), end.Format("15:04"),
 				p, strings.Join(parts, ", ")),

@@ -186,6 +186,7 @@ func (s *Seasonal) emit(f *seasonal.Finding, out *Emitter) {
 	sentence := strings.Replace(f.Message, f.Entity, name, 1)
 	fin := Finding{
 		Time: f.End.UnixNano() - 1, Confidence: f.Confidence, Entities: []detect.Entity{ent}, Evidence: ev,
+		Normal: NormalKey{Entity: name, Attribute: f.Metric},
 		Explain: detect.Explanation{
 			Summary:     sentence,
 			Score:       -math.Log10(max(f.Probability, 1e-300)),
@@ -195,6 +196,7 @@ func (s *Seasonal) emit(f *seasonal.Finding, out *Emitter) {
 	hour := f.Start.Format("Mon 15:04") + "-" + f.End.Format("15:04") + " UTC"
 	if f.Direction == seasonal.Rare {
 		fin.RuleID = "seasonal.time_of_day"
+		fin.Normal.Attribute = seasonal.TimeOfDay
 		fin.Title = "Activity at an unusual hour for " + name
 		fin.Severity = detect.SeverityLow
 		fin.Tactics, fin.Techniques = []string{"initial-access"}, []string{"T1078"}

@@ -98,21 +98,28 @@ func (s *Store) PutModelState(ctx context.Context, st store.ModelState) error {
 	if blob == nil {
 		blob = []byte{} // the column is NOT NULL; a nil blob would bind as NULL
 	}
+	var since int64
+	if !st.Since.IsZero() {
+		since = st.Since.UnixNano()
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.StmtContext(ctx, s.ws.putModelState).ExecContext(ctx, st.ModelID, st.Key, st.Version, st.Updated.UnixNano(), blob)
+		_, err := tx.StmtContext(ctx, s.ws.putModelState).ExecContext(ctx, st.ModelID, st.Key, st.Version, st.Updated.UnixNano(), blob, since)
 		return err
 	})
 	return s.wrap(op, err)
 }
 
-const modelStateCols = `model_id, key, version, updated_ns, blob`
+const modelStateCols = `model_id, key, version, updated_ns, blob, since_ns`
 
 func scanModelState(sc scanner, st *store.ModelState) error {
-	var updated int64
-	if err := sc.Scan(&st.ModelID, &st.Key, &st.Version, &updated, &st.Blob); err != nil {
+	var updated, since int64
+	if err := sc.Scan(&st.ModelID, &st.Key, &st.Version, &updated, &st.Blob, &since); err != nil {
 		return err
 	}
 	st.Updated = store.FromUnixNano(updated)
+	if since != 0 {
+		st.Since = store.FromUnixNano(since)
+	}
 	if len(st.Blob) == 0 {
 		st.Blob = nil
 	}

@@ -173,9 +173,9 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 		{&s.ws.delIncidentEntities, `DELETE FROM incident_entities WHERE incident_id = ?`},
 		{&s.ws.insIncidentEntity, `INSERT OR IGNORE INTO incident_entities (kind, value, incident_id) VALUES (?, ?, ?)`},
 		{&s.ws.getIncidentForUpdate, `SELECT version, doc FROM incidents WHERE id = ?`},
-		{&s.ws.putModelState, `INSERT INTO model_states (model_id, key, version, updated_ns, blob) VALUES (?, ?, ?, ?, ?)
+		{&s.ws.putModelState, `INSERT INTO model_states (model_id, key, version, updated_ns, blob, since_ns) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (model_id, key) DO UPDATE SET version = excluded.version,
-				updated_ns = excluded.updated_ns, blob = excluded.blob`},
+				updated_ns = excluded.updated_ns, blob = excluded.blob, since_ns = excluded.since_ns`},
 		{&s.ws.putFeedback, `INSERT INTO feedback (id, target_kind, target_id, verdict, reason, scope, expires_ns, author, created_ns)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET target_kind = excluded.target_kind, target_id = excluded.target_id,

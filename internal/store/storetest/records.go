@@ -109,7 +109,7 @@ func (h harness) testModelState(t *testing.T) {
 	m := "behavior/logon-hours"
 	states := []store.ModelState{
 		{ModelID: m, Key: "user:bob", Version: 3, Updated: base, Blob: []byte{0, 1, 2, 0xff}},
-		{ModelID: m, Key: "user:alice", Version: 3, Updated: base.Add(time.Nanosecond), Blob: []byte("baseline")},
+		{ModelID: m, Key: "user:alice", Version: 3, Since: base.Add(-72 * time.Hour), Updated: base.Add(time.Nanosecond), Blob: []byte("baseline")},
 		{ModelID: m, Key: "", Version: 1, Updated: base}, // global partition, empty blob
 		{ModelID: "behavior/other", Key: "user:alice", Version: 1, Updated: base, Blob: []byte("x")},
 	}
@@ -117,13 +117,13 @@ func (h harness) testModelState(t *testing.T) {
 		must(t, s.PutModelState(ctx, st))
 	}
 	update := states[0]
-	update.Version, update.Updated, update.Blob = 4, base.Add(time.Hour), []byte("newer")
+	update.Version, update.Updated, update.Blob, update.Since = 4, base.Add(time.Hour), []byte("newer"), base.Add(-time.Hour)
 	must(t, s.PutModelState(ctx, update))
 
 	got, err := s.GetModelState(ctx, m, "user:bob")
 	must(t, err)
 	want := update
-	want.Updated = utc(want.Updated)
+	want.Updated, want.Since = utc(want.Updated), utc(want.Since)
 	equal(t, "updated state", got, want)
 	inUTC(t, "updated", got.Updated)
 
@@ -131,7 +131,7 @@ func (h harness) testModelState(t *testing.T) {
 	must(t, err)
 	var wantList []store.ModelState
 	for _, st := range []store.ModelState{states[2], states[1], update} { // ordered by key
-		st.Updated = utc(st.Updated)
+		st.Updated, st.Since = utc(st.Updated), utc(st.Since)
 		wantList = append(wantList, st)
 	}
 	equal(t, "states of "+m, list, wantList)
@@ -145,6 +145,7 @@ func (h harness) testModelState(t *testing.T) {
 	}
 	wantErr(t, s.PutModelState(ctx, store.ModelState{Key: "k", Updated: base}), store.ErrInvalid, "no model id")
 	wantErr(t, s.PutModelState(ctx, store.ModelState{ModelID: m, Key: "k"}), store.ErrInvalid, "zero time")
+	wantErr(t, s.PutModelState(ctx, store.ModelState{ModelID: m, Key: "k", Since: base.Add(time.Second), Updated: base}), store.ErrInvalid, "training start after its end")
 }
 
 func fullFeedback(id string) store.Feedback {

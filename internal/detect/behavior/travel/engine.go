@@ -68,7 +68,7 @@ func (e *EngineModel) finding(f *Finding, o *behavior.Obs) behavior.Finding {
 			Entities: ents,
 			Explain: detect.Explanation{Summary: f.Summary, Observed: fmt.Sprintf("%v: %v", f.To.IP, f.Anonymity),
 				Features: []detect.Feature{{Name: "anonymity", Observed: fmt.Sprint(f.Anonymity)}}},
-			Evidence: ev}
+			Evidence: ev, Normal: feedbackKey(f.User, &f.To, true)}
 	}
 	ents = append(ents, detect.Entity{Kind: detect.EntityIP, Value: f.From.IP.String()})
 	// The other sign-in: the one of the pair o is not.
@@ -94,7 +94,18 @@ func (e *EngineModel) finding(f *Finding, o *behavior.Obs) behavior.Finding {
 				{Name: "speed_kmh", Observed: fmt.Sprintf("%.0f", f.SpeedKmh)},
 			},
 		},
-		Evidence: ev}
+		Evidence: ev, Normal: feedbackKey(f.User, &f.To, false)}
+}
+
+// feedbackKey is what MarkNormal takes for a finding ending at to: the user and the
+// country of the sign-in, or its network (AS) when asn is set (an anonymiser's
+// exit is a network, not a place) or the country is unknown.
+func feedbackKey(user string, to *Endpoint, asn bool) behavior.NormalKey {
+	k := behavior.NormalKey{Entity: user, Attribute: to.Country}
+	if (asn || k.Attribute == "") && to.ASN != 0 {
+		k.Attribute = fmt.Sprintf("AS%d", to.ASN)
+	}
+	return k
 }
 
 func place1(e *Endpoint) string {
