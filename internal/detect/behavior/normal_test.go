@@ -1,110 +1,100 @@
 package behavior
 
 import (
-	"fmt"
-	"net/netip"
+	"bytes"
 	"testing"
 	"time"
-
-	"github.com/vigilsec/vigil/internal/detect"
 )
 
-// spray is a second password spray from 203.0.113.7, a day after signIns' one.
-func spray(day int64) []Obs {
-	var obs []Obs
-	for i := range 40 {
-		tm := t0 + day*24*hour + 5*int64(time.Minute) + int64(i)*6*int64(time.Second)
-		obs = append(obs, Obs{Time: tm, Kind: KindAuth, Fail: true, User: intern(fmt.Sprintf("u%d@corp", i)),
-			SrcIP: netip.MustParseAddr("203.0.113.7"), Source: intern("okta"), Offset: tm})
+// TestMarkNormalEveryModel: every model takes "this is normal" for an (entity,
+// attribute) pair, stops reporting it, and keeps the verdict across a snapshot.
+func TestMarkNormalEveryModel(t *testing.T) {
+	tests := []struct {
+		name           string
+		model          func() Model
+		obs            func() []Obs
+		entity, attr   string
+		wantBefore     int
+		restoreAndMark bool
+	}{
+		{"c2 beacon destination", func() Model { return DefaultC2() }, func() []Obs { return c2Office(3, "") },
+			c2Beaconer.String(), c2Server.String(), 1, true},
+		{"c2 every destination of a source", func() Model { return DefaultC2() }, func() []Obs { return c2Office(3, "") },
+			c2Beaconer.String(), "", 1, true},
+		{"edge stream source", func() Model { m, _ := NewEdgeStream(EdgeStreamConfig{}); return m }, func() []Obs { return signIns(true) },
+			"203.0.113.7", "", 1, true},
+		{"multivariate feature", func() Model { return mvSmall(t) }, func() []Obs { return mvOffice(40, 5, true) },
+			"u07@corp", "directories", 1, true},
+		{"multivariate user", func() Model { return mvSmall(t) }, func() []Obs { return mvOffice(40, 5, true) },
+			"u07@corp", "", 1, false},
 	}
-	return obs
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// count counts the signals about the pair: naming the entity and,
+			// when the verdict names an attribute, naming it too (as an entity
+			// or as the leading feature).
+			count := func(m Model) int {
+				n := 0
+				for _, s := range runFlush(t, m, tt.obs()) {
+					ent, attr := false, tt.attr == ""
+					for _, e := range s.Entities {
+						ent = ent || e.Value == tt.entity
+						attr = attr || e.Value == tt.attr
+					}
+					if f := s.Explanation.Features; len(f) > 0 && f[0].Name == tt.attr {
+						attr = true
+					}
+					if ent && attr {
+						n++
+					}
+				}
+				return n
+			}
+			if got := count(tt.model()); got < tt.wantBefore {
+				t.Fatalf("%d signals about %s before the verdict, want >= %d", got, tt.entity, tt.wantBefore)
+			}
+			m := tt.model()
+			nm, ok := m.(Normalizer)
+			if !ok || !nm.MarkNormal(tt.entity, tt.attr, time.Time{}) {
+				t.Fatal("MarkNormal refused")
+			}
+			if tt.restoreAndMark {
+				var snap bytes.Buffer
+				if err := m.Snapshot(&snap); err != nil {
+					t.Fatal(err)
+				}
+				m = tt.model()
+				if err := m.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := count(m); got != 0 {
+				t.Errorf("%d signals about %s after the verdict", got, tt.entity)
+			}
+		})
+	}
+	if DefaultC2().MarkNormal("", "", time.Time{}) {
+		t.Error("c2 accepted a verdict about nothing")
+	}
+	if mvSmall(t).MarkNormal("u07@corp", "shoe_size", time.Time{}) {
+		t.Error("multivariate accepted an unknown feature")
+	}
 }
 
-// TestMarkNormalFromSignal is the feedback loop's path into a model: a signal
-// names its baseline; "this is normal" for it, passed to the model that emitted
-// the signal, stops the same finding the next time, where an engine without the
-// feedback reports it again.
-func TestMarkNormalFromSignal(t *testing.T) {
-	engines := map[string]*Engine{}
-	var first detect.Signal
-	for _, name := range []string{"control", "marked"} {
-		m, err := NewEdgeStream(EdgeStreamConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := NewEngine([]Model{m}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		engines[name] = e
-		var got []detect.Signal
-		if err := e.Process(t.Context(), signIns(true), func(s detect.Signal) { got = append(got, s) }); err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 1 {
-			t.Fatalf("%s: %d signals from the first spray, want 1", name, len(got))
-		}
-		first = got[0]
+// TestNormalSetUntil: a verdict with an end stops applying at that event time.
+func TestNormalSetUntil(t *testing.T) {
+	var n normalSet
+	until := time.Unix(0, t0+hour)
+	n.mark("a", "b", until)
+	if !n.is("a", "b", t0) || n.is("a", "b", t0+hour) || n.is("a", "c", t0) {
+		t.Fatal("until not applied")
 	}
-	want := detect.Baseline{Entity: "203.0.113.7", LearnedFrom: time.Unix(0, t0).UTC()}
-	if first.Baseline != want {
-		t.Fatalf("baseline %+v, want %+v", first.Baseline, want)
+	n.mark("a", "", time.Time{})
+	if !n.is("a", "c", t0+100*hour) {
+		t.Fatal("entity-wide verdict not applied")
 	}
-	if known, taken := engines["marked"].MarkNormalFor("behavior.no_such_model", "x", "", time.Time{}); known || taken {
-		t.Error("an unknown model took feedback")
-	}
-	if known, taken := engines["marked"].MarkNormalFor(first.DetectorID, first.Baseline.Entity, first.Baseline.Attribute, time.Time{}); !known || !taken {
-		t.Fatalf("MarkNormalFor(%s, %+v): known %v, taken %v", first.DetectorID, first.Baseline, known, taken)
-	}
-	for name, e := range engines {
-		var got []detect.Signal
-		if err := e.Process(t.Context(), spray(3), func(s detect.Signal) { got = append(got, s) }); err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case name == "control" && len(got) == 0:
-			t.Error("control: the second spray went unreported (the test proves nothing)")
-		case name == "marked" && len(got) != 0:
-			t.Errorf("marked normal: %d signals from the second spray: %s", len(got), got[0].Title)
-		}
-	}
-}
-
-// TestTrainingWindowSurvivesRestore: the start of a model's training window is
-// kept in its state, so signals after a restart still say since when it learned.
-func TestTrainingWindowSurvivesRestore(t *testing.T) {
-	newEngine := func() *Engine {
-		m, err := NewEdgeStream(EdgeStreamConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := NewEngine([]Model{m}, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return e
-	}
-	a := newEngine()
-	all := signIns(true)
-	if err := a.Process(t.Context(), all[:3000], func(detect.Signal) {}); err != nil {
-		t.Fatal(err)
-	}
-	states, err := a.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := states[0].Since; !got.Equal(time.Unix(0, t0)) {
-		t.Fatalf("snapshot's training start %v, want %v", got, time.Unix(0, t0).UTC())
-	}
-	b := newEngine()
-	if err := b.Restore(states); err != nil {
-		t.Fatal(err)
-	}
-	var got []detect.Signal
-	if err := b.Process(t.Context(), all[3000:], func(s detect.Signal) { got = append(got, s) }); err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 1 || !got[0].Baseline.LearnedFrom.Equal(time.Unix(0, t0)) {
-		t.Fatalf("after restore: %d signals, learned from %v", len(got), got)
+	var m normalSet
+	if !m.load(n.entries()) || len(m.entries()) != 2 {
+		t.Fatal("entries do not round-trip")
 	}
 }
