@@ -3,6 +3,7 @@ package behavior
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"context"
 	"fmt"
 	"io"
@@ -94,6 +95,9 @@ type Engine struct {
 	// since is each model's first learned event time (its training window's
 	// start; 0: nothing learned yet), by model index
 	since []int64
+	// held are the observations Release keeps for later (event time past the
+	// watermark), a min-heap in observation order
+	held obsHeap
 }
 
 // NewEngine builds an engine over models (ids must be unique).
@@ -192,6 +196,69 @@ func (e *Engine) Finish(ctx context.Context, emit func(detect.Signal)) error {
 	}
 	e.Flush(emit)
 	return nil
+}
+
+// Release is the streaming form of Finish: it runs the collected observations
+// whose event time is at or before upTo (the watermark: the latest event time
+// seen less the out-of-order tolerance) through the models, in event-time order,
+// and holds the later ones for a later call. Observations at or before the time
+// a restored state covers are left out (counted by Stale), as in Finish, so a
+// stream replayed from an earlier position after a restart learns nothing twice.
+func (e *Engine) Release(ctx context.Context, upTo int64, emit func(detect.Signal)) error {
+	e.mu.Lock()
+	collected := e.obs
+	e.obs = nil
+	e.mu.Unlock()
+	stale := 0
+	for i := range collected {
+		if e.restored != 0 && collected[i].Time <= e.restored {
+			stale++
+			continue
+		}
+		heap.Push(&e.held, collected[i])
+	}
+	var ready []Obs
+	for len(e.held) > 0 && e.held[0].Time <= upTo {
+		ready = append(ready, heap.Pop(&e.held).(Obs))
+	}
+	if stale > 0 {
+		e.mu.Lock()
+		e.stale += stale
+		e.mu.Unlock()
+	}
+	if len(ready) == 0 {
+		return nil
+	}
+	return e.Process(ctx, ready, emit)
+}
+
+// Held returns how many observations Release holds, and the smallest Offset
+// among them (what a stream must replay from to see them again after a
+// restart; ok is false when nothing is held).
+func (e *Engine) Held() (n int, minOffset int64, ok bool) {
+	if len(e.held) == 0 {
+		return 0, 0, false
+	}
+	minOffset = e.held[0].Offset
+	for i := range e.held {
+		minOffset = min(minOffset, e.held[i].Offset)
+	}
+	return len(e.held), minOffset, true
+}
+
+// obsHeap is a min-heap of observations in Obs.less order.
+type obsHeap []Obs
+
+func (h obsHeap) Len() int           { return len(h) }
+func (h obsHeap) Less(i, j int) bool { return h[i].less(&h[j]) }
+func (h obsHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *obsHeap) Push(x any)        { *h = append(*h, x.(Obs)) }
+func (h *obsHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = Obs{}
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Stale returns how many observations Finish left out because the restored
