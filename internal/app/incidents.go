@@ -103,21 +103,16 @@ func correlateRun(ctx context.Context, st store.Store, known map[string]bool, si
 }
 
 // storeIncidents writes the incidents a run changed. An analyst's status on a
-// stored incident (acknowledged, closed, false positive) is kept; an incident
-// that ended by joining another is stored as merged into it.
+// stored incident (acknowledged, closed, false positive) and assignee are kept
+// (the store's UpsertIncident keeps them); an incident that ended by joining
+// another is stored as merged into it.
 func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
 	for _, inc := range updated {
-		old, err := st.GetIncident(ctx, inc.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return fmt.Errorf("reading incident %s: %w", inc.ID, err)
-		case old.Version >= inc.Version:
+		err := st.UpsertIncident(ctx, inc)
+		if errors.Is(err, store.ErrConflict) {
 			continue // stored already (a rerun over the same signals)
-		case old.Status != "" && old.Status != correlate.StatusOpen:
-			inc.Status = old.Status
 		}
-		if err := st.UpsertIncident(ctx, inc); err != nil {
+		if err != nil {
 			return fmt.Errorf("storing incident %s: %w", inc.ID, err)
 		}
 	}

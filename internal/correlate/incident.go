@@ -51,6 +51,9 @@ type Incident struct {
 	Summary     string `json:"summary,omitempty"`
 	// Progress is how far the incident's tactics advance along the kill chain.
 	Progress attack.Progress `json:"progress"`
+	// Assignee is the analyst working the incident (set through the API; the
+	// store keeps it, and an analyst's status, across the correlator's updates).
+	Assignee string `json:"assignee,omitempty"`
 	// Version grows with every update (it is the number of signals the incident
 	// has taken in, merges included), so a store keeps the newest.
 	Version int64 `json:"version"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
@@ -270,7 +271,87 @@ func (q *IncidentQuery) Validate() error {
 	if _, _, err := q.Bounds(); err != nil {
 		return err
 	}
+	if !finite(q.MinRisk) {
+		return fmt.Errorf("minimum risk is not a finite number: %w", ErrInvalid)
+	}
+	if len(q.Text) > MaxQueryText {
+		return fmt.Errorf("search text of %d bytes, at most %d: %w", len(q.Text), MaxQueryText, ErrInvalid)
+	}
 	return validEntityFilter(q.Entity)
+}
+
+// AnalystStatus reports whether an analyst may set s on an incident: open,
+// acknowledged, closed or false_positive (merged is the correlator's).
+func AnalystStatus(s correlate.Status) bool {
+	switch s {
+	case correlate.StatusOpen, correlate.StatusAcknowledged, correlate.StatusClosed, correlate.StatusFalsePositive:
+		return true
+	}
+	return false
+}
+
+// Validate checks the update: a status an analyst may set, an assignee of at
+// most MaxAssignee bytes without control characters.
+func (u *TriageUpdate) Validate() error {
+	if u.Status != nil && !AnalystStatus(*u.Status) {
+		return fmt.Errorf("status %q: want open, acknowledged, closed or false_positive: %w", *u.Status, ErrInvalid)
+	}
+	if u.Assignee != nil {
+		a := *u.Assignee
+		if len(a) > MaxAssignee {
+			return fmt.Errorf("assignee of %d bytes, at most %d: %w", len(a), MaxAssignee, ErrInvalid)
+		}
+		for _, r := range a {
+			if r < 0x20 || r == 0x7f {
+				return fmt.Errorf("assignee with a control character: %w", ErrInvalid)
+			}
+		}
+	}
+	return nil
+}
+
+// Apply sets the update's fields on inc.
+func (u *TriageUpdate) Apply(inc *correlate.Incident) {
+	if u.Status != nil {
+		inc.Status = *u.Status
+	}
+	if u.Assignee != nil {
+		inc.Assignee = *u.Assignee
+	}
+}
+
+// KeepTriage applies UpsertIncident's rule to an incoming write over the stored
+// incident: when incoming's status is open (or empty) and stored carries an
+// analyst's status other than open or an assignee, incoming takes the stored
+// status and assignee. Implementations call it before writing.
+func KeepTriage(stored correlate.Incident, incoming *correlate.Incident) {
+	if incoming.Status != "" && incoming.Status != correlate.StatusOpen {
+		return
+	}
+	analyst := stored.Status != "" && stored.Status != correlate.StatusOpen && stored.Status != correlate.StatusMerged
+	if !analyst && stored.Assignee == "" {
+		return
+	}
+	if analyst {
+		incoming.Status = stored.Status
+	}
+	incoming.Assignee = stored.Assignee
+}
+
+// LikePattern returns the SQL LIKE pattern matching text anywhere, with %, _
+// and the escape character itself escaped by a backslash (use ESCAPE '\').
+func LikePattern(text string) string {
+	var b strings.Builder
+	b.Grow(len(text) + 2)
+	b.WriteByte('%')
+	for _, r := range text {
+		if r == '%' || r == '_' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('%')
+	return b.String()
 }
 
 // Validate checks the query.

@@ -69,7 +69,19 @@ type Store interface {
 	// Version is older than inc.Version. When the stored version is the same or
 	// newer it returns ErrConflict, except that writing back exactly the stored
 	// incident (a redelivery) succeeds and changes nothing.
+	//
+	// An analyst's triage survives the correlator's writes: when inc.Status is
+	// open (or empty) and the stored incident carries an analyst's status
+	// (acknowledged, closed, false_positive) or an assignee, the stored status and
+	// assignee are kept (KeepTriage). Any other status (merged, say) is written
+	// as given.
 	UpsertIncident(ctx context.Context, inc correlate.Incident) error
+	// UpdateIncidentTriage changes an analyst's fields of a stored incident (the
+	// non-nil ones of u) and returns the incident as stored. It does not change
+	// Version: the correlator owns it (it counts signals), and its next write
+	// must not look stale. It returns ErrNotFound for an unknown id and
+	// ErrInvalid for a status an analyst cannot set (TriageUpdate.Validate).
+	UpdateIncidentTriage(ctx context.Context, id string, u TriageUpdate) (correlate.Incident, error)
 	// GetIncident returns one incident, or ErrNotFound.
 	GetIncident(ctx context.Context, id string) (correlate.Incident, error)
 	// ListIncidents returns the incidents matching q, in q.Sort order.
@@ -248,11 +260,29 @@ type SignalQuery struct {
 type IncidentQuery struct {
 	TimeRange
 	MinSeverity detect.Severity
+	MinRisk     float64          // Risk >= MinRisk; 0 means any
 	Status      correlate.Status // empty means any
 	Entity      detect.Entity    // Kind and Value both set, or neither
+	// Text selects incidents whose title, summary or one of whose entity values
+	// contains it, ignoring ASCII case (taken literally: no wildcards). At most
+	// MaxQueryText bytes; empty means any.
+	Text string
 	Sort        IncidentSort
 	Limit       int
 	Cursor      string
+}
+
+// MaxQueryText bounds IncidentQuery.Text; MaxAssignee bounds an assignee's name.
+const (
+	MaxQueryText = 256
+	MaxAssignee  = 256
+)
+
+// TriageUpdate is an analyst's change to an incident: the fields that are
+// non-nil are set. An empty Assignee unassigns.
+type TriageUpdate struct {
+	Status   *correlate.Status
+	Assignee *string
 }
 
 // FeedbackQuery selects feedback. Created orders the list.

@@ -26,11 +26,30 @@ func (s *Store) UpsertIncident(ctx context.Context, inc correlate.Incident) erro
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	inc = store.CanonicalIncident(inc)
-	doc, err := json.Marshal(&inc)
-	if err != nil {
-		return fmt.Errorf("%s: encoding: %w", op, err)
-	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		get := tx.StmtContext(ctx, s.ws.getIncidentForUpdate)
+		if inc.Status == "" || inc.Status == correlate.StatusOpen {
+			// An analyst's triage survives the correlator's writes.
+			var (
+				stored    int64
+				storedDoc []byte
+				old       correlate.Incident
+			)
+			switch err := get.QueryRowContext(ctx, inc.ID).Scan(&stored, &storedDoc); {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return fmt.Errorf("reading stored incident: %w", err)
+			default:
+				if err := json.Unmarshal(storedDoc, &old); err != nil {
+					return fmt.Errorf("decoding stored incident: %w", err)
+				}
+				store.KeepTriage(old, &inc)
+			}
+		}
+		doc, err := json.Marshal(&inc)
+		if err != nil {
+			return fmt.Errorf("encoding: %w", err)
+		}
 		res, err := tx.StmtContext(ctx, s.ws.upsIncident).ExecContext(ctx, inc.ID, inc.Version, string(inc.Status),
 			int64(inc.Severity), inc.Risk, inc.FirstSeen.UnixNano(), inc.LastSeen.UnixNano(), doc)
 		if err != nil {
@@ -41,7 +60,7 @@ func (s *Store) UpsertIncident(ctx context.Context, inc correlate.Incident) erro
 			return fmt.Errorf("writing row: %w", err)
 		}
 		if n == 0 {
-			return sameOrConflict(ctx, tx.StmtContext(ctx, s.ws.getIncidentForUpdate), &inc, doc)
+			return sameOrConflict(ctx, get, &inc, doc)
 		}
 		return replaceIncidentEntities(ctx, tx, s, &inc)
 	})
@@ -62,6 +81,47 @@ func sameOrConflict(ctx context.Context, get *sql.Stmt, inc *correlate.Incident,
 		return nil
 	}
 	return fmt.Errorf("stored version %d, writing version %d: %w", stored, inc.Version, store.ErrConflict)
+}
+
+// UpdateIncidentTriage implements store.Store: it rewrites the stored row's
+// status and document in one transaction, leaving its version alone.
+func (s *Store) UpdateIncidentTriage(ctx context.Context, id string, u store.TriageUpdate) (correlate.Incident, error) {
+	op := "updating triage of incident " + id
+	if err := s.check(op); err != nil {
+		return correlate.Incident{}, err
+	}
+	if err := u.Validate(); err != nil {
+		return correlate.Incident{}, fmt.Errorf("%s: %w", op, err)
+	}
+	var inc correlate.Incident
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var (
+			version int64
+			doc     []byte
+		)
+		err := tx.StmtContext(ctx, s.ws.getIncidentForUpdate).QueryRowContext(ctx, id).Scan(&version, &doc)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("reading stored incident: %w", err)
+		}
+		if err := json.Unmarshal(doc, &inc); err != nil {
+			return fmt.Errorf("decoding stored incident: %w", err)
+		}
+		u.Apply(&inc)
+		if doc, err = json.Marshal(&inc); err != nil {
+			return fmt.Errorf("encoding: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE incidents SET status = ?, doc = ? WHERE id = ?`, string(inc.Status), doc, id); err != nil {
+			return fmt.Errorf("writing row: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return correlate.Incident{}, s.wrap(op, err)
+	}
+	return store.CanonicalIncident(inc), nil
 }
 
 func replaceIncidentEntities(ctx context.Context, tx *sql.Tx, s *Store, inc *correlate.Incident) error {
@@ -149,6 +209,16 @@ func (s *Store) ListIncidents(ctx context.Context, q store.IncidentQuery) (store
 	}
 	if q.Status != "" {
 		b.where("i.status = ?", string(q.Status))
+	}
+	if q.MinRisk != 0 {
+		b.where("i.risk >= ?", q.MinRisk)
+	}
+	if q.Text != "" {
+		// The document is a BLOB; as TEXT, json_extract reads it as JSON.
+		pat := store.LikePattern(q.Text)
+		b.where(`(json_extract(CAST(i.doc AS TEXT), '$.title') LIKE ? ESCAPE '\'
+			OR json_extract(CAST(i.doc AS TEXT), '$.summary') LIKE ? ESCAPE '\'
+			OR EXISTS (SELECT 1 FROM incident_entities t WHERE t.incident_id = i.id AND t.value LIKE ? ESCAPE '\'))`, pat, pat, pat)
 	}
 	switch q.Sort {
 	case store.SortLastSeen:

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,6 +147,9 @@ func incidentSet() []correlate.Incident {
 			LastSeen:  last,
 			Version:   1,
 		}
+		if i%5 == 0 {
+			inc.Summary = "Beaconing to evil_corp on 50% of nights"
+		}
 		if i%2 == 0 {
 			inc.Entities = append(inc.Entities, alice)
 		}
@@ -162,10 +167,31 @@ func matchIncident(q store.IncidentQuery, inc correlate.Incident) bool {
 		!q.Until.IsZero() && !inc.FirstSeen.Before(q.Until),
 		inc.Severity < q.MinSeverity,
 		q.Status != "" && inc.Status != q.Status,
-		q.Entity.Kind != "" && !slices.Contains(inc.Entities, q.Entity):
+		q.Entity.Kind != "" && !slices.Contains(inc.Entities, q.Entity),
+		inc.Risk < q.MinRisk,
+		q.Text != "" && !containsText(inc, q.Text):
 		return false
 	}
 	return true
+}
+
+// containsText is IncidentQuery.Text's match: title, summary or an entity value
+// contains the text, ignoring ASCII case.
+func containsText(inc correlate.Incident, text string) bool {
+	has := func(s string) bool { return strings.Contains(asciiLower(s), asciiLower(text)) }
+	if has(inc.Title) || has(inc.Summary) {
+		return true
+	}
+	return slices.ContainsFunc(inc.Entities, func(e detect.Entity) bool { return has(e.Value) })
+}
+
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
 }
 
 // compareIncidents is the documented list order: descending on (risk, last_seen,
@@ -194,14 +220,24 @@ func (h harness) testIncidentFilters(t *testing.T) {
 		must(t, s.UpsertIncident(ctx, inc))
 	}
 	queries := map[string]store.IncidentQuery{
-		"all by risk":      {},
-		"all by last seen": {Sort: store.SortLastSeen},
-		"overlapping time": {TimeRange: store.TimeRange{Since: base.Add(2 * time.Hour), Until: base.Add(3 * time.Hour)}},
-		"severity":         {MinSeverity: detect.SeverityMedium},
-		"status":           {Status: correlate.StatusOpen},
-		"entity":           {Entity: alice},
-		"entity combined":  {Entity: web1, Sort: store.SortLastSeen, MinSeverity: detect.SeverityLow},
-		"unknown entity":   {Entity: ip},
+		"all by risk":       {},
+		"all by last seen":  {Sort: store.SortLastSeen},
+		"overlapping time":  {TimeRange: store.TimeRange{Since: base.Add(2 * time.Hour), Until: base.Add(3 * time.Hour)}},
+		"severity":          {MinSeverity: detect.SeverityMedium},
+		"status":            {Status: correlate.StatusOpen},
+		"entity":            {Entity: alice},
+		"entity combined":   {Entity: web1, Sort: store.SortLastSeen, MinSeverity: detect.SeverityLow},
+		"unknown entity":    {Entity: ip},
+		"min risk":          {MinRisk: 6.5},
+		"min risk combined": {MinRisk: 3, Status: correlate.StatusOpen, Sort: store.SortLastSeen},
+		"text in title":     {Text: "INCIDENT 1"}, // 1, 10..19
+		"text in summary":   {Text: "evil_corp"},
+		"text percent":      {Text: "50%"},
+		"text underscore":   {Text: "_"},       // literal: only the summaries with evil_corp
+		"text backslash":    {Text: `corp\al`}, // alice's value
+		"text in entity":    {Text: "WEB-1.corp"},
+		"text no match":     {Text: "%%"},
+		"text and entity":   {Text: "incident 2", Entity: alice},
 	}
 	for name, q := range queries {
 		t.Run(name, func(t *testing.T) {
@@ -223,6 +259,125 @@ func (h harness) testIncidentFilters(t *testing.T) {
 	}
 	_, err := s.ListIncidents(ctx, store.IncidentQuery{Cursor: store.Cursor{Kind: store.CursorSignals}.Encode()})
 	wantErr(t, err, store.ErrInvalid, "cursor of another list")
+	_, err = s.ListIncidents(ctx, store.IncidentQuery{Text: strings.Repeat("x", store.MaxQueryText+1)})
+	wantErr(t, err, store.ErrInvalid, "search text too long")
+	_, err = s.ListIncidents(ctx, store.IncidentQuery{MinRisk: math.NaN()})
+	wantErr(t, err, store.ErrInvalid, "NaN minimum risk")
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// testIncidentTriage checks UpdateIncidentTriage: only the fields given change,
+// Version does not, and unknown ids and statuses an analyst cannot set fail.
+func (h harness) testIncidentTriage(t *testing.T) {
+	s := h.store(t)
+	ctx := t.Context()
+	v1 := fullIncident("inc", 3)
+	must(t, s.UpsertIncident(ctx, v1))
+
+	got, err := s.UpdateIncidentTriage(ctx, "inc", store.TriageUpdate{Status: ptr(correlate.StatusAcknowledged), Assignee: ptr("bob")})
+	must(t, err)
+	want := store.CanonicalIncident(v1)
+	want.Status, want.Assignee = correlate.StatusAcknowledged, "bob"
+	equal(t, "returned incident", got, want)
+	stored, err := s.GetIncident(ctx, "inc")
+	must(t, err)
+	equal(t, "stored incident", stored, want)
+
+	got, err = s.UpdateIncidentTriage(ctx, "inc", store.TriageUpdate{Status: ptr(correlate.StatusClosed)})
+	must(t, err)
+	if got.Status != correlate.StatusClosed || got.Assignee != "bob" || got.Version != 3 {
+		t.Errorf("status only: got status %q, assignee %q, version %d; want closed, bob, 3", got.Status, got.Assignee, got.Version)
+	}
+	got, err = s.UpdateIncidentTriage(ctx, "inc", store.TriageUpdate{Assignee: ptr("")})
+	must(t, err)
+	if got.Status != correlate.StatusClosed || got.Assignee != "" {
+		t.Errorf("unassign: got status %q, assignee %q; want closed and none", got.Status, got.Assignee)
+	}
+	p, err := s.ListIncidents(ctx, store.IncidentQuery{Status: correlate.StatusClosed})
+	must(t, err)
+	equal(t, "closed incidents", incidentIDs(p.Items), []string{"inc"})
+
+	_, err = s.UpdateIncidentTriage(ctx, "no-such-incident", store.TriageUpdate{Status: ptr(correlate.StatusClosed)})
+	wantErr(t, err, store.ErrNotFound, "unknown incident")
+	for _, st := range []correlate.Status{correlate.StatusMerged, "resolved", ""} {
+		_, err = s.UpdateIncidentTriage(ctx, "inc", store.TriageUpdate{Status: ptr(st)})
+		wantErr(t, err, store.ErrInvalid, "status "+string(st))
+	}
+	_, err = s.UpdateIncidentTriage(ctx, "inc", store.TriageUpdate{Assignee: ptr(strings.Repeat("a", store.MaxAssignee+1))})
+	wantErr(t, err, store.ErrInvalid, "long assignee")
+	_, err = s.UpdateIncidentTriage(ctx, "inc", store.TriageUpdate{Assignee: ptr("bob\n")})
+	wantErr(t, err, store.ErrInvalid, "assignee with a newline")
+	stored, err = s.GetIncident(ctx, "inc")
+	must(t, err)
+	if stored.Status != correlate.StatusClosed || stored.Assignee != "" || stored.Version != 3 {
+		t.Errorf("after rejected updates: status %q, assignee %q, version %d", stored.Status, stored.Assignee, stored.Version)
+	}
+}
+
+// testIncidentKeepsTriage checks that the correlator's writes (status open)
+// keep an analyst's status and assignee, and that other writes do not.
+func (h harness) testIncidentKeepsTriage(t *testing.T) {
+	s := h.store(t)
+	ctx := t.Context()
+	v1 := fullIncident("inc", 1)
+	must(t, s.UpsertIncident(ctx, v1))
+	_, err := s.UpdateIncidentTriage(ctx, "inc", store.TriageUpdate{Status: ptr(correlate.StatusFalsePositive), Assignee: ptr("carol")})
+	must(t, err)
+	// The correlator's redelivery of the version the analyst triaged is no conflict.
+	must(t, s.UpsertIncident(ctx, v1))
+
+	v2 := v1
+	v2.Version, v2.Risk, v2.SignalIDs = 2, 91, append(slices.Clone(v1.SignalIDs), "sig-4")
+	must(t, s.UpsertIncident(ctx, v2))
+	got, err := s.GetIncident(ctx, "inc")
+	must(t, err)
+	want := store.CanonicalIncident(v2)
+	want.Status, want.Assignee = correlate.StatusFalsePositive, "carol"
+	equal(t, "incident after the correlator's update", got, want)
+	p, err := s.ListIncidents(ctx, store.IncidentQuery{Status: correlate.StatusFalsePositive})
+	must(t, err)
+	equal(t, "false-positive incidents", incidentIDs(p.Items), []string{"inc"})
+
+	// Merged is written as given (the assignee travels with the stored record).
+	merged := got
+	merged.Version, merged.Status, merged.MergedInto = 3, correlate.StatusMerged, "other"
+	must(t, s.UpsertIncident(ctx, merged))
+	got, err = s.GetIncident(ctx, "inc")
+	must(t, err)
+	equal(t, "merged incident", got, store.CanonicalIncident(merged))
+	// Over a merged incident, an open write is written as given.
+	v4 := v2
+	v4.Version = 4
+	must(t, s.UpsertIncident(ctx, v4))
+	got, err = s.GetIncident(ctx, "inc")
+	must(t, err)
+	want = store.CanonicalIncident(v4)
+	want.Assignee = "carol" // an assignee alone is kept
+	equal(t, "reopened incident", got, want)
+
+	// An assignee alone (status open) is kept too; an analyst's reopening with
+	// nobody assigned lets the correlator's write through unchanged.
+	w1 := fullIncident("assigned", 1)
+	must(t, s.UpsertIncident(ctx, w1))
+	_, err = s.UpdateIncidentTriage(ctx, "assigned", store.TriageUpdate{Assignee: ptr("dave")})
+	must(t, err)
+	w2 := w1
+	w2.Version = 2
+	must(t, s.UpsertIncident(ctx, w2))
+	got, err = s.GetIncident(ctx, "assigned")
+	must(t, err)
+	if got.Status != correlate.StatusOpen || got.Assignee != "dave" || got.Version != 2 {
+		t.Errorf("assigned open incident: status %q, assignee %q, version %d; want open, dave, 2", got.Status, got.Assignee, got.Version)
+	}
+	_, err = s.UpdateIncidentTriage(ctx, "assigned", store.TriageUpdate{Assignee: ptr("")})
+	must(t, err)
+	w3 := w1
+	w3.Version, w3.Title = 3, "grown"
+	must(t, s.UpsertIncident(ctx, w3))
+	got, err = s.GetIncident(ctx, "assigned")
+	must(t, err)
+	equal(t, "reopened, unassigned incident", got, store.CanonicalIncident(w3))
 }
 
 // testIncidentEntitiesReplaced checks that an update's entity list replaces the

@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Run("Filters", h.testIncidentFilters)
 		t.Run("EntitiesReplaced", h.testIncidentEntitiesReplaced)
 		t.Run("Invalid", h.testIncidentInvalid)
+		t.Run("Triage", h.testIncidentTriage)
+		t.Run("KeepsTriage", h.testIncidentKeepsTriage)
 	})
 	t.Run("ModelState", h.testModelState)
 	t.Run("Feedback", func(t *testing.T) {
