@@ -201,28 +201,29 @@ func TestConcurrentAppend(t *testing.T) {
 					}
 				})
 			}
-			got := make(chan []Entry)
-			go func() { // a reader following the writers
-				var all []Entry
-				from := uint64(1)
-				for {
-					es, err := w.Read(context.Background(), from, 100, 2*time.Second)
-					if err != nil || len(es) == 0 {
-						got <- all
-						return
-					}
-					all = append(all, es...)
-					from = es[len(es)-1].Seq + 1
-				}
-			}()
-			wg.Wait()
-			all := <-got
 			total := 0
 			for g := range goroutines {
 				for c := range calls {
 					total += 1 + (g+c)%7
 				}
 			}
+			got := make(chan []Entry)
+			go func() { // a reader following the writers
+				var all []Entry
+				from := uint64(1)
+				for len(all) < total {
+					es, err := w.Read(context.Background(), from, 100, 5*time.Second)
+					if err != nil || len(es) == 0 {
+						t.Errorf("reader stopped after %d entries: %v", len(all), err)
+						break
+					}
+					all = append(all, es...)
+					from = es[len(es)-1].Seq + 1
+				}
+				got <- all
+			}()
+			wg.Wait()
+			all := <-got
 			if len(all) != total || w.Last() != uint64(total) {
 				t.Fatalf("read %d entries, last %d, want %d", len(all), w.Last(), total)
 			}
