@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,13 +55,6 @@ func runFeedback(ctx context.Context, env Env, args []string) error {
 	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("unknown subcommand %q: want add, list or precision", args[0])}
 }
 
-var verdictNames = map[string]store.Verdict{
-	"tp": store.VerdictTruePositive, "true_positive": store.VerdictTruePositive,
-	"btp": store.VerdictBenignTruePositive, "benign_true_positive": store.VerdictBenignTruePositive,
-	"fp": store.VerdictFalsePositive, "false_positive": store.VerdictFalsePositive,
-	"dup": store.VerdictDuplicate, "duplicate": store.VerdictDuplicate,
-}
-
 func runFeedbackAdd(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "feedback add", "", feedbackHelp)
 	dataDir := fs.String("data-dir", "", "the store hunt writes (required)")
@@ -79,8 +70,7 @@ func runFeedbackAdd(ctx context.Context, env Env, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	v, ok := verdictNames[strings.ToLower(*verdict)]
-	if !ok {
+	if _, err := feedback.ParseVerdict(*verdict); err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--verdict %q: want tp, btp, fp or dup", *verdict)}
 	}
 	var targets []string
@@ -113,33 +103,13 @@ func runFeedbackAdd(ctx context.Context, env Env, args []string) error {
 			who = "cli:" + u
 		}
 	}
-	fb := store.Feedback{TargetKind: kind, TargetID: id, Verdict: v, Scope: *scope, Reason: *reason, Author: who, Created: time.Now().UTC()}
-	if *expires != "" {
-		base, err := targetTime(ctx, st, kind, id)
-		if err != nil {
-			return err
-		}
-		if fb.Expires, err = parseExpiry(*expires, base); err != nil {
-			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--expires: %w", err)}
-		}
-	}
-	h := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s\x00%s\x00%s", kind, id, v, fb.Scope, fb.Created.Format(time.RFC3339Nano)))
-	fb.ID = "fb-" + hex.EncodeToString(h[:8])
-	// Check that the verdict can be applied (its target exists, its scope parses)
-	// before storing it.
-	look := verdictLookup(ctx, st, nil)
-	if err := feedback.New(feedback.Prior{}).Add(fb, look); err != nil {
-		return &ExitError{Code: ExitUsage, Err: err}
-	}
-	if err := st.PutFeedback(ctx, fb); err != nil {
-		return fmt.Errorf("storing the verdict: %w", err)
-	}
-	details, err := json.Marshal(fb)
+	req := feedback.Request{TargetKind: kind, TargetID: id, Verdict: *verdict, Scope: *scope, Reason: *reason, Expires: *expires}
+	fb, err := feedback.Record(ctx, st, req, who, time.Now())
 	if err != nil {
-		return fmt.Errorf("encoding audit details: %w", err)
-	}
-	if _, err := st.AppendAudit(ctx, store.AuditEntry{Time: fb.Created, Actor: who, Action: "feedback.put", Target: string(kind) + ":" + id, Details: details}); err != nil {
-		return fmt.Errorf("recording the verdict in the audit log: %w", err)
+		if feedback.IsRequestError(err) {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+		return err
 	}
 	fmt.Fprintf(env.Stdout, "%s: %s on %s %s", fb.ID, fb.Verdict, kind, id)
 	if fb.Scope != "" {
@@ -150,51 +120,6 @@ func runFeedbackAdd(ctx context.Context, env Env, args []string) error {
 	}
 	fmt.Fprintln(env.Stdout)
 	return nil
-}
-
-// targetTime is the event time a relative expiry counts from.
-func targetTime(ctx context.Context, st store.Store, kind store.TargetKind, id string) (time.Time, error) {
-	switch kind {
-	case store.TargetIncident:
-		inc, err := st.GetIncident(ctx, id)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("incident %s: %w", id, err)
-		}
-		return inc.LastSeen, nil
-	case store.TargetSignal:
-		s, err := st.GetSignal(ctx, id)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("signal %s: %w", id, err)
-		}
-		return s.Time, nil
-	}
-	page, err := st.ListSignals(ctx, store.SignalQuery{Limit: 1})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("finding the newest signal: %w", err)
-	}
-	if len(page.Items) == 0 {
-		return time.Time{}, errors.New("a relative --expires needs stored signals to count from; give an RFC 3339 time")
-	}
-	return page.Items[0].Time, nil
-}
-
-// parseExpiry reads "30d", "12h", "90m" (from base) or an RFC 3339 time.
-func parseExpiry(s string, base time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		var days int
-		if _, err := fmt.Sscanf(n, "%d", &days); err != nil || days <= 0 || days > 3650 || fmt.Sprint(days) != n {
-			return time.Time{}, fmt.Errorf("%q: want a number of days, a duration or an RFC 3339 time", s)
-		}
-		return base.Add(time.Duration(days) * 24 * time.Hour), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return time.Time{}, fmt.Errorf("%q: want a positive duration (30d, 12h) or an RFC 3339 time", s)
-	}
-	return base.Add(d), nil
 }
 
 func runFeedbackList(ctx context.Context, env Env, args []string, precision bool) error {

@@ -241,43 +241,12 @@ func storedVerdicts(ctx context.Context, st store.Store) ([]store.Feedback, erro
 // verdictLookup finds verdicts' targets: signals among signals (this run's),
 // then in the store; incidents in the store (st may be nil: no incidents).
 func verdictLookup(ctx context.Context, st store.Store, signals []detect.Signal) feedback.Lookup {
-	byID := make(map[string]*detect.Signal, len(signals))
-	for i := range signals {
-		byID[signals[i].ID] = &signals[i]
-	}
-	signal := func(id string) (detect.Signal, bool) {
-		if s := byID[id]; s != nil {
-			return *s, true
-		}
-		if st == nil {
-			return detect.Signal{}, false
-		}
-		s, err := st.GetSignal(ctx, id)
-		return s, err == nil
-	}
-	look := feedback.Lookup{Signal: signal}
-	if st != nil {
-		look.Incident = func(id string) ([]detect.Signal, bool) {
-			inc, err := st.GetIncident(ctx, id)
-			if err != nil {
-				return nil, false
-			}
-			out := incidentSignals(inc, signal)
-			return out, len(out) > 0
-		}
-	}
-	return look
+	return feedback.StoreLookup(ctx, st, signals)
 }
 
 // incidentSignals are the incident's signals that signal finds, in its order.
 func incidentSignals(inc correlate.Incident, signal func(id string) (detect.Signal, bool)) []detect.Signal {
-	var out []detect.Signal
-	for _, sid := range inc.SignalIDs {
-		if s, ok := signal(sid); ok {
-			out = append(out, s)
-		}
-	}
-	return out
+	return feedback.IncidentSignals(inc, signal)
 }
 
 // apply drops the signals a verdict suppresses and returns the rest.
