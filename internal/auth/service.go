@@ -197,7 +197,7 @@ func (s *Service) install(f usersFile, info os.FileInfo) {
 // state, with an error logged. s.mu is held.
 func (s *Service) refresh(force bool) error {
 	now := s.opts.Now()
-	if !force && now.Sub(s.lastStat) < ReloadInterval && now.After(s.lastStat) {
+	if !force && !now.Before(s.lastStat) && now.Sub(s.lastStat) < ReloadInterval {
 		return nil
 	}
 	s.lastStat = now
