@@ -187,7 +187,7 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		ae = unauthorized("internal")
 	}
 	s.rejected.WithLabelValues(ae.reason).Inc()
-	s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "reason", ae.reason, "client", clientKey(r))
+	s.log.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "reason", ae.reason, "client", clientKey(r))
 	if ae.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
 	}
@@ -262,7 +262,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if wait := max(s.ipLimit.wait(ipKey, now), s.usrLimit.wait(userKey, now)); wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		s.logins.WithLabelValues("rate_limited").Inc()
-		s.log.Warn("login rate limited", "user", safeName(req.Username), "client", ipKey, "retry_after_s", secs)
+		s.log.WarnContext(ctx, "login rate limited", "user", safeName(req.Username), "client", ipKey, "retry_after_s", secs)
 		s.audit(ctx, safeName(req.Username), "auth.login_failed", "user:"+safeName(req.Username), map[string]string{"reason": "rate_limited", "client": ipKey})
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		WriteError(w, http.StatusTooManyRequests, CodeRateLimited, "too many failed logins; retry after "+strconv.Itoa(secs)+" s")
@@ -302,14 +302,14 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.ipLimit.fail(ipKey, now)
 		s.usrLimit.fail(userKey, now)
 		s.logins.WithLabelValues("failure").Inc()
-		s.log.Info("login failed", "user", safeName(req.Username), "client", ipKey)
+		s.log.InfoContext(ctx, "login failed", "user", safeName(req.Username), "client", ipKey)
 		s.audit(ctx, safeName(req.Username), "auth.login_failed", "user:"+safeName(req.Username), map[string]string{"reason": "bad_credentials", "client": ipKey})
 		WriteError(w, http.StatusUnauthorized, CodeUnauthorized, "invalid username or password")
 		return
 	}
 	key, err := s.sessionKey()
 	if err != nil {
-		s.log.Error("loading the session key", "err", err)
+		s.log.ErrorContext(ctx, "loading the session key", "err", err)
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "internal error")
 		return
 	}
@@ -324,12 +324,13 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "internal error")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
+	// Secure on TLS requests, or always with SecureCookies; plain HTTP (loopback) needs the cookie too.
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // G124: Secure is set per request, see above
 		Name: SessionCookie, Value: cookie, Path: "/", Expires: exp, MaxAge: int(s.opts.SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || s.opts.SecureCookies,
 	})
 	s.logins.WithLabelValues("success").Inc()
-	s.log.Info("login", "user", rec.Name, "role", rec.Role, "client", ipKey)
+	s.log.InfoContext(ctx, "login", "user", rec.Name, "role", rec.Role, "client", ipKey)
 	s.audit(ctx, rec.Name, "auth.login", "user:"+rec.Name, map[string]string{"client": ipKey})
 	writeJSON(w, http.StatusOK, sessionInfo{User: rec.Name, Role: rec.Role, CSRFToken: csrfToken(key, sid)})
 }
@@ -348,10 +349,11 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if a, ok := r.Context().Value(sessionIDKey{}).(authn); ok {
 		s.revoked.revoke(a.sid, a.exp, s.opts.Now().Unix())
 		p, _ := PrincipalFrom(r.Context())
-		s.log.Info("logout", "user", p.Name)
+		s.log.InfoContext(r.Context(), "logout", "user", p.Name)
 		s.audit(r.Context(), p.Name, "auth.logout", "user:"+p.Name, nil)
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, //nolint:gosec // G124: Secure is set per request as at login
+		HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || s.opts.SecureCookies})
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -95,7 +95,7 @@ func parsePHC(s string) (phcHash, error) {
 	for i, name := range []string{"m=", "t=", "p="} {
 		v, ok := strings.CutPrefix(kv[i], name)
 		if !ok {
-			return phcHash{}, fmt.Errorf("%w: parameter %d is %q, want %s...", errPHC, i+1, kv[i], name)
+			return phcHash{}, fmt.Errorf("%w: parameter %d is %q, want %s<number>", errPHC, i+1, kv[i], name)
 		}
 		n, err := parseUint32(v)
 		if err != nil {

@@ -1,5 +1,3 @@
-// Package auth authenticates the people and programs that use Vigil's API,
-// console and ingest endpoints, and says what each may do.
 package auth
 
 import (

@@ -26,8 +26,8 @@ const (
 	ReloadInterval = 2 * time.Second
 	// LoginFailures failed logins per LoginWindow per client address and per
 	// username are allowed; more are answered 429.
-	LoginFailures = 5
-	LoginWindow   = time.Minute
+	LoginFailures  = 5
+	LoginWindow    = time.Minute
 	maxLimiterKeys = 10_000
 	maxBodySize    = 64 << 10
 	tokenPrefix    = "vgl_"
@@ -325,7 +325,7 @@ func (s *Service) AddUser(ctx context.Context, name, password string, role Role)
 	if err != nil {
 		return User{}, err
 	}
-	s.log.Info("user added", "user", name, "role", u.Role, "actor", actor(ctx))
+	s.log.InfoContext(ctx, "user added", "user", name, "role", u.Role, "actor", actor(ctx))
 	s.audit(ctx, actor(ctx), "user.add", "user:"+name, map[string]string{"role": u.Role})
 	return u, nil
 }
@@ -356,7 +356,7 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) error 
 	if err != nil {
 		return err
 	}
-	s.log.Info("password changed", "user", name, "actor", actor(ctx))
+	s.log.InfoContext(ctx, "password changed", "user", name, "actor", actor(ctx))
 	s.audit(ctx, actor(ctx), "user.password", "user:"+name, nil)
 	return nil
 }
@@ -384,7 +384,7 @@ func (s *Service) SetRole(ctx context.Context, name string, role Role) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("role changed", "user", name, "role", role.String(), "actor", actor(ctx))
+	s.log.InfoContext(ctx, "role changed", "user", name, "role", role.String(), "actor", actor(ctx))
 	s.audit(ctx, actor(ctx), "user.role", "user:"+name, map[string]string{"from": old, "to": role.String()})
 	return nil
 }
@@ -407,7 +407,7 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("user deleted", "user", name, "actor", actor(ctx))
+	s.log.InfoContext(ctx, "user deleted", "user", name, "actor", actor(ctx))
 	s.audit(ctx, actor(ctx), "user.delete", "user:"+name, nil)
 	return nil
 }
@@ -501,7 +501,7 @@ func (s *Service) CreateToken(ctx context.Context, spec TokenSpec) (string, Toke
 	if err != nil {
 		return "", Token{}, err
 	}
-	s.log.Info("token created", "token_id", t.ID, "token_name", t.Name, "scope", t.Scope, "role", t.Role, "actor", actor(ctx))
+	s.log.InfoContext(ctx, "token created", "token_id", t.ID, "token_name", t.Name, "scope", t.Scope, "role", t.Role, "actor", actor(ctx))
 	s.audit(ctx, actor(ctx), "token.create", "token:"+t.ID, t)
 	return secret, t, nil
 }
@@ -522,7 +522,7 @@ func (s *Service) RevokeToken(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("token revoked", "token_id", id, "token_name", gone.Name, "actor", actor(ctx))
+	s.log.InfoContext(ctx, "token revoked", "token_id", id, "token_name", gone.Name, "actor", actor(ctx))
 	s.audit(ctx, actor(ctx), "token.revoke", "token:"+id, map[string]string{"name": gone.Name, "scope": gone.Scope})
 	return nil
 }

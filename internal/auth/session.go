@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 )
 
 // SessionCookie is the console's session cookie.
@@ -120,7 +119,7 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("creating session key: %w", err)
 		}
-		defer os.Remove(tmp.Name())
+		defer func() { _ = os.Remove(tmp.Name()) }() // the key is linked into place or abandoned
 		_, werr := tmp.Write(key)
 		if werr == nil {
 			werr = tmp.Chmod(0o600)
@@ -192,6 +191,3 @@ func (r *revocations) revoked(id string) bool {
 	_, ok := r.ids[id]
 	return ok
 }
-
-// sessionTime converts Unix seconds.
-func sessionTime(sec int64) time.Time { return time.Unix(sec, 0).UTC() }
