@@ -35,7 +35,7 @@ func scanSegment(path string, first, committed uint64) (scanResult, error) {
 		return res, fmt.Errorf("reading segment size: %w", err)
 	}
 	res.size = st.Size()
-	r := bufio.NewReaderSize(f, 1<<20)
+	r := bufio.NewReaderSize(f, int(min(res.size, 1<<20)))
 	h := make([]byte, headerSize)
 	n, err := io.ReadFull(r, h)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
