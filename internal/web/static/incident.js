@@ -108,7 +108,7 @@ export function incidentView(id) {
             kpi('Last seen', h('span.small', null, fmtTime(inc.last_seen)))),
           inc.merged_into ? h('p', null, 'Merged into ', h('a', { href: `#/incidents/${api.enc(inc.merged_into)}` }, inc.merged_into)) : null,
           h('div.chips', null, (inc.entities || []).map(entityChip))),
-        h('div', null,
+        h('div.actionbar', null,
           h('div.controls', null,
             h('div', null, h('label', { for: 'status-select' }, 'Status'), stSel),
             h('button.btn', { type: 'button', 'aria-keyshortcuts': 'a', onclick: () => changeStatus('acknowledged') }, 'Acknowledge ', h('kbd', null, 'a')),
