@@ -147,7 +147,7 @@ func (bp *bulkParser) parse(body []byte) (bulkResult, *esFatal) {
 			fail(reasonBadIndex, "invalid_index_name_exception", "Invalid index name ["+index+"]")
 			continue
 		}
-		doc := src
+		doc := bytes.TrimSpace(src)
 		if op == "update" {
 			v, err := bp.p.ParseBytes(src)
 			var d *fastjson.Value

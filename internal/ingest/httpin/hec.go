@@ -102,8 +102,14 @@ func parseHEC(p *fastjson.Parser, body []byte, maxRecord int, source, defaultST 
 		if end < 0 {
 			return recs, &hecError{Code: hecInvalidFormat, Event: n}
 		}
-		v, err := p.ParseBytes(body[pos : pos+end])
+		obj := body[pos : pos+end]
 		pos = skipSpace(body, pos+end)
+		// The parser reads strings lazily: validate first so that escapes and
+		// control characters are checked before an event is taken.
+		if fastjson.ValidateBytes(obj) != nil {
+			return recs, &hecError{Code: hecInvalidFormat, Event: n}
+		}
+		v, err := p.ParseBytes(obj)
 		if err != nil {
 			return recs, &hecError{Code: hecInvalidFormat, Event: n}
 		}
