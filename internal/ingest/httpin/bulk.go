@@ -75,6 +75,7 @@ type bulkParser struct {
 	newID        func(dst []byte) []byte
 
 	lastIndex, lastSource string
+	idBuf                 []byte // the current item's _id
 }
 
 // parse reads body: action/metadata lines, each but delete followed by its
@@ -124,9 +125,9 @@ func (bp *bulkParser) parse(body []byte) (bulkResult, *esFatal) {
 					fmt.Sprintf("action/metadata line [%d] has no source line after it", actionLine)}
 			}
 		}
-		genID := id == ""
-		if genID {
-			id = string(bp.newID(nil))
+		if len(id) == 0 {
+			bp.idBuf = bp.newID(bp.idBuf[:0])
+			id = bp.idBuf
 		}
 		fail := func(reason, typ, msg string) {
 			res.failed = true
@@ -144,7 +145,7 @@ func (bp *bulkParser) parse(body []byte) (bulkResult, *esFatal) {
 			fail(reasonMissingIndex, "action_request_validation_exception", "Validation Failed: 1: index is missing;")
 			continue
 		case !validIndex(index):
-			fail(reasonBadIndex, "invalid_index_name_exception", "Invalid index name ["+index+"]")
+			fail(reasonBadIndex, "invalid_index_name_exception", "Invalid index name ["+strings.ToValidUTF8(index, "\uFFFD")+"]")
 			continue
 		}
 		doc := bytes.TrimSpace(src)
@@ -171,8 +172,9 @@ func (bp *bulkParser) parse(body []byte) (bulkResult, *esFatal) {
 			continue
 		}
 		if index != bp.lastIndex || bp.lastSource == "" {
-			bp.lastIndex, bp.lastSource = index, bp.sourcePrefix+index
+			bp.lastSource = bp.sourcePrefix + index
 		}
+		bp.lastIndex = index
 		res.recs = append(res.recs, ingest.Record{Source: bp.lastSource, Data: doc[:len(doc):len(doc)], Received: bp.now})
 		result, status := "created", 201
 		if op == "update" {
@@ -184,57 +186,71 @@ func (bp *bulkParser) parse(body []byte) (bulkResult, *esFatal) {
 }
 
 // action reads an action/metadata line.
-func (bp *bulkParser) action(line []byte, lineNo int) (op, index, id string, fatal *esFatal) {
+// index reuses the previous item's string when equal (no allocation in the
+// common case of one index per request); id points into bp.idBuf.
+func (bp *bulkParser) action(line []byte, lineNo int) (op, index string, id []byte, fatal *esFatal) {
 	malformed := func(what string) *esFatal {
 		return &esFatal{"illegal_argument_exception", fmt.Sprintf("Malformed action/metadata line [%d], %s", lineNo, what)}
 	}
 	v, err := bp.p.ParseBytes(line)
 	if err != nil {
-		return "", "", "", malformed("expected a JSON object")
+		return "", "", nil, malformed("expected a JSON object")
 	}
 	o, err := v.Object()
 	if err != nil {
-		return "", "", "", malformed("expected START_OBJECT but found [" + v.Type().String() + "]")
+		return "", "", nil, malformed("expected START_OBJECT but found [" + v.Type().String() + "]")
 	}
 	if o.Len() != 1 {
-		return "", "", "", malformed("expected exactly one action field")
+		return "", "", nil, malformed("expected exactly one action field")
 	}
 	var meta *fastjson.Value
 	o.Visit(func(k []byte, m *fastjson.Value) {
 		switch string(k) {
-		case "index", "create", "update", "delete":
-			op = string(k)
+		case "index":
+			op = "index"
+		case "create":
+			op = "create"
+		case "update":
+			op = "update"
+		case "delete":
+			op = "delete"
 		default:
 			op = ""
 		}
 		meta = m
 	})
 	if op == "" {
-		return "", "", "", malformed("expected field [create], [delete], [index] or [update]")
+		return "", "", nil, malformed("expected field [create], [delete], [index] or [update]")
 	}
 	mo, err := meta.Object()
 	if err != nil {
-		return "", "", "", malformed("expected START_OBJECT for the " + op + " metadata")
+		return "", "", nil, malformed("expected START_OBJECT for the " + op + " metadata")
 	}
 	index = bp.defaultIndex
 	mo.Visit(func(k []byte, m *fastjson.Value) {
 		switch string(k) {
 		case "_index":
 			if s, err := m.StringBytes(); err == nil {
-				index = string(s)
+				if string(s) == bp.lastIndex {
+					index = bp.lastIndex
+				} else {
+					index = string(s)
+				}
 			}
 		case "_id":
 			switch m.Type() {
 			case fastjson.TypeString:
 				s, _ := m.StringBytes()
-				id = string(s)
+				bp.idBuf = append(bp.idBuf[:0], s...)
+				id = bp.idBuf
 			case fastjson.TypeNumber:
-				id = string(m.MarshalTo(nil))
+				bp.idBuf = m.MarshalTo(bp.idBuf[:0])
+				id = bp.idBuf
 			}
 		}
 	})
 	if len(id) > 512 {
-		return "", "", "", malformed("_id is longer than 512 bytes")
+		return "", "", nil, malformed("_id is longer than 512 bytes")
 	}
 	return op, index, id, nil
 }
@@ -259,7 +275,7 @@ func checkDocument(doc []byte) (reason, msg string) {
 }
 
 // appendItem adds one item to the response.
-func (res *bulkResult) appendItem(op, index, id string, status int, result, errType, reason string) {
+func (res *bulkResult) appendItem(op, index string, id []byte, status int, result, errType, reason string) {
 	b := res.items
 	if res.nItems > 0 {
 		b = append(b, ',')
@@ -270,7 +286,7 @@ func (res *bulkResult) appendItem(op, index, id string, status int, result, errT
 	b = append(b, `":{"_index":`...)
 	b = appendJSONString(b, index)
 	b = append(b, `,"_id":`...)
-	b = appendJSONString(b, id)
+	b = appendJSONBytes(b, id)
 	if result != "" {
 		b = append(b, `,"_version":1,"result":"`...)
 		b = append(b, result...)

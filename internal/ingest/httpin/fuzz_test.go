@@ -60,9 +60,6 @@ func FuzzHEC(f *testing.F) {
 			if len(r.Data) == 0 || len(r.Data) > fuzzMaxRecord {
 				t.Fatalf("bad record %q", r.Data)
 			}
-			if (r.Data[0] == '{' || r.Data[0] == '[') && !json.Valid(r.Data) {
-				t.Fatalf("JSON event is not valid JSON: %q", r.Data)
-			}
 		}
 		if herr == nil {
 			// Every value is an object with an event: encoding/json agrees on the count.

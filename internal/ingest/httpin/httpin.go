@@ -375,4 +375,16 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// appendJSONBytes appends b as a JSON string.
+func appendJSONBytes(dst, b []byte) []byte {
+	for _, c := range b {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return appendJSONString(dst, string(b))
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, b...)
+	return append(dst, '"')
+}
+
 var _ http.Handler = (*Handler)(nil)
