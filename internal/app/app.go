@@ -53,6 +53,8 @@ func commands() []command {
 		{"report", "Governance reports: signal and incident rates per department, role, region and peer group (bias)", runReport},
 		{"assist", "The optional LLM assistant: an incident's narrative, or answers about it (entities pseudonymised, egress controlled)", runAssist},
 		{"models", "The model registry: detectors and models with their versions and what each learned", runModels},
+		{"users", "Manage the console's local users: add, list, passwd, role, del", runUsers},
+		{"tokens", "Manage API and ingest tokens: create (shown once), list, revoke", runTokens},
 		{"decode", "Decode log files into normalized ECS events (JSON lines), without detection", runDecode},
 		{"simulate", "Generate a synthetic enterprise's logs with labelled attack campaigns and truth.json", runSimulate},
 		{"formats", "List the log formats Vigil decodes and how each is recognised", runFormats},
