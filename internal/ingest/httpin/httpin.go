@@ -2,6 +2,7 @@ package httpin
 
 import (
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
 	"context"
 	"crypto/rand"
@@ -235,7 +236,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, ep string) ([
 	case "gzip", "x-gzip":
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return nil, h.bodyErr(err, ep, "reading gzip header")
+			return nil, h.bodyErr(err, ep, true, "reading gzip header")
 		}
 		defer zr.Close()
 		rd = zr
@@ -251,7 +252,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, ep string) ([
 	n, err := buf.ReadFrom(io.LimitReader(rd, limit+1))
 	h.m.bytes.WithLabelValues(ep).Add(float64(n))
 	if err != nil {
-		return nil, h.bodyErr(err, ep, "reading body")
+		return nil, h.bodyErr(err, ep, rd != io.Reader(src), "reading body")
 	}
 	if n > limit {
 		h.m.rejected.WithLabelValues(ep, "body_too_large").Inc()
@@ -260,13 +261,14 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, ep string) ([
 	return buf.Bytes(), nil
 }
 
-func (h *Handler) bodyErr(err error, ep, doing string) error {
+func (h *Handler) bodyErr(err error, ep string, gzipped bool, doing string) error {
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 		h.m.rejected.WithLabelValues(ep, "body_too_large").Inc()
 		return &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes", mbe.Limit)}
 	}
-	if errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		strings.Contains(err.Error(), "flate") {
+	var corrupt flate.CorruptInputError
+	if gzipped && (errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, io.EOF) || errors.As(err, &corrupt)) {
 		h.m.rejected.WithLabelValues(ep, "bad_gzip").Inc()
 		return &bodyError{http.StatusBadRequest, doing + ": invalid gzip data"}
 	}
@@ -285,7 +287,11 @@ func (h *Handler) appendRecords(ctx context.Context, ep string, recs []ingest.Re
 			h.m.rejected.WithLabelValues(ep, "overloaded").Add(float64(len(recs)))
 		} else {
 			h.m.rejected.WithLabelValues(ep, "append_error").Add(float64(len(recs)))
-			h.opts.Logger.LogAttrs(ctx, slog.LevelError, "appending ingested records",
+			level := slog.LevelError
+			if ctx.Err() != nil {
+				level = slog.LevelDebug // the client went away
+			}
+			h.opts.Logger.LogAttrs(ctx, level, "appending ingested records",
 				slog.String("endpoint", ep), slog.Int("records", len(recs)), slog.Any("err", err))
 		}
 		return fmt.Errorf("appending %d records: %w", len(recs), err)
