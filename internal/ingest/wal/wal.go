@@ -326,7 +326,7 @@ func (w *WAL) write(buf []byte, first uint64) error {
 	if w.opts.NoSync {
 		return nil
 	}
-	if err := w.active.Sync(); err != nil {
+	if err := syncData(w.active); err != nil {
 		return fmt.Errorf("syncing the wal: %w", err)
 	}
 	return nil
@@ -474,7 +474,7 @@ func (w *WAL) closeFiles() error {
 	var err error
 	if w.active != nil {
 		if !w.opts.NoSync {
-			err = w.active.Sync()
+			err = syncData(w.active)
 		}
 		if cerr := w.active.Close(); err == nil {
 			err = cerr
