@@ -43,9 +43,9 @@ try {
     if (/status of 401/.test(t)) return;
     problems.push(`console error: ${t}`);
   });
-  const shot = async (name) => {
+  const shot = async (name, fullPage = false) => {
     const path = join(artifacts, `${name}.png`);
-    await page.screenshot({ path, fullPage: false });
+    await page.screenshot({ path, fullPage });
     step(`screenshot ${path}`);
   };
 
@@ -92,6 +92,8 @@ try {
   await page.locator('#evidence p, #evidence details').first().waitFor();
   step(`Enter opened the top incident ${topId}`);
   await shot('03-incident');
+  await shot('03-incident-full', true);
+  await page.locator('svg.graph').screenshot({ path: join(artifacts, '03-graph.png') });
 
   // 4. A verdict with the keyboard: f opens the dialog preset to false positive.
   await page.keyboard.press('f');

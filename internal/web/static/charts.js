@@ -43,14 +43,26 @@ export function layout(nodes, edges, w, hgt) {
     }
     for (let i = 0; i < n; i++) {
       // gravity keeps unconnected parts on screen
-      disp[i].x += (w / 2 - pos[i].x) * 0.05 * kOpt / 10;
-      disp[i].y += (hgt / 2 - pos[i].y) * 0.05 * kOpt / 10;
+      disp[i].x += (w / 2 - pos[i].x) * 0.3;
+      disp[i].y += (hgt / 2 - pos[i].y) * 0.3;
       const d = Math.max(0.01, Math.hypot(disp[i].x, disp[i].y));
       const step = Math.min(d, temp);
       pos[i].x = Math.min(w - 30, Math.max(30, pos[i].x + (disp[i].x / d) * step));
       pos[i].y = Math.min(hgt - 20, Math.max(20, pos[i].y + (disp[i].y / d) * step));
     }
     temp *= 0.97;
+  }
+  // Fit the drawing to the box: disconnected parts drift apart, dense ones shrink.
+  if (n > 1) {
+    const xs = pos.map((p) => p.x);
+    const ys = pos.map((p) => p.y);
+    const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+    const mx = 40;
+    const my = 24;
+    for (const p of pos) {
+      p.x = x1 - x0 < 1 ? w / 2 : mx + ((p.x - x0) / (x1 - x0)) * (w - 2 * mx - 120);
+      p.y = y1 - y0 < 1 ? hgt / 2 : my + ((p.y - y0) / (y1 - y0)) * (hgt - 2 * my);
+    }
   }
   return { pos, links };
 }
@@ -68,21 +80,27 @@ export function entityGraph(graph) {
     svg.append(s('text', { x: 20, y: 30 }, 'No entities.'));
     return svg;
   }
-  const { pos, links } = layout(nodes, edges, w, hgt);
+  const { pos } = layout(nodes, edges, w, hgt);
+  const idxOf = new Map(nodes.map((nd, i) => [nd.id, i]));
+  const labels = nodes.length <= 40;
   const seen = new Set();
-  for (const [a, b] of links) {
+  edges.forEach((e) => {
+    const a = idxOf.get(e.from);
+    const b = idxOf.get(e.to);
+    if (a === undefined || b === undefined || a === b) return;
     const key = a < b ? `${a}-${b}` : `${b}-${a}`;
-    if (seen.has(key)) continue;
+    if (seen.has(key)) return;
     seen.add(key);
-    svg.append(s('line', { x1: pos[a].x.toFixed(1), y1: pos[a].y.toFixed(1), x2: pos[b].x.toFixed(1), y2: pos[b].y.toFixed(1) }));
-  }
+    svg.append(s('line', { x1: pos[a].x.toFixed(1), y1: pos[a].y.toFixed(1), x2: pos[b].x.toFixed(1), y2: pos[b].y.toFixed(1) },
+      s('title', null, e.title || e.signal_id || `${e.from} – ${e.to}`)));
+  });
   nodes.forEach((nd, i) => {
     const kind = KINDS.has(nd.kind) ? nd.kind : 'other';
     const r = 7 + Math.min(10, (typeof nd.risk === 'number' ? nd.risk : 0) / 10);
     const label = nd.value ? `${nd.kind}:${nd.value}` : nd.id;
     const g = s('g', null,
       s('circle', { cx: pos[i].x.toFixed(1), cy: pos[i].y.toFixed(1), r: r.toFixed(1), class: `n-${kind}` }, s('title', null, label + (typeof nd.risk === 'number' ? ` (risk ${nd.risk.toFixed(0)})` : ''))),
-      s('text', { x: (pos[i].x + r + 3).toFixed(1), y: (pos[i].y + 4).toFixed(1) }, (nd.value || nd.id).slice(0, 28)));
+      labels ? s('text', { x: (pos[i].x + r + 3).toFixed(1), y: (pos[i].y + 4).toFixed(1) }, (nd.value || nd.id).slice(0, 28)) : null);
     if (nd.kind && nd.value && nd.kind !== 'signal') {
       const a = s('a', { href: entityHref(nd), 'aria-label': label }, g);
       svg.append(a);

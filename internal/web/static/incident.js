@@ -30,7 +30,7 @@ function kpi(label, value, extra) {
 
 function isBehavioral(sig) {
   const ex = sig.explanation || {};
-  return Boolean(sig.baseline || (ex.features && ex.features.length) || (ex.expected && ex.observed));
+  return Boolean(sig.baseline || (ex.features && ex.features.length) || (String(sig.detector_id || '').startsWith('behavior') && ex.expected && ex.observed));
 }
 
 export function incidentView(id) {
@@ -264,7 +264,7 @@ export function incidentView(id) {
       header(inc),
       h('div.grid2', null,
         h('div', null, explanation(data.explanation, inc), timeline(signals), baselines(signals), (evidenceEl ||= evidencePanel())),
-        h('div', null, suggested(data.suggested_verdict), verdicts(data.verdicts), nextSteps(data.next_steps), (graphEl ||= graphPanel()))));
+        h('div', null, suggested(data.suggested_verdict), verdicts(data.verdicts), (graphEl ||= graphPanel()), nextSteps(data.next_steps))));
   }
 
   return {
