@@ -250,6 +250,9 @@ func (w *WAL) Append(ctx context.Context, recs []ingest.Record) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			// The records stay queued: make sure a leader writes them even
+			// if no other Append comes to do it.
+			go w.flushOrphans()
 			return fmt.Errorf("waiting for the group commit (the records may still become durable): %w", ctx.Err())
 		}
 		w.mu.Lock()
@@ -261,6 +264,23 @@ func truncName(s string) string {
 		return s[:64] + "..."
 	}
 	return s
+}
+
+// flushOrphans flushes what is pending until nothing is, for records whose
+// Append gave up waiting.
+func (w *WAL) flushOrphans() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for !w.closed && w.failed == nil && len(w.pend) > 0 {
+		if !w.flushing {
+			w.flushLocked()
+			continue
+		}
+		ch := w.flushed
+		w.mu.Unlock()
+		<-ch
+		w.mu.Lock()
+	}
 }
 
 // flushLocked writes and syncs everything pending, as the leader of a group
