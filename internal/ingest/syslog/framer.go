@@ -50,9 +50,6 @@ func newFramer(r io.Reader, maxMessage int) *framer {
 	return &framer{r: r, max: maxMessage, buf: make([]byte, min(initialFrameBuf, maxMessage+32))}
 }
 
-// buffered returns whether a complete or partial frame is already buffered.
-func (f *framer) buffered() int { return f.e - f.s }
-
 // fill reads more bytes, compacting or growing the buffer (up to max+32) first.
 func (f *framer) fill() error {
 	if f.err != nil {

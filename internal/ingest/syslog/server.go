@@ -183,7 +183,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	close(s.ready)
-	s.log.Info("syslog listening", "udp", s.opts.UDP, "tcp", s.opts.TCP, "tls", s.opts.TLS)
+	s.log.InfoContext(ctx, "syslog listening", "udp", s.opts.UDP, "tcp", s.opts.TCP, "tls", s.opts.TLS)
 
 	var wg sync.WaitGroup
 	if pc != nil {
@@ -198,7 +198,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-ctx.Done()
 	closeAll()
 	wg.Wait()
-	s.log.Info("syslog stopped")
+	s.log.InfoContext(ctx, "syslog stopped")
 	return nil
 }
 
@@ -210,7 +210,7 @@ func (s *Server) accept(ctx context.Context, l net.Listener, transport string, w
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Warn("accepting syslog connection", "transport", transport, "err", err)
+			s.log.WarnContext(ctx, "accepting syslog connection", "transport", transport, "err", err)
 			select { // e.g. out of file descriptors: do not spin
 			case <-time.After(50 * time.Millisecond):
 			case <-ctx.Done():
@@ -222,7 +222,7 @@ func (s *Server) accept(ctx context.Context, l net.Listener, transport string, w
 		case s.sem <- struct{}{}:
 		default:
 			s.m.refused.WithLabelValues(transport, "max_conns").Inc()
-			s.log.Warn("refusing syslog connection: too many open", "transport", transport, "peer", c.RemoteAddr().String(), "max_conns", s.opts.MaxConns)
+			s.log.WarnContext(ctx, "refusing syslog connection: too many open", "transport", transport, "peer", c.RemoteAddr().String(), "max_conns", s.opts.MaxConns)
 			_ = c.Close()
 			continue
 		}
@@ -251,11 +251,11 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, transport string) {
 		cancel()
 		if err != nil {
 			s.m.refused.WithLabelValues(transport, "handshake").Inc()
-			s.log.Info("syslog TLS handshake", "peer", peer, "err", err)
+			s.log.InfoContext(ctx, "syslog TLS handshake", "peer", peer, "err", err)
 			return
 		}
 	}
-	s.log.Debug("syslog connection opened", "transport", transport, "peer", peer)
+	s.log.DebugContext(ctx, "syslog connection opened", "transport", transport, "peer", peer)
 
 	source := "syslog:" + transport
 	msgs, bytesC := s.m.messages.WithLabelValues(transport), s.m.bytes.WithLabelValues(transport)
@@ -288,7 +288,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, transport string) {
 		}
 		if isTimeout(err) && ctx.Err() == nil {
 			if len(b.recs) == 0 {
-				s.log.Debug("closing idle syslog connection", "transport", transport, "peer", peer)
+				s.log.DebugContext(ctx, "closing idle syslog connection", "transport", transport, "peer", peer)
 				return
 			}
 			if !flush() {
@@ -298,10 +298,10 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, transport string) {
 		}
 		if r := frameReason(err); r != "" {
 			s.m.badFrames.WithLabelValues(transport, r).Inc()
-			s.log.Warn("closing syslog connection on a bad frame", "transport", transport, "peer", peer, "err", err)
+			s.log.WarnContext(ctx, "closing syslog connection on a bad frame", "transport", transport, "peer", peer, "err", err)
 		} else {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				s.log.Info("reading syslog connection", "transport", transport, "peer", peer, "err", err)
+				s.log.InfoContext(ctx, "reading syslog connection", "transport", transport, "peer", peer, "err", err)
 			}
 			// The read side is gone (closed by the peer or at shutdown): the
 			// complete frames still buffered are messages too.
@@ -316,7 +316,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, transport string) {
 			}
 		}
 		flush()
-		s.log.Debug("syslog connection closed", "transport", transport, "peer", peer)
+		s.log.DebugContext(ctx, "syslog connection closed", "transport", transport, "peer", peer)
 		return
 	}
 }
@@ -339,7 +339,7 @@ func (s *Server) appendRetry(ctx context.Context, transport string, recs []inges
 		}
 		s.m.retries.WithLabelValues(transport).Inc()
 		if !errors.Is(err, ingest.ErrOverloaded) {
-			s.log.Warn("appending syslog records; retrying", "transport", transport, "records", len(recs), "err", err)
+			s.log.WarnContext(ctx, "appending syslog records; retrying", "transport", transport, "records", len(recs), "err", err)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -357,7 +357,7 @@ func (s *Server) finalAppend(ctx context.Context, transport string, recs []inges
 	defer cancel()
 	if err := s.opts.Appender.Append(fctx, recs); err != nil {
 		s.m.dropped.WithLabelValues(transport, "shutdown").Add(float64(len(recs)))
-		s.log.Warn("dropping syslog records at shutdown", "transport", transport, "records", len(recs), "err", err)
+		s.log.WarnContext(ctx, "dropping syslog records at shutdown", "transport", transport, "records", len(recs), "err", err)
 		return false
 	}
 	return true
@@ -400,7 +400,7 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) {
 				return
 			}
 			s.m.dropped.WithLabelValues(transport, "read_error").Inc()
-			s.log.Debug("reading syslog datagram", "err", err)
+			s.log.DebugContext(ctx, "reading syslog datagram", "err", err)
 			continue
 		}
 		if n > s.opts.MaxMessage {
@@ -443,7 +443,7 @@ func (s *Server) appendUDP(ctx context.Context, recs []ingest.Record) {
 		reason = "shutdown"
 	}
 	s.m.dropped.WithLabelValues("udp", reason).Add(float64(len(recs)))
-	s.log.Debug("dropping syslog datagrams", "records", len(recs), "reason", reason, "err", err)
+	s.log.DebugContext(ctx, "dropping syslog datagrams", "records", len(recs), "reason", reason, "err", err)
 }
 
 // trimTrailer removes the trailing LF, CRLF or NUL some senders put on datagrams.

@@ -118,10 +118,10 @@ type Tailer struct {
 	log  *slog.Logger
 	m    *metrics
 
-	known     map[key]*entry     // checkpoints: open files and files still matched
-	open      map[key]*follower  // files being read
-	skipped   map[key]bool       // compressed files already reported
-	dirty     bool               // checkpoints changed since the last write
+	known     map[key]*entry    // checkpoints: open files and files still matched
+	open      map[key]*follower // files being read
+	skipped   map[key]bool      // compressed files already reported
+	dirty     bool              // checkpoints changed since the last write
 	lastWrite time.Time
 	now       func() time.Time
 	backoff   [2]time.Duration // append retry: first and longest wait
@@ -166,7 +166,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			return t.shutdown()
 		case <-timer.C:
 		}
-		t.scan(first)
+		t.scan(ctx, first)
 		first = false
 		for _, k := range t.sortedOpen() {
 			if ctx.Err() != nil {
@@ -175,7 +175,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			t.poll(ctx, t.open[k])
 		}
 		if t.dirty && t.now().Sub(t.lastWrite) >= stateEvery {
-			t.writeState()
+			t.writeState(ctx)
 		}
 		timer.Reset(t.opts.PollInterval)
 	}
@@ -236,10 +236,10 @@ func compare(a, b uint64) int {
 	return 0
 }
 
-func (t *Tailer) writeState() {
+func (t *Tailer) writeState(ctx context.Context) {
 	if err := writeState(t.opts.StateFile, t.entries()); err != nil {
 		t.m.stateErrs.Inc()
-		t.log.Warn("writing tail checkpoints", "err", err)
+		t.log.WarnContext(ctx, "writing tail checkpoints", "err", err)
 		return
 	}
 	t.dirty = false
@@ -276,7 +276,7 @@ func compressedName(p string) bool {
 // scan re-expands the paths: it opens new files, notices files renamed or
 // deleted under an open follower, and forgets checkpoints of files no longer
 // matched and not open.
-func (t *Tailer) scan(first bool) {
+func (t *Tailer) scan(ctx context.Context, first bool) {
 	matched := map[key]bool{}
 	for _, p := range t.expand() {
 		fi, err := os.Stat(p)
@@ -295,10 +295,10 @@ func (t *Tailer) scan(first bool) {
 			continue
 		}
 		if compressedName(p) {
-			t.skip(k, p)
+			t.skip(ctx, k, p)
 			continue
 		}
-		t.openFile(p, fi, k, first)
+		t.openFile(ctx, p, fi, k, first)
 	}
 	// Followers whose path now names another file, or nothing.
 	for k, f := range t.open {
@@ -311,7 +311,7 @@ func (t *Tailer) scan(first bool) {
 		}
 		f.gone = true
 		t.m.rotated.Inc()
-		t.log.Info("tailed file renamed or deleted; reading it to its end", "path", f.path)
+		t.log.InfoContext(ctx, "tailed file renamed or deleted; reading it to its end", "path", f.path)
 	}
 	for k := range t.known {
 		if !matched[k] && t.open[k] == nil {
@@ -326,33 +326,33 @@ func (t *Tailer) scan(first bool) {
 	}
 }
 
-func (t *Tailer) skip(k key, p string) {
+func (t *Tailer) skip(ctx context.Context, k key, p string) {
 	t.skipped[k] = true
 	t.m.skipped.WithLabelValues("compressed").Inc()
-	t.log.Info("skipping compressed file", "path", p)
+	t.log.InfoContext(ctx, "skipping compressed file", "path", p)
 }
 
 // openFile starts following p: at its checkpoint when its identity and
 // fingerprint match one, else at the beginning (or the end, for files found
 // at startup with StartAt "end").
-func (t *Tailer) openFile(p string, fi os.FileInfo, k key, first bool) {
+func (t *Tailer) openFile(ctx context.Context, p string, fi os.FileInfo, k key, first bool) {
 	fh, err := os.Open(p)
 	if err != nil {
 		t.m.skipped.WithLabelValues("read_error").Inc()
-		t.log.Warn("opening tailed file", "path", p, "err", err)
+		t.log.WarnContext(ctx, "opening tailed file", "path", p, "err", err)
 		return
 	}
 	head := make([]byte, fingerprintSize)
 	n, err := fh.ReadAt(head, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		_ = fh.Close()
-		t.log.Warn("reading tailed file", "path", p, "err", err)
+		t.log.WarnContext(ctx, "reading tailed file", "path", p, "err", err)
 		return
 	}
 	head = head[:n]
 	if files.Sniff(head) != files.None {
 		_ = fh.Close()
-		t.skip(k, p)
+		t.skip(ctx, k, p)
 		return
 	}
 	size := fi.Size()
@@ -363,7 +363,7 @@ func (t *Tailer) openFile(p string, fi os.FileInfo, k key, first bool) {
 		start = e.Offset
 		if start > size {
 			t.m.truncated.Inc()
-			t.log.Info("tailed file shrank below its checkpoint; reading it from the start", "path", p)
+			t.log.InfoContext(ctx, "tailed file shrank below its checkpoint; reading it from the start", "path", p)
 			start = 0
 		}
 	} else if first && t.opts.StartAt == "end" {
@@ -380,7 +380,7 @@ func (t *Tailer) openFile(p string, fi os.FileInfo, k key, first bool) {
 	t.open[k] = f
 	t.dirty = true
 	t.m.files.Inc()
-	t.log.Info("tailing file", "path", p, "offset", start)
+	t.log.InfoContext(ctx, "tailing file", "path", p, "offset", start)
 }
 
 func fingerprint(b []byte) string {
@@ -463,13 +463,13 @@ func (f *follower) reset() {
 func (t *Tailer) poll(ctx context.Context, f *follower) {
 	fi, err := f.f.Stat()
 	if err != nil {
-		t.log.Warn("checking tailed file", "path", f.path, "err", err)
+		t.log.WarnContext(ctx, "checking tailed file", "path", f.path, "err", err)
 		return
 	}
 	size := fi.Size()
 	if size < f.readOff {
 		t.m.truncated.Inc()
-		t.log.Info("tailed file truncated; reading it from the start", "path", f.path, "size", size, "offset", f.readOff)
+		t.log.InfoContext(ctx, "tailed file truncated; reading it from the start", "path", f.path, "size", size, "offset", f.readOff)
 		f.reset()
 		t.dirty = true
 	}
@@ -493,7 +493,7 @@ func (t *Tailer) poll(ctx context.Context, f *follower) {
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				t.m.skipped.WithLabelValues("read_error").Inc()
-				t.log.Warn("reading tailed file", "path", f.path, "err", err)
+				t.log.WarnContext(ctx, "reading tailed file", "path", f.path, "err", err)
 			}
 			break
 		}
@@ -512,7 +512,7 @@ func (t *Tailer) poll(ctx context.Context, f *follower) {
 		_ = f.f.Close()
 		delete(t.open, f.key)
 		t.m.files.Dec()
-		t.log.Info("closed rotated file", "path", f.path, "offset", f.off)
+		t.log.InfoContext(ctx, "closed rotated file", "path", f.path, "offset", f.off)
 	}
 }
 
@@ -532,7 +532,7 @@ func (t *Tailer) lines(ctx context.Context, f *follower, b *batch, data []byte) 
 				return
 			}
 			if len(f.pend)+len(data) > t.opts.MaxLine {
-				t.tooLong(f)
+				t.tooLong(ctx, f)
 				f.pend = nil
 				return
 			}
@@ -556,7 +556,7 @@ func (t *Tailer) lines(ctx context.Context, f *follower, b *batch, data []byte) 
 			line = chunk
 		}
 		if len(line) > t.opts.MaxLine {
-			t.tooLong(f)
+			t.tooLong(ctx, f)
 			f.skipping = false
 			b.end = end
 			continue
@@ -571,10 +571,10 @@ func (t *Tailer) lines(ctx context.Context, f *follower, b *batch, data []byte) 
 	}
 }
 
-func (t *Tailer) tooLong(f *follower) {
+func (t *Tailer) tooLong(ctx context.Context, f *follower) {
 	f.skipping = true
 	t.m.skipped.WithLabelValues("line_too_long").Inc()
-	t.log.Warn("skipping a line over the maximum length", "path", f.path, "max_line", t.opts.MaxLine)
+	t.log.WarnContext(ctx, "skipping a line over the maximum length", "path", f.path, "max_line", t.opts.MaxLine)
 }
 
 // line handles one complete line ending at file offset end: a header line
@@ -644,7 +644,7 @@ func (t *Tailer) flush(ctx context.Context, f *follower, b *batch) {
 			}
 			t.m.retries.Inc()
 			if !errors.Is(err, ingest.ErrOverloaded) {
-				t.log.Warn("appending tailed lines; retrying", "path", f.path, "records", len(b.recs), "err", err)
+				t.log.WarnContext(ctx, "appending tailed lines; retrying", "path", f.path, "records", len(b.recs), "err", err)
 			}
 			timer := time.NewTimer(wait)
 			select {
@@ -665,9 +665,8 @@ func (t *Tailer) flush(ctx context.Context, f *follower, b *batch) {
 		f.entry.Offset = b.end
 		t.dirty = true
 		if len(b.recs) > 0 && t.now().Sub(t.lastWrite) >= stateEvery {
-			t.writeState()
+			t.writeState(ctx)
 		}
 	}
 	b.recs = nil
 }
-
