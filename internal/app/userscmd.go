@@ -39,6 +39,7 @@ The last admin cannot be deleted or demoted. When DATA-DIR holds a store, every
 change is recorded in its audit log (actor cli:$USER).
 `
 
+//nolint:gosec // G101: help text that names the token format; no credential in it
 const tokensHelp = `
 Manage API and ingest tokens. A token is shown once, when it is created, and
 stored only as its SHA-256 in DATA-DIR/auth/users.json.
