@@ -166,8 +166,7 @@ func Open(opts Options) (*WAL, error) {
 	}
 	w := &WAL{opts: opts, log: opts.Logger, m: m, lock: lock, flushed: make(chan struct{})}
 	if err := w.recover(); err != nil {
-		w.closeFiles()
-		return nil, fmt.Errorf("recovering wal %s: %w", opts.Dir, err)
+		return nil, errors.Join(fmt.Errorf("recovering wal %s: %w", opts.Dir, err), w.closeFiles())
 	}
 	m.backlog.Set(float64(w.assigned - w.doneBytes))
 	return w, nil
