@@ -94,6 +94,20 @@ func FuzzBulk(f *testing.F) {
 	var seq uint64
 	newID := func(dst []byte) []byte { seq++; return append(dst, "id"...) }
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// The action fast path agrees with the parser wherever it answers.
+		for _, line := range bytes.Split(body, []byte("\n")) {
+			if _, _, _, _, ok := fastAction(line); !ok {
+				continue
+			}
+			fast := bulkParser{p: &p, defaultIndex: "dflt"}
+			op1, idx1, id1, f1 := fast.action(line, 1)
+			id1 = append([]byte(nil), id1...)
+			slow := bulkParser{p: &p, defaultIndex: "dflt"}
+			op2, idx2, id2, f2 := slow.slowAction(line, 1)
+			if op1 != op2 || idx1 != idx2 || !bytes.Equal(id1, id2) || (f1 == nil) != (f2 == nil) {
+				t.Fatalf("line %q: fast %q %q %q %v, parser %q %q %q %v", line, op1, idx1, id1, f1, op2, idx2, id2, f2)
+			}
+		}
 		bp := bulkParser{p: &p, defaultIndex: "dflt", maxRecord: fuzzMaxRecord, sourcePrefix: "bulk:t:", now: testNow, newID: newID}
 		res, fatal := bp.parse(body)
 		if fatal != nil {

@@ -1,7 +1,6 @@
 package httpin
 
 import (
-	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"context"
@@ -244,21 +243,39 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, ep string) ([
 		h.m.rejected.WithLabelValues(ep, "unsupported_encoding").Inc()
 		return nil, &bodyError{http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Encoding %q is not supported (gzip is)", enc)}
 	}
-	size := int64(bytes.MinRead)
-	if r.ContentLength > 0 && r.ContentLength < limit {
-		size = r.ContentLength + 1
+	hint := r.ContentLength + 1 // room for the read that sees EOF: no growth
+	if rd != io.Reader(src) {
+		hint = 4 * r.ContentLength
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, size))
-	n, err := buf.ReadFrom(io.LimitReader(rd, limit+1))
-	h.m.bytes.WithLabelValues(ep).Add(float64(n))
+	body, err := readAll(io.LimitReader(rd, limit+1), min(max(hint, 512), limit+1))
+	h.m.bytes.WithLabelValues(ep).Add(float64(len(body)))
 	if err != nil {
 		return nil, h.bodyErr(err, ep, rd != io.Reader(src), "reading body")
 	}
-	if n > limit {
+	if int64(len(body)) > limit {
 		h.m.rejected.WithLabelValues(ep, "body_too_large").Inc()
 		return nil, &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes after decompression", limit)}
 	}
-	return buf.Bytes(), nil
+	return body, nil
+}
+
+// readAll reads r to its end into a buffer of capacity hint, grown only
+// when the body is larger.
+func readAll(r io.Reader, hint int64) ([]byte, error) {
+	b := make([]byte, 0, hint)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return b, nil
+			}
+			return b, err
+		}
+	}
 }
 
 func (h *Handler) bodyErr(err error, ep string, gzipped bool, doing string) error {
@@ -309,11 +326,20 @@ func retryAfter(w http.ResponseWriter, err error) {
 	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 }
 
-func writeJSON(w http.ResponseWriter, status int, body []byte) {
+// writeJSON answers status with the concatenation of parts as the body.
+func writeJSON(w http.ResponseWriter, status int, parts ...[]byte) {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(n))
 	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	for _, p := range parts {
+		if _, err := w.Write(p); err != nil {
+			return // the client is gone
+		}
+	}
 }
 
 // statusWriter remembers the status code written.
