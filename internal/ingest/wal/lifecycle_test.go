@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vigilsec/vigil/internal/ingest"
 )
@@ -410,4 +411,44 @@ func TestKill9(t *testing.T) {
 		}
 		t.Logf("run %d: %d acknowledged, %d on disk, %d bytes cut at recovery", run, len(lines), len(all), w.Recovered().TruncatedBytes)
 	}
+}
+
+func TestMetrics(t *testing.T) {
+	dir := t.TempDir()
+	reg := prometheus.NewRegistry()
+	w := openT(t, Options{Dir: dir, Registerer: reg})
+	appendN(t, w, 0, 5)
+	appendN(t, w, 5, 3)
+	tests := []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"appended records", testutil.ToFloat64(w.m.records), 8},
+		{"appended bytes", testutil.ToFloat64(w.m.bytes), float64(w.Backlog())},
+		{"backlog gauge", testutil.ToFloat64(w.m.backlog), float64(w.Backlog())},
+		{"fsync observations (one per call here)", fsyncCount(t, w), 2},
+		{"series registered", float64(testutil.CollectAndCount(reg)), 6},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	w.Close()
+	// Reopening on the same registry keeps counting on the same series.
+	w2 := openT(t, Options{Dir: dir, Registerer: reg})
+	appendN(t, w2, 8, 2)
+	if v := testutil.ToFloat64(w2.m.records); v != 10 {
+		t.Errorf("appended records after reopen = %v, want 10", v)
+	}
+}
+
+func fsyncCount(t *testing.T, w *WAL) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := w.m.fsync.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return float64(m.GetHistogram().GetSampleCount())
 }
