@@ -874,3 +874,38 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("defaults: %v", err)
 	}
 }
+
+func TestRehashAtLogin(t *testing.T) {
+	f := newFixture(t)
+	f.addUser("ana", RoleAnalyst)
+	l := f.login("ana", pw)
+	// The server now runs with stronger parameters: ana's next login re-hashes.
+	stronger := Params{Memory: 128, Time: 2, Threads: 1, SaltLen: 16, KeyLen: 32}
+	g, err := Open(Options{Dir: f.dir, Argon2: stronger, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	g.Routes(mux)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("POST", "/api/v1/login", strings.NewReader(`{"username":"ana","password":"`+pw+`"}`)))
+	if w.Code != 200 {
+		t.Fatalf("login: %d %s", w.Code, w.Body)
+	}
+	data, err := os.ReadFile(filepath.Join(f.dir, UsersFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "$argon2id$v=19$m=128,t=2,p=1$") {
+		t.Errorf("hash not upgraded:\n%s", data)
+	}
+	// The earlier session goes on, and the password still works.
+	if p, err := g.Authenticate(httptestRequestWithCookie(l.cookie.Value)); err != nil || p.Name != "ana" {
+		t.Errorf("earlier session: %+v %v", p, err)
+	}
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("POST", "/api/v1/login", strings.NewReader(`{"username":"ana","password":"`+pw+`"}`)))
+	if w.Code != 200 {
+		t.Errorf("second login: %d", w.Code)
+	}
+}

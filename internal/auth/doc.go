@@ -72,7 +72,8 @@
 //     (each re-reads the file before writing, inside one process changes are
 //     serialised; there is no cross-process lock).
 //   - A login against a user whose hash was made with other argon2 parameters
-//     than the dummy's takes a different time, which tells that the user
-//     exists; hashes are not re-computed with new parameters at login.
+//     than the configured ones takes a different time from an unknown user's,
+//     which tells that the user exists; such a hash is re-computed with the
+//     configured parameters at the user's next successful login.
 //   - Rotating session.key (deleting it) ends every session.
 package auth

@@ -127,15 +127,13 @@ func unsafeMethod(m string) bool {
 	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
 }
 
-var crossOrigin = http.NewCrossOriginProtection()
-
 // checkCSRF refuses an unsafe session request without the session's CSRF
 // token, or sent cross-site (Sec-Fetch-Site, else Origin against Host).
 func (s *Service) checkCSRF(r *http.Request, a authn) *authError {
 	if !unsafeMethod(r.Method) {
 		return nil
 	}
-	if err := crossOrigin.Check(r); err != nil {
+	if err := s.crossOrigin.Check(r); err != nil {
 		return &authError{status: http.StatusForbidden, code: CodeCSRF, reason: "cross_origin", msg: "cross-origin request refused"}
 	}
 	key, err := s.sessionKey()
@@ -244,7 +242,7 @@ type loginRequest struct {
 }
 
 func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if err := crossOrigin.Check(r); err != nil {
+	if err := s.crossOrigin.Check(r); err != nil {
 		s.refuse(w, r, &authError{status: http.StatusForbidden, code: CodeCSRF, reason: "cross_origin", msg: "cross-origin request refused"})
 		return
 	}
@@ -329,10 +327,38 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Name: SessionCookie, Value: cookie, Path: "/", Expires: exp, MaxAge: int(s.opts.SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || s.opts.SecureCookies,
 	})
+	if h.Params != s.opts.Argon2 {
+		s.rehash(ctx, rec, req.Password)
+	}
 	s.logins.WithLabelValues("success").Inc()
 	s.log.InfoContext(ctx, "login", "user", rec.Name, "role", rec.Role, "client", ipKey)
 	s.audit(ctx, rec.Name, "auth.login", "user:"+rec.Name, map[string]string{"client": ipKey})
 	writeJSON(w, http.StatusOK, sessionInfo{User: rec.Name, Role: rec.Role, CSRFToken: csrfToken(key, sid)})
+}
+
+// rehash replaces a user's password hash made with other argon2 parameters
+// than the configured ones, at a successful login (the only time the password
+// is known). The user's sessions go on. A failure is logged; the login stands.
+func (s *Service) rehash(ctx context.Context, rec userRecord, password string) {
+	var phc string
+	var herr error
+	if err := s.withHashSlot(ctx, func() { phc, herr = hashPassword(password, s.opts.Argon2) }); err != nil || herr != nil {
+		s.log.WarnContext(ctx, "re-hashing a password with the configured parameters", "user", rec.Name, "err", errors.Join(err, herr))
+		return
+	}
+	err := s.update(func(f *usersFile) error {
+		for i := range f.Users {
+			if f.Users[i].Name == rec.Name && f.Users[i].PasswordHash == rec.PasswordHash {
+				f.Users[i].PasswordHash = phc
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "re-hashing a password with the configured parameters", "user", rec.Name, "err", err)
+		return
+	}
+	s.log.InfoContext(ctx, "password re-hashed with the configured argon2 parameters", "user", rec.Name)
 }
 
 // safeName is a username fit for logs and the audit log: invalid ones (which

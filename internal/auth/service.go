@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -107,6 +108,8 @@ type Service struct {
 	usrLimit *limiter
 	hashSem  chan struct{} // bounds concurrent argon2 work (memory)
 
+	crossOrigin *http.CrossOriginProtection
+
 	logins   *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 }
@@ -129,6 +132,8 @@ func Open(opts Options) (*Service, error) {
 		ipLimit:  newLimiter(LoginFailures, LoginWindow, maxLimiterKeys),
 		usrLimit: newLimiter(LoginFailures, LoginWindow, maxLimiterKeys),
 		hashSem:  make(chan struct{}, max(2, runtime.GOMAXPROCS(0))),
+
+		crossOrigin: http.NewCrossOriginProtection(),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_auth_logins_total", Help: "Console logins by result (success, failure, rate_limited).",
 		}, []string{"result"}),
