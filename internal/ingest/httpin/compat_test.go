@@ -159,7 +159,7 @@ func TestShipperStartup(t *testing.T) {
 			{"GET", "/"}, {"GET", "/_license"}, {"GET", "/_xpack"}, {"GET", "/_index_template/ecs-logstash"}, {"PUT", "/_index_template/ecs-logstash"},
 			{"HEAD", "/_ilm/policy/logstash-policy"},
 		},
-		"vector": {{"GET", "/"}, {"GET", "/_cluster/health"}},
+		"vector":        {{"GET", "/"}, {"GET", "/_cluster/health"}},
 		"fluent-bit es": {{"GET", "/"}},
 	}
 	e := newEnv(t, nil)

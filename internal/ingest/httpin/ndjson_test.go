@@ -164,8 +164,8 @@ func TestOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"nothing", Options{}, "Appender is required"},
-		{"no tokens", Options{Appender: &fakeAppender{}}, "Tokens is required"},
+		{"nothing", Options{}, "an Appender is required"},
+		{"no tokens", Options{Appender: &fakeAppender{}}, "TokenChecker (Tokens) is required"},
 		{"negative", Options{Appender: &fakeAppender{}, Tokens: fakeTokens{}, MaxBody: -1}, "MaxBody -1 is negative"},
 		{"record over body", Options{Appender: &fakeAppender{}, Tokens: fakeTokens{}, MaxBody: 10, MaxRecord: 11}, "MaxRecord 11 is larger"},
 	}
