@@ -47,8 +47,10 @@
 // (removed if even its header is torn); the bytes cut are logged, counted in
 // vigil_wal_recovered_truncated_bytes_total and returned by Recovered. Only
 // records never acknowledged are cut. Damage in any other segment, or a gap
-// between segments, makes Open fail with the file and offset: that is not a
-// crash, and the operator must decide.
+// between segments, makes Open fail with the file and offset (that is not a
+// crash, and the operator must decide), unless all it touches is committed:
+// a crash during retention may bring back some removed segments and not
+// others, and those are removed again.
 //
 // # Consumption and retention
 //

@@ -107,10 +107,20 @@ func (w *WAL) recover() error {
 		if err != nil {
 			return err
 		}
-		if res.cut != nil {
-			if !isLast {
+		if res.cut != nil && !isLast {
+			if firsts[i+1]-1 > committed {
 				return fmt.Errorf("segment %s is damaged and is not the last one (a crash tears only the last): %w", path, res.cut)
 			}
+			// Its records are all committed (retention was removing it):
+			// nothing is lost.
+			w.log.Warn("wal recovery removes a damaged, wholly committed segment", "path", path, "err", res.cut)
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("removing a damaged committed segment: %w", err)
+			}
+			w.rec.RemovedFiles++
+			continue
+		}
+		if res.cut != nil {
 			cut := res.size - res.end
 			w.rec.TruncatedBytes += cut
 			w.m.truncated.Add(float64(cut))
@@ -126,7 +136,10 @@ func (w *WAL) recover() error {
 				return err
 			}
 		}
-		if expect != 0 && first != expect {
+		// A gap is harmless when all it misses is committed: retention
+		// removes segments oldest first, but a crash may bring back some of
+		// the removed ones and not others.
+		if expect != 0 && first != expect && (first < expect || first-1 > committed) {
 			return fmt.Errorf("segment %s starts at seq %d but the previous segment ended at %d", path, first, expect-1)
 		}
 		expect = res.last + 1

@@ -359,6 +359,16 @@ func TestRecoveryEdgeCases(t *testing.T) {
 			segmentName(1): append(appendFrames(appendHeader(nil, 1), 1, []ingest.Record{{Data: []byte("a")}}), 1, 2, 3),
 			segmentName(2): appendFrames(appendHeader(nil, 2), 2, []ingest.Record{{Data: []byte("b")}}),
 		}, 0, "is damaged and is not the last one"},
+		{"gap of committed records (retention cut short)", map[string][]byte{
+			segmentName(1): appendFrames(appendHeader(nil, 1), 1, []ingest.Record{{Data: []byte("a")}}),
+			segmentName(3): appendFrames(appendHeader(nil, 3), 3, []ingest.Record{{Data: []byte("c")}}),
+			checkpointName: checkpointBytes(2),
+		}, 3, ""},
+		{"damaged committed segment", map[string][]byte{
+			segmentName(1): append(appendFrames(appendHeader(nil, 1), 1, []ingest.Record{{Data: []byte("a")}}), 1, 2, 3),
+			segmentName(2): appendFrames(appendHeader(nil, 2), 2, []ingest.Record{{Data: []byte("b")}}),
+			checkpointName: checkpointBytes(1),
+		}, 2, ""},
 		{"bad checkpoint", map[string][]byte{checkpointName: []byte("nonsense")}, 0, "not a valid checkpoint"},
 	}
 	for _, tc := range tests {
@@ -392,4 +402,20 @@ func TestRecoveryEdgeCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+func checkpointBytes(seq uint64) []byte {
+	dir, err := os.MkdirTemp("", "cp")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := writeCheckpoint(dir, seq, false); err != nil {
+		panic(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, checkpointName))
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
