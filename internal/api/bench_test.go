@@ -27,7 +27,7 @@ func BenchmarkListIncidents(b *testing.B) {
 		at := t0.Add(time.Duration(i) * time.Minute)
 		inc := correlate.Incident{ID: fmt.Sprintf("inc-%05d", i), Title: "Encoded PowerShell then LSASS access", Status: correlate.StatusOpen,
 			Severity: detect.Severity(i % 5), Risk: float64(i%997) / 10, FirstSeen: at, LastSeen: at.Add(time.Minute), Tactics: []string{"execution"},
-			Entities: []detect.Entity{{Kind: "user", Value: fmt.Sprintf("u%d", i%300)}, {Kind: "host", Value: fmt.Sprintf("h%d", i%50)}},
+			Entities:    []detect.Entity{{Kind: "user", Value: fmt.Sprintf("u%d", i%300)}, {Kind: "host", Value: fmt.Sprintf("h%d", i%50)}},
 			EntityCount: 2, SignalIDs: []string{fmt.Sprintf("s-%d-1", i), fmt.Sprintf("s-%d-2", i)}, SignalCount: 2, Version: 1}
 		if err := st.UpsertIncident(ctx, inc); err != nil {
 			b.Fatal(err)

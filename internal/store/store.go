@@ -266,10 +266,10 @@ type IncidentQuery struct {
 	// Text selects incidents whose title, summary or one of whose entity values
 	// contains it, ignoring ASCII case (taken literally: no wildcards). At most
 	// MaxQueryText bytes; empty means any.
-	Text string
-	Sort        IncidentSort
-	Limit       int
-	Cursor      string
+	Text   string
+	Sort   IncidentSort
+	Limit  int
+	Cursor string
 }
 
 // MaxQueryText bounds IncidentQuery.Text; MaxAssignee bounds an assignee's name.
