@@ -126,4 +126,4 @@ func BenchmarkRead(b *testing.B) {
 	b.ReportMetric(float64(b.N*benchBatch)/time.Since(start).Seconds(), "records/s")
 }
 
-var benchCommitEvery = 50000 * time.Millisecond
+var benchCommitEvery = 50 * time.Millisecond

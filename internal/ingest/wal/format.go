@@ -137,6 +137,21 @@ type decoder struct {
 	prevSrc string
 	prevFmt string
 	head    [frameHead]byte
+	arena   []byte // bodies are carved from it: one allocation for many records
+}
+
+// alloc returns n bytes for a frame body. Entries keep pointing into the
+// arena, so it is never reused, only replaced when full.
+func (d *decoder) alloc(n int) []byte {
+	if cap(d.arena)-len(d.arena) < n {
+		if n >= 64<<10 {
+			return make([]byte, n)
+		}
+		d.arena = make([]byte, 0, 256<<10)
+	}
+	l := len(d.arena)
+	d.arena = d.arena[:l+n]
+	return d.arena[l : l+n : l+n]
 }
 
 func newDecoder(r *bufio.Reader, remain int64, next uint64) *decoder {
@@ -165,7 +180,7 @@ func (d *decoder) decode() (Entry, int64, error) {
 	if n > d.remain-frameHead {
 		return Entry{}, 0, fmt.Errorf("%w: body length %d, only %d bytes left", errTorn, n, d.remain-frameHead)
 	}
-	body := make([]byte, n)
+	body := d.alloc(int(n))
 	if _, err := io.ReadFull(d.r, body); err != nil {
 		return Entry{}, 0, readErr(err, "reading frame body")
 	}

@@ -127,10 +127,10 @@ type WAL struct {
 	mu        sync.Mutex
 	closed    bool
 	failed    error
-	next      uint64 // next seq to assign
-	durable   uint64 // last durable seq
-	pend      []byte // frames assigned but not yet written
-	spare     []byte
+	next      uint64        // next seq to assign
+	durable   uint64        // last durable seq
+	pend      []byte        // frames assigned but not yet written
+	free      [][]byte      // buffers for pend
 	flushing  bool          // a leader is writing
 	flushed   chan struct{} // closed (and replaced) after each flush and at Close
 	segs      []*segment    // oldest first; the last one is the active one
@@ -220,9 +220,9 @@ func (w *WAL) Append(ctx context.Context, recs []ingest.Record) error {
 		w.m.overload.Inc()
 		return &ingest.OverloadError{RetryAfter: time.Second, Backlog: backlog}
 	}
-	if len(w.pend) == 0 {
-		w.pend = w.spare[:0]
-		w.spare = nil
+	if w.pend == nil && len(w.free) > 0 {
+		w.pend = w.free[len(w.free)-1]
+		w.free = w.free[:len(w.free)-1]
 	}
 	w.pend = appendFrames(w.pend, w.next, recs)
 	w.next += uint64(len(recs))
@@ -310,8 +310,10 @@ func (w *WAL) flushLocked() {
 		w.m.bytes.Add(float64(len(buf)))
 		w.m.fsync.Observe(elapsed.Seconds())
 	}
-	if int64(cap(buf)) <= 4*w.opts.SegmentBytes && cap(buf) <= 64<<20 {
-		w.spare = buf[:0]
+	// Two buffers take turns (one written, one filled); keep them unless a
+	// burst made them huge.
+	if len(w.free) < 2 && cap(buf) <= 64<<20 {
+		w.free = append(w.free, buf[:0])
 	}
 	close(w.flushed)
 	w.flushed = make(chan struct{})
