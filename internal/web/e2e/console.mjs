@@ -21,6 +21,77 @@ const artifacts = process.env.VIGIL_E2E_ARTIFACTS || mkdtempSync(join(tmpdir(), 
 mkdirSync(artifacts, { recursive: true });
 
 const problems = [];
+
+// scale (VIGIL_E2E_SCALE=1): a queue of thousands: time the first page, twenty
+// "load more" and j through the loaded rows; prints the figures as JSON.
+async function scale(page) {
+  const rows = page.locator('#queue tbody tr');
+  const t0 = Date.now();
+  await page.goto(page.url().replace(/#.*$/, '') + '#/search');
+  await page.goto(page.url().replace(/#.*$/, '') + '#/incidents');
+  await rows.first().waitFor();
+  const firstPage = Date.now() - t0;
+  const loads = [];
+  for (let i = 0; i < 20; i++) {
+    const before = await rows.count();
+    const t = Date.now();
+    await page.click('#load-more');
+    await page.waitForFunction((n) => document.querySelectorAll('#queue tbody tr').length > n, before);
+    loads.push(Date.now() - t);
+  }
+  const loaded = await rows.count();
+  const tj = Date.now();
+  const presses = Math.min(500, loaded - 1);
+  for (let i = 0; i < presses; i++) await page.keyboard.press('j');
+  await page.waitForFunction((i) => document.querySelectorAll('#queue tbody tr')[i]?.getAttribute('aria-selected') === 'true', presses);
+  const jMs = (Date.now() - tj) / presses;
+  // In-page: the handler's cost of j (selection + scrollIntoView, layout included), without the driver's round trip.
+  const jInPage = await page.evaluate(() => {
+    const t = performance.now();
+    for (let i = 0; i < 200; i++) document.dispatchEvent(new KeyboardEvent('keydown', { key: 'k', bubbles: true }));
+    document.body.getBoundingClientRect();
+    return (performance.now() - t) / 200;
+  });
+  // The API alone: one page far down the queue.
+  const apiMs = await page.evaluate(async () => {
+    let cursor = '';
+    for (let i = 0; i < 20; i++) {
+      const r = await (await fetch(`/api/v1/incidents?sort=risk&limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)).json();
+      cursor = r.next;
+    }
+    const out = [];
+    for (let i = 0; i < 8; i++) {
+      const t = performance.now();
+      const r = await (await fetch(`/api/v1/incidents?sort=risk&limit=50&cursor=${encodeURIComponent(cursor)}`)).json();
+      cursor = r.next;
+      out.push(Math.round(performance.now() - t));
+    }
+    return out;
+  });
+  // In-page: "load more" from the click to the 50 new rows in the table (fetch + render + layout).
+  const moreInPage = await page.evaluate(async () => {
+    const times = [];
+    for (let i = 0; i < 5; i++) {
+      const tbody = document.querySelector('#queue tbody');
+      const before = tbody.children.length;
+      const t = performance.now();
+      const done = new Promise((resolve) => {
+        const mo = new MutationObserver(() => { if (tbody.children.length > before) { mo.disconnect(); resolve(); } });
+        mo.observe(tbody, { childList: true });
+      });
+      document.getElementById('load-more').click();
+      await done;
+      document.body.getBoundingClientRect();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return times[2];
+  });
+  const heap = await page.evaluate(() => (performance.memory ? Math.round(performance.memory.usedJSHeapSize / 1e6) : -1));
+  loads.sort((a, b) => a - b);
+  console.log(JSON.stringify({ scale: { first_page_ms: firstPage, load_more_median_ms: loads[10], load_more_max_ms: loads[19], rows_loaded: loaded, j_ms_per_press: Number(jMs.toFixed(2)), j_in_page_ms: Number(jInPage.toFixed(2)), api_pages_21_28_ms: apiMs, load_more_in_page_median_ms: Math.round(moreInPage), rows_after: await rows.count(), render_page_ms: await page.evaluate(() => { const d = performance.getEntriesByName('vigil:queue-page').map((e) => e.duration).sort((a, b) => a - b); return { median: Number(d[d.length >> 1].toFixed(1)), max: Number(d[d.length - 1].toFixed(1)), pages: d.length }; }), js_heap_mb: heap } }));
+  step(`scale: ${loaded} rows loaded`);
+}
 const steps = [];
 function step(msg) { steps.push(msg); console.log(`ok - ${msg}`); }
 function check(cond, msg) { if (!cond) throw new Error(`check failed: ${msg}`); }
@@ -59,6 +130,12 @@ try {
   await page.locator('#queue tbody tr').first().waitFor();
   check((await page.textContent('#whoami')).includes(user), 'the top bar names the user');
   step('logged in; the queue is shown');
+
+  if (process.env.VIGIL_E2E_SCALE === '1') {
+    await scale(page);
+    check(problems.length === 0, `no page errors:\n  ${problems.join('\n  ')}`);
+    throw Object.assign(new Error('done'), { done: true });
+  }
 
   // 2. The queue: riskiest first, the first row selected; j/k move the selection.
   const rows = page.locator('#queue tbody tr');
@@ -176,6 +253,9 @@ try {
 
   check(problems.length === 0, `no page errors:\n  ${problems.join('\n  ')}`);
 } catch (err) {
+  if (err.done) {
+    // the scale scenario ends here
+  } else {
   failed = true;
   console.error(`not ok - ${err.message}`);
   if (problems.length) console.error(`page problems:\n  ${problems.join('\n  ')}`);
@@ -183,6 +263,7 @@ try {
     const pages = browser.contexts().flatMap((c) => c.pages());
     if (pages[0]) await pages[0].screenshot({ path: join(artifacts, 'failure.png') });
   } catch { /* best effort */ }
+  }
 } finally {
   await browser.close();
 }
