@@ -147,7 +147,7 @@ func (d *decoder) alloc(n int) []byte {
 		if n >= 64<<10 {
 			return make([]byte, n)
 		}
-		d.arena = make([]byte, 0, 256<<10)
+		d.arena = make([]byte, 0, max(n, int(min(256<<10, d.remain))))
 	}
 	l := len(d.arena)
 	d.arena = d.arena[:l+n]
