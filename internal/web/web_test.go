@@ -169,3 +169,41 @@ func TestCSPCompatible(t *testing.T) {
 		t.Errorf("checked %d files, want the whole console", files)
 	}
 }
+
+// FuzzHandler: any request path answers 200 with an embedded file (index.html
+// for paths without an extension), or 404; never a panic, never another body.
+func FuzzHandler(f *testing.F) {
+	for _, p := range []string{"/", "/app.js", "/../app.js", "/api/v1/x", "/a/b.css", "//x", "/%2e%2e/app.js", "/index.html/", "/\x00"} {
+		f.Add(p)
+	}
+	h := Handler()
+	bodies := map[string]bool{}
+	if err := fs.WalkDir(staticFS, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(p)
+		bodies[string(b)] = true
+		return err
+	}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		req, err := http.NewRequest(http.MethodGet, "http://vigil.test/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Path = p
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case http.StatusOK:
+			if !bodies[rec.Body.String()] {
+				t.Fatalf("path %q answered a body that is no embedded file", p)
+			}
+		case http.StatusNotFound:
+		default:
+			t.Fatalf("path %q: status %d", p, rec.Code)
+		}
+	})
+}

@@ -43,7 +43,7 @@ async function scale(page) {
   const tj = Date.now();
   const presses = Math.min(500, loaded - 1);
   for (let i = 0; i < presses; i++) await page.keyboard.press('j');
-  await page.waitForFunction((i) => document.querySelectorAll('#queue tbody tr')[i]?.getAttribute('aria-selected') === 'true', presses);
+  await page.waitForFunction((i) => document.querySelectorAll('#queue tbody tr')[i]?.getAttribute('aria-current') === 'true', presses);
   const jMs = (Date.now() - tj) / presses;
   // In-page: the handler's cost of j (selection + scrollIntoView, layout included), without the driver's round trip.
   const jInPage = await page.evaluate(() => {
@@ -143,13 +143,13 @@ try {
   check(n > 0, 'the queue has incidents');
   const risks = await page.$$eval('#queue tbody tr .riskval', (els) => els.map((e) => Number(e.textContent)));
   for (let i = 1; i < risks.length; i++) check(risks[i - 1] >= risks[i], `queue sorted by risk (${risks.join(',')})`);
-  check(await rows.nth(0).getAttribute('aria-selected') === 'true', 'first row selected');
+  check(await rows.nth(0).getAttribute('aria-current') === 'true', 'first row selected');
   await shot('02-queue');
   if (n > 1) {
     await page.keyboard.press('j');
-    check(await rows.nth(1).getAttribute('aria-selected') === 'true', 'j selects the next incident');
+    check(await rows.nth(1).getAttribute('aria-current') === 'true', 'j selects the next incident');
     await page.keyboard.press('k');
-    check(await rows.nth(0).getAttribute('aria-selected') === 'true', 'k selects the previous incident');
+    check(await rows.nth(0).getAttribute('aria-current') === 'true', 'k selects the previous incident');
     step('j/k move the selection in the queue');
   }
   const topId = await rows.nth(0).getAttribute('data-id');

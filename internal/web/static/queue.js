@@ -63,7 +63,7 @@ export function queueView(query) {
     const sv = inc.suggested_verdict;
     const svp = sv ? (sv.probability ?? sv.confidence) : undefined;
     const href = `#/incidents/${encodeURIComponent(inc.id)}`;
-    const tr = h('tr', { dataset: { id: inc.id, index: String(i) }, 'aria-selected': 'false' },
+    const tr = h('tr', { dataset: { id: inc.id, index: String(i) }, 'aria-current': 'false' },
       h('td.nowrap', null, riskBar(inc.risk)),
       h('td', null, sevTag(inc.severity)),
       h('td.title', null, h('a', { href }, inc.title || inc.id),
@@ -86,11 +86,11 @@ export function queueView(query) {
     if (i < 0 || i >= rows.length) return;
     if (selected >= 0 && rows[selected]) {
       rows[selected].classList.remove('selected');
-      rows[selected].setAttribute('aria-selected', 'false');
+      rows[selected].setAttribute('aria-current', 'false');
     }
     selected = i;
     rows[i].classList.add('selected');
-    rows[i].setAttribute('aria-selected', 'true');
+    rows[i].setAttribute('aria-current', 'true');
     lastSelectedId = items[i].id;
     if (scroll) rows[i].scrollIntoView({ block: 'nearest' });
   }
