@@ -1826,13 +1826,56 @@ func (d *Detector) Flush(emit func(detect.Signal)) {
 	if d.corr == nil {
 		return
 	}
-	stamp := func(s detect.Signal) {
+	stamp := d.stamper(emit)
+	d.release(math.MaxInt64, stamp)
+	d.corr.Flush(stamp)
+}
+
+// Release is the streaming form of Flush for an Ordered detector: the deferred
+// hits at or before upTo (event time, Unix nanoseconds: a stream's watermark)
+// go to the correlations in event-time order, the later ones wait for a later
+// call, and the correlations keep their state (their windows close as event
+// time passes, by CorrelationOptions.Lateness).
+func (d *Detector) Release(upTo int64, emit func(detect.Signal)) {
+	if d.corr == nil {
+		return
+	}
+	d.release(upTo, d.stamper(emit))
+}
+
+// SkipThrough makes Release drop the hits at or before t (event time, Unix
+// nanoseconds): a stream restored from a checkpoint whose correlation state
+// already counted them replays them from its log.
+func (d *Detector) SkipThrough(t int64) { d.skipThrough = t }
+
+// Held returns how many hits wait for Release and the smallest origin offset
+// among their events (ok false when none).
+func (d *Detector) Held() (n int, minOffset int64, ok bool) {
+	d.deferMu.Lock()
+	defer d.deferMu.Unlock()
+	if len(d.deferred) == 0 {
+		return 0, 0, false
+	}
+	minOffset = d.deferred[0].e.Origin.Offset
+	for _, h := range d.deferred {
+		minOffset = min(minOffset, h.e.Origin.Offset)
+	}
+	return len(d.deferred), minOffset, true
+}
+
+// stamper stamps correlation signals with the detector's id and version and
+// their ids, as detect.Engine stamps those of Detect.
+func (d *Detector) stamper(emit func(detect.Signal)) func(detect.Signal) {
+	return func(s detect.Signal) {
 		s.DetectorID, s.DetectorVersion = DetectorID, d.version
 		if s.ID == "" {
 			s.ID = detect.SignalID(s.DetectorID, s.RuleID, s.Evidence)
 		}
 		emit(s)
 	}
+}
+
+func (d *Detector) release(upTo int64, stamp func(detect.Signal)) {
 	d.deferMu.Lock()
 	hits := d.deferred
 	d.deferred = nil
@@ -1852,11 +1895,19 @@ func (d *Detector) Flush(emit func(detect.Signal)) {
 		}
 		return strings.Compare(RuleRef(a.rule), RuleRef(b.rule))
 	})
-	for i := range hits {
-		d.corr.observe(&Hit{Rule: hits[i].rule}, hits[i].e, stamp)
-		hits[i].e = nil
+	n := 0
+	for n < len(hits) && hits[n].e.Timestamp.UnixNano() <= upTo {
+		if d.skipThrough == 0 || hits[n].e.Timestamp.UnixNano() > d.skipThrough {
+			d.corr.observe(&Hit{Rule: hits[n].rule}, hits[n].e, stamp)
+		}
+		hits[n].e = nil
+		n++
 	}
-	d.corr.Flush(stamp)
+	if rest := hits[n:]; len(rest) > 0 {
+		d.deferMu.Lock()
+		d.deferred = append(slices.Clone(rest), d.deferred...)
+		d.deferMu.Unlock()
+	}
 }
 
 // Ordered makes d run its correlations in event-time order, whatever order the

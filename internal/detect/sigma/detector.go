@@ -30,6 +30,8 @@ type Detector struct {
 	ordered  bool
 	deferMu  sync.Mutex
 	deferred []deferredHit
+	// skipThrough: Release drops hits at or before this event time (SkipThrough)
+	skipThrough int64
 }
 
 // deferredHit is a rule hit kept for the correlations until Flush.

@@ -1,0 +1,817 @@
+// Package stream runs Vigil's detection stages over a durable log of raw
+// records, continuously: decode, per-event detectors (Sigma, IOC, the IP→host
+// bindings), the behavioral models behind a bounded out-of-order window, the
+// correlator, and the store. It is what `vigil serve` runs between its sources
+// (which append to the write-ahead log) and its API (which reads the store); the
+// stages are the ones `vigil hunt` runs over files.
+//
+// # Event time and the watermark
+//
+// Detection runs on event time. The watermark is the latest event time seen,
+// less the out-of-order tolerance (Options.Lateness): behavioral observations
+// and signals wait until the watermark passes them, then go to the models and
+// the correlator in event-time order. A record later than the tolerance is
+// still processed, as if it happened at the watermark. Per-event detectors
+// (Sigma rules, IOC matches) signal at once: their latency is the processing
+// time, not the tolerance. When no record arrives for Options.IdleRelease
+// (wall clock), everything held is released, so a quiet stream does not hold
+// its last signals back.
+//
+// # At least once, no duplicates
+//
+// The log is read from a position; a record's work is durable once its signals,
+// evidence and incidents are in the store. Every Options.CheckpointEvery the
+// processor writes one checkpoint to the store: the position read up to, the
+// position to replay from (the oldest record whose observations or signals are
+// still held), the watermark, the held signals, the correlator's and the
+// behavioral models' state. After a crash it restores the checkpoint and replays
+// the log from the replay position: signals are stored idempotently by id
+// (their ids derive from their evidence, whose ids derive from the record's log
+// position), observations the restored models already learned are left out,
+// and signals the restored correlator already took are not given to it again;
+// so a replay creates no duplicate signal or incident.
+package stream
+
+import (
+	"bytes"
+	"cmp"
+	"container/heap"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/decode"
+	"github.com/vigilsec/vigil/internal/decode/formats"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/detect/behavior"
+	"github.com/vigilsec/vigil/internal/detect/sigma"
+	"github.com/vigilsec/vigil/internal/event"
+	"github.com/vigilsec/vigil/internal/ingest"
+	"github.com/vigilsec/vigil/internal/store"
+)
+
+// Entry is one record of the log with its position (1-based, contiguous).
+type Entry struct {
+	Seq    uint64
+	Record ingest.Record
+}
+
+// Log is the durable log the processor reads (the write-ahead log).
+type Log interface {
+	// Read returns entries from position from on, at most max, waiting up to
+	// wait for the first; none when the wait ends.
+	Read(ctx context.Context, from uint64, max int, wait time.Duration) ([]Entry, error)
+	// Commit says every record at or before seq is handled: the log may drop it.
+	Commit(seq uint64) error
+}
+
+// CheckpointID names the processor's checkpoint in the store's model states.
+const CheckpointID = "stream.checkpoint"
+
+// Options configures a Processor.
+type Options struct {
+	Log      Log               // required
+	Registry *formats.Registry // required: the decoders
+	Detect   *detect.Engine    // required: per-event detectors, including the behavioral collector
+	Behavior *behavior.Engine  // optional: the behavioral models (their Collector must be in Detect)
+	// Sigma is the Sigma detector in Detect when it has correlations: it must be
+	// Ordered; its correlations then see hits in event-time order at the
+	// watermark, and their state is checkpointed.
+	Sigma      *sigma.Detector
+	Correlator *correlate.Correlator // required
+	Store      store.Store           // required
+	// Suppressed reports whether analysts' verdicts suppress a signal (nil:
+	// none). Suppressed signals are stored but not correlated.
+	Suppressed func(*detect.Signal) bool
+	// OnIncidents receives the incidents each step created or changed, after
+	// they are stored (escalation).
+	OnIncidents func(ctx context.Context, updated []correlate.Incident)
+	// BeforeStep runs in the processor's goroutine before each step: the place
+	// to apply what must not race with the models (analysts' "this is normal").
+	BeforeStep func(ctx context.Context)
+
+	Lateness        time.Duration // out-of-order tolerance, default 10 s of event time
+	IdleRelease     time.Duration // release everything held after this long (wall clock) without records, default 2 s
+	MaxSkew         time.Duration // an event time more than this past the watermark counts only up to it, default 1 h
+	MaxBatch        int           // records per step, default 4096
+	Wait            time.Duration // how long a step waits for records, default 10 ms
+	CheckpointEvery time.Duration // wall clock, default 10 s
+	ExpireEvery     time.Duration // event time between correlator expiries, default 1 min
+	Workers         int           // decode and detect workers, default GOMAXPROCS
+	Limits          decode.Limits
+
+	Now        func() time.Time // wall clock, for latency, idleness and checkpoints
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+func (o *Options) withDefaults() error {
+	if o.Log == nil || o.Registry == nil || o.Detect == nil || o.Correlator == nil || o.Store == nil {
+		return errors.New("stream: Log, Registry, Detect, Correlator and Store are required")
+	}
+	if o.Lateness <= 0 {
+		o.Lateness = 10 * time.Second
+	}
+	if o.IdleRelease <= 0 {
+		o.IdleRelease = 2 * time.Second
+	}
+	if o.MaxSkew <= 0 {
+		o.MaxSkew = time.Hour
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 4096
+	}
+	if o.Wait <= 0 {
+		o.Wait = 10 * time.Millisecond
+	}
+	if o.CheckpointEvery <= 0 {
+		o.CheckpointEvery = 10 * time.Second
+	}
+	if o.ExpireEvery <= 0 {
+		o.ExpireEvery = time.Minute
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Limits.MaxLine <= 0 {
+		o.Limits.MaxLine = decode.DefaultMaxLine
+	}
+	if o.Limits.MaxRecord <= 0 {
+		o.Limits.MaxRecord = decode.DefaultMaxRecord
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Processor runs the stages over the log. Build it with New; Run drives it.
+type Processor struct {
+	opts Options
+	log  *slog.Logger
+	m    metrics
+
+	next      uint64 // next position to read
+	readTo    uint64 // last position read
+	replayTo  uint64 // positions at or before it are a replay after a restart
+	replayWM  int64  // the watermark of the restored checkpoint
+	maxSeen   int64  // latest event time seen
+	watermark int64
+	lastExp   int64
+	held      sigHeap
+	heldIDs   map[string]bool
+	lastRec   time.Time // wall clock of the last record read
+	lastCkpt  time.Time
+
+	// the wall-clock receipt of this step's records, by position from recvBase
+	recvBase uint64
+	recv     []time.Time
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats is what the processor did since it started.
+type Stats struct {
+	Records    int64     `json:"records"`
+	Events     int64     `json:"events"`
+	Rejected   int64     `json:"rejected"`
+	Unknown    int64     `json:"unknown_format"` // records no decoder recognised
+	Signals    int64     `json:"signals"`
+	Suppressed int64     `json:"suppressed"`
+	Incidents  int64     `json:"incidents_updated"`
+	Position   uint64    `json:"position"` // last log position read
+	Watermark  time.Time `json:"watermark"`
+	Held       int       `json:"held_signals"`
+}
+
+// New builds a processor. It restores the checkpoint in the store, if any:
+// the correlator's and the behavioral models' state, the held signals and the
+// position to replay the log from.
+func New(ctx context.Context, opts Options) (*Processor, error) {
+	if err := opts.withDefaults(); err != nil {
+		return nil, err
+	}
+	p := &Processor{opts: opts, log: opts.Logger.With("component", "stream"), next: 1, heldIDs: map[string]bool{}}
+	var err error
+	if p.m, err = newMetrics(opts.Registerer); err != nil {
+		return nil, err
+	}
+	if err := p.restore(ctx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Stats returns a copy of the processor's counters; safe from any goroutine.
+func (p *Processor) Stats() Stats {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	return p.stats
+}
+
+func (p *Processor) count(f func(*Stats)) {
+	p.statsMu.Lock()
+	f(&p.stats)
+	p.statsMu.Unlock()
+}
+
+// Run processes the log until ctx is done, then writes a final checkpoint.
+func (p *Processor) Run(ctx context.Context) error {
+	p.lastCkpt = p.opts.Now()
+	p.lastRec = p.opts.Now()
+	for {
+		if ctx.Err() != nil {
+			return p.checkpoint(context.WithoutCancel(ctx))
+		}
+		if err := p.Step(ctx); err != nil {
+			if ctx.Err() != nil {
+				return errors.Join(p.checkpoint(context.WithoutCancel(ctx)))
+			}
+			return err
+		}
+		if p.opts.Now().Sub(p.lastCkpt) >= p.opts.CheckpointEvery {
+			if err := p.checkpoint(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// Step reads one batch of records (waiting up to Options.Wait) and runs it
+// through every stage, storing what it produced.
+func (p *Processor) Step(ctx context.Context) error {
+	if p.opts.BeforeStep != nil {
+		p.opts.BeforeStep(ctx)
+	}
+	entries, err := p.opts.Log.Read(ctx, p.next, p.opts.MaxBatch, p.opts.Wait)
+	if err != nil {
+		return fmt.Errorf("reading the log at %d: %w", p.next, err)
+	}
+	now := p.opts.Now()
+	var signals []detect.Signal
+	var evidence []store.Evidence
+	p.recv = p.recv[:0]
+	if len(entries) > 0 {
+		p.lastRec = now
+		p.recvBase = entries[0].Seq
+		for i := range entries {
+			p.recv = append(p.recv, entries[i].Record.Received)
+		}
+		if signals, evidence, err = p.detect(ctx, entries); err != nil {
+			return err
+		}
+		last := entries[len(entries)-1].Seq
+		p.next, p.readTo = last+1, last
+		p.count(func(st *Stats) { st.Records += int64(len(entries)); st.Position = last })
+		p.m.records.Add(float64(len(entries)))
+	}
+	release := p.watermark
+	if len(entries) == 0 && now.Sub(p.lastRec) >= p.opts.IdleRelease {
+		release = p.maxSeen // a quiet stream: nothing later is coming soon
+	}
+	if p.opts.Sigma != nil {
+		p.opts.Sigma.Release(release, func(s detect.Signal) { signals = append(signals, s) })
+	}
+	if p.opts.Behavior != nil {
+		err := p.opts.Behavior.Release(ctx, release, func(s detect.Signal) { signals = append(signals, s) })
+		if err != nil {
+			return fmt.Errorf("running the behavioral models: %w", err)
+		}
+	}
+	if err := p.storeSignals(ctx, signals, evidence, now); err != nil {
+		return err
+	}
+	return p.correlate(ctx, release)
+}
+
+// detect decodes entries and runs the per-event detectors over them, on the
+// workers; it returns the signals in a deterministic order with the evidence
+// events they cite.
+func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signal, []store.Evidence, error) {
+	chunks := split(entries, p.opts.Workers)
+	results := make([]chunkResult, len(chunks))
+	var wg sync.WaitGroup
+	for i := range chunks {
+		wg.Go(func() { results[i] = p.runChunk(ctx, chunks[i]) })
+	}
+	wg.Wait()
+	var signals []detect.Signal
+	var evidence []store.Evidence
+	for i := range results {
+		r := &results[i]
+		if r.err != nil {
+			return nil, nil, r.err
+		}
+		signals = append(signals, r.signals...)
+		evidence = append(evidence, r.evidence...)
+		p.count(func(st *Stats) { st.Events += r.events; st.Rejected += r.rejected; st.Unknown += r.unknown })
+		p.m.events.Add(float64(r.events))
+		p.m.rejected.Add(float64(r.rejected + r.unknown))
+		if r.maxTime != 0 {
+			p.advance(r.maxTime)
+		}
+	}
+	return signals, evidence, nil
+}
+
+// advance moves the watermark with an event time, bounding jumps: an event
+// time far past the watermark (a clock gone wrong, a hostile record) counts
+// only up to MaxSkew beyond it.
+func (p *Processor) advance(t int64) {
+	if p.maxSeen != 0 && t > p.maxSeen+int64(p.opts.MaxSkew) {
+		t = p.maxSeen + int64(p.opts.MaxSkew)
+	}
+	if t > p.maxSeen {
+		p.maxSeen = t
+	}
+	if wm := p.maxSeen - int64(p.opts.Lateness); wm > p.watermark {
+		p.watermark = wm
+	}
+}
+
+type chunkResult struct {
+	signals  []detect.Signal
+	evidence []store.Evidence
+	events   int64
+	rejected int64
+	unknown  int64
+	maxTime  int64
+	err      error
+}
+
+// split cuts entries into at most n contiguous chunks of runs of one source,
+// format and context, so that a chunk decodes as one stream.
+func split(entries []Entry, n int) [][]Entry {
+	size := max(64, (len(entries)+n-1)/n)
+	var out [][]Entry
+	start := 0
+	for i := 1; i <= len(entries); i++ {
+		if i == len(entries) || i-start >= size || !sameStream(&entries[i-1].Record, &entries[i].Record) {
+			out = append(out, entries[start:i])
+			start = i
+		}
+	}
+	return out
+}
+
+func sameStream(a, b *ingest.Record) bool {
+	return a.Source == b.Source && a.Format == b.Format && bytes.Equal(a.Context, b.Context)
+}
+
+// OffsetBits is how many low bits of an event's Origin.Offset hold its byte
+// offset within its record; the bits above hold the record's log position, so
+// an event's id is the same however the log is batched when it is read.
+const OffsetBits = 20
+
+// SeqOf returns the log position an event's (or observation's) offset encodes.
+func SeqOf(offset int64) uint64 { return uint64(offset) >> OffsetBits }
+
+// runChunk decodes a chunk (runs of one stream) and runs the detectors.
+func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
+	var res chunkResult
+	first := &chunk[0].Record
+	// The stream's bytes: the context, then each record on its own line.
+	var buf bytes.Buffer
+	starts := make([]int64, len(chunk))
+	if len(first.Context) > 0 {
+		buf.Write(first.Context)
+		if first.Context[len(first.Context)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+	}
+	ctxLen := int64(buf.Len())
+	for i := range chunk {
+		starts[i] = int64(buf.Len())
+		buf.Write(chunk[i].Record.Data)
+		buf.WriteByte('\n')
+	}
+	format := first.Format
+	var f decode.Format
+	var err error
+	if format != "" {
+		f, err = p.opts.Registry.Get(format)
+	} else {
+		var d formats.Detection
+		head := buf.Bytes()[:min(buf.Len(), 64<<10)]
+		d, err = p.opts.Registry.Detect(head)
+		f = d.Format
+	}
+	if err != nil {
+		res.unknown = int64(len(chunk))
+		p.log.DebugContext(ctx, "records not decoded", "source", first.Source, "records", len(chunk), "err", err)
+		return res
+	}
+	sink := &eventSink{}
+	in := decode.Input{R: bytes.NewReader(buf.Bytes()), Source: first.Source, Limits: p.opts.Limits, ModTime: first.Received}
+	if derr := safeDecode(ctx, f.New(), in, sink); derr != nil {
+		p.log.WarnContext(ctx, "decoding records", "source", first.Source, "format", f.ID, "err", derr)
+	}
+	res.rejected = sink.rejected
+	// Events name their record's log position: ids do not depend on batching.
+	events := sink.events[:0]
+	for _, e := range sink.events {
+		off := e.Origin.Offset
+		if off < ctxLen {
+			continue // a header line the decoder turned into an event
+		}
+		i, found := slices.BinarySearch(starts, off)
+		if !found {
+			i--
+		}
+		within := min(off-starts[i], 1<<OffsetBits-1)
+		e.Origin.Source, e.Origin.Format = chunk[i].Record.Source, f.ID
+		e.Origin.Offset = int64(chunk[i].Seq)<<OffsetBits | within
+		e.Origin.Line = 0
+		if t := e.Timestamp.UnixNano(); !e.Timestamp.IsZero() && t > res.maxTime {
+			res.maxTime = t
+		}
+		events = append(events, e)
+	}
+	res.events = int64(len(events))
+	if len(events) == 0 {
+		return res
+	}
+	var byID map[string]*event.Event
+	err = p.opts.Detect.Process(ctx, events, func(s detect.Signal) {
+		if len(s.Evidence) > 0 && byID == nil {
+			byID = make(map[string]*event.Event, len(events))
+			for _, e := range events {
+				byID[e.ID()] = e
+			}
+		}
+		for _, ev := range s.Evidence {
+			if e, ok := byID[ev.EventID]; ok {
+				res.evidence = append(res.evidence, store.Evidence{
+					EventID: ev.EventID, Time: e.Timestamp, Source: e.Origin.Source, Format: e.Origin.Format, JSON: e.AppendJSON(nil),
+				})
+			}
+		}
+		res.signals = append(res.signals, s)
+	})
+	if err != nil {
+		res.err = fmt.Errorf("detecting: %w", err)
+	}
+	return res
+}
+
+// eventSink collects a decoder's events in slabs (stable pointers).
+type eventSink struct {
+	slab     []event.Event
+	events   []*event.Event
+	rejected int64
+}
+
+func (s *eventSink) Alloc() *event.Event {
+	if len(s.slab) == cap(s.slab) {
+		s.slab = make([]event.Event, 0, 256)
+	}
+	s.slab = s.slab[:len(s.slab)+1]
+	e := &s.slab[len(s.slab)-1]
+	e.Reset()
+	return e
+}
+
+func (s *eventSink) Emit(e *event.Event) { s.events = append(s.events, e) }
+
+func (s *eventSink) Reject(*decode.RecordError) { s.rejected++ }
+
+var errDecoderPanic = errors.New("decoder panicked")
+
+func safeDecode(ctx context.Context, d decode.Decoder, in decode.Input, sink decode.Sink) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errDecoderPanic, r)
+		}
+	}()
+	return d.Decode(ctx, in, sink)
+}
+
+// storeSignals stores signals and their evidence (idempotently) and holds the
+// ones to correlate until the watermark passes them.
+func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, evidence []store.Evidence, now time.Time) error {
+	if len(signals) == 0 {
+		return nil
+	}
+	if len(evidence) > 0 {
+		if err := p.opts.Store.PutEvidence(ctx, evidence); err != nil {
+			return fmt.Errorf("storing evidence: %w", err)
+		}
+	}
+	if err := p.opts.Store.PutSignals(ctx, signals); err != nil {
+		return fmt.Errorf("storing signals: %w", err)
+	}
+	var suppressed int64
+	for i := range signals {
+		s := &signals[i]
+		p.m.signals.WithLabelValues(s.DetectorID).Inc()
+		if rec := p.receivedOf(s); !rec.IsZero() {
+			p.m.latency.Observe(now.Sub(rec).Seconds())
+		}
+		if p.opts.Suppressed != nil && p.opts.Suppressed(s) {
+			suppressed++
+			continue
+		}
+		if p.replayed(s) || p.heldIDs[s.ID] {
+			continue
+		}
+		heap.Push(&p.held, *s)
+		p.heldIDs[s.ID] = true
+	}
+	p.count(func(st *Stats) { st.Signals += int64(len(signals)); st.Suppressed += suppressed })
+	return nil
+}
+
+// replayed reports whether s comes from records read before the restored
+// checkpoint and the restored correlator already took it: every record its
+// evidence cites was read before, and the watermark had passed it. (A signal
+// citing no record is given to the correlator, which ignores an exact
+// redelivery.)
+func (p *Processor) replayed(s *detect.Signal) bool {
+	if p.replayTo == 0 || len(s.Evidence) == 0 || s.Time.UnixNano() > p.replayWM {
+		return false
+	}
+	for _, ev := range s.Evidence {
+		if SeqOf(ev.Offset) > p.replayTo {
+			return false
+		}
+	}
+	return true
+}
+
+// receivedOf is when the newest record s's evidence cites was received, when
+// this step read it (zero otherwise: a behavioral signal released later, a
+// record read by an earlier step).
+func (p *Processor) receivedOf(s *detect.Signal) time.Time {
+	var newest time.Time
+	for _, ev := range s.Evidence {
+		seq := SeqOf(ev.Offset)
+		if seq < p.recvBase || seq >= p.recvBase+uint64(len(p.recv)) {
+			return time.Time{}
+		}
+		if r := p.recv[seq-p.recvBase]; r.After(newest) {
+			newest = r
+		}
+	}
+	return newest
+}
+
+// correlate gives the held signals the watermark passed to the correlator,
+// stores the incidents that changed and expires the idle ones.
+func (p *Processor) correlate(ctx context.Context, upTo int64) error {
+	n := 0
+	for len(p.held) > 0 && p.held[0].Time.UnixNano() <= upTo {
+		s := heap.Pop(&p.held).(detect.Signal)
+		delete(p.heldIDs, s.ID)
+		p.opts.Correlator.Add(s)
+		n++
+	}
+	var updated []correlate.Incident
+	if n > 0 {
+		var merges []correlate.Merge
+		updated, merges = p.opts.Correlator.Updated()
+		if err := storeIncidents(ctx, p.opts.Store, updated, merges); err != nil {
+			return err
+		}
+	}
+	if upTo-p.lastExp >= int64(p.opts.ExpireEvery) && upTo > 0 {
+		p.lastExp = upTo
+		expired := p.opts.Correlator.Expire(time.Unix(0, upTo))
+		if len(expired) > 0 {
+			if err := storeIncidents(ctx, p.opts.Store, expired, nil); err != nil {
+				return err
+			}
+		}
+	}
+	p.count(func(st *Stats) {
+		st.Incidents += int64(len(updated))
+		st.Held = len(p.held)
+		if upTo > 0 {
+			st.Watermark = time.Unix(0, upTo).UTC()
+		}
+	})
+	if len(updated) > 0 && p.opts.OnIncidents != nil {
+		p.opts.OnIncidents(ctx, updated)
+	}
+	return nil
+}
+
+// storeIncidents writes incidents the correlator created or changed, newer
+// versions only (a replay writes nothing twice), keeping an analyst's status,
+// and marks merged ones.
+func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
+	for _, inc := range updated {
+		old, err := st.GetIncident(ctx, inc.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("reading incident %s: %w", inc.ID, err)
+		case old.Version >= inc.Version:
+			continue
+		case old.Status != "" && old.Status != correlate.StatusOpen:
+			inc.Status = old.Status
+		}
+		if err := st.UpsertIncident(ctx, inc); err != nil {
+			return fmt.Errorf("storing incident %s: %w", inc.ID, err)
+		}
+	}
+	for _, m := range merges {
+		old, err := st.GetIncident(ctx, m.From)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading incident %s: %w", m.From, err)
+		}
+		if old.Status == correlate.StatusMerged {
+			continue
+		}
+		old.Status, old.MergedInto, old.Version = correlate.StatusMerged, m.Into, old.Version+1
+		if err := st.UpsertIncident(ctx, old); err != nil {
+			return fmt.Errorf("marking incident %s merged into %s: %w", m.From, m.Into, err)
+		}
+	}
+	return nil
+}
+
+// sigHeap holds signals until the watermark passes them, earliest first.
+type sigHeap []detect.Signal
+
+func (h sigHeap) Len() int { return len(h) }
+func (h sigHeap) Less(i, j int) bool {
+	if c := h[i].Time.Compare(h[j].Time); c != 0 {
+		return c < 0
+	}
+	return cmp.Less(h[i].ID, h[j].ID)
+}
+func (h sigHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *sigHeap) Push(x any)   { *h = append(*h, x.(detect.Signal)) }
+func (h *sigHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = detect.Signal{}
+	*h = old[:len(old)-1]
+	return x
+}
+
+// checkpointDoc is the processor's durable state.
+type checkpointDoc struct {
+	ReadTo     uint64           `json:"read_to"`
+	ReplayFrom uint64           `json:"replay_from"`
+	MaxSeen    int64            `json:"max_seen"`
+	Watermark  int64            `json:"watermark"`
+	LastExpire int64            `json:"last_expire"`
+	Held       []detect.Signal  `json:"held"`
+	Correlator []byte           `json:"correlator"`
+	Behavior   []behavior.State `json:"behavior,omitempty"`
+	Sigma      []byte           `json:"sigma_correlations,omitempty"`
+}
+
+// checkpoint writes the processor's state to the store and lets the log drop
+// what a restart no longer needs.
+func (p *Processor) checkpoint(ctx context.Context) error {
+	start := p.opts.Now()
+	doc := checkpointDoc{ReadTo: p.readTo, MaxSeen: p.maxSeen, Watermark: p.watermark, LastExpire: p.lastExp, Held: slices.Clone([]detect.Signal(p.held))}
+	replay := p.readTo + 1
+	for i := range p.held {
+		for _, ev := range p.held[i].Evidence {
+			if s := SeqOf(ev.Offset); s > 0 && s < replay {
+				replay = s
+			}
+		}
+	}
+	if p.opts.Behavior != nil {
+		if _, off, ok := p.opts.Behavior.Held(); ok {
+			if s := SeqOf(off); s > 0 && s < replay {
+				replay = s
+			}
+		}
+		states, err := p.opts.Behavior.Snapshot()
+		if err != nil {
+			return fmt.Errorf("checkpointing: %w", err)
+		}
+		doc.Behavior = states
+	}
+	if p.opts.Sigma != nil && p.opts.Sigma.Correlations() != nil {
+		if _, off, ok := p.opts.Sigma.Held(); ok {
+			if s := SeqOf(off); s > 0 && s < replay {
+				replay = s
+			}
+		}
+		var sb bytes.Buffer
+		if err := p.opts.Sigma.Correlations().Snapshot(&sb); err != nil {
+			return fmt.Errorf("checkpointing the Sigma correlations: %w", err)
+		}
+		doc.Sigma = sb.Bytes()
+	}
+	doc.ReplayFrom = replay
+	var cb bytes.Buffer
+	if err := p.opts.Correlator.Snapshot(&cb); err != nil {
+		return fmt.Errorf("checkpointing the correlator: %w", err)
+	}
+	doc.Correlator = cb.Bytes()
+	blob, err := json.Marshal(&doc)
+	if err != nil {
+		return fmt.Errorf("checkpointing: %w", err)
+	}
+	updated := time.Unix(0, max(p.watermark, 0)).UTC()
+	if err := p.opts.Store.PutModelState(ctx, store.ModelState{ModelID: CheckpointID, Version: 1, Updated: updated, Blob: blob}); err != nil {
+		return fmt.Errorf("writing the checkpoint: %w", err)
+	}
+	if replay > 1 {
+		if err := p.opts.Log.Commit(replay - 1); err != nil {
+			return fmt.Errorf("committing the log at %d: %w", replay-1, err)
+		}
+	}
+	p.lastCkpt = p.opts.Now()
+	p.m.checkpoints.Inc()
+	p.m.checkpointBytes.Set(float64(len(blob)))
+	p.m.checkpointSeconds.Observe(p.lastCkpt.Sub(start).Seconds())
+	return nil
+}
+
+// restore loads the checkpoint, if the store has one.
+func (p *Processor) restore(ctx context.Context) error {
+	ms, err := p.opts.Store.GetModelState(ctx, CheckpointID, "")
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the stream checkpoint: %w", err)
+	}
+	var doc checkpointDoc
+	if err := json.Unmarshal(ms.Blob, &doc); err != nil {
+		return fmt.Errorf("reading the stream checkpoint: %w", err)
+	}
+	if err := p.opts.Correlator.Restore(bytes.NewReader(doc.Correlator)); err != nil {
+		return fmt.Errorf("restoring the correlator from the checkpoint: %w", err)
+	}
+	if p.opts.Behavior != nil && len(doc.Behavior) > 0 {
+		if err := p.opts.Behavior.Restore(doc.Behavior); err != nil {
+			return fmt.Errorf("restoring the behavioral models from the checkpoint: %w", err)
+		}
+	}
+	if p.opts.Sigma != nil && p.opts.Sigma.Correlations() != nil && len(doc.Sigma) > 0 {
+		skipped, err := p.opts.Sigma.Correlations().Restore(bytes.NewReader(doc.Sigma))
+		if err != nil {
+			return fmt.Errorf("restoring the Sigma correlations from the checkpoint: %w", err)
+		}
+		if len(skipped) > 0 {
+			p.log.WarnContext(ctx, "Sigma correlations changed since the checkpoint start empty", "correlations", skipped)
+		}
+		p.opts.Sigma.SkipThrough(doc.Watermark)
+	}
+	for _, s := range doc.Held {
+		heap.Push(&p.held, s)
+		p.heldIDs[s.ID] = true
+	}
+	p.readTo, p.maxSeen, p.watermark, p.lastExp = doc.ReadTo, doc.MaxSeen, doc.Watermark, doc.LastExpire
+	p.replayTo, p.replayWM = doc.ReadTo, doc.Watermark
+	p.next = max(doc.ReplayFrom, 1)
+	p.log.InfoContext(ctx, "restored the stream checkpoint", "read_to", doc.ReadTo, "replay_from", p.next, "held_signals", len(doc.Held))
+	return nil
+}
+
+type metrics struct {
+	records, events, rejected prometheus.Counter
+	signals                   *prometheus.CounterVec
+	latency                   prometheus.Histogram
+	checkpoints               prometheus.Counter
+	checkpointBytes           prometheus.Gauge
+	checkpointSeconds         prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (metrics, error) {
+	m := metrics{
+		records:  prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_stream_records_total", Help: "Log records the stream processed."}),
+		events:   prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_stream_events_total", Help: "Events decoded from the log."}),
+		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_stream_rejected_total", Help: "Records rejected by the decoders or in no known format."}),
+		signals:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_stream_signals_total", Help: "Signals produced, by detector."}, []string{"detector"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_signal_latency_seconds",
+			Help:    "Wall-clock time from a record's receipt to its signal being stored (per-event detectors).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		checkpoints:       prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_stream_checkpoints_total", Help: "Checkpoints written."}),
+		checkpointBytes:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_stream_checkpoint_bytes", Help: "Size of the last checkpoint."}),
+		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_checkpoint_seconds", Help: "Time to write a checkpoint."}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.records, m.events, m.rejected, m.signals, m.latency, m.checkpoints, m.checkpointBytes, m.checkpointSeconds} {
+			if err := reg.Register(c); err != nil {
+				return m, fmt.Errorf("registering stream metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
