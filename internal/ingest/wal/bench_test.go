@@ -3,6 +3,8 @@ package wal
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -127,3 +129,24 @@ func BenchmarkRead(b *testing.B) {
 }
 
 var benchCommitEvery = 50 * time.Millisecond
+
+// BenchmarkRawSync is the disk's own cost of what one group commit does:
+// write one batch's bytes to a file and sync it. Compare the WAL's
+// ms/fsync with it.
+func BenchmarkRawSync(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "raw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := appendFrames(nil, 1, benchRecords())
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		if _, err := f.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		if err := syncData(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
