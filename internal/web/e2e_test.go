@@ -149,7 +149,7 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	const user = e2eUser
 	artifacts := artifactsDir(t)
-	out, err := e.run(ctx, t, artifacts)
+	out, err := e.run(ctx, t, artifacts, "VIGIL_E2E_BEHAVIORAL="+behavioralIncident(t, sd))
 	if err != nil {
 		t.Fatalf("console.mjs: %v", err)
 	}
@@ -216,4 +216,25 @@ func TestConsoleQueueScale(t *testing.T) {
 	if !strings.Contains(out, `"rows_loaded":1050`) {
 		t.Errorf("scale run did not load 21 pages of 50 rows")
 	}
+}
+
+// behavioralIncident is an incident of the seed with a behavioral signal that
+// has features (the page draws its baseline against observed).
+func behavioralIncident(t *testing.T, sd seed) string {
+	t.Helper()
+	withFeatures := map[string]bool{}
+	for _, s := range sd.Signals {
+		if strings.HasPrefix(s.DetectorID, "behavior") && len(s.Explanation.Features) > 0 {
+			withFeatures[s.ID] = true
+		}
+	}
+	for _, inc := range sd.Incidents {
+		for _, id := range inc.SignalIDs {
+			if withFeatures[id] {
+				return inc.ID
+			}
+		}
+	}
+	t.Fatal("the seed has no incident with a behavioral signal with features")
+	return ""
 }

@@ -242,6 +242,18 @@ try {
   await page.locator('svg.graph').waitFor();
   await shot('10-incident-dark');
 
+  // 10b. Baseline against observed on an incident with a behavioral signal.
+  const beh = process.env.VIGIL_E2E_BEHAVIORAL;
+  if (beh) {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await page.goto(`${url.replace(/\/$/, '')}/#/incidents/${encodeURIComponent(beh)}`);
+    await page.locator('#h-bl').waitFor();
+    check(await page.locator('svg.bars rect.obs').count() > 0, 'behavioral signals show baseline against observed bars');
+    await page.locator('svg.bars').first().scrollIntoViewIfNeeded();
+    await shot('11-baseline');
+    step(`baseline against observed on ${beh}`);
+  }
+
   // 11. g i goes to the queue; sign out returns to the login form.
   await page.keyboard.press('g');
   await page.keyboard.press('i');

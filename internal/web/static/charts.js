@@ -121,6 +121,8 @@ function num(v) {
   return Number.isFinite(x) ? x : null;
 }
 
+function shorten(t, n) { return t.length > n ? `${t.slice(0, n - 1)}…` : t; }
+
 // featureBars draws expected (grey) against observed (orange) for each feature
 // with numbers; each feature is scaled to its own maximum (units differ).
 export function featureBars(features) {
@@ -142,7 +144,7 @@ export function featureBars(features) {
       s('text', { x: 0, y: y + 16 }, s('title', null, f.name), f.name.length > 30 ? `${f.name.slice(0, 29)}…` : f.name),
       s('rect', { x: labelW, y: y + 3, width: Math.max(1, we).toFixed(1), height: 10, class: 'exp' }),
       s('rect', { x: labelW, y: y + 15, width: Math.max(1, wo).toFixed(1), height: 10, class: 'obs' }),
-      s('text', { x: labelW + Math.max(we, wo) + 6, y: y + 16 }, `${f.es ?? ''} → ${f.os ?? ''}`.slice(0, 22)));
+      s('text', { x: labelW + Math.max(we, wo) + 6, y: y + 16 }, s('title', null, `expected ${f.es ?? ''}; observed ${f.os ?? ''}`), shorten(`${f.es ?? ''} → ${f.os ?? ''}`, 24)));
   });
   return svg;
 }

@@ -33,6 +33,13 @@ function isBehavioral(sig) {
   return Boolean(sig.baseline || (ex.features && ex.features.length) || (String(sig.detector_id || '').startsWith('behavior') && ex.expected && ex.observed));
 }
 
+// baselineText says whose baseline of what a behavioral signal departs from.
+function baselineText(b) {
+  const e = b.entity;
+  const who = typeof e === 'string' ? e : e && e.kind && e.value ? `${e.kind}:${e.value}` : '';
+  return [who, b.attribute].filter(Boolean).join(' · ') + (b.learned_from ? `, learned from ${fmtTime(b.learned_from)}` : '');
+}
+
 export function incidentView(id) {
   let data = null;
   let ctx;
@@ -174,7 +181,7 @@ export function incidentView(id) {
       sec.append(h('div.baseline', null,
         h('strong', null, sig.title || sig.rule_id),
         h('dl', null,
-          sig.baseline ? [h('dt', null, 'Baseline of'), h('dd', null, `${sig.baseline.entity ? `${sig.baseline.entity.kind}:${sig.baseline.entity.value} ` : ''}${sig.baseline.attribute || ''}${sig.baseline.learned_from ? `, learned from ${fmtTime(sig.baseline.learned_from)}` : ''}`)] : null,
+          sig.baseline ? [h('dt', null, 'Baseline of'), h('dd', null, baselineText(sig.baseline))] : null,
           h('dt', null, 'Expected'), h('dd', null, ex.expected || '–'),
           h('dt', null, 'Observed'), h('dd', null, ex.observed || '–')),
         chart));
