@@ -1,11 +1,5 @@
-//go:build kinopenapi
-
 // This file validates the OpenAPI document and every route test's response
-// against it with kin-openapi. It is behind the kinopenapi build tag until
-// go.sum holds kin-openapi's dependencies (go get
-// github.com/getkin/kin-openapi/openapi3@v0.153.0): then drop the tag line.
-//
-//	go test -tags kinopenapi ./internal/api/
+// against it with kin-openapi.
 
 package api
 

@@ -47,6 +47,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"hunt", "Analyse log files and directories with every detector; print signals and a summary", runHunt},
+		{"serve", "Run the service: streaming ingestion (HTTP, HEC, _bulk, syslog, tail), detection, the REST API and the web console", runServe},
 		{"rules", "Validate Sigma rules (check) and run rule unit tests (test)", runRules},
 		{"eval", "Score hunt's results against a dataset's ground-truth file", runEval},
 		{"feedback", "Record analysts' verdicts (suppressions with scope and expiry, rule precision) and list them", runFeedback},

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -23,6 +24,10 @@ type sigmaOptions struct {
 	minLevel     string // drop rules and correlations below this level
 	mapping      string
 	placeholders string
+	// corrLateness is how far behind the newest event time a Sigma correlation
+	// group may fall before it closes (serve); 0: never by time (hunt, whose
+	// files may interleave periods)
+	corrLateness time.Duration
 }
 
 func (o *sigmaOptions) register(fs interface {
@@ -99,7 +104,11 @@ func loadSigma(paths []string, o sigmaOptions) (*sigmaLoad, error) {
 	}
 	// Files of different periods may be hunted at once: their event times
 	// interleave, so groups are never expired by time, only by the group bound.
-	ce, err := sigma.NewCorrelationEngine(c, rs, sigma.CorrelationOptions{Mapping: opts.Mapping, Lateness: -1})
+	lateness := o.corrLateness
+	if lateness <= 0 {
+		lateness = -1
+	}
+	ce, err := sigma.NewCorrelationEngine(c, rs, sigma.CorrelationOptions{Mapping: opts.Mapping, Lateness: lateness})
 	if err != nil {
 		return nil, err
 	}

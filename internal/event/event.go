@@ -44,6 +44,10 @@ type Origin struct {
 	Offset int64  // byte offset of the record in the (decompressed) source
 	Line   int64  // 1-based line number for line formats, 0 otherwise
 	Record int64  // producer's record number where it has one (EVTX EventRecordID), else 0
+	// Pos is the position of the event's record in a stream's write-ahead log
+	// (vigil serve); 0 for files. It is not part of the event's id: a record
+	// sent twice (an unacknowledged retry) is the same event.
+	Pos uint64
 }
 
 // Related holds the ECS related.* values: every IP, user, host and hash the event mentions.

@@ -24,12 +24,13 @@
 // processor writes one checkpoint to the store: the position read up to, the
 // position to replay from (the oldest record whose observations or signals are
 // still held), the watermark, the held signals, the correlator's and the
-// behavioral models' state. After a crash it restores the checkpoint and replays
-// the log from the replay position: signals are stored idempotently by id
-// (their ids derive from their evidence, whose ids derive from the record's log
-// position), observations the restored models already learned are left out,
-// and signals the restored correlator already took are not given to it again;
-// so a replay creates no duplicate signal or incident.
+// behavioral models' and the Sigma correlations' state. After a crash it
+// restores the checkpoint and replays the log from the replay position: signals
+// are stored idempotently by id (their ids derive from their evidence, whose ids
+// derive from the record's source and bytes, so a record a source sent twice is
+// one event too), observations and Sigma hits the restored state already
+// counted are left out, and signals the restored correlator already took are
+// not given to it again; so a replay creates no duplicate signal or incident.
 package stream
 
 import (
@@ -40,6 +41,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -175,10 +177,6 @@ type Processor struct {
 	lastRec   time.Time // wall clock of the last record read
 	lastCkpt  time.Time
 
-	// the wall-clock receipt of this step's records, by position from recvBase
-	recvBase uint64
-	recv     []time.Time
-
 	statsMu sync.Mutex
 	stats   Stats
 }
@@ -263,14 +261,10 @@ func (p *Processor) Step(ctx context.Context) error {
 	now := p.opts.Now()
 	var signals []detect.Signal
 	var evidence []store.Evidence
-	p.recv = p.recv[:0]
+	var meta []sigMeta
 	if len(entries) > 0 {
 		p.lastRec = now
-		p.recvBase = entries[0].Seq
-		for i := range entries {
-			p.recv = append(p.recv, entries[i].Record.Received)
-		}
-		if signals, evidence, err = p.detect(ctx, entries); err != nil {
+		if signals, meta, evidence, err = p.detect(ctx, entries); err != nil {
 			return err
 		}
 		last := entries[len(entries)-1].Seq
@@ -291,7 +285,7 @@ func (p *Processor) Step(ctx context.Context) error {
 			return fmt.Errorf("running the behavioral models: %w", err)
 		}
 	}
-	if err := p.storeSignals(ctx, signals, evidence, now); err != nil {
+	if err := p.storeSignals(ctx, signals, meta, evidence, now); err != nil {
 		return err
 	}
 	return p.correlate(ctx, release)
@@ -300,7 +294,7 @@ func (p *Processor) Step(ctx context.Context) error {
 // detect decodes entries and runs the per-event detectors over them, on the
 // workers; it returns the signals in a deterministic order with the evidence
 // events they cite.
-func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signal, []store.Evidence, error) {
+func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signal, []sigMeta, []store.Evidence, error) {
 	chunks := split(entries, p.opts.Workers)
 	results := make([]chunkResult, len(chunks))
 	var wg sync.WaitGroup
@@ -309,13 +303,15 @@ func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signa
 	}
 	wg.Wait()
 	var signals []detect.Signal
+	var meta []sigMeta
 	var evidence []store.Evidence
 	for i := range results {
 		r := &results[i]
 		if r.err != nil {
-			return nil, nil, r.err
+			return nil, nil, nil, r.err
 		}
 		signals = append(signals, r.signals...)
+		meta = append(meta, r.meta...)
 		evidence = append(evidence, r.evidence...)
 		p.count(func(st *Stats) { st.Events += r.events; st.Rejected += r.rejected; st.Unknown += r.unknown })
 		p.m.events.Add(float64(r.events))
@@ -324,7 +320,7 @@ func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signa
 			p.advance(r.maxTime)
 		}
 	}
-	return signals, evidence, nil
+	return signals, meta, evidence, nil
 }
 
 // advance moves the watermark with an event time, bounding jumps: an event
@@ -342,8 +338,15 @@ func (p *Processor) advance(t int64) {
 	}
 }
 
+// sigMeta is what the processor knows of a per-event signal from its record.
+type sigMeta struct {
+	received time.Time // when the newest record it cites was received
+	replayed bool      // every record it cites was read before the restored checkpoint, which had correlated it
+}
+
 type chunkResult struct {
 	signals  []detect.Signal
+	meta     []sigMeta
 	evidence []store.Evidence
 	events   int64
 	rejected int64
@@ -371,13 +374,19 @@ func sameStream(a, b *ingest.Record) bool {
 	return a.Source == b.Source && a.Format == b.Format && bytes.Equal(a.Context, b.Context)
 }
 
-// OffsetBits is how many low bits of an event's Origin.Offset hold its byte
-// offset within its record; the bits above hold the record's log position, so
-// an event's id is the same however the log is batched when it is read.
+// OffsetBits is how many low bits of a streamed event's Origin.Offset hold its
+// byte offset within its record; the bits above hold a hash of the record's
+// bytes. An event's id (source, offset) is then the same however the log is
+// batched, and a record a source sent twice (a retry after a lost
+// acknowledgement) yields the same event, signals and incidents: redelivery is
+// idempotent. Origin.Pos holds the record's log position.
 const OffsetBits = 20
 
-// SeqOf returns the log position an event's (or observation's) offset encodes.
-func SeqOf(offset int64) uint64 { return uint64(offset) >> OffsetBits }
+func recordOffset(data []byte, within int64) int64 {
+	h := fnv.New64a()
+	h.Write(data)
+	return int64(h.Sum64()&^(1<<63)&^(1<<OffsetBits-1)) | min(within, 1<<OffsetBits-1)
+}
 
 // runChunk decodes a chunk (runs of one stream) and runs the detectors.
 func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
@@ -431,10 +440,9 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 		if !found {
 			i--
 		}
-		within := min(off-starts[i], 1<<OffsetBits-1)
 		e.Origin.Source, e.Origin.Format = chunk[i].Record.Source, f.ID
-		e.Origin.Offset = int64(chunk[i].Seq)<<OffsetBits | within
-		e.Origin.Line = 0
+		e.Origin.Offset = recordOffset(chunk[i].Record.Data, off-starts[i])
+		e.Origin.Line, e.Origin.Pos = 0, chunk[i].Seq
 		if t := e.Timestamp.UnixNano(); !e.Timestamp.IsZero() && t > res.maxTime {
 			res.maxTime = t
 		}
@@ -445,6 +453,7 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 		return res
 	}
 	var byID map[string]*event.Event
+	recv := func(pos uint64) time.Time { return chunk[pos-chunk[0].Seq].Record.Received }
 	err = p.opts.Detect.Process(ctx, events, func(s detect.Signal) {
 		if len(s.Evidence) > 0 && byID == nil {
 			byID = make(map[string]*event.Event, len(events))
@@ -452,14 +461,25 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 				byID[e.ID()] = e
 			}
 		}
+		m := sigMeta{replayed: p.replayTo > 0 && len(s.Evidence) > 0 && s.Time.UnixNano() <= p.replayWM}
 		for _, ev := range s.Evidence {
-			if e, ok := byID[ev.EventID]; ok {
-				res.evidence = append(res.evidence, store.Evidence{
-					EventID: ev.EventID, Time: e.Timestamp, Source: e.Origin.Source, Format: e.Origin.Format, JSON: e.AppendJSON(nil),
-				})
+			e, ok := byID[ev.EventID]
+			if !ok {
+				m.replayed = false
+				continue
+			}
+			res.evidence = append(res.evidence, store.Evidence{
+				EventID: ev.EventID, Time: e.Timestamp, Source: e.Origin.Source, Format: e.Origin.Format, JSON: e.AppendJSON(nil),
+			})
+			if r := recv(e.Origin.Pos); r.After(m.received) {
+				m.received = r
+			}
+			if e.Origin.Pos > p.replayTo {
+				m.replayed = false
 			}
 		}
 		res.signals = append(res.signals, s)
+		res.meta = append(res.meta, m)
 	})
 	if err != nil {
 		res.err = fmt.Errorf("detecting: %w", err)
@@ -501,7 +521,7 @@ func safeDecode(ctx context.Context, d decode.Decoder, in decode.Input, sink dec
 
 // storeSignals stores signals and their evidence (idempotently) and holds the
 // ones to correlate until the watermark passes them.
-func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, evidence []store.Evidence, now time.Time) error {
+func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, meta []sigMeta, evidence []store.Evidence, now time.Time) error {
 	if len(signals) == 0 {
 		return nil
 	}
@@ -517,14 +537,18 @@ func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, e
 	for i := range signals {
 		s := &signals[i]
 		p.m.signals.WithLabelValues(s.DetectorID).Inc()
-		if rec := p.receivedOf(s); !rec.IsZero() {
-			p.m.latency.Observe(now.Sub(rec).Seconds())
+		var m sigMeta
+		if i < len(meta) {
+			m = meta[i] // per-event signals come first; released ones have none
+		}
+		if !m.received.IsZero() {
+			p.m.latency.Observe(now.Sub(m.received).Seconds())
 		}
 		if p.opts.Suppressed != nil && p.opts.Suppressed(s) {
 			suppressed++
 			continue
 		}
-		if p.replayed(s) || p.heldIDs[s.ID] {
+		if m.replayed || p.heldIDs[s.ID] {
 			continue
 		}
 		heap.Push(&p.held, *s)
@@ -532,40 +556,6 @@ func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, e
 	}
 	p.count(func(st *Stats) { st.Signals += int64(len(signals)); st.Suppressed += suppressed })
 	return nil
-}
-
-// replayed reports whether s comes from records read before the restored
-// checkpoint and the restored correlator already took it: every record its
-// evidence cites was read before, and the watermark had passed it. (A signal
-// citing no record is given to the correlator, which ignores an exact
-// redelivery.)
-func (p *Processor) replayed(s *detect.Signal) bool {
-	if p.replayTo == 0 || len(s.Evidence) == 0 || s.Time.UnixNano() > p.replayWM {
-		return false
-	}
-	for _, ev := range s.Evidence {
-		if SeqOf(ev.Offset) > p.replayTo {
-			return false
-		}
-	}
-	return true
-}
-
-// receivedOf is when the newest record s's evidence cites was received, when
-// this step read it (zero otherwise: a behavioral signal released later, a
-// record read by an earlier step).
-func (p *Processor) receivedOf(s *detect.Signal) time.Time {
-	var newest time.Time
-	for _, ev := range s.Evidence {
-		seq := SeqOf(ev.Offset)
-		if seq < p.recvBase || seq >= p.recvBase+uint64(len(p.recv)) {
-			return time.Time{}
-		}
-		if r := p.recv[seq-p.recvBase]; r.After(newest) {
-			newest = r
-		}
-	}
-	return newest
 }
 
 // correlate gives the held signals the watermark passed to the correlator,
@@ -684,18 +674,13 @@ type checkpointDoc struct {
 func (p *Processor) checkpoint(ctx context.Context) error {
 	start := p.opts.Now()
 	doc := checkpointDoc{ReadTo: p.readTo, MaxSeen: p.maxSeen, Watermark: p.watermark, LastExpire: p.lastExp, Held: slices.Clone([]detect.Signal(p.held))}
+	// Held signals are in the checkpoint; held observations and Sigma hits are
+	// not: the log is replayed from the oldest record they came from.
 	replay := p.readTo + 1
-	for i := range p.held {
-		for _, ev := range p.held[i].Evidence {
-			if s := SeqOf(ev.Offset); s > 0 && s < replay {
-				replay = s
-			}
-		}
-	}
 	if p.opts.Behavior != nil {
 		if _, off, ok := p.opts.Behavior.Held(); ok {
-			if s := SeqOf(off); s > 0 && s < replay {
-				replay = s
+			if off > 0 && off < replay {
+				replay = off
 			}
 		}
 		states, err := p.opts.Behavior.Snapshot()
@@ -706,8 +691,8 @@ func (p *Processor) checkpoint(ctx context.Context) error {
 	}
 	if p.opts.Sigma != nil && p.opts.Sigma.Correlations() != nil {
 		if _, off, ok := p.opts.Sigma.Held(); ok {
-			if s := SeqOf(off); s > 0 && s < replay {
-				replay = s
+			if off > 0 && off < replay {
+				replay = off
 			}
 		}
 		var sb bytes.Buffer

@@ -232,18 +232,18 @@ func (e *Engine) Release(ctx context.Context, upTo int64, emit func(detect.Signa
 	return e.Process(ctx, ready, emit)
 }
 
-// Held returns how many observations Release holds, and the smallest Offset
-// among them (what a stream must replay from to see them again after a
-// restart; ok is false when nothing is held).
-func (e *Engine) Held() (n int, minOffset int64, ok bool) {
+// Held returns how many observations Release holds, and the smallest log
+// position (Obs.Pos) among them: what a stream must replay from to see them
+// again after a restart (ok is false when nothing is held).
+func (e *Engine) Held() (n int, minPos uint64, ok bool) {
 	if len(e.held) == 0 {
 		return 0, 0, false
 	}
-	minOffset = e.held[0].Offset
+	minPos = e.held[0].Pos
 	for i := range e.held {
-		minOffset = min(minOffset, e.held[i].Offset)
+		minPos = min(minPos, e.held[i].Pos)
 	}
-	return len(e.held), minOffset, true
+	return len(e.held), minPos, true
 }
 
 // obsHeap is a min-heap of observations in Obs.less order.

@@ -87,6 +87,7 @@ type Obs struct {
 	Source Sym // origin, for evidence and ordering
 	Offset int64
 	Record int64
+	Pos    uint64 // the record's log position in a stream (event.Origin.Pos)
 }
 
 // EventID returns the id of the event o came from (event.Event.ID).
@@ -220,7 +221,7 @@ func Extract(e *event.Event, o *Obs) bool {
 		o.Duration = d
 	}
 	o.Source = intern(e.Origin.Source)
-	o.Offset, o.Record = e.Origin.Offset, e.Origin.Record
+	o.Offset, o.Record, o.Pos = e.Origin.Offset, e.Origin.Record, e.Origin.Pos
 	return true
 }
 

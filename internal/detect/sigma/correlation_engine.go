@@ -1848,19 +1848,19 @@ func (d *Detector) Release(upTo int64, emit func(detect.Signal)) {
 // already counted them replays them from its log.
 func (d *Detector) SkipThrough(t int64) { d.skipThrough = t }
 
-// Held returns how many hits wait for Release and the smallest origin offset
-// among their events (ok false when none).
-func (d *Detector) Held() (n int, minOffset int64, ok bool) {
+// Held returns how many hits wait for Release and the smallest log position
+// (event.Origin.Pos) among their events (ok false when none).
+func (d *Detector) Held() (n int, minPos uint64, ok bool) {
 	d.deferMu.Lock()
 	defer d.deferMu.Unlock()
 	if len(d.deferred) == 0 {
 		return 0, 0, false
 	}
-	minOffset = d.deferred[0].e.Origin.Offset
+	minPos = d.deferred[0].e.Origin.Pos
 	for _, h := range d.deferred {
-		minOffset = min(minOffset, h.e.Origin.Offset)
+		minPos = min(minPos, h.e.Origin.Pos)
 	}
-	return len(d.deferred), minOffset, true
+	return len(d.deferred), minPos, true
 }
 
 // stamper stamps correlation signals with the detector's id and version and

@@ -1,0 +1,528 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/vigilsec/vigil/internal/api"
+	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/decode/formats"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/detect/behavior"
+	"github.com/vigilsec/vigil/internal/detect/sigma"
+	"github.com/vigilsec/vigil/internal/enrich/assets"
+	"github.com/vigilsec/vigil/internal/escalate"
+	"github.com/vigilsec/vigil/internal/feedback"
+	"github.com/vigilsec/vigil/internal/ingest"
+	"github.com/vigilsec/vigil/internal/ingest/httpin"
+	"github.com/vigilsec/vigil/internal/ingest/syslog"
+	"github.com/vigilsec/vigil/internal/ingest/tail"
+	"github.com/vigilsec/vigil/internal/ingest/wal"
+	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/sqlite"
+	"github.com/vigilsec/vigil/internal/stream"
+	"github.com/vigilsec/vigil/internal/web"
+)
+
+const serveHelp = `
+Run Vigil as a service: sources append raw records to a write-ahead log in
+--data-dir (a record is acknowledged only once it is durable there), the stream
+processor runs the same detection stages as hunt over it (event time, a bounded
+out-of-order tolerance), and incidents, signals and verdicts are kept in the
+embedded store, served by the REST API and the web console.
+
+Sources (each optional; every one needs a token or runs on its own listener):
+  --ingest-listen ADDR  HTTP ingest: /ingest/ndjson, Splunk HEC (/services/collector/...)
+                        and Elasticsearch _bulk (point Fluent Bit, Vector, Beats,
+                        Splunk forwarders at it); ingest tokens: vigil tokens create --scope ingest
+  --syslog-udp/--syslog-tcp/--syslog-tls ADDR   syslog (RFC 3164/5424, octet counting)
+  --tail GLOB           files to follow (rotation, checkpoints)
+
+The console and API listen on --listen (TLS with --tls-cert/--tls-key). Create
+the first user with: vigil users add --data-dir D --name admin --role admin.
+/healthz and /readyz need no authentication; /metrics needs a viewer (an API
+token works: vigil tokens create --scope api --role viewer).
+
+  vigil serve --data-dir /var/lib/vigil --ingest-listen :8088 --syslog-udp :5514
+`
+
+// serveOptions are serve's flags (demo sets them itself).
+type serveOptions struct {
+	dataDir      string
+	listen       string
+	tlsCert      string
+	tlsKey       string
+	ingestListen string
+	syslogUDP    string
+	syslogTCP    string
+	syslogTLS    string
+	tails        []string
+	tailFormat   string
+	escalatePath string
+	assetsPath   string
+	lateness     time.Duration
+	maxBacklog   int64
+	logLevel     string
+	sigma        sigmaOptions
+	behavior     behaviorOptions
+
+	// set by demo and tests
+	ready func(s *service) // called once every listener is up
+	quiet bool
+}
+
+func runServe(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "serve", "", serveHelp)
+	var o serveOptions
+	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the store, the write-ahead log and the users (required)")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the console, the API, /metrics and the health checks")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM) for --listen, --ingest-listen and --syslog-tls")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
+	fs.StringVar(&o.ingestListen, "ingest-listen", "", "address of the HTTP ingest endpoints (NDJSON, Splunk HEC, Elasticsearch _bulk); empty: off")
+	fs.StringVar(&o.syslogUDP, "syslog-udp", "", "syslog over UDP on this address; empty: off")
+	fs.StringVar(&o.syslogTCP, "syslog-tcp", "", "syslog over TCP (octet counting or LF framing) on this address; empty: off")
+	fs.StringVar(&o.syslogTLS, "syslog-tls", "", "syslog over TLS (RFC 5425) on this address; needs --tls-cert; empty: off")
+	fs.Func("tail", "follow files matching this glob (repeatable)", func(v string) error { o.tails = append(o.tails, v); return nil })
+	fs.StringVar(&o.tailFormat, "tail-format", "", "decoder of the tailed files (default: detected from content)")
+	fs.StringVar(&o.escalatePath, "escalate", "", "escalation policies (YAML): incidents matching a policy are queued and delivered")
+	fs.StringVar(&o.assetsPath, "assets", "", "asset inventory (CSV or YAML)")
+	fs.DurationVar(&o.lateness, "lateness", 10*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
+	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	o.sigma.register(fs)
+	o.behavior.register(fs)
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if o.dataDir == "" {
+		fs.Usage()
+		return &ExitError{Code: ExitUsage, Err: errors.New("--data-dir is required")}
+	}
+	return serve(ctx, env, o)
+}
+
+// service is a running serve: what demo and the tests look at.
+type service struct {
+	httpAddr, ingestAddr string
+	store                store.Store
+	auth                 *auth.Service
+	proc                 *stream.Processor
+	wal                  *wal.WAL
+}
+
+func serve(ctx context.Context, env Env, o serveOptions) error {
+	log, err := newLogger(env.Stderr, o.logLevel)
+	if err != nil {
+		return err
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--tls-cert and --tls-key go together")}
+	}
+	var tlsConf *tls.Config
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("loading the TLS certificate: %w", err)}
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	} else if o.syslogTLS != "" {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--syslog-tls needs --tls-cert and --tls-key")}
+	}
+	if err := os.MkdirAll(o.dataDir, 0o700); err != nil {
+		return fmt.Errorf("creating --data-dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := sqlite.Open(ctx, sqlite.Options{Dir: o.dataDir})
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	defer func() { _ = st.Close() }()
+	audit := func(ctx context.Context, actor, action, target string, details any) {
+		var raw json.RawMessage
+		if details != nil {
+			raw, _ = json.Marshal(details)
+		}
+		if _, err := st.AppendAudit(context.WithoutCancel(ctx), store.AuditEntry{Time: time.Now().UTC(), Actor: actor, Action: action, Target: target, Details: raw}); err != nil {
+			log.ErrorContext(ctx, "writing the audit log", "err", err)
+		}
+	}
+	authSvc, err := auth.Open(auth.Options{Dir: filepath.Join(o.dataDir, "auth"), SecureCookies: tlsConf != nil, Audit: audit, Logger: log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("opening the users: %w", err)
+	}
+	w, err := wal.Open(wal.Options{Dir: filepath.Join(o.dataDir, "wal"), MaxBacklog: o.maxBacklog, Logger: log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("opening the write-ahead log: %w", err)
+	}
+	defer func() { _ = w.Close() }()
+
+	// The detection stages, as hunt builds them.
+	st2, err := buildStages(o, log, reg, env.Stderr)
+	if err != nil {
+		return err
+	}
+	defer st2.close()
+	fb := newLiveFeedback(st, st2.beh, log)
+	corr := correlate.New(correlate.Options{
+		Context: businessContext(st2.inventory, o.behavior.dir), Resolve: entityResolver(st2.resolver, o.behavior.dir),
+		Precision: fb.precision,
+	})
+	var onIncidents func(context.Context, []correlate.Incident)
+	var dispatcher *escalate.Dispatcher
+	if o.escalatePath != "" {
+		policies, err := escalate.Load(o.escalatePath)
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--escalate: %w", err)}
+		}
+		eng, err := escalate.NewEngine(escalate.EngineOptions{Store: st, Policies: policies, Criticality: businessContext(st2.inventory, o.behavior.dir), Logger: log})
+		if err != nil {
+			return err
+		}
+		onIncidents = func(ctx context.Context, updated []correlate.Incident) {
+			for _, inc := range updated {
+				if _, err := eng.Evaluate(ctx, inc); err != nil {
+					log.ErrorContext(ctx, "escalating an incident", "incident", inc.ID, "err", err)
+				}
+			}
+		}
+		if dispatcher, err = escalate.NewDispatcher(escalate.DispatcherOptions{Store: st, Policies: policies, Logger: log, Version: Version}); err != nil {
+			return err
+		}
+	}
+	proc, err := stream.New(ctx, stream.Options{
+		Log: walLog{w}, Registry: formats.Default(), Detect: st2.detect, Behavior: st2.beh, Sigma: st2.sigma,
+		Correlator: corr, Store: st, Suppressed: fb.suppressed, OnIncidents: onIncidents, BeforeStep: fb.refresh,
+		Lateness: o.lateness, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	// HTTP: console, API, health, metrics.
+	a, err := api.New(api.Options{Store: st, Auth: authSvc, Rules: st2.rules, Context: businessContext(st2.inventory, o.behavior.dir),
+		Version: Version, Logger: log, Registerer: reg, Status: func() any {
+			return map[string]any{"stream": proc.Stats(), "wal": map[string]any{"last": w.Last(), "committed": w.Committed(), "backlog_bytes": w.Backlog()}}
+		}})
+	if err != nil {
+		return err
+	}
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "starting\n", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = io.WriteString(w, "ready\n")
+	})
+	mux.Handle("GET /metrics", authSvc.Require(auth.RoleViewer)(promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})))
+	authSvc.Routes(mux)
+	a.Routes(mux)
+	mux.Handle("/", web.Handler())
+	srv := &http.Server{Handler: auth.SecureHeaders(mux, tlsConf != nil), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--listen: %w", err)}
+	}
+	svc := &service{httpAddr: ln.Addr().String(), store: st, auth: authSvc, proc: proc, wal: w}
+
+	g, gctx := errgroup.WithContext(ctx)
+	var servers []*http.Server
+	serveHTTP := func(s *http.Server, l net.Listener) {
+		servers = append(servers, s)
+		g.Go(func() error {
+			var err error
+			if s.TLSConfig != nil {
+				err = s.ServeTLS(l, "", "")
+			} else {
+				err = s.Serve(l)
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		})
+	}
+	serveHTTP(srv, ln)
+	if o.ingestListen != "" {
+		h, err := httpin.New(httpin.Options{Appender: w, Tokens: authSvc, Logger: log, Registerer: reg})
+		if err != nil {
+			return err
+		}
+		il, err := net.Listen("tcp", o.ingestListen)
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--ingest-listen: %w", err)}
+		}
+		svc.ingestAddr = il.Addr().String()
+		serveHTTP(&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, TLSConfig: tlsConf,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}, il)
+	}
+	// Sources stop with srcCtx; the processor goes on until they have.
+	srcCtx, stopSources := context.WithCancel(gctx)
+	defer stopSources()
+	var sources sync.WaitGroup
+	if o.syslogUDP != "" || o.syslogTCP != "" || o.syslogTLS != "" {
+		sl, err := syslog.New(syslog.Options{UDP: o.syslogUDP, TCP: o.syslogTCP, TLS: o.syslogTLS, TLSConfig: tlsConf, Appender: w, Logger: log, Registerer: reg})
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+		sources.Add(1)
+		g.Go(func() error { defer sources.Done(); return sl.Run(srcCtx) })
+	}
+	if len(o.tails) > 0 {
+		tl, err := tail.New(tail.Options{Paths: o.tails, Appender: w, StateFile: filepath.Join(o.dataDir, "tail-state.json"), Format: o.tailFormat, Logger: log, Registerer: reg})
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: err}
+		}
+		sources.Add(1)
+		g.Go(func() error { defer sources.Done(); return tl.Run(srcCtx) })
+	}
+	if dispatcher != nil {
+		g.Go(func() error { return dispatcher.Run(gctx) })
+	}
+	procCtx, stopProc := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopProc()
+	procDone := make(chan error, 1)
+	go func() { procDone <- proc.Run(procCtx) }()
+	// Shutdown: stop accepting, let the sources finish, then the processor
+	// writes its checkpoint.
+	g.Go(func() error {
+		var perr error
+		select {
+		case <-gctx.Done():
+		case perr = <-procDone:
+			procDone <- perr
+		}
+		for _, s := range servers {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+			_ = s.Shutdown(sctx)
+			cancel()
+		}
+		stopSources()
+		sources.Wait()
+		stopProc()
+		err := <-procDone
+		if perr != nil {
+			return perr
+		}
+		return err
+	})
+	ready.Store(true)
+	if !o.quiet {
+		scheme := "http"
+		if tlsConf != nil {
+			scheme = "https"
+		}
+		fmt.Fprintf(env.Stderr, "vigil: serving the console and API on %s://%s", scheme, svc.httpAddr)
+		if svc.ingestAddr != "" {
+			fmt.Fprintf(env.Stderr, ", ingest on %s", svc.ingestAddr)
+		}
+		fmt.Fprintln(env.Stderr)
+	}
+	if o.ready != nil {
+		o.ready(svc)
+	}
+	return g.Wait()
+}
+
+// walLog adapts the WAL to the stream's Log.
+type walLog struct{ w *wal.WAL }
+
+func (l walLog) Read(ctx context.Context, from uint64, maxN int, wait time.Duration) ([]stream.Entry, error) {
+	es, err := l.w.Read(ctx, from, maxN, wait)
+	if errors.Is(err, wal.ErrTruncated) {
+		// retention dropped what a restart asked for: go on from the oldest kept
+		first := l.w.Committed() + 1
+		if first > from {
+			es, err = l.w.Read(ctx, first, maxN, wait)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]stream.Entry, len(es))
+	for i, e := range es {
+		out[i] = stream.Entry{Seq: e.Seq, Record: e.Record}
+	}
+	return out, nil
+}
+
+func (l walLog) Commit(seq uint64) error { return l.w.Commit(seq) }
+
+// stages are the detection stages serve runs.
+type stages struct {
+	detect    *detect.Engine
+	beh       *behavior.Engine
+	sigma     *sigma.Detector
+	rules     api.RuleCatalog
+	inventory *assets.Inventory
+	resolver  *assets.Resolver
+	close     func()
+}
+
+func buildStages(o serveOptions, log *slog.Logger, reg prometheus.Registerer, w io.Writer) (*stages, error) {
+	s := &stages{close: func() {}}
+	var dets []detect.Detector
+	if len(o.sigma.rules) > 0 || o.sigma.builtin {
+		so := o.sigma
+		so.corrLateness = max(o.lateness, time.Minute)
+		l, err := loadSigma(so.rules, so)
+		if err != nil {
+			return nil, err
+		}
+		s.sigma = l.detector().Ordered()
+		s.rules = newRuleCatalog(l.collection)
+		dets = append(dets, s.sigma)
+	}
+	if o.behavior.identities != "" && o.behavior.dir == nil {
+		d, err := loadIdentities(o.behavior.identities, w)
+		if err != nil {
+			return nil, err
+		}
+		o.behavior.dir = d
+	}
+	if o.assetsPath != "" {
+		inv, err := loadAssets(o.assetsPath, w)
+		if err != nil {
+			return nil, err
+		}
+		s.inventory = inv
+	}
+	s.resolver = huntResolver(s.inventory)
+	dets = append(dets, bindingLearner{s.resolver})
+	if o.behavior.enabled {
+		eng, closeBeh, err := buildBehavior(o.behavior, log, w)
+		if err != nil {
+			return nil, err
+		}
+		s.beh, s.close = eng, closeBeh
+		dets = append(dets, eng.Collector())
+	}
+	eng, err := detect.NewEngine(dets, detect.EngineOptions{Logger: log})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.detect = eng
+	return s, nil
+}
+
+// ruleCatalog lists the loaded Sigma rules and correlations for the API.
+type ruleCatalog []api.RuleInfo
+
+func (c ruleCatalog) Rules() []api.RuleInfo { return c }
+
+func newRuleCatalog(col *sigma.Collection) ruleCatalog {
+	var out ruleCatalog
+	tags := func(ts []sigma.Tag) []string {
+		var s []string
+		for _, t := range ts {
+			s = append(s, t.String())
+		}
+		return s
+	}
+	for _, r := range col.Rules {
+		ls := strings.Trim(strings.Join([]string{r.LogSource.Product, r.LogSource.Service, r.LogSource.Category}, "/"), "/")
+		out = append(out, api.RuleInfo{ID: sigma.RuleRef(r), Title: r.Title, Level: r.Level, Status: r.Status, Tags: tags(r.Tags), Detector: sigma.DetectorID, Logsource: ls})
+	}
+	for _, r := range col.Correlations {
+		out = append(out, api.RuleInfo{ID: r.ID, Title: r.Title, Level: r.Level, Status: r.Status, Tags: tags(r.Tags), Detector: sigma.DetectorID, Logsource: "correlation:" + string(r.Type)})
+	}
+	return out
+}
+
+// liveFeedback keeps analysts' verdicts applied while serve runs: it re-reads
+// them when they change (checked every few seconds, from the processor's
+// goroutine, before a step), rebuilds the suppressions and the rules'
+// precision, and passes "this is normal" to the behavioral models.
+type liveFeedback struct {
+	st      store.Store
+	beh     *behavior.Engine
+	log     *slog.Logger
+	book    atomic.Pointer[feedback.Book]
+	last    string // newest verdict id and time seen
+	checked time.Time
+	marked  map[string]bool
+}
+
+func newLiveFeedback(st store.Store, beh *behavior.Engine, log *slog.Logger) *liveFeedback {
+	return &liveFeedback{st: st, beh: beh, log: log, marked: map[string]bool{}}
+}
+
+func (f *liveFeedback) refresh(ctx context.Context) {
+	if time.Since(f.checked) < 3*time.Second {
+		return
+	}
+	f.checked = time.Now()
+	page, err := f.st.ListFeedback(ctx, store.FeedbackQuery{Limit: 1})
+	if err != nil || len(page.Items) == 0 {
+		return
+	}
+	newest := page.Items[0].ID + page.Items[0].Created.String()
+	if newest == f.last {
+		return
+	}
+	all, err := storedVerdicts(ctx, f.st)
+	if err != nil {
+		f.log.ErrorContext(ctx, "reading analysts' verdicts", "err", err)
+		return
+	}
+	look := verdictLookup(ctx, f.st, nil)
+	book := feedback.New(feedback.Prior{})
+	for _, fb := range all {
+		_ = book.Add(fb, look) // verdicts on targets not stored yet apply once they are
+	}
+	if f.beh != nil {
+		for _, m := range book.Normal() {
+			key := m.Detector + "\x00" + m.Entity + "\x00" + m.Attribute + "\x00" + m.Until.String()
+			if !f.marked[key] {
+				f.beh.MarkNormalFor(m.Detector, m.Entity, m.Attribute, m.Until)
+				f.marked[key] = true
+			}
+		}
+	}
+	f.book.Store(book)
+	f.last = newest
+}
+
+func (f *liveFeedback) suppressed(s *detect.Signal) bool {
+	b := f.book.Load()
+	if b == nil {
+		return false
+	}
+	_, ok := b.Suppressed(s)
+	return ok
+}
+
+func (f *liveFeedback) precision(detectorID, ruleID string) float64 {
+	b := f.book.Load()
+	if b == nil {
+		return 0
+	}
+	return b.Precision(detectorID, ruleID)
+}
+
+var _ ingest.Appender = (*wal.WAL)(nil)
