@@ -57,6 +57,7 @@ func commands() []command {
 		{"users", "Manage the console's local users: add, list, passwd, role, del", runUsers},
 		{"tokens", "Manage API and ingest tokens: create (shown once), list, revoke", runTokens},
 		{"decode", "Decode log files into normalized ECS events (JSON lines), without detection", runDecode},
+		{"loadtest", "Offer a load to vigil serve's HTTP ingest from this process; report rate, event-to-signal latency, memory", runLoadtest},
 		{"simulate", "Generate a synthetic enterprise's logs with labelled attack campaigns and truth.json", runSimulate},
 		{"formats", "List the log formats Vigil decodes and how each is recognised", runFormats},
 		{"version", "Print the version", runVersion},

@@ -204,6 +204,9 @@ schedule:
 			break schedule
 		}
 		next = next.Add(interval)
+		if next.Sub(start) >= o.Duration {
+			break // the last batch due within the duration is out
+		}
 		if time.Since(lastLog) >= 5*time.Second {
 			lastLog = time.Now()
 			log.InfoContext(ctx, "load", "elapsed", time.Since(start).Round(time.Second), "offered", res.Offered,

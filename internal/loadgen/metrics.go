@@ -34,7 +34,8 @@ type Scraper struct {
 	Client *http.Client // nil: a client with a 10 s timeout
 }
 
-// Histogram is a cumulative histogram: Counts[i] observations <= Bounds[i].
+// Histogram is a cumulative histogram: Counts[i] observations <= Bounds[i]
+// (finite bounds only: Count includes the +Inf bucket's).
 type Histogram struct {
 	Bounds []float64 `json:"bounds"`
 	Counts []uint64  `json:"counts"`
@@ -122,6 +123,9 @@ func ParseMetrics(r io.Reader) (Sample, error) {
 func histogram(h *dto.Histogram) Histogram {
 	out := Histogram{Count: h.GetSampleCount(), Sum: h.GetSampleSum()}
 	for _, b := range h.GetBucket() {
+		if math.IsInf(b.GetUpperBound(), 1) {
+			continue // Count holds it (and JSON has no +Inf)
+		}
 		out.Bounds = append(out.Bounds, b.GetUpperBound())
 		out.Counts = append(out.Counts, b.GetCumulativeCount())
 	}

@@ -178,6 +178,24 @@ func Measure(ctx context.Context, o MeasureOptions) (*Report, error) {
 		}
 	}
 	r.DrainTime = last.Time.Sub(loadEnd)
+	// The records counter moves before a step's signals are stored: settle
+	// until the signals and latency observations stop changing.
+	for settle := time.Now().Add(5 * time.Second); time.Now().Before(settle); {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("draining: %w", ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+		s, err := o.Metrics.Scrape(ctx)
+		if err != nil {
+			return nil, err
+		}
+		stable := s.Signals == last.Signals && s.Latency.Count == last.Latency.Count && s.Records == last.Records
+		last = s
+		if stable {
+			break
+		}
+	}
 	r.Processed = int64(last.Records - before.Records)
 	r.Drained = r.Processed >= res.Accepted
 	r.Signals = int64(last.Signals - before.Signals)
