@@ -80,6 +80,7 @@ type serveOptions struct {
 	escalatePath string
 	assetsPath   string
 	lateness     time.Duration
+	checkpoint   time.Duration
 	maxBacklog   int64
 	logLevel     string
 	sigma        sigmaOptions
@@ -106,6 +107,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.escalatePath, "escalate", "", "escalation policies (YAML): incidents matching a policy are queued and delivered")
 	fs.StringVar(&o.assetsPath, "assets", "", "asset inventory (CSV or YAML)")
 	fs.DurationVar(&o.lateness, "lateness", 10*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
+	fs.DurationVar(&o.checkpoint, "checkpoint-every", 10*time.Second, "how often the stream's state is checkpointed in the store (a restart replays the log from the last checkpoint)")
 	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	o.sigma.register(fs)
@@ -213,7 +215,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	proc, err := stream.New(ctx, stream.Options{
 		Log: walLog{w}, Registry: formats.Default(), Detect: st2.detect, Behavior: st2.beh, Sigma: st2.sigma,
 		Correlator: corr, Store: st, Suppressed: fb.suppressed, OnIncidents: onIncidents, BeforeStep: fb.refresh,
-		Lateness: o.lateness, Logger: log, Registerer: reg,
+		Lateness: o.lateness, CheckpointEvery: o.checkpoint, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return err
