@@ -46,6 +46,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "See Vigil work: a simulated organisation with attacks streamed into the service and its console (no configuration)", runDemo},
 		{"hunt", "Analyse log files and directories with every detector; print signals and a summary", runHunt},
 		{"serve", "Run the service: streaming ingestion (HTTP, HEC, _bulk, syslog, tail), detection, the REST API and the web console", runServe},
 		{"rules", "Validate Sigma rules (check) and run rule unit tests (test)", runRules},
