@@ -15,21 +15,23 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
-// Error codes, stable: clients branch on them.
+// Error codes, stable: clients branch on them. They are auth's, which writes
+// the authentication errors of the same API.
 const (
-	CodeBadRequest   = "bad_request"
-	CodeUnauthorized = "unauthorized"
-	CodeCSRF         = "csrf"
-	CodeForbidden    = "forbidden"
-	CodeNotFound     = "not_found"
-	CodeConflict     = "conflict"
-	CodeRateLimited  = "rate_limited"
-	CodeOverloaded   = "overloaded"
-	CodeInternal     = "internal"
+	CodeBadRequest   = auth.CodeBadRequest
+	CodeUnauthorized = auth.CodeUnauthorized
+	CodeCSRF         = auth.CodeCSRF
+	CodeForbidden    = auth.CodeForbidden
+	CodeNotFound     = auth.CodeNotFound
+	CodeConflict     = auth.CodeConflict
+	CodeRateLimited  = auth.CodeRateLimited
+	CodeOverloaded   = auth.CodeOverloaded
+	CodeInternal     = auth.CodeInternal
 )
 
 // Limits of requests.
@@ -57,14 +59,6 @@ func notFound(format string, args ...any) *Error {
 	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: fmt.Sprintf(format, args...)}
 }
 
-// errorBody is the JSON of every error.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
 // WriteError writes err as the API's error document: an *Error as it is; the
 // store's sentinels as their codes (the message of an internal error is not
 // shown).
@@ -83,9 +77,7 @@ func WriteError(w http.ResponseWriter, err error) {
 	default:
 		e = &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error"}
 	}
-	var b errorBody
-	b.Error.Code, b.Error.Message = e.Code, e.Message
-	writeJSON(w, e.Status, b)
+	auth.WriteError(w, e.Status, e.Code, e.Message)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
