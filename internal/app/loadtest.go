@@ -167,7 +167,7 @@ func spawnServe(ctx context.Context, env Env, o loadtestOptions) (_ *spawned, er
 		if err != nil {
 			return nil, fmt.Errorf("finding this executable: %w", err)
 		}
-		command = func(ctx context.Context, args ...string) *exec.Cmd { return exec.CommandContext(ctx, exe, args...) }
+		command = func(ctx context.Context, args ...string) *exec.Cmd { return exec.CommandContext(ctx, exe, args...) } //nolint:gosec // this executable, our own arguments
 	}
 	dir, err := os.MkdirTemp("", "vigil-loadtest-")
 	if err != nil {
@@ -241,7 +241,7 @@ func spawnServe(ctx context.Context, env Env, o loadtestOptions) (_ *spawned, er
 		s.httpAddr, s.ingestAddr = m[0], m[1]
 	case err := <-s.done:
 		s.done <- err
-		return nil, fmt.Errorf("vigil serve exited before listening (%v): %s", err, s.logs.String())
+		return nil, fmt.Errorf("vigil serve exited before listening: %w: %s", err, s.logs.String())
 	case <-time.After(60 * time.Second):
 		s.stop(env.Stderr)
 		return nil, fmt.Errorf("vigil serve did not listen within 60 s: %s", s.logs.String())
@@ -291,7 +291,9 @@ func (s *spawned) stop(w io.Writer) {
 			}
 		case <-time.After(30 * time.Second):
 			_ = s.cmd.Process.Kill()
-			<-s.done
+			if err := <-s.done; err == nil {
+				fmt.Fprintln(w, "vigil loadtest: vigil serve exited cleanly after all")
+			}
 			fmt.Fprintf(w, "vigil loadtest: vigil serve did not stop within 30 s of SIGTERM: killed\n")
 		}
 		s.cmd = nil
