@@ -41,13 +41,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigilsec/vigil/internal/correlate"
@@ -107,6 +108,7 @@ type Options struct {
 	MaxBatch        int           // records per step, default 4096
 	Wait            time.Duration // how long a step waits for records, default 10 ms
 	CheckpointEvery time.Duration // wall clock, default 10 s
+	IncidentFlush   time.Duration // wall clock between incident writes, default 500 ms
 	ExpireEvery     time.Duration // event time between correlator expiries, default 1 min
 	Workers         int           // decode and detect workers, default GOMAXPROCS
 	Limits          decode.Limits
@@ -137,6 +139,9 @@ func (o *Options) withDefaults() error {
 	}
 	if o.CheckpointEvery <= 0 {
 		o.CheckpointEvery = 10 * time.Second
+	}
+	if o.IncidentFlush <= 0 {
+		o.IncidentFlush = 500 * time.Millisecond
 	}
 	if o.ExpireEvery <= 0 {
 		o.ExpireEvery = time.Minute
@@ -172,6 +177,8 @@ type Processor struct {
 	maxSeen   int64  // latest event time seen
 	watermark int64
 	lastExp   int64
+	dirty     bool      // the correlator changed incidents not yet stored
+	lastFlush time.Time // wall clock of the last incident write
 	held      sigHeap
 	heldIDs   map[string]bool
 	lastRec   time.Time // wall clock of the last record read
@@ -288,7 +295,7 @@ func (p *Processor) Step(ctx context.Context) error {
 	if err := p.storeSignals(ctx, signals, meta, evidence, now); err != nil {
 		return err
 	}
-	return p.correlate(ctx, release)
+	return p.correlate(ctx, release, now, release == p.maxSeen)
 }
 
 // detect decodes entries and runs the per-event detectors over them, on the
@@ -383,9 +390,7 @@ func sameStream(a, b *ingest.Record) bool {
 const OffsetBits = 20
 
 func recordOffset(data []byte, within int64) int64 {
-	h := fnv.New64a()
-	h.Write(data)
-	return int64(h.Sum64()&^(1<<63)&^(1<<OffsetBits-1)) | min(within, 1<<OffsetBits-1)
+	return int64(xxhash.Sum64(data)&^(1<<63)&^(1<<OffsetBits-1)) | min(within, 1<<OffsetBits-1)
 }
 
 // runChunk decodes a chunk (runs of one stream) and runs the detectors.
@@ -560,7 +565,7 @@ func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, m
 
 // correlate gives the held signals the watermark passed to the correlator,
 // stores the incidents that changed and expires the idle ones.
-func (p *Processor) correlate(ctx context.Context, upTo int64) error {
+func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, force bool) error {
 	n := 0
 	for len(p.held) > 0 && p.held[0].Time.UnixNano() <= upTo {
 		s := heap.Pop(&p.held).(detect.Signal)
@@ -568,13 +573,17 @@ func (p *Processor) correlate(ctx context.Context, upTo int64) error {
 		p.opts.Correlator.Add(s)
 		n++
 	}
+	// Incidents are written at most every IncidentFlush: a busy incident
+	// taking signals every step is written once, at its newest version.
+	p.dirty = p.dirty || n > 0
 	var updated []correlate.Incident
-	if n > 0 {
+	if p.dirty && (force || now.Sub(p.lastFlush) >= p.opts.IncidentFlush) {
 		var merges []correlate.Merge
 		updated, merges = p.opts.Correlator.Updated()
 		if err := storeIncidents(ctx, p.opts.Store, updated, merges); err != nil {
 			return err
 		}
+		p.dirty, p.lastFlush = false, now
 	}
 	if upTo-p.lastExp >= int64(p.opts.ExpireEvery) && upTo > 0 {
 		p.lastExp = upTo
@@ -603,17 +612,9 @@ func (p *Processor) correlate(ctx context.Context, upTo int64) error {
 // and marks merged ones.
 func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
 	for _, inc := range updated {
-		old, err := st.GetIncident(ctx, inc.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-		case err != nil:
-			return fmt.Errorf("reading incident %s: %w", inc.ID, err)
-		case old.Version >= inc.Version:
-			continue
-		case old.Status != "" && old.Status != correlate.StatusOpen:
-			inc.Status = old.Status
-		}
-		if err := st.UpsertIncident(ctx, inc); err != nil {
+		// The store keeps an analyst's status and assignee, and refuses a
+		// version it already has or has newer (a replay): nothing to do then.
+		if err := st.UpsertIncident(ctx, inc); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("storing incident %s: %w", inc.ID, err)
 		}
 	}
@@ -673,6 +674,11 @@ type checkpointDoc struct {
 // what a restart no longer needs.
 func (p *Processor) checkpoint(ctx context.Context) error {
 	start := p.opts.Now()
+	// The incidents the correlator holds are stored before its state is: the
+	// checkpoint's correlator has nothing left to write.
+	if err := p.correlate(ctx, math.MinInt64, start, true); err != nil {
+		return err
+	}
 	doc := checkpointDoc{ReadTo: p.readTo, MaxSeen: p.maxSeen, Watermark: p.watermark, LastExpire: p.lastExp, Held: slices.Clone([]detect.Signal(p.held))}
 	// Held signals are in the checkpoint; held observations and Sigma hits are
 	// not: the log is replayed from the oldest record they came from.

@@ -3,12 +3,12 @@ package behavior
 import (
 	"bytes"
 	"cmp"
-	"container/heap"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 
@@ -95,9 +95,10 @@ type Engine struct {
 	// since is each model's first learned event time (its training window's
 	// start; 0: nothing learned yet), by model index
 	since []int64
-	// held are the observations Release keeps for later (event time past the
-	// watermark), a min-heap in observation order
-	held obsHeap
+	// held[heldFrom:] are the observations Release keeps for later (event time
+	// past the watermark), sorted in observation order
+	held     []Obs
+	heldFrom int
 }
 
 // NewEngine builds an engine over models (ids must be unique).
@@ -204,61 +205,104 @@ func (e *Engine) Finish(ctx context.Context, emit func(detect.Signal)) error {
 // and holds the later ones for a later call. Observations at or before the time
 // a restored state covers are left out (counted by Stale), as in Finish, so a
 // stream replayed from an earlier position after a restart learns nothing twice.
+//
+// Held observations are kept sorted: a batch is sorted on its own and, since a
+// stream's batches mostly follow each other in time, appended (or merged from
+// the first held observation it precedes), so the cost is the batch's sort, not
+// the size of what is held.
 func (e *Engine) Release(ctx context.Context, upTo int64, emit func(detect.Signal)) error {
 	e.mu.Lock()
 	collected := e.obs
 	e.obs = nil
 	e.mu.Unlock()
 	stale := 0
-	for i := range collected {
-		if e.restored != 0 && collected[i].Time <= e.restored {
-			stale++
-			continue
+	if e.restored != 0 {
+		kept := collected[:0]
+		for i := range collected {
+			if collected[i].Time <= e.restored {
+				stale++
+				continue
+			}
+			kept = append(kept, collected[i])
 		}
-		heap.Push(&e.held, collected[i])
+		collected = kept
 	}
-	var ready []Obs
-	for len(e.held) > 0 && e.held[0].Time <= upTo {
-		ready = append(ready, heap.Pop(&e.held).(Obs))
+	if len(collected) > 0 {
+		slices.SortFunc(collected, cmpObs)
+		e.hold(collected)
 	}
 	if stale > 0 {
 		e.mu.Lock()
 		e.stale += stale
 		e.mu.Unlock()
 	}
-	if len(ready) == 0 {
+	held := e.held[e.heldFrom:]
+	k := sort.Search(len(held), func(i int) bool { return held[i].Time > upTo })
+	if k == 0 {
 		return nil
 	}
-	return e.Process(ctx, ready, emit)
+	ready := held[:k]
+	err := e.Process(ctx, ready, emit)
+	clear(ready) // drop the references the models no longer need
+	e.heldFrom += k
+	if e.heldFrom == len(e.held) {
+		e.held, e.heldFrom = e.held[:0], 0
+	} else if e.heldFrom > len(e.held)/2 {
+		n := copy(e.held, e.held[e.heldFrom:])
+		clear(e.held[n:])
+		e.held, e.heldFrom = e.held[:n], 0
+	}
+	return err
+}
+
+// hold adds a sorted batch to the sorted held observations.
+func (e *Engine) hold(batch []Obs) {
+	held := e.held[e.heldFrom:]
+	if len(held) == 0 || cmpObs(batch[0], held[len(held)-1]) >= 0 {
+		e.held = append(e.held, batch...)
+		return
+	}
+	// Merge from the first held observation the batch precedes.
+	p, _ := slices.BinarySearchFunc(held, batch[0], cmpObs)
+	tail := slices.Clone(held[p:])
+	merged := e.held[:e.heldFrom+p]
+	i, j := 0, 0
+	for i < len(tail) && j < len(batch) {
+		if cmpObs(batch[j], tail[i]) < 0 {
+			merged = append(merged, batch[j])
+			j++
+		} else {
+			merged = append(merged, tail[i])
+			i++
+		}
+	}
+	merged = append(merged, tail[i:]...)
+	e.held = append(merged, batch[j:]...)
+}
+
+func cmpObs(a, b Obs) int {
+	if a.less(&b) {
+		return -1
+	}
+	if b.less(&a) {
+		return 1
+	}
+	return 0
 }
 
 // Held returns how many observations Release holds, and the smallest log
 // position (Obs.Pos) among them: what a stream must replay from to see them
 // again after a restart (ok is false when nothing is held).
 func (e *Engine) Held() (n int, minPos uint64, ok bool) {
-	if len(e.held) == 0 {
+	held := e.held[e.heldFrom:]
+	if len(held) == 0 {
 		return 0, 0, false
 	}
-	minPos = e.held[0].Pos
-	for i := range e.held {
-		minPos = min(minPos, e.held[i].Pos)
+	minPos = held[0].Pos
+	for i := range held {
+		minPos = min(minPos, held[i].Pos)
 	}
-	return len(e.held), minPos, true
-}
-
-// obsHeap is a min-heap of observations in Obs.less order.
-type obsHeap []Obs
-
-func (h obsHeap) Len() int           { return len(h) }
-func (h obsHeap) Less(i, j int) bool { return h[i].less(&h[j]) }
-func (h obsHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *obsHeap) Push(x any)        { *h = append(*h, x.(Obs)) }
-func (h *obsHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = Obs{}
-	*h = old[:len(old)-1]
-	return x
+	return len(held), minPos, true
 }
 
 // Stale returns how many observations Finish left out because the restored
