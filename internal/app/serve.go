@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,6 +84,7 @@ type serveOptions struct {
 	checkpoint   time.Duration
 	maxBacklog   int64
 	logLevel     string
+	pprof        string
 	sigma        sigmaOptions
 	behavior     behaviorOptions
 
@@ -107,9 +109,10 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.escalatePath, "escalate", "", "escalation policies (YAML): incidents matching a policy are queued and delivered")
 	fs.StringVar(&o.assetsPath, "assets", "", "asset inventory (CSV or YAML)")
 	fs.DurationVar(&o.lateness, "lateness", 10*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
-	fs.DurationVar(&o.checkpoint, "checkpoint-every", 10*time.Second, "how often the stream's state is checkpointed in the store (a restart replays the log from the last checkpoint)")
+	fs.DurationVar(&o.checkpoint, "checkpoint-every", 30*time.Second, "how often the stream's state is checkpointed in the store (a restart replays the log from the last checkpoint)")
 	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, without authentication: for diagnosis only")
 	o.sigma.register(fs)
 	o.behavior.register(fs)
 	if _, err := parseFlags(fs, args); err != nil {
@@ -305,6 +308,18 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	if dispatcher != nil {
 		g.Go(func() error { return dispatcher.Run(gctx) })
 	}
+	if o.pprof != "" {
+		pl, err := listenLoopback(o.pprof)
+		if err != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--pprof: %w", err)}
+		}
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		pm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		serveHTTP(&http.Server{Handler: pm, ReadHeaderTimeout: 10 * time.Second}, pl)
+	}
 	procCtx, stopProc := context.WithCancel(context.WithoutCancel(gctx))
 	defer stopProc()
 	procDone := make(chan error, 1)
@@ -350,6 +365,19 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	return g.Wait()
 }
 
+// listenLoopback listens on addr, which must be a loopback address (what has
+// no authentication must not be reachable from elsewhere).
+func listenLoopback(addr string) (net.Listener, error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%s is not a loopback address", addr)
+	}
+	return net.Listen("tcp", addr)
+}
+
 // walLog adapts the WAL to the stream's Log.
 type walLog struct{ w *wal.WAL }
 
@@ -373,6 +401,8 @@ func (l walLog) Read(ctx context.Context, from uint64, maxN int, wait time.Durat
 }
 
 func (l walLog) Commit(seq uint64) error { return l.w.Commit(seq) }
+
+func (l walLog) Consumed(seq uint64) { l.w.Consumed(seq) }
 
 // stages are the detection stages serve runs.
 type stages struct {

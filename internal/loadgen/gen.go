@@ -41,8 +41,10 @@ func NewGenerator(seed uint64, match, syslogFrac float64) *Generator {
 }
 
 var (
-	hosts  = []string{"WS01", "WS02", "WS03", "WS04", "WS05", "WS06", "WS07", "WS08", "SRV-FILE01", "SRV-APP02", "SRV-SQL01", "DC01"}
-	users  = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "oscar", "peggy", "trent", "victor", "walter"}
+	// An organisation of a realistic size: rule hits spread over many hosts and
+	// users, so incidents stay the size analysts see, not one giant incident.
+	hosts  = names("WS-", 1800, "SRV-", 200)
+	users  = names("user", 4000, "svc-", 100)
 	benign = [][2]string{ // image, command line
 		{`C:\Windows\System32\svchost.exe`, `C:\Windows\system32\svchost.exe -k netsvcs -p -s Schedule`},
 		{`C:\Program Files\Google\Chrome\Application\chrome.exe`, `"C:\Program Files\Google\Chrome\Application\chrome.exe" --type=renderer --lang=en-US`},
@@ -56,6 +58,18 @@ var (
 	parents = []string{`C:\Windows\explorer.exe`, `C:\Windows\System32\services.exe`, `C:\Windows\System32\svchost.exe`}
 	dests   = []string{"10.0.0.10", "10.0.0.53", "10.20.1.5", "52.96.10.2", "140.82.112.3", "185.199.108.133", "142.250.74.78"}
 )
+
+// names returns n prefixed numbered names and m more with another prefix.
+func names(prefix string, n int, prefix2 string, m int) []string {
+	out := make([]string, 0, n+m)
+	for i := range n {
+		out = append(out, prefix+strconv.Itoa(1000+i))
+	}
+	for i := range m {
+		out = append(out, prefix2+strconv.Itoa(100+i))
+	}
+	return out
+}
 
 // Batch appends n records, one per line, to buf and returns the lines, their
 // format and how many of them should match a Sigma rule.
@@ -85,14 +99,23 @@ func (g *Generator) Batch(buf []byte, n int, now time.Time) (lines []byte, forma
 
 func (g *Generator) pick(s []string) string { return s[g.rnd.IntN(len(s))] }
 
+// userHost picks a user and where they act, as in an organisation: mostly their
+// own workstation, sometimes one of the servers.
+func (g *Generator) userHost() (host, user string) {
+	i := g.rnd.IntN(len(users))
+	if g.rnd.IntN(5) == 0 {
+		return hosts[1800+g.rnd.IntN(len(hosts)-1800)], users[i]
+	}
+	return hosts[i%1800], users[i]
+}
+
 // windows appends one evtx_dump JSON event: a Sysmon process creation or
 // network connection, or a Security interactive logon; hit: a shadow-copy
 // deletion (rule "Shadow Copies, Backup Catalog Or Boot Recovery Removed").
 func (g *Generator) windows(b []byte, t time.Time, hit bool) []byte {
 	g.recordID++
 	g.pid = 1000 + (g.pid+7)%60000
-	host := g.pick(hosts)
-	user := g.pick(users)
+	host, user := g.userHost()
 	kind := g.rnd.IntN(10)
 	if hit {
 		kind = -1

@@ -46,6 +46,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -75,6 +76,13 @@ type Log interface {
 	Read(ctx context.Context, from uint64, max int, wait time.Duration) ([]Entry, error)
 	// Commit says every record at or before seq is handled: the log may drop it.
 	Commit(seq uint64) error
+}
+
+// Consumer is implemented by logs that bound what waits to be processed (the
+// WAL's backlog): the processor reports after each step how far it has
+// processed, though it commits only at checkpoints.
+type Consumer interface {
+	Consumed(seq uint64)
 }
 
 // CheckpointID names the processor's checkpoint in the store's model states.
@@ -183,6 +191,11 @@ type Processor struct {
 	heldIDs   map[string]bool
 	lastRec   time.Time // wall clock of the last record read
 	lastCkpt  time.Time
+	// writes the writer goroutine runs in order (Run), and the first failure
+	writeQ     chan func() error
+	writeErr   chan error
+	writerDone chan struct{}
+	ckptQueued atomic.Bool
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -234,24 +247,91 @@ func (p *Processor) count(f func(*Stats)) {
 }
 
 // Run processes the log until ctx is done, then writes a final checkpoint.
+//
+// Incidents and checkpoints are written by a second goroutine, in the order
+// the processor queued them, so a step never waits for the store beyond its
+// signals (which the latency target is about); a checkpoint is queued after
+// the incidents it covers.
 func (p *Processor) Run(ctx context.Context) error {
 	p.lastCkpt = p.opts.Now()
 	p.lastRec = p.opts.Now()
+	p.startWriter()
+	defer p.stopWriter()
 	for {
 		if ctx.Err() != nil {
-			return p.checkpoint(context.WithoutCancel(ctx))
+			return p.checkpoint(context.WithoutCancel(ctx), true)
 		}
 		if err := p.Step(ctx); err != nil {
 			if ctx.Err() != nil {
-				return errors.Join(p.checkpoint(context.WithoutCancel(ctx)))
+				return p.checkpoint(context.WithoutCancel(ctx), true)
 			}
-			return err
+			return errors.Join(err, p.drain())
 		}
-		if p.opts.Now().Sub(p.lastCkpt) >= p.opts.CheckpointEvery {
-			if err := p.checkpoint(ctx); err != nil {
+		if p.opts.Now().Sub(p.lastCkpt) >= p.opts.CheckpointEvery && !p.ckptQueued.Load() {
+			// not cut short by a shutdown: a checkpoint is written whole
+			if err := p.checkpoint(context.WithoutCancel(ctx), false); err != nil {
 				return err
 			}
 		}
+	}
+}
+
+// startWriter starts the goroutine that runs queued writes in order.
+func (p *Processor) startWriter() {
+	p.writeQ = make(chan func() error, 64)
+	p.writeErr = make(chan error, 1)
+	p.writerDone = make(chan struct{})
+	go func() {
+		defer close(p.writerDone)
+		failed := false
+		for w := range p.writeQ {
+			if failed {
+				continue // after a failed write nothing later is written
+			}
+			if err := w(); err != nil {
+				failed = true
+				p.writeErr <- err
+			}
+		}
+	}()
+}
+
+func (p *Processor) stopWriter() {
+	if p.writeQ == nil {
+		return
+	}
+	close(p.writeQ)
+	<-p.writerDone
+	p.writeQ = nil
+}
+
+// enqueue runs w after the writes queued before it: on the writer goroutine
+// when one runs (Run), else at once. It returns a failed earlier write's error.
+func (p *Processor) enqueue(w func() error) error {
+	if p.writeQ == nil {
+		return w()
+	}
+	select {
+	case err := <-p.writeErr:
+		return err
+	default:
+	}
+	p.writeQ <- w
+	return nil
+}
+
+// drain waits until every queued write is done and returns the first error.
+func (p *Processor) drain() error {
+	if p.writeQ == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	p.writeQ <- func() error { close(done); return nil }
+	select {
+	case <-done:
+		return nil
+	case err := <-p.writeErr:
+		return err
 	}
 }
 
@@ -266,36 +346,55 @@ func (p *Processor) Step(ctx context.Context) error {
 		return fmt.Errorf("reading the log at %d: %w", p.next, err)
 	}
 	now := p.opts.Now()
-	var signals []detect.Signal
-	var evidence []store.Evidence
-	var meta []sigMeta
+	var phases [4]time.Duration // detect, per-event signals out, releases, correlate
 	if len(entries) > 0 {
 		p.lastRec = now
-		if signals, meta, evidence, err = p.detect(ctx, entries); err != nil {
+		signals, meta, evidence, err := p.detect(ctx, entries)
+		if err != nil {
 			return err
 		}
+		phases[0] = p.opts.Now().Sub(now)
+		// Per-event signals leave before the models run: their latency is
+		// decoding and matching, not the models' work.
+		if err := p.storeSignals(ctx, signals, meta, evidence); err != nil {
+			return err
+		}
+		phases[1] = p.opts.Now().Sub(now) - phases[0]
 		last := entries[len(entries)-1].Seq
 		p.next, p.readTo = last+1, last
 		p.count(func(st *Stats) { st.Records += int64(len(entries)); st.Position = last })
 		p.m.records.Add(float64(len(entries)))
+		if c, ok := p.opts.Log.(Consumer); ok {
+			defer c.Consumed(last)
+		}
 	}
 	release := p.watermark
 	if len(entries) == 0 && now.Sub(p.lastRec) >= p.opts.IdleRelease {
 		release = p.maxSeen // a quiet stream: nothing later is coming soon
 	}
+	t0 := p.opts.Now()
+	var released []detect.Signal
 	if p.opts.Sigma != nil {
-		p.opts.Sigma.Release(release, func(s detect.Signal) { signals = append(signals, s) })
+		p.opts.Sigma.Release(release, func(s detect.Signal) { released = append(released, s) })
 	}
 	if p.opts.Behavior != nil {
-		err := p.opts.Behavior.Release(ctx, release, func(s detect.Signal) { signals = append(signals, s) })
+		err := p.opts.Behavior.Release(ctx, release, func(s detect.Signal) { released = append(released, s) })
 		if err != nil {
 			return fmt.Errorf("running the behavioral models: %w", err)
 		}
 	}
-	if err := p.storeSignals(ctx, signals, meta, evidence, now); err != nil {
+	if err := p.storeSignals(ctx, released, nil, nil); err != nil {
 		return err
 	}
-	return p.correlate(ctx, release, now, release == p.maxSeen)
+	t1 := p.opts.Now()
+	phases[2] = t1.Sub(t0)
+	err = p.correlate(ctx, release, now, release == p.maxSeen)
+	phases[3] = p.opts.Now().Sub(t1)
+	if total := p.opts.Now().Sub(now); total > 250*time.Millisecond {
+		p.log.InfoContext(ctx, "slow stream step", "records", len(entries), "total", total, "detect", phases[0],
+			"signals_out", phases[1], "release", phases[2], "correlate", phases[3])
+	}
+	return err
 }
 
 // detect decodes entries and runs the per-event detectors over them, on the
@@ -397,9 +496,12 @@ func recordOffset(data []byte, within int64) int64 {
 func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 	var res chunkResult
 	first := &chunk[0].Record
+	sink := sinks.Get().(*eventSink)
+	defer func() { sink.reset(); sinks.Put(sink) }()
 	// The stream's bytes: the context, then each record on its own line.
-	var buf bytes.Buffer
-	starts := make([]int64, len(chunk))
+	buf := &sink.buf
+	starts := slices.Grow(sink.starts[:0], len(chunk))[:len(chunk)]
+	sink.starts = starts
 	if len(first.Context) > 0 {
 		buf.Write(first.Context)
 		if first.Context[len(first.Context)-1] != '\n' {
@@ -428,7 +530,6 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 		p.log.DebugContext(ctx, "records not decoded", "source", first.Source, "records", len(chunk), "err", err)
 		return res
 	}
-	sink := &eventSink{}
 	in := decode.Input{R: bytes.NewReader(buf.Bytes()), Source: first.Source, Limits: p.opts.Limits, ModTime: first.Received}
 	if derr := safeDecode(ctx, f.New(), in, sink); derr != nil {
 		p.log.WarnContext(ctx, "decoding records", "source", first.Source, "format", f.ID, "err", derr)
@@ -492,22 +593,40 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 	return res
 }
 
-// eventSink collects a decoder's events in slabs (stable pointers).
+// eventSink collects a decoder's events in slabs (stable pointers). Sinks are
+// pooled: a chunk's events are done with when runChunk returns (evidence is
+// rendered, observations and Sigma hits are copies), so the next chunk reuses
+// the events and the capacity of their slices.
 type eventSink struct {
-	slab     []event.Event
+	slabs    [][]event.Event
+	n        int // events handed out
 	events   []*event.Event
 	rejected int64
+	buf      bytes.Buffer
+	starts   []int64
 }
 
+const slabSize = 256
+
 func (s *eventSink) Alloc() *event.Event {
-	if len(s.slab) == cap(s.slab) {
-		s.slab = make([]event.Event, 0, 256)
+	if s.n == len(s.slabs)*slabSize {
+		s.slabs = append(s.slabs, make([]event.Event, slabSize))
 	}
-	s.slab = s.slab[:len(s.slab)+1]
-	e := &s.slab[len(s.slab)-1]
+	e := &s.slabs[s.n/slabSize][s.n%slabSize]
+	s.n++
 	e.Reset()
 	return e
 }
+
+func (s *eventSink) reset() {
+	s.n, s.rejected = 0, 0
+	clear(s.events)
+	s.events = s.events[:0]
+	s.buf.Reset()
+	s.starts = s.starts[:0]
+}
+
+var sinks = sync.Pool{New: func() any { return new(eventSink) }}
 
 func (s *eventSink) Emit(e *event.Event) { s.events = append(s.events, e) }
 
@@ -526,17 +645,39 @@ func safeDecode(ctx context.Context, d decode.Decoder, in decode.Input, sink dec
 
 // storeSignals stores signals and their evidence (idempotently) and holds the
 // ones to correlate until the watermark passes them.
-func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, meta []sigMeta, evidence []store.Evidence, now time.Time) error {
+func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, meta []sigMeta, evidence []store.Evidence) error {
 	if len(signals) == 0 {
 		return nil
 	}
-	if len(evidence) > 0 {
-		if err := p.opts.Store.PutEvidence(ctx, evidence); err != nil {
-			return fmt.Errorf("storing evidence: %w", err)
+	// Signals are out of detection now: the event-to-signal latency. They are
+	// stored (evidence first) by the writer, in order, before any incident or
+	// checkpoint queued after them.
+	emitted := p.opts.Now()
+	var received []time.Time
+	for i := range min(len(meta), len(signals)) {
+		if r := meta[i].received; !r.IsZero() {
+			p.m.latency.Observe(emitted.Sub(r).Seconds())
+			received = append(received, r)
 		}
 	}
-	if err := p.opts.Store.PutSignals(ctx, signals); err != nil {
-		return fmt.Errorf("storing signals: %w", err)
+	wctx := context.WithoutCancel(ctx)
+	toStore := slices.Clone(signals)
+	if err := p.enqueue(func() error {
+		if len(evidence) > 0 {
+			if err := p.opts.Store.PutEvidence(wctx, evidence); err != nil {
+				return fmt.Errorf("storing evidence: %w", err)
+			}
+		}
+		if err := p.opts.Store.PutSignals(wctx, toStore); err != nil {
+			return fmt.Errorf("storing signals: %w", err)
+		}
+		stored := p.opts.Now()
+		for _, r := range received {
+			p.m.storeLatency.Observe(stored.Sub(r).Seconds())
+		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	var suppressed int64
 	for i := range signals {
@@ -545,9 +686,6 @@ func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, m
 		var m sigMeta
 		if i < len(meta) {
 			m = meta[i] // per-event signals come first; released ones have none
-		}
-		if !m.received.IsZero() {
-			p.m.latency.Observe(now.Sub(m.received).Seconds())
 		}
 		if p.opts.Suppressed != nil && p.opts.Suppressed(s) {
 			suppressed++
@@ -576,46 +714,64 @@ func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, fo
 	// Incidents are written at most every IncidentFlush: a busy incident
 	// taking signals every step is written once, at its newest version.
 	p.dirty = p.dirty || n > 0
-	var updated []correlate.Incident
+	wctx := context.WithoutCancel(ctx) // queued writes finish even when a shutdown begins
 	if p.dirty && (force || now.Sub(p.lastFlush) >= p.opts.IncidentFlush) {
-		var merges []correlate.Merge
-		updated, merges = p.opts.Correlator.Updated()
-		if err := storeIncidents(ctx, p.opts.Store, updated, merges); err != nil {
+		updated, merges := p.opts.Correlator.Updated()
+		onIncidents := p.opts.OnIncidents
+		if err := p.enqueue(func() error {
+			if err := storeIncidents(wctx, p.opts.Store, updated, merges); err != nil {
+				return err
+			}
+			if len(updated) > 0 && onIncidents != nil {
+				onIncidents(wctx, updated)
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 		p.dirty, p.lastFlush = false, now
+		p.count(func(st *Stats) { st.Incidents += int64(len(updated)) })
 	}
 	if upTo-p.lastExp >= int64(p.opts.ExpireEvery) && upTo > 0 {
 		p.lastExp = upTo
 		expired := p.opts.Correlator.Expire(time.Unix(0, upTo))
 		if len(expired) > 0 {
-			if err := storeIncidents(ctx, p.opts.Store, expired, nil); err != nil {
+			if err := p.enqueue(func() error { return storeIncidents(wctx, p.opts.Store, expired, nil) }); err != nil {
 				return err
 			}
 		}
 	}
 	p.count(func(st *Stats) {
-		st.Incidents += int64(len(updated))
 		st.Held = len(p.held)
 		if upTo > 0 {
 			st.Watermark = time.Unix(0, upTo).UTC()
 		}
 	})
-	if len(updated) > 0 && p.opts.OnIncidents != nil {
-		p.opts.OnIncidents(ctx, updated)
-	}
 	return nil
+}
+
+// BatchIncidentStore is implemented by stores that write many incidents in
+// one transaction (store/sqlite): UpsertIncident for each, where a version the
+// store already has is skipped rather than an error.
+type BatchIncidentStore interface {
+	UpsertIncidents(ctx context.Context, incs []correlate.Incident) (skipped int, err error)
 }
 
 // storeIncidents writes incidents the correlator created or changed, newer
 // versions only (a replay writes nothing twice), keeping an analyst's status,
 // and marks merged ones.
 func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
-	for _, inc := range updated {
-		// The store keeps an analyst's status and assignee, and refuses a
-		// version it already has or has newer (a replay): nothing to do then.
-		if err := st.UpsertIncident(ctx, inc); err != nil && !errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("storing incident %s: %w", inc.ID, err)
+	// The store keeps an analyst's status and assignee, and refuses a version
+	// it already has or has newer (a replay): nothing to do then.
+	if b, ok := st.(BatchIncidentStore); ok && len(updated) > 1 {
+		if _, err := b.UpsertIncidents(ctx, updated); err != nil {
+			return fmt.Errorf("storing %d incidents: %w", len(updated), err)
+		}
+	} else {
+		for _, inc := range updated {
+			if err := st.UpsertIncident(ctx, inc); err != nil && !errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("storing incident %s: %w", inc.ID, err)
+			}
 		}
 	}
 	for _, m := range merges {
@@ -672,7 +828,7 @@ type checkpointDoc struct {
 
 // checkpoint writes the processor's state to the store and lets the log drop
 // what a restart no longer needs.
-func (p *Processor) checkpoint(ctx context.Context) error {
+func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
 	start := p.opts.Now()
 	// The incidents the correlator holds are stored before its state is: the
 	// checkpoint's correlator has nothing left to write.
@@ -713,23 +869,38 @@ func (p *Processor) checkpoint(ctx context.Context) error {
 		return fmt.Errorf("checkpointing the correlator: %w", err)
 	}
 	doc.Correlator = cb.Bytes()
-	blob, err := json.Marshal(&doc)
-	if err != nil {
-		return fmt.Errorf("checkpointing: %w", err)
-	}
 	updated := time.Unix(0, max(p.watermark, 0)).UTC()
-	if err := p.opts.Store.PutModelState(ctx, store.ModelState{ModelID: CheckpointID, Version: 1, Updated: updated, Blob: blob}); err != nil {
-		return fmt.Errorf("writing the checkpoint: %w", err)
-	}
-	if replay > 1 {
-		if err := p.opts.Log.Commit(replay - 1); err != nil {
-			return fmt.Errorf("committing the log at %d: %w", replay-1, err)
-		}
-	}
 	p.lastCkpt = p.opts.Now()
-	p.m.checkpoints.Inc()
-	p.m.checkpointBytes.Set(float64(len(blob)))
-	p.m.checkpointSeconds.Observe(p.lastCkpt.Sub(start).Seconds())
+	p.m.checkpointCapture.Observe(p.lastCkpt.Sub(start).Seconds())
+	// The state is captured; writing it (and letting the log go) is queued
+	// after the incidents it covers and proceeds beside the next steps.
+	p.ckptQueued.Store(true)
+	if err := p.enqueue(func() error {
+		defer p.ckptQueued.Store(false)
+		// doc holds copies (snapshots' bytes, held signals by value): it can
+		// be encoded here, beside the next steps
+		blob, err := json.Marshal(&doc)
+		if err != nil {
+			return fmt.Errorf("checkpointing: %w", err)
+		}
+		p.m.checkpointBytes.Set(float64(len(blob)))
+		if err := p.opts.Store.PutModelState(ctx, store.ModelState{ModelID: CheckpointID, Version: 1, Updated: updated, Blob: blob}); err != nil {
+			return fmt.Errorf("writing the checkpoint: %w", err)
+		}
+		if replay > 1 {
+			if err := p.opts.Log.Commit(replay - 1); err != nil {
+				return fmt.Errorf("committing the log at %d: %w", replay-1, err)
+			}
+		}
+		p.m.checkpoints.Inc()
+		p.m.checkpointSeconds.Observe(p.opts.Now().Sub(start).Seconds())
+		return nil
+	}); err != nil {
+		return err
+	}
+	if sync {
+		return p.drain()
+	}
 	return nil
 }
 
@@ -778,10 +949,11 @@ func (p *Processor) restore(ctx context.Context) error {
 type metrics struct {
 	records, events, rejected prometheus.Counter
 	signals                   *prometheus.CounterVec
-	latency                   prometheus.Histogram
+	latency, storeLatency     prometheus.Histogram
 	checkpoints               prometheus.Counter
 	checkpointBytes           prometheus.Gauge
 	checkpointSeconds         prometheus.Histogram
+	checkpointCapture         prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -791,14 +963,19 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		rejected: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_stream_rejected_total", Help: "Records rejected by the decoders or in no known format."}),
 		signals:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "vigil_stream_signals_total", Help: "Signals produced, by detector."}, []string{"detector"}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_signal_latency_seconds",
+			Help:    "Wall-clock time from a record's receipt to its signal leaving detection (per-event detectors).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		storeLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_signal_stored_latency_seconds",
 			Help:    "Wall-clock time from a record's receipt to its signal being stored (per-event detectors).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		checkpoints:       prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_stream_checkpoints_total", Help: "Checkpoints written."}),
 		checkpointBytes:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_stream_checkpoint_bytes", Help: "Size of the last checkpoint."}),
 		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_checkpoint_seconds", Help: "Time to write a checkpoint."}),
+		checkpointCapture: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_checkpoint_capture_seconds",
+			Help: "Time the processor stops to capture its state for a checkpoint (the rest is written beside it)."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.records, m.events, m.rejected, m.signals, m.latency, m.checkpoints, m.checkpointBytes, m.checkpointSeconds} {
+		for _, c := range []prometheus.Collector{m.records, m.events, m.rejected, m.signals, m.latency, m.storeLatency, m.checkpoints, m.checkpointBytes, m.checkpointSeconds, m.checkpointCapture} {
 			if err := reg.Register(c); err != nil {
 				return m, fmt.Errorf("registering stream metrics: %w", err)
 			}

@@ -322,7 +322,7 @@ func TestRestartFromCheckpoint(t *testing.T) {
 			clock := &fakeClock{t: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 			p := newProcessor(t, log, st, clock, cfg)
 			drain(t, p, clock, uint64(float64(len(recs))*at))
-			if err := p.checkpoint(t.Context()); err != nil {
+			if err := p.checkpoint(t.Context(), true); err != nil {
 				t.Fatal(err)
 			}
 			drain(t, p, clock, uint64(float64(len(recs))*(at+0.1))) // work the crash loses

@@ -65,11 +65,13 @@
 //
 // # Backpressure
 //
-// Backlog is the bytes appended beyond the committed seq. When an Append
-// would take it past MaxBacklog (a call on an empty backlog always goes
-// through), Append returns an *ingest.OverloadError (errors.Is
+// Backlog is the bytes appended beyond what the consumer has processed (the
+// larger of the committed seq and the one it reported with Consumed: a
+// consumer that checkpoints now and then processes far ahead of its commits).
+// When an Append would take it past MaxBacklog (a call on an empty backlog
+// always goes through), Append returns an *ingest.OverloadError (errors.Is
 // ingest.ErrOverloaded) without writing anything, and the source pushes back;
-// it succeeds again once Commit has brought the backlog down. A record whose
+// it succeeds again once the consumer has caught up. A record whose
 // Data and Context exceed MaxRecord is refused with an error naming it: that
 // is not an overload, retrying cannot help.
 //

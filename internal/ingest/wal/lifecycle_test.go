@@ -452,3 +452,33 @@ func fsyncCount(t *testing.T, w *WAL) float64 {
 	}
 	return float64(m.GetHistogram().GetSampleCount())
 }
+
+// TestConsumedBoundsBacklog: what the consumer has processed no longer counts
+// against the backlog, though it is not committed (retention keeps it).
+func TestConsumedBoundsBacklog(t *testing.T) {
+	w := openT(t, Options{NoSync: true, MaxBacklog: 2000})
+	n := 0
+	for ; n < 100; n++ {
+		if err := w.Append(context.Background(), []ingest.Record{rec(n)}); err != nil {
+			break
+		}
+	}
+	if n == 100 {
+		t.Fatal("never overloaded")
+	}
+	w.Consumed(uint64(n) + 5) // beyond what is durable: ignored
+	if w.Backlog() == 0 {
+		t.Fatal("Consumed beyond the last durable seq emptied the backlog")
+	}
+	w.Consumed(uint64(n))
+	if w.Backlog() != 0 || w.Committed() != 0 {
+		t.Fatalf("after Consumed(%d): backlog %d, committed %d", n, w.Backlog(), w.Committed())
+	}
+	if err := w.Append(context.Background(), []ingest.Record{rec(n)}); err != nil {
+		t.Fatalf("append after Consumed: %v", err)
+	}
+	es, err := w.Read(context.Background(), 1, 1, 0)
+	if err != nil || len(es) != 1 || es[0].Seq != 1 {
+		t.Fatalf("consumed records must stay readable until committed: %v %v", es, err)
+	}
+}

@@ -32,8 +32,9 @@ type Options struct {
 	// SegmentBytes: past this size a segment is closed and a new one started
 	// (at the next Append boundary).
 	SegmentBytes int64
-	// MaxBacklog bounds the bytes appended but not yet committed; past it,
-	// Append returns an *ingest.OverloadError.
+	// MaxBacklog bounds the bytes appended but not yet processed (committed,
+	// or reported with Consumed); past it, Append returns an
+	// *ingest.OverloadError.
 	MaxBacklog int64
 	// MaxRecord bounds len(Data)+len(Context) of one record; larger records
 	// are refused (not an overload: retrying cannot help).
@@ -136,7 +137,8 @@ type WAL struct {
 	segs      []*segment    // oldest first; the last one is the active one
 	active    *os.File      // write handle of the last segment (owned by the leader while flushing)
 	assigned  int64         // cumulative frame bytes assigned
-	marks     []mark        // per Append call, past the committed seq
+	marks     []mark        // per Append call, past the committed (or consumed) seq
+	consumed  uint64        // the consumer has read and processed up to here (Consumed)
 	committed uint64
 	doneBytes int64 // cumulative bytes through the committed mark
 
@@ -400,7 +402,21 @@ func (w *WAL) First() uint64 {
 	return w.segs[0].first
 }
 
-// Backlog returns the bytes appended beyond the committed seq.
+// Consumed tells the WAL that the consumer has processed every seq <= seq,
+// though it does not yet commit them (it may still need them after a restart,
+// until its next checkpoint): the backlog, which bounds appends, counts only
+// what lies beyond. Retention still follows Commit.
+func (w *WAL) Consumed(seq uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if seq > w.consumed && seq <= w.durable {
+		w.consumed = seq
+		w.dropMarksLocked()
+		w.m.backlog.Set(float64(w.assigned - w.doneBytes))
+	}
+}
+
+// Backlog returns the bytes appended beyond the committed (or consumed) seq.
 func (w *WAL) Backlog() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -452,8 +468,9 @@ func (w *WAL) Commit(seq uint64) error {
 
 // dropMarksLocked advances doneBytes past the marks the committed seq covers.
 func (w *WAL) dropMarksLocked() {
+	done := max(w.committed, w.consumed)
 	i := 0
-	for i < len(w.marks) && w.marks[i].last <= w.committed {
+	for i < len(w.marks) && w.marks[i].last <= done {
 		w.doneBytes = w.marks[i].cum
 		i++
 	}

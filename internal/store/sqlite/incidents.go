@@ -26,45 +26,80 @@ func (s *Store) UpsertIncident(ctx context.Context, inc correlate.Incident) erro
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	inc = store.CanonicalIncident(inc)
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		get := tx.StmtContext(ctx, s.ws.getIncidentForUpdate)
-		if inc.Status == "" || inc.Status == correlate.StatusOpen {
-			// An analyst's triage survives the correlator's writes.
-			var (
-				stored    int64
-				storedDoc []byte
-				old       correlate.Incident
-			)
-			switch err := get.QueryRowContext(ctx, inc.ID).Scan(&stored, &storedDoc); {
-			case errors.Is(err, sql.ErrNoRows):
+	err := s.write(ctx, func(tx *sql.Tx) error { return s.upsertIncidentTx(ctx, tx, inc) })
+	return s.wrap(op, err)
+}
+
+// UpsertIncidents writes incidents as UpsertIncident does, all in one
+// transaction (a stream writes many at once); an incident the store already
+// has at the same or a newer version is left as it is and counted in skipped
+// rather than failing the batch.
+func (s *Store) UpsertIncidents(ctx context.Context, incs []correlate.Incident) (skipped int, err error) {
+	op := fmt.Sprintf("upserting %d incidents", len(incs))
+	if err := s.check(op); err != nil {
+		return 0, err
+	}
+	canon := make([]correlate.Incident, len(incs))
+	for i := range incs {
+		if err := store.ValidateIncident(&incs[i]); err != nil {
+			return 0, fmt.Errorf("%s: incident %s: %w", op, incs[i].ID, err)
+		}
+		canon[i] = store.CanonicalIncident(incs[i])
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		skipped = 0
+		for i := range canon {
+			err := s.upsertIncidentTx(ctx, tx, canon[i])
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				skipped++
 			case err != nil:
-				return fmt.Errorf("reading stored incident: %w", err)
-			default:
-				if err := json.Unmarshal(storedDoc, &old); err != nil {
-					return fmt.Errorf("decoding stored incident: %w", err)
-				}
-				store.KeepTriage(old, &inc)
+				return fmt.Errorf("incident %s: %w", canon[i].ID, err)
 			}
 		}
-		doc, err := json.Marshal(&inc)
-		if err != nil {
-			return fmt.Errorf("encoding: %w", err)
-		}
-		res, err := tx.StmtContext(ctx, s.ws.upsIncident).ExecContext(ctx, inc.ID, inc.Version, string(inc.Status),
-			int64(inc.Severity), inc.Risk, inc.FirstSeen.UnixNano(), inc.LastSeen.UnixNano(), doc)
-		if err != nil {
-			return fmt.Errorf("writing row: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("writing row: %w", err)
-		}
-		if n == 0 {
-			return sameOrConflict(ctx, get, &inc, doc)
-		}
-		return replaceIncidentEntities(ctx, tx, s, &inc)
+		return nil
 	})
-	return s.wrap(op, err)
+	return skipped, s.wrap(op, err)
+}
+
+// upsertIncidentTx is UpsertIncident's work inside tx.
+func (s *Store) upsertIncidentTx(ctx context.Context, tx *sql.Tx, inc correlate.Incident) error {
+	get := tx.StmtContext(ctx, s.ws.getIncidentForUpdate)
+	if inc.Status == "" || inc.Status == correlate.StatusOpen {
+		// An analyst's triage survives the correlator's writes.
+		var (
+			stored    int64
+			storedDoc []byte
+			old       correlate.Incident
+		)
+		switch err := get.QueryRowContext(ctx, inc.ID).Scan(&stored, &storedDoc); {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("reading stored incident: %w", err)
+		default:
+			if err := json.Unmarshal(storedDoc, &old); err != nil {
+				return fmt.Errorf("decoding stored incident: %w", err)
+			}
+			store.KeepTriage(old, &inc)
+		}
+	}
+	doc, err := json.Marshal(&inc)
+	if err != nil {
+		return fmt.Errorf("encoding: %w", err)
+	}
+	res, err := tx.StmtContext(ctx, s.ws.upsIncident).ExecContext(ctx, inc.ID, inc.Version, string(inc.Status),
+		int64(inc.Severity), inc.Risk, inc.FirstSeen.UnixNano(), inc.LastSeen.UnixNano(), doc)
+	if err != nil {
+		return fmt.Errorf("writing row: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("writing row: %w", err)
+	}
+	if n == 0 {
+		return sameOrConflict(ctx, get, &inc, doc)
+	}
+	return replaceIncidentEntities(ctx, tx, s, &inc)
 }
 
 // sameOrConflict decides an upsert that changed nothing: writing back the stored

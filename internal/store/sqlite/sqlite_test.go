@@ -314,3 +314,49 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestUpsertIncidents: the batch form writes new incidents and newer versions
+// in one transaction, skips (and counts) the versions the store already has,
+// and keeps an analyst's triage as UpsertIncident does.
+func TestUpsertIncidents(t *testing.T) {
+	st := openTemp(t, t.TempDir())
+	ctx := t.Context()
+	at := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	inc := func(id string, v int64) correlate.Incident {
+		return correlate.Incident{ID: id, Title: id, Status: correlate.StatusOpen, Severity: detect.SeverityHigh, Risk: float64(v),
+			FirstSeen: at, LastSeen: at.Add(time.Duration(v) * time.Minute), SignalIDs: []string{fmt.Sprint("s", v)}, SignalCount: int(v), Version: v}
+	}
+	if skipped, err := st.UpsertIncidents(ctx, []correlate.Incident{inc("a", 1), inc("b", 1)}); err != nil || skipped != 0 {
+		t.Fatalf("first batch: skipped %d, %v", skipped, err)
+	}
+	closed := correlate.StatusClosed
+	if _, err := st.UpdateIncidentTriage(ctx, "a", store.TriageUpdate{Status: &closed}); err != nil {
+		t.Fatal(err)
+	}
+	skipped, err := st.UpsertIncidents(ctx, []correlate.Incident{inc("a", 2), inc("b", 1), inc("c", 1)})
+	if err != nil || skipped != 0 {
+		t.Fatalf("second batch (b rewritten unchanged is a redelivery): skipped %d, %v", skipped, err)
+	}
+	older := inc("a", 1)
+	older.Title = "older"
+	if skipped, err := st.UpsertIncidents(ctx, []correlate.Incident{older, inc("d", 1)}); err != nil || skipped != 1 {
+		t.Fatalf("an older version: skipped %d, %v", skipped, err)
+	}
+	a, err := st.GetIncident(ctx, "a")
+	if err != nil || a.Version != 2 || a.Status != correlate.StatusClosed || a.Title != "a" {
+		t.Fatalf("a: %+v, %v (want version 2, closed by the analyst)", a, err)
+	}
+	for _, id := range []string{"b", "c", "d"} {
+		if _, err := st.GetIncident(ctx, id); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	bad := inc("e", 1)
+	bad.ID = ""
+	if _, err := st.UpsertIncidents(ctx, []correlate.Incident{inc("f", 1), bad}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("an invalid incident: %v", err)
+	}
+	if _, err := st.GetIncident(ctx, "f"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a batch with an invalid incident wrote part of it: %v", err)
+	}
+}
