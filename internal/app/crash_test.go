@@ -132,6 +132,7 @@ type serveStatus struct {
 			Records  int64  `json:"records"`
 			Position uint64 `json:"position"`
 			Held     int    `json:"held_signals"`
+			Models   bool   `json:"models_running"`
 		} `json:"stream"`
 		WAL struct {
 			Last uint64 `json:"last"`
@@ -163,7 +164,7 @@ func (c *child) waitIdle(t *testing.T, token string, atLeast uint64) serveStatus
 	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		s := c.status(t, token)
-		if s.Ingest.WAL.Last >= atLeast && s.Ingest.Stream.Position == s.Ingest.WAL.Last && s.Ingest.Stream.Held == 0 {
+		if s.Ingest.WAL.Last >= atLeast && s.Ingest.Stream.Position == s.Ingest.WAL.Last && s.Ingest.Stream.Held == 0 && !s.Ingest.Stream.Models {
 			return s
 		}
 		if time.Now().After(deadline) {

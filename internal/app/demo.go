@@ -52,7 +52,7 @@ func runDemo(ctx context.Context, env Env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("creating the demo's directory: %w", err)
 		}
-		defer os.RemoveAll(tmp)
+		defer func() { _ = os.RemoveAll(tmp) }()
 		dir = tmp
 	}
 	simDir := filepath.Join(dir, "simulation")

@@ -201,7 +201,7 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatalf("sent %d over HTTP and %d to the log, of %d", sent, len(rest), len(recs))
 	}
 	deadline := time.Now().Add(3 * time.Minute)
-	for svc.proc.Stats().Position < svc.wal.Last() || svc.proc.Stats().Held > 0 {
+	for st := svc.proc.Stats(); st.Position < svc.wal.Last() || st.Held > 0 || st.ModelsRunning; st = svc.proc.Stats() {
 		if time.Now().After(deadline) {
 			t.Fatalf("the processor is at %+v, the log at %d", svc.proc.Stats(), svc.wal.Last())
 		}

@@ -196,6 +196,12 @@ type Processor struct {
 	writeErr   chan error
 	writerDone chan struct{}
 	ckptQueued atomic.Bool
+	// the behavioral models' goroutine (Run): jobs are watermarks
+	behJobs    chan int64
+	behResults chan modelResult
+	behBusy    bool  // a job is running
+	behSent    int64 // the last watermark handed to the models
+	behDone    int64 // the models have released everything up to here
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -213,6 +219,9 @@ type Stats struct {
 	Position   uint64    `json:"position"` // last log position read
 	Watermark  time.Time `json:"watermark"`
 	Held       int       `json:"held_signals"`
+	// ModelsRunning: the behavioral models are working on released
+	// observations; their signals are still to come.
+	ModelsRunning bool `json:"models_running"`
 }
 
 // New builds a processor. It restores the checkpoint in the store, if any:
@@ -257,6 +266,10 @@ func (p *Processor) Run(ctx context.Context) error {
 	p.lastRec = p.opts.Now()
 	p.startWriter()
 	defer p.stopWriter()
+	if p.opts.Behavior != nil {
+		p.startModels()
+		defer p.stopModels()
+	}
 	for {
 		if ctx.Err() != nil {
 			return p.checkpoint(context.WithoutCancel(ctx), true)
@@ -274,6 +287,67 @@ func (p *Processor) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// startModels starts the goroutine that runs the behavioral models: a step
+// hands it a watermark and goes on; the released signals come back to a later
+// step. The models' work (periodic evaluations of every tracked entity can take
+// hundreds of milliseconds) then never holds back per-event signals.
+func (p *Processor) startModels() {
+	p.behJobs = make(chan int64)
+	p.behResults = make(chan modelResult, 1)
+	p.behDone = p.watermark
+	p.behSent = p.watermark
+	go func() {
+		defer close(p.behResults)
+		for upTo := range p.behJobs {
+			var out []detect.Signal
+			err := p.opts.Behavior.Release(context.Background(), upTo, func(s detect.Signal) { out = append(out, s) })
+			p.behResults <- modelResult{signals: out, upTo: upTo, err: err}
+		}
+	}()
+}
+
+func (p *Processor) stopModels() {
+	if p.behJobs == nil {
+		return
+	}
+	close(p.behJobs)
+	for range p.behResults { //nolint:revive // drain: the worker ends after its job
+	}
+	p.behJobs = nil
+}
+
+// modelResult is what one run of the models released.
+type modelResult struct {
+	signals []detect.Signal
+	upTo    int64
+	err     error
+}
+
+// collectModels takes the models' finished run, if any (waiting for it when
+// block is set and one is running), appending its signals to out.
+func (p *Processor) collectModels(block bool, out *[]detect.Signal) error {
+	if !p.behBusy {
+		return nil
+	}
+	var res modelResult
+	if block {
+		res = <-p.behResults
+	} else {
+		select {
+		case res = <-p.behResults:
+		default:
+			return nil
+		}
+	}
+	p.behBusy = false
+	if res.err != nil {
+		return fmt.Errorf("running the behavioral models: %w", res.err)
+	}
+	p.behDone = max(p.behDone, res.upTo)
+	*out = append(*out, res.signals...)
+	return nil
 }
 
 // startWriter starts the goroutine that runs queued writes in order.
@@ -338,8 +412,15 @@ func (p *Processor) drain() error {
 // Step reads one batch of records (waiting up to Options.Wait) and runs it
 // through every stage, storing what it produced.
 func (p *Processor) Step(ctx context.Context) error {
-	if p.opts.BeforeStep != nil {
-		p.opts.BeforeStep(ctx)
+	var released []detect.Signal
+	if p.behJobs != nil {
+		// what the models finished since the last step
+		if err := p.collectModels(false, &released); err != nil {
+			return err
+		}
+	}
+	if p.opts.BeforeStep != nil && !p.behBusy {
+		p.opts.BeforeStep(ctx) // the models are idle: feedback may touch them
 	}
 	entries, err := p.opts.Log.Read(ctx, p.next, p.opts.MaxBatch, p.opts.Wait)
 	if err != nil {
@@ -373,11 +454,20 @@ func (p *Processor) Step(ctx context.Context) error {
 		release = p.maxSeen // a quiet stream: nothing later is coming soon
 	}
 	t0 := p.opts.Now()
-	var released []detect.Signal
 	if p.opts.Sigma != nil {
 		p.opts.Sigma.Release(release, func(s detect.Signal) { released = append(released, s) })
 	}
-	if p.opts.Behavior != nil {
+	corrUpTo := release
+	switch {
+	case p.opts.Behavior == nil:
+	case p.behJobs != nil:
+		// The models run beside the next steps; the correlator waits for them.
+		if !p.behBusy && release > p.behSent {
+			p.behJobs <- release
+			p.behBusy, p.behSent = true, release
+		}
+		corrUpTo = min(release, p.behDone)
+	default:
 		err := p.opts.Behavior.Release(ctx, release, func(s detect.Signal) { released = append(released, s) })
 		if err != nil {
 			return fmt.Errorf("running the behavioral models: %w", err)
@@ -388,7 +478,7 @@ func (p *Processor) Step(ctx context.Context) error {
 	}
 	t1 := p.opts.Now()
 	phases[2] = t1.Sub(t0)
-	err = p.correlate(ctx, release, now, release == p.maxSeen)
+	err = p.correlate(ctx, corrUpTo, now, corrUpTo == p.maxSeen)
 	phases[3] = p.opts.Now().Sub(t1)
 	if total := p.opts.Now().Sub(now); total > 250*time.Millisecond {
 		p.log.InfoContext(ctx, "slow stream step", "records", len(entries), "total", total, "detect", phases[0],
@@ -743,6 +833,7 @@ func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, fo
 	}
 	p.count(func(st *Stats) {
 		st.Held = len(p.held)
+		st.ModelsRunning = p.behBusy || (p.behJobs != nil && p.behDone < p.behSent)
 		if upTo > 0 {
 			st.Watermark = time.Unix(0, upTo).UTC()
 		}
@@ -830,6 +921,16 @@ type checkpointDoc struct {
 // what a restart no longer needs.
 func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
 	start := p.opts.Now()
+	if p.behJobs != nil {
+		// the models' state and what they hold must be still while captured
+		var released []detect.Signal
+		if err := p.collectModels(true, &released); err != nil {
+			return err
+		}
+		if err := p.storeSignals(ctx, released, nil, nil); err != nil {
+			return err
+		}
+	}
 	// The incidents the correlator holds are stored before its state is: the
 	// checkpoint's correlator has nothing left to write.
 	if err := p.correlate(ctx, math.MinInt64, start, true); err != nil {
