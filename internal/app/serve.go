@@ -108,7 +108,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.tailFormat, "tail-format", "", "decoder of the tailed files (default: detected from content)")
 	fs.StringVar(&o.escalatePath, "escalate", "", "escalation policies (YAML): incidents matching a policy are queued and delivered")
 	fs.StringVar(&o.assetsPath, "assets", "", "asset inventory (CSV or YAML)")
-	fs.DurationVar(&o.lateness, "lateness", 10*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
+	fs.DurationVar(&o.lateness, "lateness", 5*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
 	fs.DurationVar(&o.checkpoint, "checkpoint-every", 30*time.Second, "how often the stream's state is checkpointed in the store (a restart replays the log from the last checkpoint)")
 	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
