@@ -290,19 +290,24 @@ func cmpObs(a, b Obs) int {
 	return 0
 }
 
-// Held returns how many observations Release holds, and the smallest log
-// position (Obs.Pos) among them: what a stream must replay from to see them
-// again after a restart (ok is false when nothing is held).
+// Held returns how many observations the engine has taken but not yet run
+// through the models (held by Release for a later watermark, or collected
+// since the last Release), and the smallest log position (Obs.Pos) among them:
+// what a stream must replay from to see them again after a restart (ok is
+// false when there are none).
 func (e *Engine) Held() (n int, minPos uint64, ok bool) {
-	held := e.held[e.heldFrom:]
-	if len(held) == 0 {
-		return 0, 0, false
+	e.mu.Lock()
+	collected := e.obs
+	e.mu.Unlock()
+	for _, part := range [][]Obs{e.held[e.heldFrom:], collected} {
+		for i := range part {
+			if !ok || part[i].Pos < minPos {
+				minPos, ok = part[i].Pos, true
+			}
+		}
+		n += len(part)
 	}
-	minPos = held[0].Pos
-	for i := range held {
-		minPos = min(minPos, held[i].Pos)
-	}
-	return len(held), minPos, true
+	return n, minPos, ok
 }
 
 // Stale returns how many observations Finish left out because the restored

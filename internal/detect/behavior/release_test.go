@@ -82,3 +82,38 @@ func TestReleaseMatchesFinish(t *testing.T) {
 		t.Fatalf("stream signals %v\nbatch signals  %v", got, want)
 	}
 }
+
+// TestHeldCoversCollected: observations collected but not yet released count
+// as held, so a stream replays from before them after a restart.
+func TestHeldCoversCollected(t *testing.T) {
+	m, err := NewEdgeStream(EdgeStreamConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine([]Model{m}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, ok := e.Held(); n != 0 || ok {
+		t.Fatalf("a new engine holds %d", n)
+	}
+	obs := signIns(false)[:10]
+	for i := range obs {
+		obs[i].Pos = uint64(100 + i)
+	}
+	if err := e.Release(t.Context(), obs[4].Time, func(detect.Signal) {}); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	e.obs = append(e.obs, obs[5:]...) // collected, Release not yet called
+	e.mu.Unlock()
+	if n, pos, ok := e.Held(); n != 5 || pos != 105 || !ok {
+		t.Fatalf("held %d from %d (%v), want 5 from 105", n, pos, ok)
+	}
+	if err := e.Release(t.Context(), obs[6].Time, func(detect.Signal) {}); err != nil {
+		t.Fatal(err)
+	}
+	if n, pos, ok := e.Held(); n != 3 || pos != 107 || !ok {
+		t.Fatalf("after a release: held %d from %d (%v), want 3 from 107", n, pos, ok)
+	}
+}
