@@ -197,11 +197,15 @@ type Processor struct {
 	writerDone chan struct{}
 	ckptQueued atomic.Bool
 	// the behavioral models' goroutine (Run): jobs are watermarks
-	behJobs    chan int64
+	behJobs    chan modelJob
 	behResults chan modelResult
 	behBusy    bool  // a job is running
 	behSent    int64 // the last watermark handed to the models
 	behDone    int64 // the models have released everything up to here
+	// a checkpoint whose models' part was asked of their goroutine
+	ckptWanted, ckptSent bool
+	ckptReadTo           uint64
+	ckptStart            time.Time
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -280,9 +284,13 @@ func (p *Processor) Run(ctx context.Context) error {
 			}
 			return errors.Join(err, p.drain())
 		}
-		if p.opts.Now().Sub(p.lastCkpt) >= p.opts.CheckpointEvery && !p.ckptQueued.Load() {
-			// not cut short by a shutdown: a checkpoint is written whole
-			if err := p.checkpoint(context.WithoutCancel(ctx), false); err != nil {
+		if now := p.opts.Now(); now.Sub(p.lastCkpt) >= p.opts.CheckpointEvery && !p.ckptQueued.Load() && !p.ckptWanted {
+			if p.behJobs != nil {
+				// The models snapshot themselves on their goroutine; the rest
+				// is captured when that is done (collectModels).
+				p.ckptWanted, p.ckptReadTo, p.ckptStart, p.lastCkpt = true, p.readTo, now, now
+			} else if err := p.checkpoint(context.WithoutCancel(ctx), false); err != nil {
+				// not cut short by a shutdown: a checkpoint is written whole
 				return err
 			}
 		}
@@ -294,16 +302,21 @@ func (p *Processor) Run(ctx context.Context) error {
 // step. The models' work (periodic evaluations of every tracked entity can take
 // hundreds of milliseconds) then never holds back per-event signals.
 func (p *Processor) startModels() {
-	p.behJobs = make(chan int64)
+	p.behJobs = make(chan modelJob)
 	p.behResults = make(chan modelResult, 1)
 	p.behDone = p.watermark
 	p.behSent = p.watermark
 	go func() {
 		defer close(p.behResults)
-		for upTo := range p.behJobs {
+		for job := range p.behJobs {
+			if job.snapshot {
+				snap, err := snapshotModels(p.opts.Behavior)
+				p.behResults <- modelResult{snap: snap, err: err}
+				continue
+			}
 			var out []detect.Signal
-			err := p.opts.Behavior.Release(context.Background(), upTo, func(s detect.Signal) { out = append(out, s) })
-			p.behResults <- modelResult{signals: out, upTo: upTo, err: err}
+			err := p.opts.Behavior.Release(context.Background(), job.upTo, func(s detect.Signal) { out = append(out, s) })
+			p.behResults <- modelResult{signals: out, upTo: job.upTo, err: err}
 		}
 	}()
 }
@@ -318,16 +331,24 @@ func (p *Processor) stopModels() {
 	p.behJobs = nil
 }
 
-// modelResult is what one run of the models released.
+// modelJob is work for the models' goroutine: release up to a watermark, or
+// snapshot for a checkpoint.
+type modelJob struct {
+	upTo     int64
+	snapshot bool
+}
+
+// modelResult is what one run of the models released, or their snapshot.
 type modelResult struct {
 	signals []detect.Signal
 	upTo    int64
+	snap    *modelSnapshot
 	err     error
 }
 
 // collectModels takes the models' finished run, if any (waiting for it when
 // block is set and one is running), appending its signals to out.
-func (p *Processor) collectModels(block bool, out *[]detect.Signal) error {
+func (p *Processor) collectModels(ctx context.Context, block bool, out *[]detect.Signal) error {
 	if !p.behBusy {
 		return nil
 	}
@@ -344,6 +365,11 @@ func (p *Processor) collectModels(block bool, out *[]detect.Signal) error {
 	p.behBusy = false
 	if res.err != nil {
 		return fmt.Errorf("running the behavioral models: %w", res.err)
+	}
+	if res.snap != nil {
+		// the models' part of the checkpoint requested at ckptStart: now the rest
+		p.ckptWanted, p.ckptSent = false, false
+		return p.capture(context.WithoutCancel(ctx), res.snap, p.ckptReadTo, p.ckptStart, false)
 	}
 	p.behDone = max(p.behDone, res.upTo)
 	*out = append(*out, res.signals...)
@@ -415,7 +441,7 @@ func (p *Processor) Step(ctx context.Context) error {
 	var released []detect.Signal
 	if p.behJobs != nil {
 		// what the models finished since the last step
-		if err := p.collectModels(false, &released); err != nil {
+		if err := p.collectModels(ctx, false, &released); err != nil {
 			return err
 		}
 	}
@@ -462,8 +488,13 @@ func (p *Processor) Step(ctx context.Context) error {
 	case p.opts.Behavior == nil:
 	case p.behJobs != nil:
 		// The models run beside the next steps; the correlator waits for them.
-		if !p.behBusy && release > p.behSent {
-			p.behJobs <- release
+		switch {
+		case p.behBusy:
+		case p.ckptWanted && !p.ckptSent:
+			p.behJobs <- modelJob{snapshot: true}
+			p.behBusy, p.ckptSent = true, true
+		case release > p.behSent:
+			p.behJobs <- modelJob{upTo: release}
 			p.behBusy, p.behSent = true, release
 		}
 		corrUpTo = min(release, p.behDone)
@@ -924,13 +955,47 @@ func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
 	if p.behJobs != nil {
 		// the models' state and what they hold must be still while captured
 		var released []detect.Signal
-		if err := p.collectModels(true, &released); err != nil {
+		if err := p.collectModels(ctx, true, &released); err != nil {
 			return err
 		}
 		if err := p.storeSignals(ctx, released, nil, nil); err != nil {
 			return err
 		}
 	}
+	var snap *modelSnapshot
+	if p.opts.Behavior != nil {
+		var err error
+		if snap, err = snapshotModels(p.opts.Behavior); err != nil {
+			return err
+		}
+	}
+	return p.capture(ctx, snap, p.readTo, start, sync)
+}
+
+// modelSnapshot is the behavioral models' part of a checkpoint.
+type modelSnapshot struct {
+	states []behavior.State
+	pos    uint64 // the oldest log position of what they had taken but not run
+	held   bool
+}
+
+func snapshotModels(eng *behavior.Engine) (*modelSnapshot, error) {
+	states, err := eng.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("checkpointing: %w", err)
+	}
+	_, pos, ok := eng.Held()
+	return &modelSnapshot{states: states, pos: pos, held: ok}, nil
+}
+
+// capture takes the rest of a checkpoint (the correlator, held signals, Sigma
+// correlations, positions) with the models' snapshot, taken when the processor
+// had read up to readTo, and queues its writing. When the models' snapshot is
+// older than the rest (taken on their goroutine while steps went on), the
+// replay starts no later than readTo+1, so the models see again everything
+// they had not when snapshotted; what they then emit again has the same ids
+// and changes nothing.
+func (p *Processor) capture(ctx context.Context, snap *modelSnapshot, readTo uint64, start time.Time, sync bool) error {
 	// The incidents the correlator holds are stored before its state is: the
 	// checkpoint's correlator has nothing left to write.
 	if err := p.correlate(ctx, math.MinInt64, start, true); err != nil {
@@ -939,18 +1004,12 @@ func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
 	doc := checkpointDoc{ReadTo: p.readTo, MaxSeen: p.maxSeen, Watermark: p.watermark, LastExpire: p.lastExp, Held: slices.Clone([]detect.Signal(p.held))}
 	// Held signals are in the checkpoint; held observations and Sigma hits are
 	// not: the log is replayed from the oldest record they came from.
-	replay := p.readTo + 1
-	if p.opts.Behavior != nil {
-		if _, off, ok := p.opts.Behavior.Held(); ok {
-			if off > 0 && off < replay {
-				replay = off
-			}
+	replay := min(p.readTo, readTo) + 1
+	if snap != nil {
+		if snap.held && snap.pos > 0 && snap.pos < replay {
+			replay = snap.pos
 		}
-		states, err := p.opts.Behavior.Snapshot()
-		if err != nil {
-			return fmt.Errorf("checkpointing: %w", err)
-		}
-		doc.Behavior = states
+		doc.Behavior = snap.states
 	}
 	if p.opts.Sigma != nil && p.opts.Sigma.Correlations() != nil {
 		if _, off, ok := p.opts.Sigma.Held(); ok {
@@ -976,6 +1035,7 @@ func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
 	// The state is captured; writing it (and letting the log go) is queued
 	// after the incidents it covers and proceeds beside the next steps.
 	p.ckptQueued.Store(true)
+	wctx := context.WithoutCancel(ctx)
 	if err := p.enqueue(func() error {
 		defer p.ckptQueued.Store(false)
 		// doc holds copies (snapshots' bytes, held signals by value): it can
@@ -985,7 +1045,7 @@ func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
 			return fmt.Errorf("checkpointing: %w", err)
 		}
 		p.m.checkpointBytes.Set(float64(len(blob)))
-		if err := p.opts.Store.PutModelState(ctx, store.ModelState{ModelID: CheckpointID, Version: 1, Updated: updated, Blob: blob}); err != nil {
+		if err := p.opts.Store.PutModelState(wctx, store.ModelState{ModelID: CheckpointID, Version: 1, Updated: updated, Blob: blob}); err != nil {
 			return fmt.Errorf("writing the checkpoint: %w", err)
 		}
 		if replay > 1 {
