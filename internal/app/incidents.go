@@ -19,6 +19,7 @@ import (
 	"github.com/vigilsec/vigil/internal/feedback"
 	"github.com/vigilsec/vigil/internal/report"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/stream"
 	"github.com/vigilsec/vigil/internal/triage"
 )
 
@@ -82,7 +83,7 @@ func correlateRun(ctx context.Context, st store.Store, known map[string]bool, si
 	}
 	res.changed, res.merged, res.stats, res.updated = len(updated), len(merges), c.Stats(), updated
 	if st != nil && !last.IsZero() {
-		if err := storeIncidents(ctx, st, updated, merges); err != nil {
+		if err := stream.StoreIncidents(ctx, st, updated, merges); err != nil {
 			return res, err
 		}
 		var buf bytes.Buffer
@@ -100,39 +101,6 @@ func correlateRun(ctx context.Context, st store.Store, known map[string]bool, si
 	}
 	report.SortIncidents(res.incidents)
 	return res, nil
-}
-
-// storeIncidents writes the incidents a run changed. An analyst's status on a
-// stored incident (acknowledged, closed, false positive) and assignee are kept
-// (the store's UpsertIncident keeps them); an incident that ended by joining
-// another is stored as merged into it.
-func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
-	for _, inc := range updated {
-		err := st.UpsertIncident(ctx, inc)
-		if errors.Is(err, store.ErrConflict) {
-			continue // stored already (a rerun over the same signals)
-		}
-		if err != nil {
-			return fmt.Errorf("storing incident %s: %w", inc.ID, err)
-		}
-	}
-	for _, m := range merges {
-		old, err := st.GetIncident(ctx, m.From)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // opened and merged within this run: never stored
-		}
-		if err != nil {
-			return fmt.Errorf("reading incident %s: %w", m.From, err)
-		}
-		if old.Status == correlate.StatusMerged {
-			continue
-		}
-		old.Status, old.MergedInto, old.Version = correlate.StatusMerged, m.Into, old.Version+1
-		if err := st.UpsertIncident(ctx, old); err != nil {
-			return fmt.Errorf("marking incident %s merged into %s: %w", m.From, m.Into, err)
-		}
-	}
-	return nil
 }
 
 // verdicts is what analysts said, applied to a run.

@@ -840,7 +840,7 @@ func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, fo
 		updated, merges := p.opts.Correlator.Updated()
 		onIncidents := p.opts.OnIncidents
 		if err := p.enqueue(func() error {
-			if err := storeIncidents(wctx, p.opts.Store, updated, merges); err != nil {
+			if err := StoreIncidents(wctx, p.opts.Store, updated, merges); err != nil {
 				return err
 			}
 			if len(updated) > 0 && onIncidents != nil {
@@ -857,7 +857,7 @@ func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, fo
 		p.lastExp = upTo
 		expired := p.opts.Correlator.Expire(time.Unix(0, upTo))
 		if len(expired) > 0 {
-			if err := p.enqueue(func() error { return storeIncidents(wctx, p.opts.Store, expired, nil) }); err != nil {
+			if err := p.enqueue(func() error { return StoreIncidents(wctx, p.opts.Store, expired, nil) }); err != nil {
 				return err
 			}
 		}
@@ -879,10 +879,10 @@ type BatchIncidentStore interface {
 	UpsertIncidents(ctx context.Context, incs []correlate.Incident) (skipped int, err error)
 }
 
-// storeIncidents writes incidents the correlator created or changed, newer
+// StoreIncidents writes incidents the correlator created or changed, newer
 // versions only (a replay writes nothing twice), keeping an analyst's status,
 // and marks merged ones.
-func storeIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
+func StoreIncidents(ctx context.Context, st store.Store, updated []correlate.Incident, merges []correlate.Merge) error {
 	// The store keeps an analyst's status and assignee, and refuses a version
 	// it already has or has newer (a replay): nothing to do then.
 	if b, ok := st.(BatchIncidentStore); ok && len(updated) > 1 {
