@@ -130,3 +130,19 @@ func Reject(sink Sink, in Input, format string, offset, line int64, reason strin
 
 // ErrStop can be returned by helpers' callbacks to end iteration early without error.
 var ErrStop = errors.New("stop")
+
+// ErrPanic is wrapped by Safe's error when the decoder panicked.
+var ErrPanic = errors.New("decoder panicked")
+
+// Safe runs d, turning a panic into an error wrapping ErrPanic: a decoder bug
+// on one hostile input must not end a run (it is counted and reported
+// instead). A decoder that panicked may hold inconsistent state: callers that
+// reuse decoders drop it.
+func Safe(ctx context.Context, d Decoder, in Input, sink Sink) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrPanic, r)
+		}
+	}()
+	return d.Decode(ctx, in, sink)
+}

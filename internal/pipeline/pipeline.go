@@ -347,8 +347,8 @@ func (p *Pipeline) runStream(ctx context.Context, s files.Stream, out chan<- *Ba
 		dec = f.New()
 		decoders[f.ID] = dec
 	}
-	derr := safeDecode(sctx, dec, decode.Input{R: br, Source: s.Name, Limits: p.opts.Limits, ModTime: s.ModTime, Year: p.opts.Year}, sink)
-	if errors.Is(derr, errDecoderPanic) {
+	derr := decode.Safe(sctx, dec, decode.Input{R: br, Source: s.Name, Limits: p.opts.Limits, ModTime: s.ModTime, Year: p.opts.Year}, sink)
+	if errors.Is(derr, decode.ErrPanic) {
 		delete(decoders, f.ID) // its state may be inconsistent: start the next stream afresh
 	}
 	sink.flush()
@@ -377,19 +377,6 @@ func (p *Pipeline) streamFailed(ctx context.Context, name, reason string, err er
 		return fmt.Errorf("%w: %w", ErrStrict, err)
 	}
 	return nil
-}
-
-var errDecoderPanic = errors.New("decoder panicked")
-
-// safeDecode runs a decoder, turning a panic into an error: a decoder bug on one
-// hostile file must not end the run (it is counted and reported instead).
-func safeDecode(ctx context.Context, d decode.Decoder, in decode.Input, sink decode.Sink) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", errDecoderPanic, r)
-		}
-	}()
-	return d.Decode(ctx, in, sink)
 }
 
 func (p *Pipeline) detectLoop(ctx context.Context, in <-chan *Batch, out chan<- Detection, after chan<- *Batch) error {

@@ -652,7 +652,7 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 		return res
 	}
 	in := decode.Input{R: bytes.NewReader(buf.Bytes()), Source: first.Source, Limits: p.opts.Limits, ModTime: first.Received}
-	if derr := safeDecode(ctx, f.New(), in, sink); derr != nil {
+	if derr := decode.Safe(ctx, f.New(), in, sink); derr != nil {
 		p.log.WarnContext(ctx, "decoding records", "source", first.Source, "format", f.ID, "err", derr)
 	}
 	res.rejected = sink.rejected
@@ -752,17 +752,6 @@ var sinks = sync.Pool{New: func() any { return new(eventSink) }}
 func (s *eventSink) Emit(e *event.Event) { s.events = append(s.events, e) }
 
 func (s *eventSink) Reject(*decode.RecordError) { s.rejected++ }
-
-var errDecoderPanic = errors.New("decoder panicked")
-
-func safeDecode(ctx context.Context, d decode.Decoder, in decode.Input, sink decode.Sink) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %v", errDecoderPanic, r)
-		}
-	}()
-	return d.Decode(ctx, in, sink)
-}
 
 // storeSignals stores signals and their evidence (idempotently) and holds the
 // ones to correlate until the watermark passes them.
