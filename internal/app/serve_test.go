@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -86,38 +83,17 @@ func simRecords(t *testing.T, users, days int) ([]replay.Timed, string) {
 // left out and returned.
 func postNDJSON(t *testing.T, addr, token string, recs []replay.Timed) (rest []ingest.Record, sent int) {
 	t.Helper()
-	flush := func(src, format string, lines [][]byte) {
-		if len(lines) == 0 {
-			return
-		}
-		u := fmt.Sprintf("http://%s/ingest/ndjson?format=%s&source=%s", addr, url.QueryEscape(format), url.QueryEscape(strings.NewReplacer("/", "-", ":", "-", ".", "-").Replace(src)))
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, u, bytes.NewReader(bytes.Join(lines, []byte("\n"))))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("ingest: %d %s", resp.StatusCode, body)
-		}
-		sent += len(lines)
-	}
-	var lines [][]byte
-	var src, format string
 	for _, r := range recs {
 		if len(r.Record.Context) > 0 {
 			rest = append(rest, r.Record)
-			continue
 		}
-		if r.Record.Source != src || r.Record.Format != format || len(lines) == 1000 {
-			flush(src, format, lines)
-			lines, src, format = nil, r.Record.Source, r.Record.Format
-		}
-		lines = append(lines, r.Record.Data)
 	}
-	flush(src, format, lines)
+	for i, b := range batches(recs, 1000) {
+		if code, err := send(t.Context(), addr, token, b); err != nil || code != http.StatusOK {
+			t.Fatalf("ingest request %d: %d %v", i, code, err)
+		}
+		sent += b.n
+	}
 	return rest, sent
 }
 
