@@ -31,6 +31,7 @@ import (
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/detect/sigma"
 	"github.com/vigilsec/vigil/internal/enrich/assets"
+	"github.com/vigilsec/vigil/internal/enrich/identity"
 	"github.com/vigilsec/vigil/internal/escalate"
 	"github.com/vigilsec/vigil/internal/feedback"
 	"github.com/vigilsec/vigil/internal/ingest"
@@ -189,8 +190,10 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	}
 	defer st2.close()
 	fb := newLiveFeedback(st, st2.beh, log)
+	// what the business knows of entities: asset criticality, privileged people
+	bizContext := businessContext(st2.inventory, st2.identities)
 	corr := correlate.New(correlate.Options{
-		Context: businessContext(st2.inventory, o.behavior.dir), Resolve: entityResolver(st2.resolver, o.behavior.dir),
+		Context: bizContext, Resolve: entityResolver(st2.resolver, st2.identities),
 		Precision: fb.precision,
 	})
 	var onIncidents func(context.Context, []correlate.Incident)
@@ -200,7 +203,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 		if err != nil {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--escalate: %w", err)}
 		}
-		eng, err := escalate.NewEngine(escalate.EngineOptions{Store: st, Policies: policies, Criticality: businessContext(st2.inventory, o.behavior.dir), Logger: log})
+		eng, err := escalate.NewEngine(escalate.EngineOptions{Store: st, Policies: policies, Criticality: bizContext, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -225,7 +228,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	}
 
 	// HTTP: console, API, health, metrics.
-	a, err := api.New(api.Options{Store: st, Auth: authSvc, Rules: st2.rules, Context: businessContext(st2.inventory, o.behavior.dir),
+	a, err := api.New(api.Options{Store: st, Auth: authSvc, Rules: st2.rules, Context: bizContext,
 		Version: Version, Logger: log, Registerer: reg, Status: func() any {
 			return map[string]any{"stream": proc.Stats(), "wal": map[string]any{"last": w.Last(), "committed": w.Committed(), "backlog_bytes": w.Backlog()}}
 		}})
@@ -406,13 +409,14 @@ func (l walLog) Consumed(seq uint64) { l.w.Consumed(seq) }
 
 // stages are the detection stages serve runs.
 type stages struct {
-	detect    *detect.Engine
-	beh       *behavior.Engine
-	sigma     *sigma.Detector
-	rules     api.RuleCatalog
-	inventory *assets.Inventory
-	resolver  *assets.Resolver
-	close     func()
+	detect     *detect.Engine
+	beh        *behavior.Engine
+	sigma      *sigma.Detector
+	rules      api.RuleCatalog
+	inventory  *assets.Inventory
+	identities *identity.Directory // nil without --identities
+	resolver   *assets.Resolver
+	close      func()
 }
 
 func buildStages(o serveOptions, log *slog.Logger, reg prometheus.Registerer, w io.Writer) (*stages, error) {
@@ -436,6 +440,7 @@ func buildStages(o serveOptions, log *slog.Logger, reg prometheus.Registerer, w 
 		}
 		o.behavior.dir = d
 	}
+	s.identities = o.behavior.dir
 	if o.assetsPath != "" {
 		inv, err := loadAssets(o.assetsPath, w)
 		if err != nil {
