@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigilsec/vigil/internal/atomicfile"
 )
 
 // Defaults.
@@ -247,7 +249,7 @@ func (s *Service) update(change func(f *usersFile) error) error {
 	if err != nil {
 		return fmt.Errorf("encoding users file: %w", err)
 	}
-	if err := writeFileAtomic(s.path, append(data, '\n')); err != nil {
+	if err := atomicfile.WriteBytes(s.path, 0o600, append(data, '\n')); err != nil {
 		return fmt.Errorf("writing %s: %w", s.path, err)
 	}
 	// Re-read what was written, so the state is exactly the file's.

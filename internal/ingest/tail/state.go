@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+
+	"github.com/vigilsec/vigil/internal/atomicfile"
 )
 
 // stateVersion is the version of the checkpoint file format.
@@ -124,29 +125,8 @@ func writeState(path string, entries []entry) error {
 	if err != nil {
 		return fmt.Errorf("encoding tail state: %w", err)
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing tail state %s: %w", path, err)
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("writing tail state %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		_ = tmp.Close()
-		return fmt.Errorf("syncing tail state %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing tail state %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("renaming tail state into %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync() // best effort: not every platform syncs directories
-		_ = d.Close()
+	if err := atomicfile.WriteBytes(path, 0o600, append(b, '\n')); err != nil {
+		return fmt.Errorf("writing tail state: %w", err)
 	}
 	return nil
 }
