@@ -165,6 +165,8 @@ type Correlator struct {
 	// scorer holds every open incident's risk, one entity per incident, updated
 	// as signals arrive and merged when incidents merge
 	scorer *risk.Scorer
+	// sigJSON caches the encoding of held signals for snapshots
+	sigJSON sigJSONCache
 	// entities scores users, hosts, workloads and cloud principals (Elastic's
 	// entity risk): every signal naming one contributes to it, whatever incident
 	// it joined

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/vigilsec/vigil/internal/detect"
 )
@@ -41,15 +43,15 @@ type snapPeak struct {
 }
 
 type snapIncident struct {
-	ID       string          `json:"id"`
-	First    int64           `json:"first"`
-	Last     int64           `json:"last"`
-	Signals  []detect.Signal `json:"signals"`
-	Seen     map[string]int  `json:"seen"`
-	Entities []snapCount     `json:"entities"`
-	Extra    int             `json:"extra,omitempty"`
-	ExtraIDs []string        `json:"extra_ids,omitempty"`
-	Absorbed []string        `json:"absorbed,omitempty"`
+	ID       string         `json:"id"`
+	First    int64          `json:"first"`
+	Last     int64          `json:"last"`
+	Signals  sigList        `json:"signals"`
+	Seen     map[string]int `json:"seen"`
+	Entities []snapCount    `json:"entities"`
+	Extra    int            `json:"extra,omitempty"`
+	ExtraIDs []string       `json:"extra_ids,omitempty"`
+	Absorbed []string       `json:"absorbed,omitempty"`
 }
 
 type snapCount struct {
@@ -77,7 +79,27 @@ type snapNeighbour struct {
 // incidents they link to under the same ids. Its size is bounded by what the
 // window holds (call Expire first). The output is deterministic.
 func (c *Correlator) Snapshot(w io.Writer) error {
-	st := snapState{Version: snapshotVersion, Stats: c.stats, Merged: c.mergedTo}
+	st, err := c.Capture()
+	if err != nil {
+		return err
+	}
+	return st.Encode(w)
+}
+
+// Captured is a correlator's state taken by Capture: a copy that later
+// signals do not change, to be written (Encode) elsewhere, on another
+// goroutine, while the correlator goes on. Capturing copies structure (the
+// maps and lists the correlator changes; signals are never changed once taken,
+// so they are shared); the costly part, encoding, is left to Encode.
+type Captured struct {
+	st    snapState
+	cache *sigJSONCache
+}
+
+// Capture copies the correlator's state for a later Encode, which writes what
+// Snapshot would have written now.
+func (c *Correlator) Capture() (*Captured, error) {
+	st := snapState{Version: snapshotVersion, Stats: c.stats, Merged: maps.Clone(c.mergedTo)}
 	ids := make([]string, 0, len(c.incs))
 	for id := range c.incs {
 		ids = append(ids, id)
@@ -85,11 +107,9 @@ func (c *Correlator) Snapshot(w io.Writer) error {
 	slices.Sort(ids)
 	for _, id := range ids {
 		inc := c.incs[id]
-		si := snapIncident{ID: id, First: inc.first, Last: inc.last, Seen: inc.seen, Extra: inc.extra,
-			ExtraIDs: inc.extraIDs, Absorbed: inc.absorbed, Signals: make([]detect.Signal, len(inc.signals))}
-		for i, s := range inc.signals {
-			si.Signals[i] = *s
-		}
+		si := snapIncident{ID: id, First: inc.first, Last: inc.last, Seen: maps.Clone(inc.seen), Extra: inc.extra,
+			ExtraIDs: slices.Clone(inc.extraIDs), Absorbed: slices.Clone(inc.absorbed),
+			Signals: sigList{ptrs: slices.Clone(inc.signals), cache: &c.sigJSON}}
 		for k, n := range inc.entities {
 			si.Entities = append(si.Entities, snapCount{Kind: k.kind, Value: k.value, N: n})
 		}
@@ -113,12 +133,12 @@ func (c *Correlator) Snapshot(w io.Writer) error {
 	})
 	var rb bytes.Buffer
 	if err := c.scorer.Snapshot(&rb); err != nil {
-		return fmt.Errorf("writing correlator snapshot: %w", err)
+		return nil, fmt.Errorf("writing correlator snapshot: %w", err)
 	}
 	st.Risk = rb.Bytes()
 	var eb bytes.Buffer
 	if err := c.entities.Snapshot(&eb); err != nil {
-		return fmt.Errorf("writing correlator snapshot: %w", err)
+		return nil, fmt.Errorf("writing correlator snapshot: %w", err)
 	}
 	st.EntityRisk = eb.Bytes()
 	for e, p := range c.peaks {
@@ -127,11 +147,90 @@ func (c *Correlator) Snapshot(w io.Writer) error {
 	slices.SortFunc(st.Peaks, func(a, b snapPeak) int {
 		return cmp.Or(strings.Compare(string(a.Entity.Kind), string(b.Entity.Kind)), strings.Compare(a.Entity.Value, b.Entity.Value))
 	})
+	return &Captured{st: st, cache: &c.sigJSON}, nil
+}
+
+// sigList is an incident's signals in a snapshot: read as values, written
+// from the correlator's signals through its cache of their encodings.
+type sigList struct {
+	vals  []detect.Signal
+	ptrs  []*detect.Signal
+	cache *sigJSONCache
+}
+
+func (l *sigList) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &l.vals) }
+
+func (l sigList) MarshalJSON() ([]byte, error) {
+	if l.cache == nil { // a restored snapshot written again as read
+		return json.Marshal(l.vals)
+	}
+	b := []byte{'['}
+	for i, s := range l.ptrs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		enc, err := l.cache.encode(s)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, enc...)
+	}
+	return append(b, ']'), nil
+}
+
+// sigJSONCache keeps the JSON of the signals open incidents hold, so each
+// snapshot encodes only the signals that arrived since the one before: a
+// stream's checkpoint otherwise encoded every held signal again (tens of
+// megabytes under a heavy stream). Signals are keyed by pointer (a signal is
+// never changed once the correlator has it); after each snapshot only the
+// signals it wrote are kept. Safe for one snapshot at a time beside the
+// correlator; concurrent snapshots are correct, only less cached.
+type sigJSONCache struct {
+	mu   sync.Mutex
+	prev map[*detect.Signal][]byte // what the last snapshot wrote
+	used map[*detect.Signal][]byte // what the one under way wrote
+}
+
+func (c *sigJSONCache) encode(s *detect.Signal) ([]byte, error) {
+	c.mu.Lock()
+	b, ok := c.prev[s]
+	if !ok {
+		b, ok = c.used[s]
+	}
+	c.mu.Unlock()
+	if !ok {
+		var err error
+		if b, err = json.Marshal(s); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	if c.used == nil {
+		c.used = map[*detect.Signal][]byte{}
+	}
+	c.used[s] = b
+	c.mu.Unlock()
+	return b, nil
+}
+
+// done ends a snapshot: what it wrote is what the next one finds.
+func (c *sigJSONCache) done() {
+	c.mu.Lock()
+	c.prev, c.used = c.used, nil
+	c.mu.Unlock()
+}
+
+// Encode writes the captured state as Snapshot does.
+func (cs *Captured) Encode(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
 	}
-	if err := json.NewEncoder(bw).Encode(st); err != nil {
+	err := json.NewEncoder(bw).Encode(cs.st)
+	if cs.cache != nil {
+		cs.cache.done()
+	}
+	if err != nil {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
@@ -173,7 +272,7 @@ func (c *Correlator) Restore(r io.Reader) error {
 			return fmt.Errorf("%s: no id: %w", where, ErrSnapshot)
 		case incs[si.ID] != nil:
 			return fmt.Errorf("%s: id repeated: %w", where, ErrSnapshot)
-		case len(si.Signals) == 0:
+		case len(si.Signals.vals) == 0:
 			return fmt.Errorf("%s: no signals: %w", where, ErrSnapshot)
 		case si.Last < si.First:
 			return fmt.Errorf("%s: last before first: %w", where, ErrSnapshot)
@@ -181,8 +280,8 @@ func (c *Correlator) Restore(r io.Reader) error {
 			return fmt.Errorf("%s: negative repeat count: %w", where, ErrSnapshot)
 		}
 		inc := newIncState(si.ID, si.First)
-		for j := range si.Signals {
-			s := &si.Signals[j]
+		for j := range si.Signals.vals {
+			s := &si.Signals.vals[j]
 			if t := s.Time.UnixNano(); t < si.First || t > si.Last {
 				return fmt.Errorf("%s: signal %q outside the incident's time span: %w", where, s.ID, ErrSnapshot)
 			}

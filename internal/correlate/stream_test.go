@@ -357,3 +357,34 @@ func TestManyEntitiesListed(t *testing.T) {
 		t.Errorf("count %d, listed %d, first %v", inc.EntityCount, len(inc.Entities), inc.Entities[:2])
 	}
 }
+
+// TestCaptureIsACopy: what Capture took is written unchanged by Encode after
+// the correlator went on (more signals into the same incidents, merges,
+// expiry), as a snapshot taken at capture time.
+func TestCaptureIsACopy(t *testing.T) {
+	signals := randomSignals(5, 1200, 2*time.Hour)
+	c := New(Options{})
+	for _, s := range signals[:600] {
+		c.Add(s)
+	}
+	var want bytes.Buffer
+	if err := c.Snapshot(&want); err != nil {
+		t.Fatal(err)
+	}
+	captured, err := c.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range signals[600:] {
+		c.Add(s)
+	}
+	c.Updated()
+	c.Expire(signals[len(signals)-1].Time)
+	var got bytes.Buffer
+	if err := captured.Encode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("the capture changed with the correlator: %d bytes, the snapshot at capture time %d", got.Len(), want.Len())
+	}
+}

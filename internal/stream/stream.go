@@ -38,11 +38,9 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -85,9 +83,6 @@ type Consumer interface {
 	Consumed(seq uint64)
 }
 
-// CheckpointID names the processor's checkpoint in the store's model states.
-const CheckpointID = "stream.checkpoint"
-
 // Options configures a Processor.
 type Options struct {
 	Log      Log               // required
@@ -100,6 +95,8 @@ type Options struct {
 	Sigma      *sigma.Detector
 	Correlator *correlate.Correlator // required
 	Store      store.Store           // required
+	// Checkpoints keeps the checkpoint (nil: StoreCheckpoints, in Store).
+	Checkpoints Checkpoints
 	// Suppressed reports whether analysts' verdicts suppress a signal (nil:
 	// none). Suppressed signals are stored but not correlated.
 	Suppressed func(*detect.Signal) bool
@@ -129,6 +126,9 @@ type Options struct {
 func (o *Options) withDefaults() error {
 	if o.Log == nil || o.Registry == nil || o.Detect == nil || o.Correlator == nil || o.Store == nil {
 		return errors.New("stream: Log, Registry, Detect, Correlator and Store are required")
+	}
+	if o.Checkpoints == nil {
+		o.Checkpoints = StoreCheckpoints{Store: o.Store}
 	}
 	if o.Lateness <= 0 {
 		o.Lateness = 10 * time.Second
@@ -228,7 +228,7 @@ type Stats struct {
 	ModelsRunning bool `json:"models_running"`
 }
 
-// New builds a processor. It restores the checkpoint in the store, if any:
+// New builds a processor. It restores the checkpoint, if any:
 // the correlator's and the behavioral models' state, the held signals and the
 // position to replay the log from.
 func New(ctx context.Context, opts Options) (*Processor, error) {
@@ -924,178 +924,6 @@ func (h *sigHeap) Pop() any {
 	return x
 }
 
-// checkpointDoc is the processor's durable state.
-type checkpointDoc struct {
-	ReadTo     uint64           `json:"read_to"`
-	ReplayFrom uint64           `json:"replay_from"`
-	MaxSeen    int64            `json:"max_seen"`
-	Watermark  int64            `json:"watermark"`
-	LastExpire int64            `json:"last_expire"`
-	Held       []detect.Signal  `json:"held"`
-	Correlator []byte           `json:"correlator"`
-	Behavior   []behavior.State `json:"behavior,omitempty"`
-	Sigma      []byte           `json:"sigma_correlations,omitempty"`
-}
-
-// checkpoint writes the processor's state to the store and lets the log drop
-// what a restart no longer needs.
-func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
-	start := p.opts.Now()
-	if p.behJobs != nil {
-		// the models' state and what they hold must be still while captured
-		var released []detect.Signal
-		if err := p.collectModels(ctx, true, &released); err != nil {
-			return err
-		}
-		if err := p.storeSignals(ctx, released, nil, nil); err != nil {
-			return err
-		}
-	}
-	var snap *modelSnapshot
-	if p.opts.Behavior != nil {
-		var err error
-		if snap, err = snapshotModels(p.opts.Behavior); err != nil {
-			return err
-		}
-	}
-	return p.capture(ctx, snap, p.readTo, start, sync)
-}
-
-// modelSnapshot is the behavioral models' part of a checkpoint.
-type modelSnapshot struct {
-	states []behavior.State
-	pos    uint64 // the oldest log position of what they had taken but not run
-	held   bool
-}
-
-func snapshotModels(eng *behavior.Engine) (*modelSnapshot, error) {
-	states, err := eng.Snapshot()
-	if err != nil {
-		return nil, fmt.Errorf("checkpointing: %w", err)
-	}
-	_, pos, ok := eng.Held()
-	return &modelSnapshot{states: states, pos: pos, held: ok}, nil
-}
-
-// capture takes the rest of a checkpoint (the correlator, held signals, Sigma
-// correlations, positions) with the models' snapshot, taken when the processor
-// had read up to readTo, and queues its writing. When the models' snapshot is
-// older than the rest (taken on their goroutine while steps went on), the
-// replay starts no later than readTo+1, so the models see again everything
-// they had not when snapshotted; what they then emit again has the same ids
-// and changes nothing.
-func (p *Processor) capture(ctx context.Context, snap *modelSnapshot, readTo uint64, start time.Time, sync bool) error {
-	// The incidents the correlator holds are stored before its state is: the
-	// checkpoint's correlator has nothing left to write.
-	if err := p.correlate(ctx, math.MinInt64, start, true); err != nil {
-		return err
-	}
-	doc := checkpointDoc{ReadTo: p.readTo, MaxSeen: p.maxSeen, Watermark: p.watermark, LastExpire: p.lastExp, Held: slices.Clone([]detect.Signal(p.held))}
-	// Held signals are in the checkpoint; held observations and Sigma hits are
-	// not: the log is replayed from the oldest record they came from.
-	replay := min(p.readTo, readTo) + 1
-	if snap != nil {
-		if snap.held && snap.pos > 0 && snap.pos < replay {
-			replay = snap.pos
-		}
-		doc.Behavior = snap.states
-	}
-	if p.opts.Sigma != nil && p.opts.Sigma.Correlations() != nil {
-		if _, off, ok := p.opts.Sigma.Held(); ok {
-			if off > 0 && off < replay {
-				replay = off
-			}
-		}
-		var sb bytes.Buffer
-		if err := p.opts.Sigma.Correlations().Snapshot(&sb); err != nil {
-			return fmt.Errorf("checkpointing the Sigma correlations: %w", err)
-		}
-		doc.Sigma = sb.Bytes()
-	}
-	doc.ReplayFrom = replay
-	var cb bytes.Buffer
-	if err := p.opts.Correlator.Snapshot(&cb); err != nil {
-		return fmt.Errorf("checkpointing the correlator: %w", err)
-	}
-	doc.Correlator = cb.Bytes()
-	updated := time.Unix(0, max(p.watermark, 0)).UTC()
-	p.lastCkpt = p.opts.Now()
-	p.m.checkpointCapture.Observe(p.lastCkpt.Sub(start).Seconds())
-	// The state is captured; writing it (and letting the log go) is queued
-	// after the incidents it covers and proceeds beside the next steps.
-	p.ckptQueued.Store(true)
-	wctx := context.WithoutCancel(ctx)
-	if err := p.enqueue(func() error {
-		defer p.ckptQueued.Store(false)
-		// doc holds copies (snapshots' bytes, held signals by value): it can
-		// be encoded here, beside the next steps
-		blob, err := json.Marshal(&doc)
-		if err != nil {
-			return fmt.Errorf("checkpointing: %w", err)
-		}
-		p.m.checkpointBytes.Set(float64(len(blob)))
-		if err := p.opts.Store.PutModelState(wctx, store.ModelState{ModelID: CheckpointID, Version: 1, Updated: updated, Blob: blob}); err != nil {
-			return fmt.Errorf("writing the checkpoint: %w", err)
-		}
-		if replay > 1 {
-			if err := p.opts.Log.Commit(replay - 1); err != nil {
-				return fmt.Errorf("committing the log at %d: %w", replay-1, err)
-			}
-		}
-		p.m.checkpoints.Inc()
-		p.m.checkpointSeconds.Observe(p.opts.Now().Sub(start).Seconds())
-		return nil
-	}); err != nil {
-		return err
-	}
-	if sync {
-		return p.drain()
-	}
-	return nil
-}
-
-// restore loads the checkpoint, if the store has one.
-func (p *Processor) restore(ctx context.Context) error {
-	ms, err := p.opts.Store.GetModelState(ctx, CheckpointID, "")
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading the stream checkpoint: %w", err)
-	}
-	var doc checkpointDoc
-	if err := json.Unmarshal(ms.Blob, &doc); err != nil {
-		return fmt.Errorf("reading the stream checkpoint: %w", err)
-	}
-	if err := p.opts.Correlator.Restore(bytes.NewReader(doc.Correlator)); err != nil {
-		return fmt.Errorf("restoring the correlator from the checkpoint: %w", err)
-	}
-	if p.opts.Behavior != nil && len(doc.Behavior) > 0 {
-		if err := p.opts.Behavior.Restore(doc.Behavior); err != nil {
-			return fmt.Errorf("restoring the behavioral models from the checkpoint: %w", err)
-		}
-	}
-	if p.opts.Sigma != nil && p.opts.Sigma.Correlations() != nil && len(doc.Sigma) > 0 {
-		skipped, err := p.opts.Sigma.Correlations().Restore(bytes.NewReader(doc.Sigma))
-		if err != nil {
-			return fmt.Errorf("restoring the Sigma correlations from the checkpoint: %w", err)
-		}
-		if len(skipped) > 0 {
-			p.log.WarnContext(ctx, "Sigma correlations changed since the checkpoint start empty", "correlations", skipped)
-		}
-		p.opts.Sigma.SkipThrough(doc.Watermark)
-	}
-	for _, s := range doc.Held {
-		heap.Push(&p.held, s)
-		p.heldIDs[s.ID] = true
-	}
-	p.readTo, p.maxSeen, p.watermark, p.lastExp = doc.ReadTo, doc.MaxSeen, doc.Watermark, doc.LastExpire
-	p.replayTo, p.replayWM = doc.ReadTo, doc.Watermark
-	p.next = max(doc.ReplayFrom, 1)
-	p.log.InfoContext(ctx, "restored the stream checkpoint", "read_to", doc.ReadTo, "replay_from", p.next, "held_signals", len(doc.Held))
-	return nil
-}
-
 type metrics struct {
 	records, events, rejected prometheus.Counter
 	signals                   *prometheus.CounterVec
@@ -1122,7 +950,7 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		checkpointBytes:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_stream_checkpoint_bytes", Help: "Size of the last checkpoint."}),
 		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_checkpoint_seconds", Help: "Time to write a checkpoint."}),
 		checkpointCapture: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_checkpoint_capture_seconds",
-			Help: "Time the processor stops to capture its state for a checkpoint (the rest is written beside it)."}),
+			Help: "Time the processor stops to capture its state for a checkpoint (the models snapshot themselves and the capture is written beside the steps)."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.records, m.events, m.rejected, m.signals, m.latency, m.storeLatency, m.checkpoints, m.checkpointBytes, m.checkpointSeconds, m.checkpointCapture} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -129,8 +130,9 @@ func stages(t *testing.T) (*detect.Engine, *behavior.Engine, *sigma.Detector, *c
 }
 
 type runConfig struct {
-	lateness time.Duration
-	batch    int
+	lateness    time.Duration
+	batch       int
+	checkpoints Checkpoints // nil: in the store
 }
 
 // newProcessor builds a processor over log and st with fresh stages.
@@ -140,7 +142,7 @@ func newProcessor(t *testing.T, log Log, st store.Store, clock *fakeClock, cfg r
 	p, err := New(t.Context(), Options{
 		Log: log, Registry: formats.Default(), Detect: eng, Behavior: beh, Sigma: sd, Correlator: corr, Store: st,
 		Lateness: cfg.lateness, MaxBatch: cfg.batch, IdleRelease: time.Second, Workers: 2, Now: clock.now,
-		CheckpointEvery: time.Hour,
+		CheckpointEvery: time.Hour, Checkpoints: cfg.checkpoints,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -315,9 +317,17 @@ func TestRestartFromCheckpoint(t *testing.T) {
 		finish(t, p, clock)
 		return stored(t, st)
 	}()
-	for _, at := range []float64{0.3, 0.7} {
+	for _, tc := range []struct {
+		at   float64
+		file bool
+	}{{0.3, false}, {0.7, true}} {
+		at := tc.at
 		t.Run(fmt.Sprint(at), func(t *testing.T) {
 			st := openStore(t)
+			cfg := cfg
+			if tc.file { // the checkpoint in a file (vigil serve's), else in the store
+				cfg.checkpoints = FileCheckpoints{Path: filepath.Join(t.TempDir(), "checkpoint")}
+			}
 			log := logOf(recs)
 			clock := &fakeClock{t: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
 			p := newProcessor(t, log, st, clock, cfg)

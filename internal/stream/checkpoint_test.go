@@ -1,0 +1,189 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"hash/crc32"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/detect/behavior"
+)
+
+// sampleCheckpoint is a checkpoint with every kind of section.
+func sampleCheckpoint(t testing.TB) *checkpointState {
+	t.Helper()
+	corr := correlate.New(correlate.Options{})
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	sig := detect.Signal{ID: "s1", Time: at, DetectorID: "sigma", RuleID: "r1", Title: "t", Severity: detect.SeverityHigh,
+		Entities: []detect.Entity{{Kind: detect.EntityHost, Value: "ws-1"}}}
+	corr.Add(sig)
+	cap, err := corr.Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &checkpointState{
+		head: ckptHead{ReadTo: 42, ReplayFrom: 40, MaxSeen: at.UnixNano(), Watermark: at.UnixNano() - 5, LastExpire: 7,
+			Held:     []detect.Signal{sig},
+			Behavior: []ckptModel{{ID: "behavior.a", Version: "1", Since: at, Updated: at}, {ID: "behavior.b", Version: "2"}}},
+		correlator: cap,
+		sigma:      []byte("sigma state"),
+		models: []behavior.State{{ModelID: "behavior.a", Version: "1", Since: at, Updated: at, Blob: []byte{0, 1, 2, 255}},
+			{ModelID: "behavior.b", Version: "2", Blob: []byte{}}},
+	}
+}
+
+func encodeCheckpoint(t testing.TB, c *checkpointState) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := c.encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	c := sampleCheckpoint(t)
+	b := encodeCheckpoint(t, c)
+	d, err := decodeCheckpoint(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var corr bytes.Buffer
+	if err := c.correlator.Encode(&corr); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.correlator, corr.Bytes()) || !bytes.Equal(d.sigma, c.sigma) {
+		t.Error("correlator or Sigma section changed in the round trip")
+	}
+	if d.head.ReadTo != 42 || d.head.ReplayFrom != 40 || d.head.LastExpire != 7 || len(d.head.Held) != 1 || d.head.Held[0].ID != "s1" {
+		t.Errorf("head %+v", d.head)
+	}
+	if len(d.models) != 2 || !bytes.Equal(d.models[0].Blob, c.models[0].Blob) || !d.models[0].Since.Equal(c.models[0].Since) ||
+		d.models[1].ModelID != "behavior.b" || d.models[1].Version != "2" || len(d.models[1].Blob) != 0 {
+		t.Errorf("models %+v", d.models)
+	}
+	// a restored correlator accepts the section
+	if err := correlate.New(correlate.Options{}).Restore(bytes.NewReader(d.correlator)); err != nil {
+		t.Errorf("correlator section does not restore: %v", err)
+	}
+}
+
+// TestCheckpointJSONVersion: a checkpoint earlier versions wrote (one JSON
+// document) still restores.
+func TestCheckpointJSONVersion(t *testing.T) {
+	c := sampleCheckpoint(t)
+	var corr bytes.Buffer
+	if err := c.correlator.Encode(&corr); err != nil {
+		t.Fatal(err)
+	}
+	old, err := json.Marshal(map[string]any{"read_to": 42, "replay_from": 40, "max_seen": 9, "watermark": 8, "last_expire": 7,
+		"held": c.head.Held, "correlator": corr.Bytes(), "behavior": c.models, "sigma_correlations": c.sigma})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := decodeCheckpoint(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.head.ReadTo != 42 || d.head.Watermark != 8 || !bytes.Equal(d.correlator, corr.Bytes()) || len(d.models) != 2 ||
+		!reflect.DeepEqual(d.models[0].Blob, c.models[0].Blob) || string(d.sigma) != "sigma state" {
+		t.Errorf("decoded %+v", d)
+	}
+}
+
+// reframe builds a checkpoint from raw sections, with a right checksum.
+func reframe(sections ...string) []byte {
+	var b []byte
+	for _, s := range sections {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return withSum(b)
+}
+
+// withSum puts the magic before body and the right checksum after it.
+func withSum(body []byte) []byte {
+	b := append([]byte(ckptMagic), body...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func TestCheckpointRejects(t *testing.T) {
+	good := encodeCheckpoint(t, sampleCheckpoint(t))
+	flipped := bytes.Clone(good)
+	flipped[len(flipped)/2] ^= 1
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"other magic", append([]byte("VGSTRCK9"), good[8:]...)},
+		{"magic only", []byte(ckptMagic)},
+		{"truncated", good[:len(good)-10]},
+		{"a flipped bit", flipped},
+		{"no head", reframe("sigma", "x")},
+		{"head not first", reframe("sigma", "x", "head", "{}")},
+		{"section twice", reframe("head", "{}", "sigma", "x", "sigma", "y")},
+		{"model not in the head", reframe("head", "{}", "model/x", "blob")},
+		{"model without its section", reframe("head", `{"behavior":[{"id":"x"}]}`)},
+		{"head not JSON", reframe("head", "{")},
+		{"length past the end", withSum([]byte("\x04head\x64{}"))},
+		{"bad length", withSum([]byte("\x04head\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))},
+		{"name too long", withSum(binary.AppendUvarint(nil, ckptMaxName+1))},
+		{"bad JSON document", []byte(`{"read_to":`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := decodeCheckpoint(tc.b); !errors.Is(err, errCheckpoint) {
+				t.Errorf("err %v, want errCheckpoint", err)
+			}
+		})
+	}
+}
+
+func TestFileCheckpoints(t *testing.T) {
+	f := FileCheckpoints{Path: filepath.Join(t.TempDir(), "checkpoint")}
+	if b, err := f.Load(t.Context()); b != nil || err != nil {
+		t.Fatalf("no checkpoint yet: %q, %v", b, err)
+	}
+	c := sampleCheckpoint(t)
+	if err := f.Save(t.Context(), c.encode); err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.Load(t.Context())
+	if err != nil || !bytes.Equal(b, encodeCheckpoint(t, c)) {
+		t.Fatalf("loaded %d bytes, %v", len(b), err)
+	}
+	// with no file yet, the fallback's (an earlier checkpoint in the store)
+	st := openStore(t)
+	if err := (StoreCheckpoints{Store: st}).Save(t.Context(), c.encode); err != nil {
+		t.Fatal(err)
+	}
+	g := FileCheckpoints{Path: filepath.Join(t.TempDir(), "none"), Fallback: StoreCheckpoints{Store: st}}
+	if b, err := g.Load(t.Context()); err != nil || !bytes.Equal(b, encodeCheckpoint(t, c)) {
+		t.Fatalf("fallback loaded %d bytes, %v", len(b), err)
+	}
+}
+
+func FuzzDecodeCheckpoint(f *testing.F) {
+	f.Add(encodeCheckpoint(f, sampleCheckpoint(f)))
+	f.Add(reframe("head", `{"behavior":[{"id":"x"}]}`, "model/x", "b"))
+	f.Add([]byte(`{"read_to":1,"held":[{"id":"x"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := decodeCheckpoint(b)
+		if err != nil {
+			if !errors.Is(err, errCheckpoint) {
+				t.Fatalf("error %v does not wrap errCheckpoint", err)
+			}
+			return
+		}
+		if len(d.models) != len(d.head.Behavior) && b[0] != '{' {
+			t.Fatalf("%d models for %d in the head", len(d.models), len(d.head.Behavior))
+		}
+	})
+}
