@@ -142,17 +142,22 @@ func (e *Engine) Collector() detect.Detector { return collector{e} }
 
 type collector struct{ e *Engine }
 
+// symCaches are the detect workers' intern caches.
+var symCaches = sync.Pool{New: func() any { return newSymCache() }}
+
 func (collector) ID() string      { return "behavior.collect" }
 func (collector) Version() string { return Version }
 
 func (c collector) Detect(_ context.Context, batch []*event.Event, _ func(detect.Signal)) error {
 	local := make([]Obs, 0, len(batch))
 	var o Obs
+	cache := symCaches.Get().(*symCache)
 	for _, ev := range batch {
-		if Extract(ev, &o) {
+		if extract(ev, &o, cache) {
 			local = append(local, o)
 		}
 	}
+	symCaches.Put(cache)
 	c.e.mu.Lock()
 	c.e.obs = append(c.e.obs, local...)
 	c.e.mu.Unlock()
