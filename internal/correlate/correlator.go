@@ -44,9 +44,30 @@ type Options struct {
 	// unknown: the risk scorer's prior), multiplied into each of its signals'
 	// risk contributions. Nil: the prior for every rule.
 	Precision func(detectorID, ruleID string) float64
+	// Posture says what pre-production analysis (vigil scan) found about an
+	// entity (a workload with a privileged pod spec, an image with a critical
+	// reachable vulnerability): its exposure and why, in a sentence. Nil:
+	// nothing known. The worst exposure among an incident's entities
+	// multiplies its odds (ExposureModifiers) and the reasons are the
+	// incident's Posture.
+	Posture func(detect.Entity) (Exposure, string)
+	// ExposureModifiers are odds multipliers for no, low, medium, high and
+	// critical exposure; default 1, 1, 1.2, 1.5, 2 (a critical exposure weighs
+	// like an extreme-criticality asset).
+	ExposureModifiers [5]float64
 }
 
+// Exposure is how exposed an entity is by its pre-production posture: 0 none
+// to 4 critical.
+type Exposure uint8
+
+// maxPostureReasons bounds the posture reasons an incident keeps.
+const maxPostureReasons = 5
+
 func (o Options) withDefaults() Options {
+	if o.ExposureModifiers == ([5]float64{}) {
+		o.ExposureModifiers = [5]float64{1, 1, 1.2, 1.5, 2}
+	}
 	if o.Window <= 0 {
 		o.Window = 24 * time.Hour
 	}
@@ -115,6 +136,8 @@ type incState struct {
 	noMiss     float64 // product of (1 - confidence) over distinct signals
 	crit       risk.Criticality
 	priv       bool
+	exposure   Exposure
+	posture    []string // why, at most maxPostureReasons
 }
 
 func newIncState(id string, t int64) *incState {
@@ -435,6 +458,14 @@ func (c *Correlator) addTo(inc *incState, s *detect.Signal, keys []entKey, key s
 			cr, p := c.opts.Context(detect.Entity{Kind: k.kind, Value: k.value})
 			inc.crit, inc.priv = max(inc.crit, cr), inc.priv || p
 		}
+		if inc.entities[k] == 0 && c.opts.Posture != nil {
+			if lv, why := c.opts.Posture(detect.Entity{Kind: k.kind, Value: k.value}); lv > 0 {
+				inc.exposure = max(inc.exposure, min(lv, 4))
+				if why != "" && len(inc.posture) < maxPostureReasons && !slices.Contains(inc.posture, why) {
+					inc.posture = append(inc.posture, why)
+				}
+			}
+		}
 		inc.entities[k]++
 	}
 	inc.severity = max(inc.severity, s.Severity)
@@ -692,6 +723,7 @@ func (c *Correlator) render(inc *incState) Incident {
 		out.SignalIDs[i] = s.ID
 	}
 	out.Tactics, out.Techniques = byFirstTime(inc.tactics), byFirstTime(inc.techniques)
+	out.Posture = slices.Clone(inc.posture)
 	type counted struct {
 		k entKey
 		n int
@@ -797,14 +829,15 @@ func byFirstTime(m map[string]int64) []string {
 // entities as odds modifiers; see package risk), then the ATT&CK progression of
 // its tactics in the order they appeared as an odds multiplier of
 // 1 + 2 x Progression.Score (a rising chain across several tactics at most
-// triples the odds).
+// triples the odds), and the worst pre-production exposure among its entities
+// (Options.Posture, Options.ExposureModifiers).
 func (c *Correlator) incidentRisk(inc *incState, tactics []string) (float64, attack.Progress) {
 	ent := riskEntity(inc.id)
 	c.scorer.SetContext(ent, inc.crit, inc.priv)
 	base := c.scorer.Score(ent, time.Unix(0, inc.last)).Score
 	prog := attack.Progression(tactics)
 	q := min(max(base/100, 1e-6), 1-1e-6)
-	o := q / (1 - q) * (1 + 2*prog.Score)
+	o := q / (1 - q) * (1 + 2*prog.Score) * c.opts.ExposureModifiers[inc.exposure]
 	return 100 * o / (1 + o), prog
 }
 

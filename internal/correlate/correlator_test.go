@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -204,6 +205,50 @@ func TestContextRaisesRisk(t *testing.T) {
 	})
 	if privileged <= none {
 		t.Errorf("privileged user: risk %.2f, without %.2f", privileged, none)
+	}
+}
+
+// TestPostureRaisesRisk: an incident on a workload whose pod spec vigil scan
+// found privileged scores higher, and says why; a snapshot keeps it.
+func TestPostureRaisesRisk(t *testing.T) {
+	signals := []detect.Signal{
+		sig("a", 0, "execution", detect.SeverityMedium, "workload:payments/api-7d9f8-x2k4q", "user:system:serviceaccount:payments:api"),
+		sig("b", time.Hour, "privilege-escalation", detect.SeverityMedium, "workload:payments/api-7d9f8-x2k4q", "host:node-3"),
+	}
+	run := func(p func(detect.Entity) (Exposure, string)) (*Correlator, Incident) {
+		c := New(Options{Posture: p})
+		for _, s := range signals {
+			c.Add(s)
+		}
+		return c, c.Incidents()[0]
+	}
+	exposed := func(lv Exposure) func(detect.Entity) (Exposure, string) {
+		return func(e detect.Entity) (Exposure, string) {
+			if e.Kind == detect.EntityWorkload {
+				return lv, "workload payments/Deployment/api: Privileged container (VGL-K8S-001, high)"
+			}
+			return 0, ""
+		}
+	}
+	_, none := run(nil)
+	_, medium := run(exposed(2))
+	c, critical := run(exposed(4))
+	if !(none.Risk < medium.Risk && medium.Risk < critical.Risk) {
+		t.Errorf("risk by exposure: none %.2f, medium %.2f, critical %.2f: want increasing", none.Risk, medium.Risk, critical.Risk)
+	}
+	if len(none.Posture) != 0 || len(critical.Posture) != 1 || !strings.Contains(critical.Posture[0], "VGL-K8S-001") {
+		t.Errorf("posture reasons: without %q, with %q", none.Posture, critical.Posture)
+	}
+	var snap bytes.Buffer
+	if err := c.Snapshot(&snap); err != nil {
+		t.Fatal(err)
+	}
+	back := New(Options{Posture: exposed(4)})
+	if err := back.Restore(&snap); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.Incidents()[0]; got.Risk != critical.Risk || len(got.Posture) != 1 {
+		t.Errorf("restored: risk %.2f posture %q; before %.2f %q", got.Risk, got.Posture, critical.Risk, critical.Posture)
 	}
 }
 

@@ -49,6 +49,9 @@ type Incident struct {
 	SignalCount int    `json:"signal_count"`
 	MergedInto  string `json:"merged_into,omitempty"` // with StatusMerged
 	Summary     string `json:"summary,omitempty"`
+	// Posture says what pre-production analysis found about the incident's
+	// workloads and images (vigil scan), when it raised the risk.
+	Posture []string `json:"posture,omitempty"`
 	// Progress is how far the incident's tactics advance along the kill chain.
 	Progress attack.Progress `json:"progress"`
 	// Assignee is the analyst working the incident (set through the API; the

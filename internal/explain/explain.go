@@ -331,6 +331,10 @@ func text(inc correlate.Incident, ex Incident, distinct, total int) string {
 	if len(ctx) > 0 {
 		fmt.Fprintf(&b, " %s.", strings.Join(ctx, "; "))
 	}
+	if len(inc.Posture) > 0 {
+		// vigil scan's findings on the workloads and images involved
+		fmt.Fprintf(&b, " Pre-production posture raised the risk: %s.", strings.Join(inc.Posture, "; "))
+	}
 	fmt.Fprintf(&b, " Risk %.0f of 100, confidence %s.", inc.Risk, ex.Confidence)
 	if len(ex.BenignIf) > 0 {
 		fmt.Fprintf(&b, " It would be benign if: %s.", strings.TrimSuffix(ex.BenignIf[0], "."))
