@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/correlate/risk"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/detect/behavior"
@@ -22,6 +24,7 @@ import (
 	"github.com/vigilsec/vigil/internal/enrich/geoip"
 	"github.com/vigilsec/vigil/internal/enrich/identity"
 	"github.com/vigilsec/vigil/internal/enrich/intel"
+	"github.com/vigilsec/vigil/internal/enrich/posture"
 	"github.com/vigilsec/vigil/internal/event"
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -395,4 +398,28 @@ func (a activityCounter) snapshot() map[string]int64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return maps.Clone(a.counts)
+}
+
+// postureContext loads vigil scan's posture (path; empty: the data
+// directory's posture file, when there is a data directory) for the
+// correlator: nil when there is none.
+func postureContext(path, dataDir string) (func(detect.Entity) (correlate.Exposure, string), error) {
+	if path == "" {
+		if dataDir == "" {
+			return nil, nil
+		}
+		path = filepath.Join(dataDir, posture.FileName)
+	}
+	f, err := posture.Read(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(f.Scans) == 0 {
+		return nil, nil
+	}
+	ix := f.Index()
+	return func(e detect.Entity) (correlate.Exposure, string) {
+		lv, why := ix.Lookup(string(e.Kind), e.Value)
+		return correlate.Exposure(lv), why
+	}, nil
 }

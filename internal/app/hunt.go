@@ -140,6 +140,7 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 	minRisk := fs.Float64("min-risk", 10, "report incidents (signals joined through shared users, hosts, addresses) of at least this risk, 0-100, in table, json and ocsf output (0: every incident)")
 	topEntities := fs.Int("top-entities", 10, "list this many of the riskiest users, hosts, workloads and cloud principals, each with what made it risky, in table and json output (0: none)")
 	dataDir := fs.String("data-dir", "", "also store signals, their evidence events and an audit entry in the embedded store in this directory")
+	posturePath := fs.String("posture", "", "vigil scan's posture file: incidents on workloads and images with critical pre-production findings rank higher (default: the --data-dir's, when vigil scan --data-dir recorded one)")
 	paths, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -196,6 +197,10 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		if inventory, err = loadAssets(*assetsPath, env.Stderr); err != nil {
 			return err
 		}
+	}
+	postureOf, err := postureContext(*posturePath, *dataDir)
+	if err != nil {
+		return err
 	}
 	if len(intelFeeds) > 0 {
 		det, err := loadIntel(intelFeeds, env.Stderr, o.quiet)
@@ -301,7 +306,8 @@ func runHunt(ctx context.Context, env Env, args []string) error {
 		verd := buildVerdicts(ctx, verdictList, stStore, signals, env.Stderr, o.quiet)
 		signals = verd.apply(signals)
 		corr, cerr := correlateRun(ctx, stStore, known, signals, *minRisk, *topEntities, correlate.Options{
-			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir), Precision: verd.precision()})
+			Context: businessContext(inventory, bo.dir), Resolve: entityResolver(resolver, bo.dir), Precision: verd.precision(),
+			Posture: postureOf})
 		err = errors.Join(err, cerr)
 		if *activityPath != "" {
 			if aerr := writeActivity(*activityPath, activity.snapshot()); aerr != nil {

@@ -86,6 +86,7 @@ type serveOptions struct {
 	maxBacklog   int64
 	logLevel     string
 	pprof        string
+	posturePath  string
 	sigma        sigmaOptions
 	behavior     behaviorOptions
 
@@ -109,6 +110,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.tailFormat, "tail-format", "", "decoder of the tailed files (default: detected from content)")
 	fs.StringVar(&o.escalatePath, "escalate", "", "escalation policies (YAML): incidents matching a policy are queued and delivered")
 	fs.StringVar(&o.assetsPath, "assets", "", "asset inventory (CSV or YAML)")
+	fs.StringVar(&o.posturePath, "posture", "", "vigil scan's posture file (default: the data directory's, which vigil scan --data-dir records): incidents on workloads and images with critical pre-production findings rank higher")
 	fs.DurationVar(&o.lateness, "lateness", 5*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
 	fs.DurationVar(&o.checkpoint, "checkpoint-every", 30*time.Second, "how often the stream's state is checkpointed in the store (a restart replays the log from the last checkpoint)")
 	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
@@ -192,9 +194,14 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	fb := newLiveFeedback(st, st2.beh, log)
 	// what the business knows of entities: asset criticality, privileged people
 	bizContext := businessContext(st2.inventory, st2.identities)
+	// what vigil scan found about the workloads and images
+	postureOf, err := postureContext(o.posturePath, o.dataDir)
+	if err != nil {
+		return err
+	}
 	corr := correlate.New(correlate.Options{
 		Context: bizContext, Resolve: entityResolver(st2.resolver, st2.identities),
-		Precision: fb.precision,
+		Precision: fb.precision, Posture: postureOf,
 	})
 	var onIncidents func(context.Context, []correlate.Incident)
 	var dispatcher *escalate.Dispatcher
@@ -222,6 +229,9 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 		Log: walLog{w}, Registry: formats.Default(), Detect: st2.detect, Behavior: st2.beh, Sigma: st2.sigma,
 		Correlator: corr, Store: st, Suppressed: fb.suppressed, OnIncidents: onIncidents, BeforeStep: fb.refresh,
 		Lateness: o.lateness, CheckpointEvery: o.checkpoint, Logger: log, Registerer: reg,
+		// beside the log it points into; a data directory from before the
+		// file has its checkpoint in the store
+		Checkpoints: stream.FileCheckpoints{Path: filepath.Join(o.dataDir, "stream.checkpoint"), Fallback: stream.StoreCheckpoints{Store: st}},
 	})
 	if err != nil {
 		return err
