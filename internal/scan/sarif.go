@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -208,9 +209,9 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 		}
 		res := sarifResult{
 			RuleID: f.RuleID, RuleIndex: idx, Level: sarifLevel(f.Severity),
-			Message:             sarifText{Text: cmpOr(f.Message, f.Title, f.RuleID)},
+			Message:             sarifText{Text: cmp.Or(f.Message, f.Title, f.RuleID)},
 			Locations:           []sarifLocation{sarifLoc(f.Location, "")},
-			PartialFingerprints: map[string]string{"vigil/v1": cmpOr(f.Fingerprint, f.ComputeFingerprint())},
+			PartialFingerprints: map[string]string{"vigil/v1": cmp.Or(f.Fingerprint, f.ComputeFingerprint())},
 			Properties:          map[string]any{"kind": string(f.Kind), "severity": f.Severity.String()},
 		}
 		if f.Location.Commit != "" {
@@ -248,7 +249,7 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 func sarifRuleOf(f *Finding) sarifRule {
 	rule := sarifRule{
 		ID: f.RuleID, Name: ruleName(f.Title),
-		ShortDescription:     sarifText{Text: cmpOr(f.Title, f.RuleID)},
+		ShortDescription:     sarifText{Text: cmp.Or(f.Title, f.RuleID)},
 		DefaultConfiguration: sarifRuleConf{Level: sarifLevel(f.Severity)},
 		Properties: map[string]any{
 			"security-severity": securitySeverity(f),
@@ -272,7 +273,7 @@ func sarifRuleOf(f *Finding) sarifRule {
 		rule.Help = &sarifText{Text: help.String()}
 	}
 	if f.Vuln != nil && f.Package != nil {
-		rule.FullDescription = &sarifText{Text: fmt.Sprintf("%s %s: %s", f.Package.Name, f.Package.Version, cmpOr(f.Title, f.RuleID))}
+		rule.FullDescription = &sarifText{Text: fmt.Sprintf("%s %s: %s", f.Package.Name, f.Package.Version, cmp.Or(f.Title, f.RuleID))}
 	}
 	return rule
 }
@@ -302,15 +303,6 @@ func cweTags(refs []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func cmpOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // filepathToSlash turns an OS path into a URL path (a Windows drive gets a
