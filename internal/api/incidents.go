@@ -130,15 +130,13 @@ func (a *API) getIncident(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sigs, missing, err := a.incidentSignals(r, inc)
-	if err != nil {
-		return err
-	}
 	// The same functions as hunt's JSON output, so API and CLI say the same.
+	// The dossier loads the incident's signals (the first MaxIncidentSignals).
 	d, err := triage.Gather(r.Context(), a.st, inc, triage.GatherOptions{MaxIncidentSignals: MaxIncidentSignals})
 	if err != nil {
 		return fmt.Errorf("gathering the triage dossier of incident %s: %w", inc.ID, err)
 	}
+	sigs, missing := d.IncidentSignals, d.MissingSignals
 	out := IncidentDetail{
 		Incident:       inc,
 		Signals:        sigs,
