@@ -22,8 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/osv-scalibr/semantic"
-
 	"github.com/vigilsec/vigil/internal/scan"
 )
 
@@ -156,7 +154,9 @@ func (db *DB) Query(ecosystem, name, version string) ([]Match, error) {
 			}
 			h.affected = true
 			h.fixes = append(h.fixes, fixes...)
-			h.symbols = append(h.symbols, a.a.Symbols...)
+			if syms := a.symbols(); len(syms) > 0 {
+				h.symbols = append(h.symbols, syms)
+			}
 			if h.sev.Level == scan.SeverityUnknown {
 				h.sev = a.a.Sev
 			}
@@ -165,7 +165,7 @@ func (db *DB) Query(ecosystem, name, version string) ([]Match, error) {
 			hits = append(hits, h)
 		}
 	}
-	return merge(hits, eco, q), nil
+	return merge(hits, eco), nil
 }
 
 // Advisories returns every advisory naming the package, whatever its
@@ -180,14 +180,16 @@ func (db *DB) Advisories(ecosystem, name string) ([]Match, error) {
 	for _, c := range cands {
 		h := hit{c: c, affected: true}
 		for _, a := range c.affs {
-			h.symbols = append(h.symbols, a.a.Symbols...)
+			if syms := a.symbols(); len(syms) > 0 {
+				h.symbols = append(h.symbols, syms)
+			}
 			if h.sev.Level == scan.SeverityUnknown {
 				h.sev = a.a.Sev
 			}
 		}
 		hits = append(hits, h)
 	}
-	return merge(hits, eco, nil), nil
+	return merge(hits, eco), nil
 }
 
 // candidate is a stored record naming a package, with its affected entries
@@ -291,9 +293,9 @@ func (db *DB) segment(seg int) (*os.File, error) {
 type hit struct {
 	c        *candidate
 	affected bool
-	fixes    []string
-	symbols  []string
-	sev      severity // of the affected entries, if they say
+	fixes    []preparedEvent
+	symbols  [][]string // each sorted, of one affected entry
+	sev      severity   // of the affected entries, if they say
 }
 
 // ownPrefixes are the id prefixes of each ecosystem's own database, the
@@ -331,7 +333,7 @@ func idRank(id, base string) int {
 
 // merge groups hits whose records share an id (one's id or alias is
 // another's) and makes one Match of each group.
-func merge(hits []hit, eco string, q *queryVersion) []Match {
+func merge(hits []hit, eco string) []Match {
 	if len(hits) == 0 {
 		return nil
 	}
@@ -382,6 +384,8 @@ func merge(hits []hit, eco string, q *queryVersion) []Match {
 		ids := map[string]bool{}
 		refs := []string{}
 		var sev severity
+		var fixes []preparedEvent
+		var syms [][]string
 		for _, h := range g {
 			r := h.c.rec
 			ids[r.ID] = true
@@ -403,8 +407,8 @@ func merge(hits []hit, eco string, q *queryVersion) []Match {
 			if sev.Level == scan.SeverityUnknown {
 				sev = s
 			}
-			m.Fixed = append(m.Fixed, h.fixes...)
-			m.Symbols = append(m.Symbols, h.symbols...)
+			fixes = append(fixes, h.fixes...)
+			syms = append(syms, h.symbols...)
 			m.Withdrawn = m.Withdrawn && r.Withdrawn
 			if r.Modified.After(m.Modified) {
 				m.Modified = r.Modified
@@ -420,46 +424,48 @@ func merge(hits []hit, eco string, q *queryVersion) []Match {
 		})
 		m.References = refs
 		m.Severity, m.CVSS, m.Score = sev.Level, sev.CVSS, sev.Score
-		slices.Sort(m.Symbols)
-		m.Symbols = slices.Compact(m.Symbols)
-		m.Fixed = sortVersions(m.Fixed, q)
+		m.Symbols = mergeSorted(syms)
+		m.Fixed = sortVersions(fixes)
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b Match) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
-// sortVersions sorts and dedups versions by the query's ecosystem ordering
-// (by string where a version does not parse).
-func sortVersions(vs []string, q *queryVersion) []string {
-	if len(vs) == 0 {
+// sortVersions sorts and dedups fixed versions in their ecosystem's order.
+func sortVersions(fixes []preparedEvent) []string {
+	if len(fixes) == 0 {
 		return nil
 	}
-	type pv struct {
-		s string
-		v semantic.Version
-	}
-	ps := make([]pv, 0, len(vs))
-	for _, s := range vs {
-		var v semantic.Version
-		if q != nil {
-			v, _ = q.parse(s)
-		}
-		ps = append(ps, pv{s, v})
-	}
-	slices.SortStableFunc(ps, func(a, b pv) int {
+	slices.SortStableFunc(fixes, func(a, b preparedEvent) int {
 		if a.v != nil && b.v != nil {
 			if c, err := a.v.Compare(b.v); err == nil && c != 0 {
 				return c
 			}
 		}
-		return strings.Compare(a.s, b.s)
+		return strings.Compare(a.raw, b.raw)
 	})
-	out := make([]string, 0, len(ps))
-	for _, p := range ps {
-		if len(out) == 0 || out[len(out)-1] != p.s {
-			out = append(out, p.s)
+	out := make([]string, 0, len(fixes))
+	for _, f := range fixes {
+		if !slices.Contains(out, f.raw) {
+			out = append(out, f.raw)
 		}
 	}
 	return out
+}
+
+// mergeSorted returns the union of sorted string lists, as a new slice.
+func mergeSorted(lists [][]string) []string {
+	switch len(lists) {
+	case 0:
+		return nil
+	case 1:
+		return slices.Clone(lists[0])
+	}
+	var out []string
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

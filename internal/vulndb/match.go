@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/google/osv-scalibr/semantic"
 )
@@ -47,6 +48,15 @@ func (q *queryVersion) parse(s string) (v semantic.Version, err error) {
 type preparedAffect struct {
 	a      *affect
 	ranges []preparedRange
+
+	symOnce sync.Once
+	syms    []string
+}
+
+// symbols decodes the entry's symbols on first use.
+func (p *preparedAffect) symbols() []string {
+	p.symOnce.Do(func() { p.syms = p.a.Symbols.strings() })
+	return p.syms
 }
 
 type preparedRange struct {
@@ -130,7 +140,7 @@ func compareTo(q *queryVersion, e preparedEvent) int {
 // last_affected just after its version; below one of the range's limits
 // when it has any). fixes are, for each range that affects the version, the
 // first fix above it.
-func (p *preparedAffect) affects(q *queryVersion) (bool, []string) {
+func (p *preparedAffect) affects(q *queryVersion) (bool, []preparedEvent) {
 	hit := false
 	for _, v := range p.a.Versions {
 		if v == q.raw {
@@ -151,11 +161,11 @@ func (p *preparedAffect) affects(q *queryVersion) (bool, []string) {
 	if q.v == nil {
 		return hit, nil
 	}
-	var fixes []string
+	var fixes []preparedEvent
 	for _, r := range p.ranges {
 		if ok, fix := r.affects(q); ok {
 			hit = true
-			if fix != "" && !slices.Contains(fixes, fix) {
+			if fix.raw != "" {
 				fixes = append(fixes, fix)
 			}
 		}
@@ -163,7 +173,8 @@ func (p *preparedAffect) affects(q *queryVersion) (bool, []string) {
 	return hit, fixes
 }
 
-func (r preparedRange) affects(q *queryVersion) (bool, string) {
+func (r preparedRange) affects(q *queryVersion) (bool, preparedEvent) {
+	var none preparedEvent
 	if len(r.limits) > 0 {
 		below := false
 		for _, l := range r.limits {
@@ -173,7 +184,7 @@ func (r preparedRange) affects(q *queryVersion) (bool, string) {
 			}
 		}
 		if !below {
-			return false, ""
+			return false, none
 		}
 	}
 	affected := false
@@ -194,15 +205,15 @@ func (r preparedRange) affects(q *queryVersion) (bool, string) {
 		}
 	}
 	if !affected {
-		return false, ""
+		return false, none
 	}
 	for _, e := range r.events[next:] {
 		switch e.kind {
 		case evFixed:
-			return true, e.raw
+			return true, e
 		case evLastAffected:
-			return true, ""
+			return true, none
 		}
 	}
-	return true, ""
+	return true, none
 }

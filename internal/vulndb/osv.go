@@ -141,7 +141,7 @@ type affect struct {
 	Key       string     `json:"key"`  // normalised name (PEP 503 for PyPI, ...)
 	Ranges    []verRange `json:"ranges,omitempty"`
 	Versions  []string   `json:"versions,omitempty"`
-	Symbols   []string   `json:"symbols,omitempty"` // package-qualified (Go)
+	Symbols   symbolList `json:"symbols,omitzero"` // package-qualified (Go)
 	Sev       severity   `json:"sev,omitzero"`
 	// GitOnly counts the GIT ranges skipped.
 	GitRanges int `json:"git,omitempty"`
@@ -284,21 +284,22 @@ func parseAffected(a osvAffected) (affect, bool, error) {
 	if base == "Go" && len(a.EcosystemSpecific) > 0 && a.EcosystemSpecific[0] == '{' {
 		var gs goSpecific
 		if err := json.Unmarshal(a.EcosystemSpecific, &gs); err == nil {
+			var syms []string
 			for _, imp := range gs.Imports {
 				if checkName(imp.Path) != nil {
 					continue
 				}
 				if len(imp.Symbols) == 0 { // the whole package is vulnerable
-					out.Symbols = append(out.Symbols, imp.Path)
+					syms = append(syms, imp.Path)
 				}
 				for _, s := range imp.Symbols {
-					if s != "" && len(out.Symbols) < maxSymbols && checkName(s) == nil {
-						out.Symbols = append(out.Symbols, imp.Path+"."+s)
+					if s != "" && len(syms) < maxSymbols && checkName(s) == nil {
+						syms = append(syms, imp.Path+"."+s)
 					}
 				}
 			}
-			slices.Sort(out.Symbols)
-			out.Symbols = slices.Compact(out.Symbols)
+			slices.Sort(syms)
+			out.Symbols = symbolList{list: slices.Compact(syms)}
 		}
 	}
 	return out, true, nil
@@ -454,4 +455,40 @@ func clip(s string) string {
 		return s[:64] + "..."
 	}
 	return s
+}
+
+// symbolList is an affected entry's symbols, kept encoded when read from the
+// database until a query that matches the entry asks for them.
+type symbolList struct {
+	raw  json.RawMessage
+	list []string
+}
+
+// IsZero says whether there are no symbols (for omitzero).
+func (s symbolList) IsZero() bool { return len(s.list) == 0 && len(s.raw) == 0 }
+
+// MarshalJSON writes the symbols as a JSON array.
+func (s symbolList) MarshalJSON() ([]byte, error) {
+	if s.raw != nil {
+		return s.raw, nil
+	}
+	return json.Marshal(s.list)
+}
+
+// UnmarshalJSON keeps the array encoded.
+func (s *symbolList) UnmarshalJSON(b []byte) error {
+	s.raw, s.list = bytes.Clone(b), nil
+	return nil
+}
+
+// strings returns the symbols (nil when they do not decode).
+func (s symbolList) strings() []string {
+	if s.raw == nil {
+		return s.list
+	}
+	var out []string
+	if json.Unmarshal(s.raw, &out) != nil {
+		return nil
+	}
+	return out
 }
