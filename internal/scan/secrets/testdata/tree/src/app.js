@@ -1,0 +1,12 @@
+const apiKey = process.env.API_KEY;
+const npmToken = "npm_edmR8VaHGjzlB0z8Hoz9HHZddJlru9ADmSNa";
+const twilio = require('twilio');
+const TWILIO_API_KEY = "SKc40f7fecffd73e129db71dfee46adbe6";
+const twilioAuthToken = "f012cf9c440fa188b55d1a9178d5c31a";
+const session = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdmMtaW5nZXN0IiwiaWF0IjoxNzE3MDAwMDAwLCJzY29wZSI6IndyaXRlIn0.Rw-VbzaSLnuh8Us85y5FKR8jQxa2xo1-SZs2kXVAQP8";
+const unsigned = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.PSmKCnzJkX6cgHs4HxZ5";
+const config = { password: process.env.DB_PASSWORD, token: getToken() };
+const sample = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c";
+var u = "access_token="+(n||F.ACCESS_TOKEN||"");
+const AmzSecurityTokenKey = "X-Amz-Security-Token";
+const docsKey = "AKIAIOSFODNN7EXAMPLE";
