@@ -1,0 +1,194 @@
+package gocode
+
+import (
+	"go/token"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// origin is where a taint fact comes from: a source site (src >= 0, an index
+// into engine.sources) or, while summarising a function, one of its
+// parameters (src == -1; param indexes Params then FreeVars) at a field path
+// below it ("" for the whole value).
+type origin struct {
+	src   int32
+	param int32
+	field string
+}
+
+func (o origin) isParam() bool { return o.src < 0 }
+
+// step is a trace: the source first, then the call sites the taint went
+// through; kept as a list that shares its prefix (newest last).
+type step struct {
+	pos  token.Pos
+	prev *step
+	n    int32
+}
+
+func (s *step) push(pos token.Pos, limit int) *step {
+	if !pos.IsValid() {
+		return s
+	}
+	if s == nil {
+		return &step{pos: pos, n: 1}
+	}
+	if s.pos == pos || int(s.n) >= limit {
+		return s
+	}
+	return &step{pos: pos, prev: s, n: s.n + 1}
+}
+
+// list returns the positions oldest first.
+func (s *step) list() []token.Pos {
+	if s == nil {
+		return nil
+	}
+	out := make([]token.Pos, s.n)
+	for i := s.n - 1; s != nil && i >= 0; i, s = i-1, s.prev {
+		out[i] = s.pos
+	}
+	return out
+}
+
+// concat appends t's positions after s.
+func (s *step) concat(t *step, limit int) *step {
+	for _, p := range t.list() {
+		s = s.push(p, limit)
+	}
+	return s
+}
+
+// fact: a value holds data from o, still dangerous for the classes in mask;
+// tr is how it got here.
+type fact struct {
+	o    origin
+	mask class
+	tr   *step
+}
+
+// facts is a small set of facts, one per origin.
+type facts []fact
+
+// add merges f in: a new origin is appended while under the limits (concrete
+// and parameter origins counted apart), a known one gains f's classes.
+// It reports whether the set changed.
+func (fs *facts) add(f fact, lim *Limits) bool {
+	if f.mask == 0 {
+		return false
+	}
+	nParam := 0
+	for i := range *fs {
+		g := &(*fs)[i]
+		if g.o == f.o {
+			if g.mask|f.mask == g.mask {
+				return false
+			}
+			g.mask |= f.mask
+			return true
+		}
+		if g.o.isParam() {
+			nParam++
+		}
+	}
+	if f.o.isParam() {
+		if nParam >= lim.ParamFacts {
+			return false
+		}
+	} else if len(*fs)-nParam >= lim.SourceFacts {
+		return false
+	}
+	*fs = append(*fs, f)
+	return true
+}
+
+func (fs *facts) addAll(gs facts, lim *Limits) bool {
+	changed := false
+	for _, g := range gs {
+		if fs.add(g, lim) {
+			changed = true
+		}
+	}
+	return changed
+}
+
+// weight counts a set for change detection: origins and class bits.
+func (fs facts) weight() int {
+	n := 0
+	for _, f := range fs {
+		n += 1 + popcount(f.mask)
+	}
+	return n
+}
+
+func popcount(c class) int {
+	n := 0
+	for ; c != 0; c &= c - 1 {
+		n++
+	}
+	return n
+}
+
+// tree holds the facts stored at the field paths of one root value
+// ("" the value itself, "3" its field 3, "#1.0" field 0 of result 1).
+type tree map[string]facts
+
+// keys returns the tree's paths sorted, for a deterministic order.
+func (t tree) keys() []string {
+	ks := make([]string, 0, len(t))
+	for k := range t {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// under reports whether path k is fp or below it, and the rest of k.
+func under(k, fp string) (string, bool) {
+	switch {
+	case fp == "":
+		return k, true
+	case k == fp:
+		return "", true
+	case strings.HasPrefix(k, fp) && k[len(fp)] == '.':
+		return k[len(fp)+1:], true
+	}
+	return "", false
+}
+
+// prefixes calls f with "" and each proper prefix of fp, then fp.
+func prefixes(fp string, f func(string)) {
+	f("")
+	if fp == "" {
+		return
+	}
+	for i := range len(fp) {
+		if fp[i] == '.' {
+			f(fp[:i])
+		}
+	}
+	f(fp)
+}
+
+// joinPath appends rest to fp, keeping at most depth components (deeper
+// paths are cut: their facts land on the ancestor, which stays sound).
+func joinPath(fp, rest string, depth int) string {
+	var p string
+	switch {
+	case fp == "":
+		p = rest
+	case rest == "":
+		p = fp
+	default:
+		p = fp + "." + rest
+	}
+	if strings.Count(p, ".")+1 > depth && p != "" {
+		parts := strings.SplitN(p, ".", depth+1)
+		p = strings.Join(parts[:depth], ".")
+	}
+	return p
+}
+
+func fieldComp(i int) string  { return strconv.Itoa(i) }
+func resultComp(i int) string { return "#" + strconv.Itoa(i) }

@@ -1,0 +1,184 @@
+package gocode
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vigilsec/vigil/internal/scan"
+)
+
+func needGo(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("go toolchain not in PATH")
+	}
+}
+
+// scanDir scans a directory with the scanner and returns what it reported.
+func scanDir(t testing.TB, dir string, opts Options) ([]scan.Finding, []scan.Problem) {
+	t.Helper()
+	tg, err := scan.Walk(dir, scan.WalkOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fs []scan.Finding
+	var ps []scan.Problem
+	err = New(opts).Scan(context.Background(), tg, func(f scan.Finding) { fs = append(fs, f) }, func(p scan.Problem) { ps = append(ps, p) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs, ps
+}
+
+type fileLine struct {
+	file string
+	line int
+}
+
+func (l fileLine) String() string { return fmt.Sprintf("%s:%d", l.file, l.line) }
+
+var (
+	wantRe = regexp.MustCompile(`// want ((?:VGL-GO-\d{3}\s*)+)`)
+	safeRe = regexp.MustCompile(`// safe\b`)
+)
+
+// annotations reads the "want RULE" and "safe" comments of a fixture.
+func annotations(t *testing.T, root string) (map[fileLine][]string, map[fileLine]bool) {
+	t.Helper()
+	wants := map[fileLine][]string{}
+	safes := map[fileLine]bool{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		rel, _ := filepath.Rel(root, p)
+		sc := bufio.NewScanner(f)
+		for n := 1; sc.Scan(); n++ {
+			l := fileLine{filepath.ToSlash(rel), n}
+			if m := wantRe.FindStringSubmatch(sc.Text()); m != nil {
+				wants[l] = strings.Fields(m[1])
+			}
+			if safeRe.MatchString(sc.Text()) {
+				safes[l] = true
+			}
+		}
+		return sc.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wants, safes
+}
+
+// TestFixture: every planted flaw of testdata/vulnapp is found at its line
+// with its rule, nothing else is reported, and no finding starts, passes or
+// ends on a safe twin's line.
+func TestFixture(t *testing.T) {
+	needGo(t)
+	root := filepath.Join("testdata", "vulnapp")
+	fs, ps := scanDir(t, root, Options{})
+	for _, p := range ps {
+		t.Errorf("problem: %+v", p)
+	}
+	wants, safes := annotations(t, root)
+	got := map[fileLine][]string{}
+	for _, f := range fs {
+		l := fileLine{f.Location.Path, f.Location.StartLine}
+		got[l] = append(got[l], f.RuleID)
+		if w := wants[l]; !slices.Contains(w, f.RuleID) {
+			t.Errorf("unexpected %s at %s: %s", f.RuleID, l, f.Message)
+		}
+		for _, step := range append([]scan.Location{f.Location}, f.Trace...) {
+			if sl := (fileLine{step.Path, step.StartLine}); safes[sl] {
+				t.Errorf("%s at %s goes through safe line %s: %s", f.RuleID, l, sl, f.Message)
+			}
+		}
+		if f.Fingerprint == "" || f.Kind != scan.KindCode || len(f.References) == 0 || f.Remediation == "" || f.Title == "" {
+			t.Errorf("incomplete finding %+v", f)
+		}
+	}
+	n := 0
+	for l, rules := range wants {
+		for _, r := range rules {
+			n++
+			if !slices.Contains(got[l], r) {
+				t.Errorf("missed %s at %s", r, l)
+			}
+		}
+	}
+	byRule := map[string]int{}
+	for _, f := range fs {
+		byRule[f.RuleID]++
+	}
+	t.Logf("%d planted, %d findings: %v", n, len(fs), byRule)
+	// at least two planted flaws per injection class
+	for _, id := range []string{RuleSQLInjection, RuleCommandInjection, RulePathTraversal, RuleSSRF, RuleXSS} {
+		if byRule[id] < 2 {
+			t.Errorf("%s: %d findings, want at least 2", id, byRule[id])
+		}
+	}
+	fps := map[string]bool{}
+	for _, f := range fs {
+		if fps[f.Fingerprint] {
+			t.Errorf("duplicate fingerprint for %s at %s:%d", f.RuleID, f.Location.Path, f.Location.StartLine)
+		}
+		fps[f.Fingerprint] = true
+	}
+}
+
+// TestMessagesAndTraces pins the wording and the trace of a direct and an
+// interprocedural finding.
+func TestMessagesAndTraces(t *testing.T) {
+	needGo(t)
+	fs, _ := scanDir(t, filepath.Join("testdata", "vulnapp"), Options{})
+	find := func(path string, line int) *scan.Finding {
+		for i := range fs {
+			if fs[i].Location.Path == path && fs[i].Location.StartLine == line {
+				return &fs[i]
+			}
+		}
+		t.Fatalf("no finding at %s:%d", path, line)
+		return nil
+	}
+	tests := []struct {
+		path  string
+		line  int
+		msg   string
+		trace []string
+	}{
+		{"sql.go", 15, `request parameter from r.FormValue("name") (sql.go:14) reaches s.db.Query (sql.go:15)`,
+			[]string{"sql.go:14:46 r.FormValue", "sql.go:15:13 s.db.Query"}},
+		{"internal/store/store.go", 14, `request parameter from r.FormValue("who") (sql.go:117) reaches s.db.Query (store.go:14) through 1 call`,
+			[]string{"sql.go:117:28 r.FormValue", "sql.go:117:13 s.store.Lookup", "internal/store/store.go:14:9 s.db.Query"}},
+		{"cmd.go", 15, `request URL from r.URL (cmd.go:14) reaches exec.CommandContext (cmd.go:15)`,
+			[]string{"cmd.go:14:9 r.URL", "cmd.go:15:6 exec.CommandContext"}},
+		{"main.go", 69, `command-line argument from os.Args (main.go:69) reaches exec.Command (main.go:69)`,
+			[]string{"main.go:69:20 os.Args", "main.go:69:7 exec.Command"}},
+	}
+	for _, tt := range tests {
+		f := find(tt.path, tt.line)
+		if f.Message != tt.msg {
+			t.Errorf("%s:%d message\n got %s\nwant %s", tt.path, tt.line, f.Message, tt.msg)
+		}
+		var tr []string
+		for _, l := range f.Trace {
+			tr = append(tr, fmt.Sprintf("%s:%d:%d %s", l.Path, l.StartLine, l.StartCol, l.Snippet))
+		}
+		if !slices.Equal(tr, tt.trace) {
+			t.Errorf("%s:%d trace\n got %q\nwant %q", tt.path, tt.line, tr, tt.trace)
+		}
+	}
+}
