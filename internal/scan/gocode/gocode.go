@@ -209,27 +209,75 @@ func (r *moduleRun) scan(ctx context.Context, haveGo bool) {
 	}
 }
 
-// loadErrors reports the packages that did not load, in one problem.
+// loadErrors reports the packages that did not load, in one problem
+// naming the first causes (go command errors before parse errors before
+// type errors: a missing module shows as the first and causes the others).
 func (r *moduleRun) loadErrors(pkgs []*packages.Package) {
-	var bad []string
 	n := 0
 	for _, p := range pkgs {
-		if len(p.Errors) == 0 {
-			continue
-		}
-		n++
-		if len(bad) < 3 {
-			bad = append(bad, fmt.Sprintf("%s: %s", p.PkgPath, oneLine(p.Errors[0].Error())))
+		if len(p.Errors) > 0 || p.IllTyped {
+			n++
 		}
 	}
 	if n == 0 {
 		return
 	}
-	msg := fmt.Sprintf("%d of %d packages did not load (not analysed for injection): %s", n, len(pkgs), strings.Join(bad, "; "))
-	if n > len(bad) {
-		msg += fmt.Sprintf(" (+%d more)", n-len(bad))
+	type cause struct {
+		rank int
+		text string
+	}
+	var causes []cause
+	seen := map[string]bool{}
+	packages.Visit(pkgs, nil, func(p *packages.Package) {
+		for _, e := range p.Errors {
+			text := errorText(e)
+			if text == "" || seen[text] {
+				continue
+			}
+			seen[text] = true
+			rank := 3
+			switch e.Kind {
+			case packages.ListError:
+				rank = 0
+			case packages.ParseError:
+				rank = 1
+			case packages.TypeError:
+				rank = 2
+			}
+			causes = append(causes, cause{rank, p.PkgPath + ": " + text})
+		}
+	})
+	slices.SortStableFunc(causes, func(a, b cause) int { return a.rank - b.rank })
+	var texts []string
+	for _, c := range causes[:min(3, len(causes))] {
+		texts = append(texts, c.text)
+	}
+	msg := fmt.Sprintf("%d of %d packages did not load (not analysed for injection): %s", n, len(pkgs), strings.Join(texts, "; "))
+	if len(causes) > len(texts) {
+		msg += fmt.Sprintf(" (+%d more errors)", len(causes)-len(texts))
 	}
 	r.report("%s", msg)
+}
+
+// errorText is the first meaningful line of a load error, with its file's
+// base name.
+func errorText(e packages.Error) string {
+	msg := ""
+	for _, l := range strings.Split(e.Msg, "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(l, "-: "))
+		if l != "" && !strings.HasPrefix(l, "# ") {
+			msg = l
+			break
+		}
+	}
+	msg = strings.TrimSuffix(strings.TrimPrefix(msg, "./"), "; to add:")
+	if msg == "" {
+		return ""
+	}
+	if e.Pos != "" && e.Pos != "-" {
+		return oneLine(filepath.Base(e.Pos) + ": " + msg)
+	}
+	return oneLine(msg)
 }
 
 func oneLine(s string) string {

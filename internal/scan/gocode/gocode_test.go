@@ -182,3 +182,94 @@ func TestMessagesAndTraces(t *testing.T) {
 		}
 	}
 }
+
+// TestModuleProblems: a module that does not build, or whose dependencies
+// are not in the module cache, is a problem naming the module and the
+// cause; its packages that load are still analysed and its syntax checked.
+func TestModuleProblems(t *testing.T) {
+	needGo(t)
+	tests := []struct {
+		dir     string
+		problem []string // substrings of the one problem
+		rules   []string // findings expected, in order
+	}{
+		{"broken", []string{"module example.com/broken", "1 of 2 packages did not load", `main.go:11:14: cannot use "not a number"`},
+			[]string{"good/good.go:12 VGL-GO-002", "main.go:12 VGL-GO-010"}},
+		{"missingdep", []string{"module example.com/missingdep", "example.com/nowhere", "missing go.sum entry"},
+			[]string{"main.go:11 VGL-GO-010"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dir, func(t *testing.T) {
+			fs, ps := scanDir(t, filepath.Join("testdata", tt.dir), Options{})
+			if len(ps) != 1 {
+				t.Fatalf("problems = %+v, want 1", ps)
+			}
+			if ps[0].Scanner != ID || ps[0].Path != "go.mod" {
+				t.Errorf("problem = %+v", ps[0])
+			}
+			for _, s := range tt.problem {
+				if !strings.Contains(ps[0].Err, s) {
+					t.Errorf("problem %q lacks %q", ps[0].Err, s)
+				}
+			}
+			var got []string
+			for _, f := range fs {
+				got = append(got, fmt.Sprintf("%s:%d %s", f.Location.Path, f.Location.StartLine, f.RuleID))
+			}
+			if !slices.Equal(got, tt.rules) {
+				t.Errorf("findings = %q, want %q", got, tt.rules)
+			}
+		})
+	}
+}
+
+// TestNoToolchain: without the go command every module is a problem and
+// only the syntax checks run.
+func TestNoToolchain(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	fs, ps := scanDir(t, filepath.Join("testdata", "broken"), Options{})
+	if len(ps) != 1 || !strings.Contains(ps[0].Err, "go toolchain not found") || !strings.Contains(ps[0].Err, "example.com/broken") {
+		t.Fatalf("problems = %+v", ps)
+	}
+	if len(fs) != 1 || fs[0].RuleID != RuleWeakHash || fs[0].Location.Path != "main.go" || fs[0].Location.StartLine != 12 {
+		t.Fatalf("findings = %+v, want the weak hash of main.go:12 only", fs)
+	}
+}
+
+// TestManyModules: one scan over several modules reports the broken ones
+// and goes on with the others.
+func TestManyModules(t *testing.T) {
+	needGo(t)
+	fs, ps := scanDir(t, "testdata", Options{})
+	var probs []string
+	for _, p := range ps {
+		probs = append(probs, p.Path)
+	}
+	slices.Sort(probs)
+	if want := []string{"broken/go.mod", "missingdep/go.mod"}; !slices.Equal(probs, want) {
+		t.Errorf("problems for %q, want %q", probs, want)
+	}
+	n := 0
+	for _, f := range fs {
+		if strings.HasPrefix(f.Location.Path, "vulnapp/") {
+			n++
+		}
+	}
+	if n < 50 {
+		t.Errorf("%d findings in vulnapp/, want the fixture's", n)
+	}
+}
+
+func TestFindModules(t *testing.T) {
+	tg := &scan.Target{Root: t.TempDir(), Files: []scan.File{
+		{Path: "a/go.mod"}, {Path: "a/vendor/x/go.mod"}, {Path: "b/testdata/c/go.mod"}, {Path: "go.mod"},
+		{Path: "notgo.mod"}, {Path: "vendorish/go.mod"},
+	}}
+	var got []string
+	for _, m := range findModules(tg) {
+		got = append(got, m.rel)
+	}
+	if want := []string{"a/go.mod", "go.mod", "vendorish/go.mod"}; !slices.Equal(got, want) {
+		t.Errorf("modules = %q, want %q", got, want)
+	}
+}
