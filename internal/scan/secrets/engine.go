@@ -138,34 +138,24 @@ func (d *detector) find(text []byte, kind pathKind, s *scratch) []match {
 func (d *detector) runRule(r int, e *env, s *scratch) {
 	text := e.content
 	cs, ce := -1, -1
-	lineS, lineE := -1, -1 // the last line bounds found (whole line)
+	lineS, lineE := -1, -1 // the bounds of the last keyword's line
 	for i, p32 := range s.hits[r] {
 		p := int(p32)
 		end := p + int(s.klen[r][i])
-		if p >= cs && end <= ce && (ce == lineE || end+winAfter <= ce) {
-			continue // covered by the current window
+		if p < lineS || end > lineE {
+			lineS = bytes.LastIndexByte(text[:p], '\n') + 1
+			lineE = len(text)
+			if j := bytes.IndexByte(text[end:], '\n'); j >= 0 {
+				lineE = end + j
+			}
 		}
-		var ws, we int
-		if p >= lineS && end <= lineE {
-			ws, we = lineS, lineE
-		} else {
-			lo := max(0, p-maxLine)
-			ws = lo
-			if j := bytes.LastIndexByte(text[lo:p], '\n'); j >= 0 {
-				ws = lo + j + 1
-			}
-			hi := min(len(text), end+maxLine)
-			we = hi
-			if j := bytes.IndexByte(text[end:hi], '\n'); j >= 0 {
-				we = end + j
-			}
-			if (ws > 0 && ws == lo && text[ws-1] != '\n') || (we < len(text) && we == hi && text[we] != '\n') {
-				// A long line: a window around the keyword.
-				ws, we = max(ws, p-winBefore), min(we, end+winAfter)
-				lineS, lineE = -1, -1
-			} else {
-				lineS, lineE = ws, we
-			}
+		ws, we := lineS, lineE
+		if we-ws > maxLine {
+			// A long line: a window around the keyword.
+			ws, we = max(ws, p-winBefore), min(we, end+winAfter)
+		}
+		if ws >= cs && we <= ce {
+			continue // covered by the current window
 		}
 		if cs >= 0 && ws <= ce && we-cs <= maxWindow {
 			ce = max(ce, we)
@@ -231,20 +221,22 @@ func (d *detector) resolve(text []byte, cands []cand) []match {
 		kept = append(kept, c)
 	}
 	out := make([]match, 0, len(kept))
-	line, pos := 1, 0
+	line, pos, ls := 1, 0, 0 // ls: the start of pos's line
 	for _, c := range kept {
-		// Overlap replacement can leave kept out of start order by a little.
-		if c.start < pos {
-			line -= bytes.Count(text[c.start:pos], []byte{'\n'})
-		} else {
-			line += bytes.Count(text[pos:c.start], []byte{'\n'})
+		// kept is in start order (a replacement starts later than what it replaces).
+		seg := text[pos:c.start]
+		if j := bytes.LastIndexByte(seg, '\n'); j >= 0 {
+			line += bytes.Count(seg, []byte{'\n'})
+			ls = pos + j + 1
 		}
 		pos = c.start
-		ls := bytes.LastIndexByte(text[:c.start], '\n') + 1
 		m := match{rule: c.rule, line: line, col: c.start - ls + 1}
-		m.endLine = line + bytes.Count(text[c.start:c.end], []byte{'\n'})
-		le := bytes.LastIndexByte(text[:c.end], '\n') + 1
-		m.endCol = c.end - le + 1
+		body := text[c.start:c.end]
+		m.endLine, m.endCol = line, c.end-ls+1
+		if j := bytes.LastIndexByte(body, '\n'); j >= 0 {
+			m.endLine += bytes.Count(body, []byte{'\n'})
+			m.endCol = c.end - (c.start + j + 1) + 1
+		}
 		m.sum = sha256.Sum256(c.secret)
 		if sn := d.rules[c.rule].snippet; sn != nil {
 			m.snippet = sn(&c)

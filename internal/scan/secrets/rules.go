@@ -129,6 +129,39 @@ type cand struct {
 type env struct {
 	content []byte
 	kind    pathKind
+	ends    map[string]endSearch // pemKey's searches, so that many BEGIN lines cost one pass
+}
+
+// endSearch remembers a search for a literal: its first occurrence at or after
+// from is at (-1: none before to).
+type endSearch struct{ from, to, at int }
+
+// findEnd returns the first occurrence of lit starting in [from, to) ending
+// by to, or -1, reusing the last search for lit when they overlap.
+func (e *env) findEnd(lit string, from, to int) int {
+	if e.ends == nil {
+		e.ends = map[string]endSearch{}
+	}
+	start := from
+	if s, ok := e.ends[lit]; ok && from >= s.from {
+		switch {
+		case s.at >= from:
+			if s.at+len(lit) <= to {
+				return s.at
+			}
+			return -1
+		case s.at < 0 && from < s.to:
+			start = max(from, s.to-len(lit)+1)
+		}
+	}
+	at := -1
+	if start < to {
+		if i := bytes.Index(e.content[start:to], []byte(lit)); i >= 0 {
+			at = start + i
+		}
+	}
+	e.ends[lit] = endSearch{from: from, to: to, at: at}
+	return at
 }
 
 func (c *cand) group(e *env, i int) []byte {
@@ -178,7 +211,7 @@ func ruleTable() []rule {
 		{
 			Rule:     Rule{ID: "VGL-SEC-002", Title: "AWS secret access key", Severity: scan.SeverityCritical, References: []string{awsRefs, cwe798}},
 			keywords: fold("secret_access", "secretaccess", "secret-access", "secret_key", "secretkey", "secret-key", "aws_secret", "awssecret"),
-			re:       regexp.MustCompile(`(?i)[a-z0-9_.-]{0,30}secret[_.-]?(?:access[_.-]?)?key["']?\s{0,4}(?::=|=>|=|:|,|\s)\s{0,4}["']?([A-Za-z0-9/+]{40})`),
+			re:       regexp.MustCompile(`(?i)[a-z0-9_.-]*secret[_.-]?(?:access[_.-]?)?key["']?\s{0,4}(?::=|=>|=|:|,|\s)\s{0,4}["']?([A-Za-z0-9/+]{40})`),
 			group:    1, boundary: b64, check: awsSecret,
 		},
 		{
@@ -293,16 +326,16 @@ func ruleTable() []rule {
 		{
 			Rule:     Rule{ID: "VGL-SEC-020", Title: "Credentials in a URL", Severity: scan.SeverityHigh, Confidence: ConfidenceMedium, References: []string{"CWE-522", cwe798}},
 			keywords: fold("://"),
-			re:       regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]{1,30})://([^\s:@/?#"'<>\\{}$]{0,128}):([^\s@/?#"'<>\\{}]{1,256})@([A-Za-z0-9._-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])`),
+			re:       regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]+)://([^\s:@/?#"'<>\\{}$]*):([^\s@/?#"'<>\\{}]+)@([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]{2,45}\])`),
 			group:    3, check: urlCreds,
 			snippet: func(c *cand) string { return c.label },
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-021", Title: "Generic secret", Severity: scan.SeverityMedium, Confidence: ConfidenceLow, References: []string{cwe798}},
 			keywords: fold("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "accesskey", "access_key", "access-key"),
-			re: regexp.MustCompile(`(?i)([a-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[a-z0-9_.-]{0,30})` +
-				`["']?\s{0,4}(?::=|=>|=|:)\s{0,4}(?:"([^"\r\n]{1,256})"|'([^'\r\n]{1,256})'|` + "`([^`\\r\\n]{1,256})`" +
-				`|([^\s"'` + "`" + `,;&)\]}<>]{1,256}))`),
+			re: regexp.MustCompile(`(?i)([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[a-z0-9_.-]*)` +
+				`["']?\s{0,4}(?::=|=>|=|:)\s{0,4}(?:"([^"\r\n]+)"|'([^'\r\n]+)'|` + "`([^`\\r\\n]+)`" +
+				`|([^\s"'` + "`" + `,;&)\]}<>]+))`),
 			group: 2, check: generic, noLock: true,
 		},
 	}
@@ -376,12 +409,12 @@ const maxPEM = 64 << 10
 func pemKey(c *cand, e *env) bool {
 	label := c.group(e, 1)
 	hdrEnd := c.sub[1]
-	limit := min(len(e.content), hdrEnd+maxPEM)
-	end := []byte("-----END " + string(label) + "-----")
-	i := bytes.Index(e.content[hdrEnd:limit], end)
+	end := "-----END " + string(label) + "-----"
+	i := e.findEnd(end, hdrEnd, min(len(e.content), hdrEnd+maxPEM))
 	if i < 0 {
 		return false
 	}
+	i -= hdrEnd
 	raw := e.content[hdrEnd : hdrEnd+i]
 	if longPlaceholder(raw) {
 		return false
@@ -475,6 +508,9 @@ var placeholderHosts = []string{"example.com", "example.org", "example.net", "ex
 // reference or the user's name again; the secret is user, password and host.
 func urlCreds(c *cand, e *env) bool {
 	scheme, user, pass, host := c.group(e, 1), c.group(e, 2), c.group(e, 3), c.group(e, 4)
+	if len(scheme) > 30 || len(user) > 128 || len(pass) > 256 || len(host) > 253 {
+		return false
+	}
 	lh := strings.ToLower(string(host))
 	for _, p := range placeholderHosts {
 		if lh == p || strings.HasSuffix(lh, "."+p) && strings.HasPrefix(p, "example") {
@@ -557,7 +593,7 @@ func generic(c *cand, e *env) bool {
 	if c.sub[2] > 0 && word[e.content[c.sub[2]-1]] || c.sub[2] > 0 && e.content[c.sub[2]-1] == '.' {
 		return false // the key is the tail of a longer name
 	}
-	if !keyHoldsSecret(key) {
+	if len(key) > 80 || !keyHoldsSecret(key) {
 		return false
 	}
 	quoted := c.sub[2*5] < 0 // not the unquoted alternative
