@@ -1,0 +1,25 @@
+// Package vulnlib stands for a dependency with vulnerable symbols.
+package vulnlib
+
+// Parse is vulnerable; it calls deep, vulnerable too.
+func Parse(s string) string { return deep(s) }
+
+func deep(s string) string { return s + "!" }
+
+// Other is vulnerable and called by nobody in app.
+func Other() {}
+
+// Framer reads frames.
+type Framer struct{}
+
+// ReadFrame is vulnerable; app calls it through an interface.
+func (f *Framer) ReadFrame() error { return nil }
+
+// WriteFrame is vulnerable and never called.
+func (f *Framer) WriteFrame() error { return nil }
+
+// Reader is what app holds a Framer as.
+type Reader interface{ ReadFrame() error }
+
+// Noop does nothing; app calls it.
+func Noop() {}
