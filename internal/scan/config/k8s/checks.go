@@ -420,7 +420,7 @@ func (c *checker) rbac() {
 				}
 			}
 			if len(read) > 0 {
-				c.report(rRBACSecrets, ln, key, "", fmt.Sprintf("%s can %s secrets (rule %d).", c.id, strings.Join(read, ", "), i))
+				c.report(rRBACSecrets, ln, key, "", fmt.Sprintf("%s can read secrets (verbs %s, rule %d).", c.id, strings.Join(read, ", "), i))
 			}
 		}
 

@@ -90,7 +90,11 @@ func Load(data []byte) ([]Object, []error) {
 		root, err := parseDocument(c.text)
 		if err != nil {
 			if looksLikeManifest(c.text) {
-				errs = append(errs, &DocError{Line: c.line, Err: shiftLines(err, c.line-1)})
+				first := c.line
+				if isDocMarker(c.text) {
+					first++ // the document's text starts after its marker
+				}
+				errs = append(errs, &DocError{Line: first, Err: shiftLines(err, c.line-1)})
 			}
 			continue
 		}

@@ -1,0 +1,5 @@
+package vigil.bad
+
+deny contains msg if {
+	msg := undefined_function(input.x)
+}

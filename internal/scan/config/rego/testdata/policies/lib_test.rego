@@ -1,0 +1,2 @@
+package vigil.k8s_test
+this is not even rego
