@@ -70,8 +70,11 @@ func FuzzParseRecord(f *testing.F) {
 	})
 }
 
-// FuzzZipImport: a hostile archive imports within the limits or fails,
-// never panics, and never leaves a database Open cannot read.
+// FuzzZipImport: a hostile archive is read within the limits or refused,
+// never panics; every entry passed on is at most MaxRecordBytes, their sum
+// at most MaxTotalBytes, and each is parsed as the import would. (The
+// files Import then writes are covered by the tests: fsyncs would make
+// the fuzzer run a few inputs a second.)
 func FuzzZipImport(f *testing.F) {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -90,37 +93,29 @@ func FuzzZipImport(f *testing.F) {
 	f.Add([]byte("PK\x03\x04"))
 	lim := Limits{MaxRecordBytes: 64 << 10, MaxTotalBytes: 256 << 10, MaxFiles: 64}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tmp := t.TempDir()
-		src := filepath.Join(tmp, "all.zip")
-		if err := os.WriteFile(src, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
 		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-		if err == nil {
-			var total int64
-			_ = readZip(context.Background(), zr, lim, func(name string, rec []byte, _ error) error {
-				if int64(len(rec)) > lim.MaxRecordBytes {
-					t.Fatalf("%s: %d bytes passed the cap", name, len(rec))
-				}
-				total += int64(len(rec))
-				return nil
-			})
-			if total > lim.MaxTotalBytes+lim.MaxRecordBytes {
-				t.Fatalf("%d bytes read past the total cap", total)
-			}
-		}
-		dbDir := filepath.Join(tmp, "db")
-		st, err := ImportWithLimits(context.Background(), dbDir, src, lim)
-		if err != nil || st.Added == 0 {
+		if err != nil {
 			return
 		}
-		db, err := Open(dbDir)
-		if err != nil {
-			t.Fatalf("import %+v, then Open: %v", st, err)
-		}
-		defer db.Close()
-		if s := db.Stats(); s.Records != st.Records {
-			t.Fatalf("stats %+v after %+v", s, st)
+		var total int64
+		seen := map[string]bool{}
+		_ = readZip(context.Background(), zr, lim, func(name string, rec []byte, readErr error) error {
+			if int64(len(rec)) > lim.MaxRecordBytes {
+				t.Fatalf("%s: %d bytes passed the cap", name, len(rec))
+			}
+			if readErr != nil {
+				return nil
+			}
+			if total += int64(len(rec)); total > lim.MaxTotalBytes {
+				t.Fatalf("%d bytes passed the total cap", total)
+			}
+			if r, err := parseRecord(rec); err == nil {
+				seen[r.ID] = true
+			}
+			return nil
+		})
+		if len(seen) > lim.MaxFiles {
+			t.Fatalf("%d records from at most %d entries", len(seen), lim.MaxFiles)
 		}
 	})
 }
