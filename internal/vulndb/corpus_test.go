@@ -2,10 +2,14 @@ package vulndb
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
+
+	"github.com/valyala/fastjson"
 )
 
 // golangVulnDB is the corpus of golang/vulndb's 4,291 OSV records.
@@ -73,4 +77,55 @@ func TestGolangVulnDBKnownAnswer(t *testing.T) {
 	if st2.Unchanged != 4291 || st2.Added+st2.Updated+st2.Rejected != 0 {
 		t.Errorf("re-import %+v, want all unchanged", st2)
 	}
+}
+
+// TestCodecRoundTrip: decodeRecord reads back what json.Marshal stored,
+// for every golang/vulndb record and the fixtures.
+func TestCodecRoundTrip(t *testing.T) {
+	var files []string
+	for _, dir := range []string{filepath.Join("testdata", "osv", "pypi"), filepath.Join("testdata", "osv", "other")} {
+		m, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+		files = append(files, m...)
+	}
+	if src := filepath.Join("..", "..", "..", "shared", "corpora", "osv", "golang-vulndb"); dirExists(src) {
+		m, _ := filepath.Glob(filepath.Join(src, "*.json"))
+		files = append(files, m...)
+	}
+	var p fastjson.Parser
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := parseRecord(data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		enc, _ := json.Marshal(r)
+		var want record
+		if err := json.Unmarshal(enc, &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeRecord(&p, enc)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for i := range want.Affected {
+			if !slices.Equal(want.Affected[i].Symbols.strings(), got.Affected[i].Symbols.strings()) {
+				t.Fatalf("%s: symbols differ", f)
+			}
+			want.Affected[i].Symbols, got.Affected[i].Symbols = symbolList{}, symbolList{}
+		}
+		if !reflect.DeepEqual(&want, got) {
+			t.Fatalf("%s:\n got %+v\nwant %+v", f, got, &want)
+		}
+	}
+	if len(files) < 4291 && os.Getenv("VIGIL_REQUIRE_CORPORA") == "1" {
+		t.Fatalf("%d records", len(files))
+	}
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -12,7 +12,6 @@
 package vulndb
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/valyala/fastjson"
 
 	"github.com/vigilsec/vigil/internal/scan"
 )
@@ -85,6 +86,7 @@ type DB struct {
 	ecos  map[string]ecoIndex // base ecosystem -> loaded index
 	files map[int]*os.File    // segment -> open file
 	cache map[string][]*candidate
+	json  fastjson.Parser // decodes records, under mu
 }
 
 // candidateCacheSize bounds the per-package records a DB keeps decoded.
@@ -224,11 +226,11 @@ func (db *DB) candidates(eco, name string) ([]*candidate, error) {
 		if _, err := f.ReadAt(buf, r.Off); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", r.ID, err)
 		}
-		var rec record
-		if err := json.Unmarshal(buf, &rec); err != nil || rec.ID != r.ID {
+		rec, err := decodeRecord(&db.json, buf)
+		if err != nil || rec.ID != r.ID {
 			return nil, fmt.Errorf("reading %s: stored record damaged", r.ID)
 		}
-		c := &candidate{rec: &rec}
+		c := &candidate{rec: rec}
 		_, nkey, _ := strings.Cut(key, "\x00")
 		for i := range rec.Affected {
 			a := &rec.Affected[i]

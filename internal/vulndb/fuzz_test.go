@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/valyala/fastjson"
 )
 
 func seedRecords(f *testing.F) [][]byte {
@@ -37,7 +39,9 @@ func FuzzParseRecord(f *testing.F) {
 		f.Add(s, "1.0.0")
 	}
 	f.Add([]byte(`{"id":"X-1","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Maven","name":"a:b"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"limit":"*"}]}]}]}`), "1-SNAPSHOT")
+	var p fastjson.Parser
 	f.Fuzz(func(t *testing.T, data []byte, version string) {
+		_, _ = decodeRecord(&p, data) // damaged storage: an error, never a panic
 		r, err := parseRecord(data)
 		if err != nil {
 			return
@@ -52,6 +56,10 @@ func FuzzParseRecord(f *testing.F) {
 		var back record
 		if err := json.Unmarshal(enc, &back); err != nil || back.ID != r.ID || len(back.Affected) != len(r.Affected) {
 			t.Fatalf("round trip: %v", err)
+		}
+		fast, err := decodeRecord(&p, enc)
+		if err != nil || fast.ID != r.ID || len(fast.Affected) != len(r.Affected) || fast.Sev != r.Sev || !fast.Modified.Equal(r.Modified) {
+			t.Fatalf("fastjson round trip: %+v %v", fast, err)
 		}
 		for i := range back.Affected {
 			a := &back.Affected[i]
