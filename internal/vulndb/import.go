@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fastjson"
+
 	"github.com/vigilsec/vigil/internal/atomicfile"
 )
 
@@ -83,8 +85,8 @@ func Import(ctx context.Context, dbDir, src string) (ImportStats, error) {
 
 // ImportWithLimits is Import with explicit limits. It is incremental: a
 // record already stored with the same or a later modified time is counted
-// unchanged and not rewritten, a later one replaces it; records missing from
-// src stay. A record that cannot be used is rejected (its file and the
+// unchanged and not rewritten (nor validated again), a later one replaces
+// it; records missing from src stay. A record that cannot be used is rejected (its file and the
 // reason are in the stats) and the import goes on. The new database replaces
 // the old one atomically at the end: on error or cancellation, or after a
 // crash, the previous database is still there.
@@ -201,6 +203,7 @@ type importer struct {
 	segs    map[string]*segmentInfo // segment -> sizes, as they will be
 	touched map[string]bool         // base ecosystems whose index changes
 	stats   *ImportStats
+	quick   fastjson.Parser
 }
 
 func (im *importer) reject(name, reason string) {
@@ -212,6 +215,18 @@ func (im *importer) reject(name, reason string) {
 
 // add takes one record file.
 func (im *importer) add(name string, data []byte) error {
+	// A record stored with the same or a later modified time is unchanged:
+	// its id and time are read first, without validating the rest (which
+	// is most of an import's time when little changed).
+	if v, err := im.quick.ParseBytes(data); err == nil {
+		mod := v.GetStringBytes("modified")
+		if prev := im.table[string(v.GetStringBytes("id"))]; prev != nil && mod != nil {
+			if t, err := time.Parse(time.RFC3339Nano, string(mod)); err == nil && !t.After(prev.Modified) {
+				im.stats.Unchanged++
+				return nil
+			}
+		}
+	}
 	r, err := parseRecord(data)
 	if err != nil {
 		im.reject(name, err.Error())

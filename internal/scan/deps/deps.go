@@ -55,8 +55,9 @@ func New(opts Options) (*Scanner, error) {
 func (s *Scanner) ID() string { return ID }
 
 // Scan reports, for each dependency of the target (in Inventory's order),
-// the advisories affecting its version (sorted by id). Dependencies without
-// an ecosystem or an exact version are not matched.
+// the advisories affecting its version (sorted by id); a Go version from a
+// go.mod is checked as "stdlib" and then as "toolchain". Dependencies
+// without an ecosystem or an exact version are not matched.
 func (s *Scanner) Scan(ctx context.Context, t *scan.Target, emit func(scan.Finding), problem func(scan.Problem)) error {
 	if s.db == nil {
 		report(problem, "", errors.New("no vulnerability database imported: dependencies were not checked (import OSV advisories first)"))
@@ -75,17 +76,27 @@ func (s *Scanner) Scan(ctx context.Context, t *scan.Target, emit func(scan.Findi
 			continue
 		}
 		matched++
-		ms, err := s.db.Query(d.Ecosystem, d.Name, queryVersion(d))
-		if errors.Is(err, vulndb.ErrChanged) {
-			return fmt.Errorf("checking dependencies: %w", err)
+		subjects := []Dep{d}
+		if d.Ecosystem == "Go" && d.Name == "stdlib" {
+			// The Go version a go.mod names is also the toolchain's:
+			// golang/vulndb files cmd/go's flaws under "toolchain".
+			tc := d
+			tc.Name, tc.PURL = "toolchain", ""
+			subjects = append(subjects, tc)
 		}
-		if err != nil {
-			report(problem, d.Path, fmt.Errorf("%s %s %s: %w", d.Ecosystem, d.Name, d.Version, err))
-			continue
-		}
-		for _, m := range ms {
-			emit(finding(t, d, m))
-			findings++
+		for _, sd := range subjects {
+			ms, err := s.db.Query(sd.Ecosystem, sd.Name, queryVersion(sd))
+			if errors.Is(err, vulndb.ErrChanged) {
+				return fmt.Errorf("checking dependencies: %w", err)
+			}
+			if err != nil {
+				report(problem, sd.Path, fmt.Errorf("%s %s %s: %w", sd.Ecosystem, sd.Name, sd.Version, err))
+				continue
+			}
+			for _, m := range ms {
+				emit(finding(t, sd, m))
+				findings++
+			}
 		}
 	}
 	s.log.DebugContext(ctx, "dependencies checked", "dependencies", len(deps), "matched", matched, "findings", findings)

@@ -134,6 +134,7 @@ func TestScanFixtures(t *testing.T) {
 	}
 	want := []string{
 		"go/go.mod stdlib@go1.22.1 GO-TEST-0003",
+		"go/go.mod toolchain@go1.22.1 GO-TEST-0005",
 		"go/go.mod golang.org/x/net@v0.17.0 GO-TEST-0001",
 		"gradle/gradle.lockfile com.fasterxml.jackson.core:jackson-databind@2.9.8 GHSA-test-jack-son0",
 		"maven/pom.xml org.apache.logging.log4j:log4j-core@2.14.1 GHSA-test-log4-j000",
@@ -171,6 +172,9 @@ func TestScanFixtures(t *testing.T) {
 	}
 	if f := byRule["GO-TEST-0003"]; f.Remediation != "upgrade to go1.22.2" || !slices.Equal(f.Vuln.Fixed, []string{"go1.22.2"}) {
 		t.Errorf("stdlib finding: %+v", f)
+	}
+	if f := byRule["GO-TEST-0005"]; f.Remediation != "upgrade to go1.22.4" || f.Package.PURL != "" || !slices.Equal(f.Vuln.Symbols, []string{"cmd/go"}) {
+		t.Errorf("toolchain finding: %+v %+v", f, f.Vuln)
 	}
 	if f := byRule["GHSA-test-axio-s000"]; f.Severity != scan.SeverityMedium || f.Vuln.Score != 6.9 || !strings.HasPrefix(f.Vuln.CVSS, "CVSS:4.0/") {
 		t.Errorf("CVSS 4.0 finding: %+v", f.Vuln)
