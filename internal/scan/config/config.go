@@ -34,8 +34,10 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -63,6 +65,8 @@ type Options struct {
 	PolicyDirs []string
 	// MaxFileSize bounds the files read; 0 means DefaultMaxFileSize.
 	MaxFileSize int64
+	// Workers is the number of files scanned at once; 0 means GOMAXPROCS.
+	Workers int
 }
 
 // Scanner finds misconfigurations; it is safe for concurrent use.
@@ -70,6 +74,7 @@ type Scanner struct {
 	log      *slog.Logger
 	policies *rego.Engine
 	maxSize  int64
+	workers  int
 }
 
 // New returns a scanner, compiling the Rego policies of opts.PolicyDirs (an
@@ -81,6 +86,9 @@ func New(ctx context.Context, opts Options) (*Scanner, error) {
 	}
 	if s.maxSize <= 0 {
 		s.maxSize = DefaultMaxFileSize
+	}
+	if s.workers = opts.Workers; s.workers <= 0 {
+		s.workers = runtime.GOMAXPROCS(0)
 	}
 	if len(opts.PolicyDirs) > 0 {
 		e, err := rego.Load(ctx, opts.PolicyDirs)
@@ -177,58 +185,143 @@ func (s *Scanner) Scan(ctx context.Context, t *scan.Target, emit func(scan.Findi
 	return err
 }
 
-// ScanStats is Scan returning what it looked at.
+// unit is a piece of work: a manifest, a Dockerfile or a Terraform
+// module, with what it gave once done.
+type unit struct {
+	kind  fileKind
+	file  scan.File   // the file, or a module's first file
+	files []scan.File // a module's files
+	done  chan struct{}
+	out   []pathResult
+	st    Stats
+}
+
+type pathResult struct {
+	path string
+	res  *result
+}
+
+// ScanStats is Scan returning what it looked at. Files are scanned by
+// Options.Workers goroutines; findings are emitted in the target's file
+// order (a Terraform module's files together, at its first file).
 func (s *Scanner) ScanStats(ctx context.Context, t *scan.Target, emit func(scan.Finding), problem func(scan.Problem)) (Stats, error) {
 	start := time.Now()
-	var st Stats
 	skip := skippedManifests(t, s.readFile)
-	tfDone := map[string]bool{}
-	tfResults := map[string]*result{}
+	var units []*unit
+	modules := map[string]*unit{}
 	for _, f := range t.Files {
+		k := classify(f.Path)
+		switch {
+		case k == kindNone, k == kindManifest && skip[f.Path]:
+			continue
+		case k == kindTerraform:
+			dir := path.Dir(f.Path)
+			if u := modules[dir]; u != nil {
+				u.files = append(u.files, f)
+				continue
+			}
+			u := &unit{kind: k, file: f, files: []scan.File{f}, done: make(chan struct{})}
+			modules[dir] = u
+			units = append(units, u)
+			continue
+		}
+		units = append(units, &unit{kind: k, file: f, done: make(chan struct{})})
+	}
+
+	work := make(chan *unit)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range min(s.workers, max(len(units), 1)) {
+		wg.Go(func() {
+			for u := range work {
+				s.run(ctx, t, u)
+				close(u.done)
+			}
+		})
+	}
+	go func() {
+		defer close(work)
+		for _, u := range units {
+			select {
+			case work <- u:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+
+	var st Stats
+	for _, u := range units {
+		select {
+		case <-u.done:
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		var res *result
-		switch classify(f.Path) {
-		case kindManifest:
-			if skip[f.Path] {
-				continue
+		st.add(u.st)
+		for _, pr := range u.out {
+			sortFindings(pr.res.findings)
+			for _, fd := range pr.res.findings {
+				fd.Subject.Repository = t.Repository
+				emit(fd)
 			}
-			res = s.manifest(ctx, t, f, &st)
-		case kindDockerfile:
-			res = s.dockerfile(ctx, t, f, &st)
-		case kindTerraform:
-			dir := path.Dir(f.Path)
-			if !tfDone[dir] {
-				tfDone[dir] = true
-				for p, r := range s.module(ctx, t, dir, &st) {
-					tfResults[p] = r
+			if problem != nil {
+				for _, p := range pr.res.problems {
+					problem(p)
 				}
 			}
-			res = tfResults[f.Path]
-			delete(tfResults, f.Path)
-		default:
-			continue
+			st.Findings += len(pr.res.findings)
+			st.Problems += len(pr.res.problems)
 		}
-		if res == nil {
-			continue
-		}
-		sortFindings(res.findings)
-		for _, fd := range res.findings {
-			fd.Subject.Repository = t.Repository
-			emit(fd)
-		}
-		for _, p := range res.problems {
-			if problem != nil {
-				problem(p)
-			}
-		}
-		st.Findings += len(res.findings)
-		st.Problems += len(res.problems)
 	}
 	s.log.DebugContext(ctx, "config scan done", "manifests", st.Manifests, "objects", st.Objects, "dockerfiles", st.Dockerfiles,
 		"terraform_modules", st.Modules, "findings", st.Findings, "problems", st.Problems, "elapsed", time.Since(start))
 	return st, nil
+}
+
+// run does one unit's work.
+func (s *Scanner) run(ctx context.Context, t *scan.Target, u *unit) {
+	if ctx.Err() != nil {
+		return
+	}
+	var res *result
+	switch u.kind {
+	case kindManifest:
+		res = s.manifest(ctx, t, u.file, &u.st)
+	case kindDockerfile:
+		res = s.dockerfile(ctx, t, u.file, &u.st)
+	case kindTerraform:
+		byPath := s.module(ctx, t, u.files, &u.st)
+		for _, p := range sortedKeys(byPath) {
+			u.out = append(u.out, pathResult{p, byPath[p]})
+		}
+		return
+	}
+	if res != nil {
+		u.out = []pathResult{{u.file.Path, res}}
+	}
+}
+
+func (st *Stats) add(o Stats) {
+	st.Manifests += o.Manifests
+	st.Objects += o.Objects
+	st.Dockerfiles += o.Dockerfiles
+	st.Modules += o.Modules
+	st.TFFiles += o.TFFiles
+	st.Documents += o.Documents
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func sortFindings(fs []scan.Finding) {
@@ -390,13 +483,10 @@ func dockerInput(df *docker.Dockerfile) map[string]any {
 
 // module scans the Terraform files of one directory and returns the
 // results per file.
-func (s *Scanner) module(ctx context.Context, t *scan.Target, dir string, st *Stats) map[string]*result {
+func (s *Scanner) module(ctx context.Context, t *scan.Target, tfFiles []scan.File, st *Stats) map[string]*result {
 	out := map[string]*result{}
 	var files []terraform.SourceFile
-	for _, f := range t.Files {
-		if classify(f.Path) != kindTerraform || path.Dir(f.Path) != dir {
-			continue
-		}
+	for _, f := range tfFiles {
 		out[f.Path] = &result{}
 		data, err := s.readFile(t, f)
 		if err != nil {

@@ -229,7 +229,13 @@ func (e *Engine) Eval(ctx context.Context, input map[string]any) ([]Result, erro
 	if len(e.rules) == 0 {
 		return nil, nil
 	}
-	rs, err := e.query.Eval(ctx, rego.EvalInput(input))
+	// converting the input here and passing it parsed is about twice as
+	// fast as EvalInput (BenchmarkRegoPerDocument)
+	v, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return nil, fmt.Errorf("converting policy input: %w", err)
+	}
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v))
 	if err != nil {
 		return nil, fmt.Errorf("evaluating policies: %w", err)
 	}
