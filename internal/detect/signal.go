@@ -179,7 +179,8 @@ func SignalID(detectorID, ruleID string, evidence []EvidenceRef) string {
 }
 
 // EntitiesOf returns the canonical entities an event names: its user, target user,
-// host, source and destination addresses and process executable. Detectors that have
+// host, source and destination addresses, process executable and the
+// Kubernetes workload acted on. Detectors that have
 // nothing more specific to say about entities use it. The strings are copied, so the
 // signal may outlive the event.
 func EntitiesOf(e *event.Event) []Entity {
@@ -202,7 +203,19 @@ func EntitiesOf(e *event.Event) []Entity {
 		}
 	}
 	add(EntityProcess, e.Str(event.ProcessExecutable))
+	// a Kubernetes workload acted on (an exec into a pod, a deployment
+	// patched): "namespace/name", what vigil scan's posture is keyed by
+	if ns, name := e.Str(event.OrchestratorNamespace), e.Str(event.OrchestratorResourceName); ns != "" && name != "" &&
+		workloadResources[e.Str(event.OrchestratorResourceType)] {
+		add(EntityWorkload, ns+"/"+name)
+	}
 	return out
+}
+
+// workloadResources are the Kubernetes resources that run containers.
+var workloadResources = map[string]bool{
+	"pods": true, "deployments": true, "replicasets": true, "statefulsets": true, "daemonsets": true,
+	"jobs": true, "cronjobs": true, "replicationcontrollers": true,
 }
 
 // EvidenceOf returns the reference to e as evidence.

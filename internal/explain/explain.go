@@ -298,10 +298,15 @@ func text(inc correlate.Incident, ex Incident, distinct, total int) string {
 		}
 		fmt.Fprintf(&b, " It moves through %s.", strings.Join(steps, ", then "))
 	}
-	for i, r := range ex.Reasons {
-		if i == 3 {
+	told := map[string]bool{} // a rule that fired on several entities is told once
+	for _, r := range ex.Reasons {
+		if len(told) == 3 {
 			break
 		}
+		if told[r.Detector+"\x00"+r.Title] {
+			continue
+		}
+		told[r.Detector+"\x00"+r.Title] = true
 		switch {
 		case r.Detector == "sigma" && len(r.Matched) > 0:
 			fmt.Fprintf(&b, " %s: the rule matched %s", r.Title, strings.Join(r.Matched, ", "))
