@@ -12,7 +12,20 @@
 // without a default, a function Terraform alone has) is unknown, and an
 // unknown value is never flagged: a check fires only on what the code says.
 // Variable values from .tfvars files are not read (the defaults are what the
-// module says on its own). `dynamic` blocks are not expanded.
+// module says on its own). `dynamic` blocks are not expanded. A resource
+// whose count is known to be 0 is not checked.
+//
+// Unknown is not the same as absent: an attribute left out takes the
+// provider's default, which is known, and some defaults are the problem
+// (aws_ebs_volume.encrypted and aws_db_instance.storage_encrypted default
+// to false, metadata_options.http_tokens to "optional", the four settings
+// of an S3 public access block to false, a Cloud SQL instance's ipv4_enabled
+// to true, a GCP firewall's source to 0.0.0.0/0): those are flagged.
+//
+// S3 has encrypted new objects with SSE-S3 by default since January 2023,
+// so a bucket without a server-side encryption configuration is reported
+// at low severity (VGL-TF-010: no customer managed key), not as
+// unencrypted.
 package terraform
 
 import (
