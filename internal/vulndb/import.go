@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/valyala/fastjson"
 
 	"github.com/vigilsec/vigil/internal/atomicfile"
@@ -84,8 +85,9 @@ func Import(ctx context.Context, dbDir, src string) (ImportStats, error) {
 }
 
 // ImportWithLimits is Import with explicit limits. It is incremental: a
-// record already stored with the same or a later modified time is counted
-// unchanged and not rewritten (nor validated again), a later one replaces
+// record already stored with a later modified time, or the same time and
+// the same bytes, is counted unchanged and not rewritten (nor validated
+// again); a later one, or one of the same time whose bytes differ, replaces
 // it; records missing from src stay. A record that cannot be used is rejected (its file and the
 // reason are in the stats) and the import goes on. The new database replaces
 // the old one atomically at the end: on error or cancellation, or after a
@@ -215,13 +217,13 @@ func (im *importer) reject(name, reason string) {
 
 // add takes one record file.
 func (im *importer) add(name string, data []byte) error {
-	// A record stored with the same or a later modified time is unchanged:
-	// its id and time are read first, without validating the rest (which
+	hash := xxhash.Sum64(data)
+	// The id and time are read first, without validating the rest (which
 	// is most of an import's time when little changed).
 	if v, err := im.quick.ParseBytes(data); err == nil {
 		mod := v.GetStringBytes("modified")
 		if prev := im.table[string(v.GetStringBytes("id"))]; prev != nil && mod != nil {
-			if t, err := time.Parse(time.RFC3339Nano, string(mod)); err == nil && !t.After(prev.Modified) {
+			if t, err := time.Parse(time.RFC3339Nano, string(mod)); err == nil && isUnchanged(prev, t, hash) {
 				im.stats.Unchanged++
 				return nil
 			}
@@ -233,7 +235,7 @@ func (im *importer) add(name string, data []byte) error {
 		return nil
 	}
 	prev := im.table[r.ID]
-	if prev != nil && !r.Modified.After(prev.Modified) {
+	if prev != nil && isUnchanged(prev, r.Modified, hash) {
 		im.stats.Unchanged++
 		return nil
 	}
@@ -246,7 +248,7 @@ func (im *importer) add(name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	e := &tableEntry{ID: r.ID, Modified: r.Modified, Withdrawn: r.Withdrawn, Ref: rf}
+	e := &tableEntry{ID: r.ID, Modified: r.Modified, Withdrawn: r.Withdrawn, Hash: hash, Ref: rf}
 	for _, a := range r.Affected {
 		k := pkgKey{Eco: a.Ecosystem, Name: a.Key}
 		if !slices.Contains(e.Keys, k) {
@@ -277,6 +279,15 @@ func (im *importer) add(name string, data []byte) error {
 	}
 	im.table[r.ID] = e
 	return nil
+}
+
+// isUnchanged says whether a record read with modified time t and content
+// hash is no newer than the one stored: an earlier time, or the same time
+// and the same bytes. The same time with other bytes is an update: some
+// databases do not maintain modified (golang/vulndb's OSV files all say
+// 0001-01-01T00:00:00Z), and their corrections must not be lost.
+func isUnchanged(prev *tableEntry, t time.Time, hash uint64) bool {
+	return t.Before(prev.Modified) || (t.Equal(prev.Modified) && hash == prev.Hash)
 }
 
 func (im *importer) shouldCompact() bool {

@@ -96,6 +96,7 @@ type tableEntry struct {
 	ID        string    `json:"id"`
 	Modified  time.Time `json:"mod"`
 	Withdrawn bool      `json:"w,omitempty"`
+	Hash      uint64    `json:"h"` // xxhash of the record file's bytes
 	Ref       ref       `json:"ref"`
 	Keys      []pkgKey  `json:"keys,omitempty"`
 }
