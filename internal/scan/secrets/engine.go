@@ -57,7 +57,6 @@ func newDetector() *detector {
 // scratch is one worker's reusable memory.
 type scratch struct {
 	hits  [][]int32 // per rule: keyword starts
-	klen  [][]int32 // per rule: keyword lengths
 	ctx   []bool
 	run   []bool
 	cands []cand
@@ -66,7 +65,7 @@ type scratch struct {
 
 func (d *detector) newScratch() *scratch {
 	n := len(d.rules)
-	return &scratch{hits: make([][]int32, n), klen: make([][]int32, n), ctx: make([]bool, n), run: make([]bool, n)}
+	return &scratch{hits: make([][]int32, n), ctx: make([]bool, n), run: make([]bool, n)}
 }
 
 // match is one secret found in a text, with nothing of the secret kept but its
@@ -79,19 +78,11 @@ type match struct {
 	snippet         string
 }
 
-const (
-	maxLine   = 16 << 10  // longer lines are searched in windows around each keyword
-	winBefore = 1 << 10   // a window's reach before its keyword on a long line
-	winAfter  = 16 << 10  // and after (a JWT, a quoted service-account key)
-	maxWindow = 256 << 10 // merged windows are cut at this size
-)
-
 // find reports the secrets in text, in order of position. kind says which
 // rules run (test paths and lockfiles run fewer).
 func (d *detector) find(text []byte, kind pathKind, s *scratch) []match {
 	for r := range d.rules {
 		s.hits[r] = s.hits[r][:0]
-		s.klen[r] = s.klen[r][:0]
 		s.ctx[r] = false
 		ru := &d.rules[r]
 		s.run[r] = !((kind.test || kind.doc) && ru.Confidence != ConfidenceHigh) && !(kind.lock && ru.noLock)
@@ -105,7 +96,6 @@ func (d *detector) find(text []byte, kind pathKind, s *scratch) []match {
 		for _, r := range d.anchors[id] {
 			if s.run[r] {
 				s.hits[r] = append(s.hits[r], int32(start))
-				s.klen[r] = append(s.klen[r], int32(len(k.s)))
 				hit = true
 			}
 		}
@@ -131,77 +121,89 @@ func (d *detector) find(text []byte, kind pathKind, s *scratch) []match {
 	return d.resolve(text, s.cands)
 }
 
-// runRule runs rule r over the windows around its keywords: each keyword's
-// line, or a bounded window of a line longer than maxLine; windows that touch
-// are merged (up to maxWindow), so no byte is searched twice by one rule
-// except where merged windows were cut.
+// runRule tries rule r at each of its keywords: the match starts at the
+// keyword, or, for rules whose keyword is inside a key (PASSWORD in
+// DB_PASSWORD, :// after a scheme), at the start of the run of the rule's lead
+// characters before it (at most leadMax of them); the anchored expression then
+// runs on at most span bytes of the keyword's line from there. The work per
+// keyword is bounded, whatever the length of the line.
 func (d *detector) runRule(r int, e *env, s *scratch) {
+	ru := &d.rules[r]
 	text := e.content
-	cs, ce := -1, -1
-	lineS, lineE := -1, -1 // the bounds of the last keyword's line
-	for i, p32 := range s.hits[r] {
+	lastStart, lastEnd := -1, -1
+	for _, p32 := range s.hits[r] {
 		p := int(p32)
-		end := p + int(s.klen[r][i])
-		if p < lineS || end > lineE {
-			lineS = bytes.LastIndexByte(text[:p], '\n') + 1
-			lineE = len(text)
-			if j := bytes.IndexByte(text[end:], '\n'); j >= 0 {
-				lineE = end + j
+		if p < lastEnd {
+			continue // inside the last match
+		}
+		start := p
+		if ru.lead != nil {
+			lo := max(0, p-ru.leadMax)
+			for start > lo && ru.lead[text[start-1]] {
+				start--
+			}
+			if start == lo && lo > 0 && ru.lead[text[lo-1]] {
+				continue // a longer run than any key
 			}
 		}
-		ws, we := lineS, lineE
-		if we-ws > maxLine {
-			// A long line: a window around the keyword.
-			ws, we = max(ws, p-winBefore), min(we, end+winAfter)
-		}
-		if ws >= cs && we <= ce {
-			continue // covered by the current window
-		}
-		if cs >= 0 && ws <= ce && we-cs <= maxWindow {
-			ce = max(ce, we)
+		if start == lastStart {
 			continue
 		}
-		if cs >= 0 {
-			d.runWindow(r, e, cs, ce, s)
+		if ru.group == 0 && ru.boundary != nil && start > 0 && ru.boundary[text[start-1]] {
+			continue // the token would not start here (eyJ inside a longer base64 run)
 		}
-		cs, ce = ws, we
-	}
-	if cs >= 0 {
-		d.runWindow(r, e, cs, ce, s)
+		lastStart = start
+		limit := min(len(text), start+ru.span)
+		if j := bytes.IndexByte(text[p:limit], '\n'); j >= 0 {
+			limit = p + j
+		}
+		var loc []int
+		if ru.locate != nil {
+			if loc = ru.locate(text, start, p, limit); loc == nil {
+				continue
+			}
+		} else {
+			if loc = ru.re.FindSubmatchIndex(text[start:limit]); loc == nil {
+				continue
+			}
+			for i := range loc {
+				if loc[i] >= 0 {
+					loc[i] += start
+				}
+			}
+		}
+		// Keywords inside a match, kept or not, start no other match: the
+		// match is a token, or a value up to its delimiter.
+		lastEnd = loc[1]
+		d.candidate(r, e, loc, s)
 	}
 }
 
-func (d *detector) runWindow(r int, e *env, ws, we int, s *scratch) {
+// candidate checks a match (absolute submatch indexes) and keeps it.
+func (d *detector) candidate(r int, e *env, loc []int, s *scratch) {
 	ru := &d.rules[r]
 	text := e.content
-	for _, loc := range ru.re.FindAllSubmatchIndex(text[ws:we], -1) {
-		for i := range loc {
-			if loc[i] >= 0 {
-				loc[i] += ws
+	start, end := loc[0], loc[1]
+	if ru.group > 0 {
+		start = -1
+		for g := ru.group; 2*g+1 < len(loc); g++ {
+			if loc[2*g] >= 0 && loc[2*g+1] > loc[2*g] {
+				start, end = loc[2*g], loc[2*g+1]
+				break
 			}
 		}
-		start, end := loc[0], loc[1]
-		if ru.group > 0 {
-			start = -1
-			for g := ru.group; 2*g+1 < len(loc); g++ {
-				if loc[2*g] >= 0 && loc[2*g+1] > loc[2*g] {
-					start, end = loc[2*g], loc[2*g+1]
-					break
-				}
-			}
-			if start < 0 {
-				continue
-			}
+		if start < 0 {
+			return
 		}
-		if b := ru.boundary; b != nil && (start > 0 && b[text[start-1]] || end < len(text) && b[text[end]]) {
-			continue
-		}
-		c := cand{rule: r, start: start, end: end, sub: loc, secret: text[start:end]}
-		if ru.check != nil && !ru.check(&c, e) {
-			continue
-		}
-		s.cands = append(s.cands, c)
 	}
+	if b := ru.boundary; b != nil && (start > 0 && b[text[start-1]] || end < len(text) && b[text[end]]) {
+		return
+	}
+	c := cand{rule: r, start: start, end: end, sub: loc, secret: text[start:end]}
+	if ru.check != nil && !ru.check(&c, e) {
+		return
+	}
+	s.cands = append(s.cands, c)
 }
 
 // resolve drops overlapping candidates (the earlier rule in the table wins; of

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -97,7 +98,12 @@ var (
 	b64      = newCharset("A-Za-z0-9+/")
 	jwtChars = newCharset("A-Za-z0-9_.-")
 	slackURL = newCharset("A-Za-z0-9_/+-")
+	ident    = newCharset("A-Za-z0-9_.-") // key names: DB_PASSWORD, db.password, --password
+	scheme   = newCharset("A-Za-z0-9+.-") // URL schemes
 )
+
+// anchored compiles an expression that must match where it is tried.
+func anchored(src string) *regexp.Regexp { return regexp.MustCompile(`^(?:` + src + `)`) }
 
 // rule is a Rule with how to find it.
 type rule struct {
@@ -108,10 +114,16 @@ type rule struct {
 	// group is the first submatch that may hold the secret: the secret is the
 	// first non-empty submatch from group on (0: the whole match).
 	group    int
+	lead     *charset // the match may start this run of characters before its keyword (nil: at the keyword)
+	leadMax  int      // the longest such run (0: 80)
+	span     int      // the longest match, from its start (0: 1 KiB)
 	boundary *charset // the secret's neighbours must not be in it (nil: no check)
-	check    func(c *cand, e *env) bool
-	snippet  func(c *cand) string // nil: the secret's first characters
-	noLock   bool                 // not run on lockfiles
+	// locate replaces re: the submatch indexes of a match starting at start
+	// (its keyword at p), within text[:limit], or nil.
+	locate  func(text []byte, start, p, limit int) []int
+	check   func(c *cand, e *env) bool
+	snippet func(c *cand) string // nil: the secret's first characters
+	noLock  bool                 // not run on lockfiles
 }
 
 // cand is a candidate match: the secret's span in the content and the value
@@ -201,144 +213,147 @@ const (
 // the earlier rule's is kept (a GitHub token in a URL is a GitHub token; a
 // token assigned to a variable is the provider's, not a generic secret).
 func ruleTable() []rule {
-	return []rule{
+	rs := []rule{
 		{
 			Rule:     Rule{ID: "VGL-SEC-001", Title: "AWS access key ID", Severity: scan.SeverityHigh, References: []string{awsRefs, cwe798}},
 			keywords: exact("AKIA", "ASIA", "ABIA", "ACCA"),
-			re:       regexp.MustCompile(`(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}`),
+			re:       anchored(`(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}`),
 			boundary: alnum, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-002", Title: "AWS secret access key", Severity: scan.SeverityCritical, References: []string{awsRefs, cwe798}},
 			keywords: fold("secret_access", "secretaccess", "secret-access", "secret_key", "secretkey", "secret-key", "aws_secret", "awssecret"),
-			re:       regexp.MustCompile(`(?i)[a-z0-9_.-]*secret[_.-]?(?:access[_.-]?)?key["']?\s{0,4}(?::=|=>|=|:|,|\s)\s{0,4}["']?([A-Za-z0-9/+]{40})`),
-			group:    1, boundary: b64, check: awsSecret,
+			re:       anchored(`(?i)[a-z0-9_.-]*secret[_.-]?(?:access[_.-]?)?key["']?\s{0,4}(?::=|=>|=|:|,|\s)\s{0,4}["']?([A-Za-z0-9/+]{40})`),
+			group:    1, lead: ident, boundary: b64, check: awsSecret,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-003", Title: "GitHub token", Severity: scan.SeverityHigh, References: []string{ghRefs, cwe798}},
 			keywords: exact("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
-			re:       regexp.MustCompile(`gh[pousr]_[A-Za-z0-9]{36,}`),
+			re:       anchored(`gh[pousr]_[A-Za-z0-9]{36,}`),
 			boundary: word, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-004", Title: "GitHub fine-grained personal access token", Severity: scan.SeverityHigh, References: []string{ghRefs, cwe798}},
 			keywords: exact("github_pat_"),
-			re:       regexp.MustCompile(`github_pat_[A-Za-z0-9_]{82,}`),
+			re:       anchored(`github_pat_[A-Za-z0-9_]{82,}`),
 			boundary: word, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-005", Title: "GitLab token", Severity: scan.SeverityHigh, References: []string{"https://docs.gitlab.com/security/tokens/", cwe798}},
 			keywords: exact("glpat-", "gldt-", "glrt-", "glptt-"),
-			re:       regexp.MustCompile(`gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_-]{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,12})?`),
+			re:       anchored(`gl(?:pat|dt|rt|ptt)-[A-Za-z0-9_-]{20,64}(?:\.[0-9a-z]{2}\.[0-9a-z]{7,12})?`),
 			boundary: wordDash, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-006", Title: "Slack token", Severity: scan.SeverityHigh, References: []string{"https://api.slack.com/authentication/token-types", cwe798}},
 			keywords: exact("xoxa-", "xoxb-", "xoxp-", "xoxo-", "xoxr-", "xoxs-", "xoxe", "xapp-"),
-			re: regexp.MustCompile(`xoxe(?:\.xox[bp])?-[0-9]-[0-9A-Za-z]{100,}|` +
+			re: anchored(`xoxe(?:\.xox[bp])?-[0-9]-[0-9A-Za-z]{100,}|` +
 				`xox[abposr]-[0-9A-Za-z][0-9A-Za-z-]{8,}|xapp-[0-9]-[0-9A-Za-z]{6,20}-[0-9]{6,20}-[0-9a-f]{32,}`),
 			boundary: wordDash, check: slackToken,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-007", Title: "Slack webhook URL", Severity: scan.SeverityMedium, References: []string{"https://api.slack.com/messaging/webhooks", cwe798}},
-			keywords: fold("hooks.slack.com"),
-			re:       regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9_/+-]{20,})`),
+			keywords: fold("https://hooks.slack.com"),
+			re:       anchored(`https://hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9_/+-]{20,})`),
 			boundary: slackURL, check: slackWebhook,
 			snippet: func(*cand) string { return "https://hooks.slack.com/…" },
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-008", Title: "Stripe live secret key", Severity: scan.SeverityCritical, References: []string{"https://docs.stripe.com/keys", cwe798}},
 			keywords: exact("sk_live_", "rk_live_"),
-			re:       regexp.MustCompile(`[sr]k_live_[0-9A-Za-z]{24,}`),
+			re:       anchored(`[sr]k_live_[0-9A-Za-z]{24,}`),
 			boundary: word, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-009", Title: "Google API key", Severity: scan.SeverityMedium, References: []string{"https://cloud.google.com/docs/authentication/api-keys", cwe798}},
 			keywords: exact("AIza"),
-			re:       regexp.MustCompile(`AIza[0-9A-Za-z_-]{35}`),
+			re:       anchored(`AIza[0-9A-Za-z_-]{35}`),
 			boundary: wordDash, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-010", Title: "Google Cloud service account key", Severity: scan.SeverityCritical, References: []string{"https://cloud.google.com/iam/docs/keys-create-delete", cwe798}},
 			keywords: fold(`"private_key"`),
 			context:  exact(`"client_email"`),
-			re:       regexp.MustCompile(`"private_key"\s*:\s*"(-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----[^"]{64,})"`),
-			group:    1, check: gcpKey,
+			re:       anchored(`"private_key"\s*:\s*"(-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----[^"]{64,})"`),
+			group:    1, check: gcpKey, span: 32 << 10,
 			snippet: func(*cand) string { return "-----BEGIN PRIVATE KEY-----…" },
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-011", Title: "Private key", Severity: scan.SeverityHigh, References: []string{cwe798, "CWE-321"}},
 			keywords: exact("-----BEGIN "),
-			re:       regexp.MustCompile(`-----BEGIN ` + keyLabel + `-----`),
+			re:       anchored(`-----BEGIN ` + keyLabel + `-----`),
 			check:    pemKey,
 			snippet:  func(c *cand) string { return "-----BEGIN " + c.label + "-----…" },
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-012", Title: "npm access token", Severity: scan.SeverityHigh, References: []string{"https://docs.npmjs.com/about-access-tokens", cwe798}},
 			keywords: append(exact("npm_"), fold("_authtoken")...),
-			re:       regexp.MustCompile(`(npm_[A-Za-z0-9]{36})|(?i:_authToken)\s*=\s*["']?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`),
+			re:       anchored(`(npm_[A-Za-z0-9]{36})|(?i:_authToken)\s*=\s*["']?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})`),
 			group:    1, boundary: word, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-013", Title: "PyPI API token", Severity: scan.SeverityHigh, References: []string{"https://pypi.org/help/#apitoken", cwe798}},
 			keywords: exact("pypi-AgEIcHlwaS5vcmc", "pypi-AgENdGVzdC5weXBpLm9yZw"),
-			re:       regexp.MustCompile(`pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,}`),
-			boundary: wordDash, check: longToken,
+			re:       anchored(`pypi-AgE(?:IcHlwaS5vcmc|NdGVzdC5weXBpLm9yZw)[A-Za-z0-9_-]{50,}`),
+			boundary: wordDash, check: longToken, span: 4 << 10,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-014", Title: "Twilio API key", Severity: scan.SeverityHigh, References: []string{"https://www.twilio.com/docs/iam/api-keys", cwe798}},
 			keywords: exact("SK"),
 			context:  fold("twilio"),
-			re:       regexp.MustCompile(`SK[0-9a-fA-F]{32}`),
+			re:       anchored(`SK[0-9a-fA-F]{32}`),
 			boundary: alnum, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-015", Title: "Twilio auth token", Severity: scan.SeverityHigh, References: []string{"https://www.twilio.com/docs/iam/credentials/api", cwe798}},
 			keywords: fold("twilio"),
-			re:       regexp.MustCompile(`(?i)twilio[a-z0-9_.-]{0,20}?(?:auth)?[_.-]?token` + assign + `([0-9a-f]{32})`),
+			re:       anchored(`(?i)twilio[a-z0-9_.-]{0,20}?(?:auth)?[_.-]?token` + assign + `([0-9a-f]{32})`),
 			group:    1, boundary: alnum, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-016", Title: "SendGrid API key", Severity: scan.SeverityHigh, References: []string{"https://www.twilio.com/docs/sendgrid/ui/account-and-settings/api-keys", cwe798}},
 			keywords: exact("SG."),
-			re:       regexp.MustCompile(`SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}`),
+			re:       anchored(`SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}`),
 			boundary: wordDash, check: token,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-017", Title: "Azure storage account key", Severity: scan.SeverityCritical, References: []string{"https://learn.microsoft.com/azure/storage/common/storage-account-keys-manage", cwe798}},
 			keywords: fold("accountkey", "account_key", "account-key", "storage_key", "storage-key", "storagekey"),
-			re: regexp.MustCompile(`(?i)(?:accountkey\s*=\s*|(?:azure[_.-]?)?storage[_.-]?(?:account[_.-]?)?(?:access[_.-]?)?key` + assign +
-				`|account[_.-]?key` + assign + `)([A-Za-z0-9+/]{86}==)`),
-			group: 1, boundary: b64, check: longToken,
+			re: anchored(`(?i)(?:accountkey\s*=\s*|[a-z0-9_.-]*?(?:storage[_.-]?(?:account[_.-]?)?(?:access[_.-]?)?key|account[_.-]?key)` + assign +
+				`)([A-Za-z0-9+/]{86}==)`),
+			group: 1, lead: ident, boundary: b64, check: longToken,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-018", Title: "Docker registry credentials", Severity: scan.SeverityHigh, References: []string{"https://docs.docker.com/reference/cli/docker/login/#credential-stores", cwe798}},
 			keywords: fold(`"auth"`),
-			re:       regexp.MustCompile(`"auth"\s*:\s*"([A-Za-z0-9+/]{6,}={0,2})"`),
-			group:    1, check: dockerAuth,
+			re:       anchored(`"auth"\s*:\s*"([A-Za-z0-9+/]{6,}={0,2})"`),
+			group:    1, check: dockerAuth, span: 8 << 10,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-019", Title: "JSON Web Token", Severity: scan.SeverityMedium, Confidence: ConfidenceMedium, References: []string{"https://datatracker.ietf.org/doc/html/rfc7519", cwe798}},
 			keywords: exact("eyJ"),
-			re:       regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}`),
-			boundary: jwtChars, check: jwt, noLock: true,
+			re:       anchored(`eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}`),
+			boundary: jwtChars, check: jwt, noLock: true, span: 32 << 10,
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-020", Title: "Credentials in a URL", Severity: scan.SeverityHigh, Confidence: ConfidenceMedium, References: []string{"CWE-522", cwe798}},
 			keywords: fold("://"),
-			re:       regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]+)://([^\s:@/?#"'<>\\{}$]*):([^\s@/?#"'<>\\{}]+)@([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]{2,45}\])`),
-			group:    3, check: urlCreds,
+			locate:   urlLocate,
+			group:    3, lead: scheme, leadMax: 30, check: urlCreds,
 			snippet: func(c *cand) string { return c.label },
 		},
 		{
 			Rule:     Rule{ID: "VGL-SEC-021", Title: "Generic secret", Severity: scan.SeverityMedium, Confidence: ConfidenceLow, References: []string{cwe798}},
 			keywords: fold("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "api-key", "accesskey", "access_key", "access-key"),
-			re: regexp.MustCompile(`(?i)([a-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[a-z0-9_.-]*)` +
-				`["']?\s{0,4}(?::=|=>|=|:)\s{0,4}(?:"([^"\r\n]+)"|'([^'\r\n]+)'|` + "`([^`\\r\\n]+)`" +
-				`|([^\s"'` + "`" + `,;&)\]}<>]+))`),
-			group: 2, check: generic, noLock: true,
+			locate:   genericLocate,
+			group:    2, lead: ident, check: generic, noLock: true, span: 256,
 		},
 	}
+	for i := range rs {
+		rs[i].leadMax = cmp.Or(rs[i].leadMax, 80)
+		rs[i].span = cmp.Or(rs[i].span, 1<<10)
+	}
+	return rs
 }
 
 // awsSecret: 40 base64 characters of a random-looking mix (not a hex digest).
@@ -502,6 +517,35 @@ func b64url(b []byte) ([]byte, error) {
 	return base64.RawURLEncoding.DecodeString(strings.TrimRight(string(b), "="))
 }
 
+var urlRe = anchored(`([A-Za-z][A-Za-z0-9+.-]+)://([^\s:@/?#"'<>\\{}$]*):([^\s@/?#"'<>\\{}]+)@([A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]{2,45}\])`)
+
+// urlLocate matches scheme://user:password@host, trying the expression only
+// when an @ follows the :// before the authority can have ended (most URLs
+// have none).
+func urlLocate(text []byte, start, p, limit int) []int {
+	at := -1
+scan:
+	for i := p + 3; i < limit; i++ {
+		switch text[i] {
+		case '@':
+			at = i
+			break scan
+		case '/', '?', '#', ' ', '\t', '"', '\'', '<', '>', '\\', '{', '}':
+			break scan
+		}
+	}
+	if at < 0 {
+		return nil
+	}
+	loc := urlRe.FindSubmatchIndex(text[start:limit])
+	for i := range loc {
+		if loc[i] >= 0 {
+			loc[i] += start
+		}
+	}
+	return loc
+}
+
 var placeholderHosts = []string{"example.com", "example.org", "example.net", "example", "host", "hostname", "server", "domain", "domain.com", "your-host", "yourhost", "myhost", "x", "localhost.example"}
 
 // urlCreds: user:password@host where the password is not a placeholder, a
@@ -543,12 +587,23 @@ var keyKeywords = map[string]bool{"password": true, "passwd": true, "pwd": true,
 // keyHoldsSecret reads a key name (DB_PASSWORD, apiKey, client-secret,
 // secretName): its words must include a keyword and its last word must be one
 // that holds a secret (not secretName, token_url, password_file, tokenizer).
+// It does not allocate.
 func keyHoldsSecret(key []byte) bool {
-	var words []string
+	if len(key) > 80 {
+		return false
+	}
+	var lbuf [80]byte
+	lk := lbuf[:len(key)]
+	for i, b := range key {
+		lk[i] = lower(b)
+	}
+	var words [24][2]int // [start, end) in lk
+	n := 0
 	start := 0
 	flush := func(i int) {
-		if i > start {
-			words = append(words, strings.ToLower(string(key[start:i])))
+		if i > start && n < len(words) {
+			words[n] = [2]int{start, i}
+			n++
 		}
 		start = i
 	}
@@ -565,26 +620,60 @@ func keyHoldsSecret(key []byte) bool {
 		}
 	}
 	flush(len(key))
-	// Drop trailing numbers (password2) and join the two-word keywords.
-	for len(words) > 0 && isDigits([]byte(words[len(words)-1])) {
-		words = words[:len(words)-1]
+	word := func(i int) []byte { return lk[words[i][0]:words[i][1]] }
+	// Trailing numbers (password2) do not count.
+	for n > 0 && isDigits(word(n-1)) {
+		n--
 	}
-	if len(words) == 0 {
+	if n == 0 {
 		return false
 	}
 	found := false
-	for i, w := range words {
-		if keyKeywords[w] {
+	for i := range n {
+		w := word(i)
+		if keyKeywords[string(w)] {
 			found = true
 		}
 		if i > 0 {
-			switch words[i-1] + w {
-			case "apikey", "accesskey", "clientsecret", "secretkey":
+			prev := string(word(i - 1))
+			switch {
+			case prev == "api" && string(w) == "key", prev == "access" && string(w) == "key",
+				prev == "client" && string(w) == "secret", prev == "secret" && string(w) == "key":
 				found = true
 			}
 		}
 	}
-	return found && secretTails[words[len(words)-1]]
+	return found && secretTails[string(word(n-1))]
+}
+
+// genericValue is what follows a key in an assignment: a separator (=, :, :=,
+// =>) and a value, quoted ("", ”, “: submatches 1-3) or not (4).
+var genericValue = anchored(`["']?\s{0,4}(?::=|=>|=|:)\s{0,4}(?:"([^"\r\n]+)"|'([^'\r\n]+)'|` + "`([^`\\r\\n]+)`" +
+	`|([^\s"'` + "`" + `,;&)\]}<>]+))`)
+
+// genericLocate matches key = value: the key is the run of name characters
+// holding the keyword (submatch 1), the value one of submatches 2-5. The key
+// is read without an expression (a regular expression starting with a
+// repeated class backtracks over every key it tries).
+func genericLocate(text []byte, start, p, limit int) []int {
+	keyEnd := p
+	for keyEnd < limit && ident[text[keyEnd]] {
+		keyEnd++
+	}
+	if keyEnd-start > 80 || !keyHoldsSecret(text[start:keyEnd]) {
+		return nil
+	}
+	v := genericValue.FindSubmatchIndex(text[keyEnd:limit])
+	if v == nil {
+		return nil
+	}
+	loc := append([]int{start, keyEnd + v[1], start, keyEnd}, v[2:]...)
+	for i := 4; i < len(loc); i++ {
+		if loc[i] >= 0 {
+			loc[i] += keyEnd
+		}
+	}
+	return loc
 }
 
 // generic: a key naming a secret assigned a value that looks random.
@@ -593,7 +682,7 @@ func generic(c *cand, e *env) bool {
 	if c.sub[2] > 0 && word[e.content[c.sub[2]-1]] || c.sub[2] > 0 && e.content[c.sub[2]-1] == '.' {
 		return false // the key is the tail of a longer name
 	}
-	if len(key) > 80 || !keyHoldsSecret(key) {
+	if len(key) > 80 {
 		return false
 	}
 	quoted := c.sub[2*5] < 0 // not the unquoted alternative

@@ -7,13 +7,17 @@
 // Each rule has keywords. One pass of an Aho-Corasick automaton (ASCII case
 // ignored; some keywords, such as AKIA or ghp_, must then match case exactly)
 // finds every keyword of every rule; a file holding none is done after that
-// pass, which is what most files are. A rule's regular expression (RE2, Go's
-// regexp) then runs only on the lines holding its keywords; on a line longer
-// than 16 KiB (minified code) only on a window around each keyword (1 KiB before,
-// 16 KiB after), so the work per line is bounded. Each match passes the rule's
-// check (the value's alphabet and boundaries, a decoded structure, entropy),
-// then, where matches overlap, the more specific rule's is kept (a GitHub token
-// in a URL is a GitHub token, not a URL password or a generic secret).
+// pass, which is what most files are. A rule is then tried at each of its
+// keywords, anchored there: a token's match starts at its keyword (ghp_, AKIA,
+// eyJ); a key's starts at the beginning of the name holding the keyword (the
+// DB_ of DB_PASSWORD, the scheme before ://), at most 80 bytes back; the RE2
+// expression (Go's regexp) runs from there on at most the rule's span of the
+// keyword's line (256 bytes to 32 KiB). So the work per keyword is bounded,
+// whatever the length of the line (minified code), and a keyword inside a
+// match starts no other attempt. Each match passes the rule's check (the
+// value's alphabet and boundaries, a decoded structure, entropy), then, where
+// matches overlap, the more specific rule's is kept (a GitHub token in a URL
+// is a GitHub token, not a URL password or a generic secret).
 //
 // # False positives
 //

@@ -297,7 +297,7 @@ func TestRules(t *testing.T) {
 		}
 	}
 	for _, r := range ruleTable() {
-		if len(r.keywords) == 0 || r.re == nil {
+		if len(r.keywords) == 0 || (r.re == nil) == (r.locate == nil) {
 			t.Errorf("rule %s has no keyword or expression", r.ID)
 		}
 	}
@@ -383,6 +383,13 @@ func TestLines(t *testing.T) {
 		{"a.txt", "http://localhost:8080/@user", ""},
 		{"a.txt", `{"auth": "dXNlcjpwYXNzd29yZA=="}`, ""}, // user:password
 		{"a.txt", `{"auth": "bm9jb2xvbg=="}`, ""},         // no colon
+		{"a.env", "MY_TWILIO_AUTH_TOKEN=f012cf9c440fa188b55d1a9178d5c31a", "VGL-SEC-015"},
+		{"a.env", "PROD_AZURE_STORAGE_KEY=pFQO9Cw4+Hd0adub17e6wnLg8NFXeN9d2/fsbwW/FwDG47w7TqEafa6vM8wspvhMdYh2mAkal4Uw7SQX8w5xcg==", "VGL-SEC-017"},
+		{"a.env", "export AWS_SECRET_ACCESS_KEY=q8Fz2Lw7Rk/Np4Xv9Tb1Hs6Jc3Ym0Ga5Ue8Dn2Qi", "VGL-SEC-002"},
+		{"a.env", "password=changeme token=Zr8kq2Lmx9Pw", "VGL-SEC-021"},   // the second assignment on the line
+		{"a.env", strings.Repeat("x", 100) + "_password=Zr8kq2Lmx9Pw", ""}, // a key longer than any
+		{"a.txt", strings.Repeat("ab", 20000) + " " + tokA + " " + strings.Repeat("cd", 20000), "VGL-SEC-003"},
+		{"a.txt", "url = 'https://hooks.slack.com/services/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'", "VGL-SEC-007"},
 		{"test/a.txt", tokA, "VGL-SEC-003"},
 		{"test/a.txt", "https://deploy:Zr8kq2Lmx9Pw@git.internal/r.git", ""},
 		{"Cargo.lock", `checksum = "c8e3592472072e6e22e0a54d5904d9febf8508f65fb8552499a1abc7d1078c3a"`, ""},
