@@ -1,10 +1,12 @@
 package secrets
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -342,5 +344,85 @@ func BenchmarkScan100k(b *testing.B) {
 		b.ReportMetric(cpu.Seconds(), "cpu-s")
 		b.Logf("walk %v, walk+scan %v (%v CPU): %d files (%d searched, %d without a keyword, %d binary), %.0f MB searched, %d findings",
 			walked.Round(time.Millisecond), wall.Round(time.Millisecond), cpu.Round(time.Millisecond), st.Files, st.Searched, st.NoKeyword, st.Binary, float64(st.Bytes)/1e6, n)
+	}
+}
+
+// BenchmarkHistory reads a generated history: 2,000 commits on one branch,
+// each rewriting 10 of 500 files (1-8 KB of generated code), imported with
+// git fast-import; one secret is added in an early commit and deleted later.
+// It reports commits/s and the added bytes searched per second.
+func BenchmarkHistory(b *testing.B) {
+	if testing.Short() {
+		b.Skip("generates a repository")
+	}
+	if _, err := exec.LookPath("git"); err != nil {
+		b.Skip("git not installed")
+	}
+	dir := b.TempDir()
+	env := append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL="+os.DevNull)
+	run := func(stdin []byte, args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, env
+		cmd.Stdin = bytes.NewReader(stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	run(nil, "init", "-q", "-b", "main")
+	g := &corpusGen{r: rand.New(rand.NewPCG(5, 6))}
+	var stream bytes.Buffer
+	const commits, perCommit, files = 2000, 10, 500
+	for c := range commits {
+		msg := fmt.Sprintf("change %d", c)
+		fmt.Fprintf(&stream, "commit refs/heads/main\ncommitter Dev <dev@corp.example> %d +0000\ndata %d\n%s\n", 1700000000+c*60, len(msg), msg)
+		switch c {
+		case 10:
+			secret := "DEPLOY_TOKEN=ghp_" + plantedBody(1) + "\n"
+			fmt.Fprintf(&stream, "M 100644 inline config/deploy.env\ndata %d\n%s\n", len(secret), secret)
+		case 20:
+			stream.WriteString("D config/deploy.env\n")
+		}
+		for range perCommit {
+			f := g.r.IntN(files)
+			var data []byte
+			if f%3 == 0 {
+				data = g.jsFile(1024 + g.r.IntN(7*1024))
+			} else {
+				data = g.goFile(1024 + g.r.IntN(7*1024))
+			}
+			ext := ".go"
+			if f%3 == 0 {
+				ext = ".js"
+			}
+			fmt.Fprintf(&stream, "M 100644 inline src/f%d%s\ndata %d\n", f, ext, len(data))
+			stream.Write(data)
+			stream.WriteByte('\n')
+		}
+	}
+	run(stream.Bytes(), "fast-import", "--quiet")
+	run(nil, "checkout", "-q", "main")
+	tg, err := scan.Walk(dir, scan.WalkOptions{}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Options{History: true})
+	b.ResetTimer()
+	for range b.N {
+		cpu0 := cputime.Process()
+		start := time.Now()
+		n := 0
+		st, err := s.ScanStats(context.Background(), tg, func(scan.Finding) { n++ }, func(p scan.Problem) { b.Log(p) })
+		if err != nil {
+			b.Fatal(err)
+		}
+		wall := time.Since(start)
+		cpu := cputime.Process() - cpu0
+		if st.Commits != commits || n != 1 {
+			b.Fatalf("%d commits read, %d findings", st.Commits, n)
+		}
+		b.ReportMetric(float64(st.Commits)/wall.Seconds(), "commits/s")
+		b.ReportMetric(float64(st.DiffBytes)/1e6/wall.Seconds(), "diff-MB/s")
+		b.Logf("%d commits, %d diffs, %.0f MB added, in %v (this process %v CPU; git's not counted)",
+			st.Commits, st.Diffs, float64(st.DiffBytes)/1e6, wall.Round(time.Millisecond), cpu.Round(time.Millisecond))
 	}
 }

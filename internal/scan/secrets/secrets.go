@@ -79,7 +79,14 @@
 // history-only findings oldest first; the same whatever the worker count.
 // Secrets are never logged.
 //
-// Cost: see BenchmarkFind and BenchmarkScan100k (secrets_bench_test.go).
+// Cost (bench_test.go, 2 shared vCPUs): BenchmarkFind, generated Go, JS,
+// Python, JSON and YAML files of 1-8 KB, about 135 MB per CPU second on one
+// core, 19 allocations per file; BenchmarkScan100k, 100,000 generated files
+// (711 MB: sources, configs, Markdown, minified bundles, lockfiles, binaries)
+// walked and scanned in 9.9 s wall (6.3 CPU-s), about 10,000 files/s;
+// BenchmarkHistory, 2,000 commits adding 87 MB, 3.7 s. BenchmarkFindHostile
+// keeps inputs built against the bounds (1 MB lines of keywords, BEGIN lines
+// without END, base64 runs holding eyJ) linear.
 package secrets
 
 import (
