@@ -49,6 +49,8 @@ func commands() []command {
 		{"demo", "See Vigil work: a simulated organisation with attacks streamed into the service and its console (no configuration)", runDemo},
 		{"hunt", "Analyse log files and directories with every detector; print signals and a summary", runHunt},
 		{"serve", "Run the service: streaming ingestion (HTTP, HEC, _bulk, syslog, tail), detection, the REST API and the web console", runServe},
+		{"scan", "Pre-production analysis: vulnerable dependencies, Kubernetes/Dockerfile/Terraform misconfigurations, Go injection flaws, secrets; table, JSON, SARIF", runScan},
+		{"vulndb", "Keep the offline OSV vulnerability database vigil scan uses: import, stats", runVulndb},
 		{"rules", "Validate Sigma rules (check) and run rule unit tests (test)", runRules},
 		{"eval", "Score hunt's results against a dataset's ground-truth file", runEval},
 		{"feedback", "Record analysts' verdicts (suppressions with scope and expiry, rule precision) and list them", runFeedback},
