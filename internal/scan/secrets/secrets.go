@@ -110,8 +110,12 @@ import (
 	"github.com/vigilsec/vigil/internal/scan"
 )
 
-// ID is the scanner's stable id.
-const ID = "secrets"
+// ID is the scanner's stable id; Version changes when the rule set does
+// (rules added, checks changed), so findings can be told apart by rule set.
+const (
+	ID      = "secrets"
+	Version = "1"
+)
 
 // Defaults.
 const (
