@@ -257,7 +257,11 @@ func postureOf(rep *scan.Report, images, workloads []string, at time.Time) postu
 			subjects[k] = s
 			order = append(order, k)
 		}
-		pf := posture.Finding{RuleID: f.RuleID, Kind: string(f.Kind), Severity: f.Severity.String(), Title: f.Title}
+		sev := f.Severity
+		if sev == scan.SeverityUnknown {
+			sev = scan.SeverityMedium // a known vulnerability without a score (Go's records have none)
+		}
+		pf := posture.Finding{RuleID: f.RuleID, Kind: string(f.Kind), Severity: sev.String(), Title: f.Title}
 		if f.Vuln != nil {
 			pf.Reachable = f.Vuln.Reachable
 		}
@@ -267,7 +271,7 @@ func postureOf(rep *scan.Report, images, workloads []string, at time.Time) postu
 	}
 	for i := range rep.Findings {
 		f := &rep.Findings[i]
-		if f.Severity == scan.SeverityUnknown {
+		if f.Severity == scan.SeverityUnknown && f.Kind != scan.KindDependency {
 			continue
 		}
 		add(posture.KindWorkload, f.Subject.Workload, f)

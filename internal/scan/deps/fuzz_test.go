@@ -1,5 +1,3 @@
-//go:build osvscalibr
-
 package deps
 
 import (
