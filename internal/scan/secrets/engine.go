@@ -78,8 +78,9 @@ type match struct {
 	snippet         string
 }
 
-// find reports the secrets in text, in order of position. kind says which
-// rules run (test paths and lockfiles run fewer).
+// find reports the secrets in text (at most 1 GiB), in order of position.
+// kind says which rules run: only high-confidence ones on test and
+// documentation paths, not the generic and JWT rules on lockfiles.
 func (d *detector) find(text []byte, kind pathKind, s *scratch) []match {
 	for r := range d.rules {
 		s.hits[r] = s.hits[r][:0]

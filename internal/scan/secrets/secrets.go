@@ -121,6 +121,7 @@ const (
 const (
 	DefaultMaxFileSize  = 10 << 20
 	DefaultMaxDiffBytes = 1 << 20
+	maxSize             = 1 << 30
 )
 
 // Options configures a Scanner. The zero value scans files only, with the defaults.
@@ -128,13 +129,13 @@ type Options struct {
 	Logger *slog.Logger // nil: discard
 	// History also searches the git history (see the package comment).
 	History bool
-	// MaxFileSize: larger files are skipped and reported (0: 10 MiB).
+	// MaxFileSize: larger files are skipped and reported (0: 10 MiB; at most 1 GiB).
 	MaxFileSize int64
 	// Workers searching files in parallel (0: GOMAXPROCS).
 	Workers int
 	// MaxCommits bounds the history read to the newest commits (0: all).
 	MaxCommits int
-	// MaxDiffBytes bounds the added bytes read per file per commit (0: 1 MiB).
+	// MaxDiffBytes bounds the added bytes read per file per commit (0: 1 MiB; at most 1 GiB).
 	MaxDiffBytes int
 	// Git is the git binary (empty: "git" on PATH).
 	Git string
@@ -172,12 +173,14 @@ func New(opts Options) *Scanner {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
+	opts.MaxFileSize = min(opts.MaxFileSize, maxSize) // positions are int32
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
 	}
 	if opts.MaxDiffBytes <= 0 {
 		opts.MaxDiffBytes = DefaultMaxDiffBytes
 	}
+	opts.MaxDiffBytes = min(opts.MaxDiffBytes, maxSize)
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -224,6 +227,9 @@ type historyHit struct {
 func (s *Scanner) ScanStats(ctx context.Context, t *scan.Target, emit func(scan.Finding), problem func(scan.Problem)) (Stats, error) {
 	if problem == nil {
 		problem = func(scan.Problem) {}
+	}
+	if emit == nil {
+		emit = func(scan.Finding) {}
 	}
 	began := time.Now()
 	st := Stats{Files: len(t.Files)}
