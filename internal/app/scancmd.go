@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -159,6 +160,10 @@ func runScan(ctx context.Context, env Env, args []string) error {
 			log.ErrorContext(ctx, "scanner failed", "scanner", s.ID(), "err", err)
 		}
 	}
+	if o.reachability && slices.Contains(names, deps.ID) {
+		// needs the go toolchain; what it cannot decide stays unknown
+		reachability(ctx, target, rep.Findings, func(p scan.Problem) { problems = append(problems, p) }, log)
+	}
 	rep.Problems = problems
 	rep.Sort()
 	log.InfoContext(ctx, "scanned", "root", target.Root, "files", len(target.Files), "findings", len(rep.Findings), "took", o.now().Sub(started))
@@ -292,6 +297,60 @@ func postureOf(rep *scan.Report, images, workloads []string, at time.Time) postu
 		out.Subjects = append(out.Subjects, *subjects[k])
 	}
 	return out
+}
+
+// reachability decides, for each Go dependency finding whose advisory names
+// vulnerable functions, whether the module's code calls one (govulncheck's
+// symbol level): Vuln.Reachable, a call path in Vuln.Trace, and the message
+// says so. A module that does not load is a problem and its findings stay
+// undecided.
+func reachability(ctx context.Context, t *scan.Target, findings []scan.Finding, problem func(scan.Problem), log *slog.Logger) {
+	byModule := map[string][]int{}
+	var modules []string
+	for i := range findings {
+		f := &findings[i]
+		if f.Kind != scan.KindDependency || f.Package == nil || f.Package.Ecosystem != "Go" || f.Vuln == nil ||
+			len(f.Vuln.Symbols) == 0 || path.Base(f.Location.Path) != "go.mod" {
+			continue
+		}
+		dir := path.Dir(f.Location.Path)
+		if byModule[dir] == nil {
+			modules = append(modules, dir)
+		}
+		byModule[dir] = append(byModule[dir], i)
+	}
+	slices.Sort(modules)
+	for _, dir := range modules {
+		var symbols []string
+		for _, i := range byModule[dir] {
+			symbols = append(symbols, findings[i].Vuln.Symbols...)
+		}
+		slices.Sort(symbols)
+		symbols = slices.Compact(symbols)
+		started := time.Now()
+		calls, err := gocode.Reachable(ctx, filepath.Join(t.Root, filepath.FromSlash(dir)), symbols)
+		if err != nil {
+			problem(scan.Problem{Scanner: "reachability", Path: path.Join(dir, "go.mod"), Err: err.Error()})
+			continue
+		}
+		log.InfoContext(ctx, "reachability", "module", dir, "symbols", len(symbols), "reached", len(calls), "took", time.Since(started))
+		for _, i := range byModule[dir] {
+			v := findings[i].Vuln
+			reached := false
+			for _, sym := range v.Symbols {
+				if trace, ok := calls[sym]; ok {
+					reached, v.Trace = true, trace
+					break
+				}
+			}
+			v.Reachable = &reached
+			if reached {
+				findings[i].Message += "; the code calls it: " + strings.Join(v.Trace, " → ")
+			} else {
+				findings[i].Message += "; the code does not call its vulnerable functions"
+			}
+		}
+	}
 }
 
 // buildScanners builds the scanners named (in a fixed order) and returns a

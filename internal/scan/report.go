@@ -88,6 +88,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if f.Message != "" {
 			what = f.Message
 		}
+		if f.Vuln != nil && f.Vuln.Reachable != nil {
+			// first, so the cut at the end of the line keeps it
+			if *f.Vuln.Reachable {
+				what = "[called] " + what
+			} else {
+				what = "[not called] " + what
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", strings.ToUpper(f.Severity.String()), f.Kind, f.RuleID, f.Location, oneLine(what, 140))
 	}
 	if err := tw.Flush(); err != nil {
