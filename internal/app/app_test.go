@@ -13,7 +13,7 @@ import (
 	"github.com/vigilsec/vigil/internal/report"
 )
 
-func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+func runCLI(t testing.TB, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = Main(context.Background(), Env{Stdout: &out, Stderr: &errb}, args)
