@@ -131,17 +131,71 @@ func popcount(c class) int {
 }
 
 // tree holds the facts stored at the field paths of one root value
-// ("" the value itself, "3" its field 3, "#1.0" field 0 of result 1).
-type tree map[string]facts
+// ("" the value itself, "3" its field 3, "#1.0" field 0 of result 1), its
+// paths kept sorted so that the paths below one are a range.
+type tree struct {
+	m    map[string]facts
+	keys []string
+}
 
-// keys returns the tree's paths sorted, for a deterministic order.
-func (t tree) keys() []string {
-	ks := make([]string, 0, len(t))
-	for k := range t {
-		ks = append(ks, k)
+func newTree() *tree { return &tree{m: map[string]facts{}} }
+
+func (t *tree) size() int {
+	if t == nil {
+		return 0
 	}
-	slices.Sort(ks)
-	return ks
+	return len(t.keys)
+}
+
+// add merges fs in at path k and reports whether the tree changed. A tree
+// holds at most lim.TreeKeys paths: past that, facts for a new path go to
+// its nearest ancestor present (or the root), which is coarser but sound.
+func (t *tree) add(k string, fs facts, lim *Limits) bool {
+	cur, ok := t.m[k]
+	if !ok && len(t.keys) >= lim.TreeKeys {
+		k = t.ancestor(k)
+		cur, ok = t.m[k]
+	}
+	if !cur.addAll(fs, lim) {
+		return false
+	}
+	if !ok {
+		i, _ := slices.BinarySearch(t.keys, k)
+		t.keys = slices.Insert(t.keys, i, k)
+	}
+	t.m[k] = cur
+	return true
+}
+
+// ancestor returns the longest proper prefix path of k in the tree, or "".
+func (t *tree) ancestor(k string) string {
+	for i := len(k) - 1; i > 0; i-- {
+		if k[i] == '.' {
+			if _, ok := t.m[k[:i]]; ok {
+				return k[:i]
+			}
+		}
+	}
+	return ""
+}
+
+// below returns the paths strictly below fp, sorted.
+func (t *tree) below(fp string) []string {
+	if t == nil {
+		return nil
+	}
+	if fp == "" {
+		if len(t.keys) > 0 && t.keys[0] == "" {
+			return t.keys[1:]
+		}
+		return t.keys
+	}
+	lo, _ := slices.BinarySearch(t.keys, fp+".")
+	hi := lo
+	for hi < len(t.keys) && strings.HasPrefix(t.keys[hi], fp+".") {
+		hi++
+	}
+	return t.keys[lo:hi]
 }
 
 // under reports whether path k is fp or below it, and the rest of k.
@@ -190,5 +244,4 @@ func joinPath(fp, rest string, depth int) string {
 	return p
 }
 
-func fieldComp(i int) string  { return strconv.Itoa(i) }
 func resultComp(i int) string { return "#" + strconv.Itoa(i) }

@@ -81,8 +81,10 @@ type Options struct {
 
 // Scanner analyses the Go modules of a target.
 type Scanner struct {
-	opts Options
-	log  *slog.Logger
+	opts       Options
+	log        *slog.Logger
+	inspect    func(*engine)    // tests: look at the engine after a module's analysis
+	onAnalysis func(*fanalysis) // tests: look at each function's analysis
 }
 
 // New returns a scanner.
@@ -339,7 +341,11 @@ func (r *moduleRun) taint(ctx context.Context, pkgs []*packages.Package) (err er
 		return nil
 	}
 	e := newEngine(prog, cg, r.s.opts.Limits)
+	e.onAnalysis = r.s.onAnalysis
 	runErr := e.run(ctx, fns)
+	if r.s.inspect != nil {
+		r.s.inspect(e)
+	}
 	pos := newPositions(prog.Fset, r.t.Root, files)
 	r.findings = append(r.findings, taintFindings(e, pos, r.t.Repository)...)
 	if errors.Is(runErr, errBudget) {

@@ -13,7 +13,8 @@ import (
 //   - v comes from filepath.Clean, filepath.Join (which cleans), filepath.Abs
 //     or path.Clean/path.Join, and in only runs when strings.HasPrefix(v, base)
 //     is true;
-//   - in only runs when filepath.IsLocal(v) is true;
+//   - in only runs when filepath.IsLocal(v) is true, or v is
+//     filepath.Join(base, x...) and each x not constant is so checked;
 //   - rel := filepath.Rel(base, v), and in only runs when
 //     strings.HasPrefix(rel, "..") is false.
 //

@@ -33,10 +33,20 @@ const (
 type sourceModel struct {
 	kind    string // "request parameter", "standard input", ...
 	results []int  // tainted result indices
+	ptrArgs []int  // arguments whose pointee is filled with input (flag.StringVar)
 	// pointees: the variadic argument at this index holds pointers that are
 	// filled with input (fmt.Scan); -1 when none.
 	pointees int
+	// mask are the classes the data is dangerous for: everything for
+	// network input; for the command line and standard input not path
+	// traversal and SSRF (whoever runs a command may name its files and
+	// hosts).
+	mask class
 }
+
+// clsLocal are the classes local input (command line, standard input) is
+// dangerous for.
+const clsLocal = clsSQL | clsCmd | clsXSS
 
 // sinkModel: the values of a call that must not be tainted for rule.
 type sinkModel struct {
@@ -56,7 +66,13 @@ func sink(c class, args ...int) *model {
 }
 
 func source(kind string, results ...int) *model {
-	return &model{source: &sourceModel{kind: kind, results: results, pointees: -1}, prop: propNone}
+	return &model{source: &sourceModel{kind: kind, results: results, pointees: -1, mask: clsAll}, prop: propNone}
+}
+
+func localSource(kind string, results ...int) *model {
+	m := source(kind, results...)
+	m.source.mask = clsLocal
+	return m
 }
 
 func sanitizer(c class) *model { return &model{prop: propSanitize, clear: c} }
@@ -126,7 +142,21 @@ func newModels() models {
 		if f == "Scanf" {
 			idx = 1
 		}
-		m["fmt."+f] = &model{source: &sourceModel{kind: "standard input", pointees: idx}, prop: propNone}
+		m["fmt."+f] = &model{source: &sourceModel{kind: "standard input", pointees: idx, mask: clsLocal}, prop: propNone}
+	}
+	// Command-line flags (os.Args itself is a source on its own: see
+	// sourceGlobal).
+	for _, p := range []string{"flag.", "flag.FlagSet."} {
+		recv := 0
+		if p == "flag.FlagSet." {
+			recv = 1
+		}
+		m[p+"String"] = localSource("command-line flag", 0)
+		m[p+"Arg"] = localSource("command-line argument", 0)
+		m[p+"Args"] = localSource("command-line argument", 0)
+		sv := localSource("command-line flag")
+		sv.source.ptrArgs = []int{recv}
+		m[p+"StringVar"] = sv
 	}
 
 	// Sanitizers.

@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"go/types"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/tools/go/callgraph"
@@ -27,6 +28,9 @@ type Limits struct {
 	// FieldDepth is the longest field path tracked below a value (deeper
 	// fields are merged into their ancestor).
 	FieldDepth int
+	// TreeKeys is the most field paths tracked below one value (past it
+	// new paths merge into an ancestor).
+	TreeKeys int
 	// Passes is the most passes over one function's instructions in one
 	// analysis (each pass propagates further; it stops at a fixpoint).
 	Passes int
@@ -39,7 +43,7 @@ type Limits struct {
 }
 
 // DefaultLimits are the limits used for zero fields.
-var DefaultLimits = Limits{SourceFacts: 8, ParamFacts: 16, Trace: 16, FieldDepth: 4, Passes: 32, Reanalyses: 24, Steps: 50_000_000}
+var DefaultLimits = Limits{SourceFacts: 8, ParamFacts: 16, Trace: 16, FieldDepth: 4, TreeKeys: 32, Passes: 32, Reanalyses: 24, Steps: 50_000_000}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -54,6 +58,7 @@ func (l Limits) withDefaults() Limits {
 		ParamFacts:  pick(l.ParamFacts, d.ParamFacts),
 		Trace:       pick(l.Trace, d.Trace),
 		FieldDepth:  pick(l.FieldDepth, d.FieldDepth),
+		TreeKeys:    pick(l.TreeKeys, d.TreeKeys),
 		Passes:      pick(l.Passes, d.Passes),
 		Reanalyses:  pick(l.Reanalyses, d.Reanalyses),
 		Steps:       pick(l.Steps, d.Steps),
@@ -135,12 +140,14 @@ type engine struct {
 	sinkSites map[sinkKey]*sinkSite
 	sums      map[*ssa.Function]*summary
 	deps      map[*ssa.Function]map[*ssa.Function]bool
-	globals   map[*ssa.Global]tree
+	globals   map[*ssa.Global]*tree
 	readers   map[*ssa.Global]map[*ssa.Function]bool
 	found     map[hitKey]*hit
 	carries   map[types.Type]bool
 	nonHTML   map[*ssa.Function]bool
 	analyses  map[*ssa.Function]int
+
+	fieldIDs map[*types.Var]int
 
 	rw        *types.Interface // net/http.ResponseWriter (nil when not in the program)
 	sinkRecvs []types.Type     // concrete sink receivers an interface call may hide (*sql.DB, ...)
@@ -148,6 +155,8 @@ type engine struct {
 	queue  []*ssa.Function
 	queued map[*ssa.Function]bool
 	steps  int
+
+	onAnalysis func(*fanalysis) // tests: look at each analysis before its summary
 }
 
 type sinkKey struct {
@@ -165,13 +174,14 @@ func newEngine(prog *ssa.Program, cg *callgraph.Graph, lim Limits) *engine {
 		sinkSites: map[sinkKey]*sinkSite{},
 		sums:      map[*ssa.Function]*summary{},
 		deps:      map[*ssa.Function]map[*ssa.Function]bool{},
-		globals:   map[*ssa.Global]tree{},
+		globals:   map[*ssa.Global]*tree{},
 		readers:   map[*ssa.Global]map[*ssa.Function]bool{},
 		found:     map[hitKey]*hit{},
 		carries:   map[types.Type]bool{},
 		nonHTML:   map[*ssa.Function]bool{},
 		analyses:  map[*ssa.Function]int{},
 		queued:    map[*ssa.Function]bool{},
+		fieldIDs:  map[*types.Var]int{},
 	}
 	if cg != nil {
 		for _, n := range cg.Nodes {
@@ -201,6 +211,27 @@ func newEngine(prog *ssa.Program, cg *callgraph.Graph, lim Limits) *engine {
 		}
 	}
 	return e
+}
+
+// fieldComp is the path component of field i of the struct t (or *t)
+// points to: a number per field object, so the fields of two struct types
+// never share a path (values of different types meet in containers and
+// interfaces).
+func (e *engine) fieldComp(t types.Type, i int) string {
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		t = p.Elem()
+	}
+	st, ok := t.Underlying().(*types.Struct)
+	if !ok || i >= st.NumFields() {
+		return "?" + strconv.Itoa(i)
+	}
+	f := st.Field(i)
+	id, ok := e.fieldIDs[f]
+	if !ok {
+		id = len(e.fieldIDs)
+		e.fieldIDs[f] = id
+	}
+	return strconv.Itoa(id)
 }
 
 func compareFuncs(a, b *ssa.Function) int {
@@ -317,20 +348,18 @@ func (e *engine) report(site *sinkSite, f fact) {
 func (e *engine) storeGlobal(g *ssa.Global, fp string, fs facts) {
 	t := e.globals[g]
 	if t == nil {
-		t = tree{}
+		t = newTree()
 		e.globals[g] = t
 	}
-	cur := t[fp]
-	changed := false
+	var concrete facts
 	for _, f := range fs {
-		if !f.o.isParam() && cur.add(f, &e.lim) {
-			changed = true
+		if !f.o.isParam() {
+			concrete = append(concrete, f)
 		}
 	}
-	if !changed {
+	if !t.add(fp, concrete, &e.lim) {
 		return
 	}
-	t[fp] = cur
 	rs := make([]*ssa.Function, 0, len(e.readers[g]))
 	for r := range e.readers[g] {
 		rs = append(rs, r)
@@ -533,13 +562,13 @@ func (e *engine) analyze(fn *ssa.Function) {
 	a := &fanalysis{
 		e:      e,
 		fn:     fn,
-		roots:  map[ssa.Value]tree{},
+		roots:  map[ssa.Value]*tree{},
 		paths:  map[ssa.Value]loc{},
 		params: map[ssa.Value]int32{},
 		hits:   map[sinkHitKey]*sinkHit{},
 	}
 	if sig := fn.Signature; sig.Results().Len() > 0 {
-		a.results = make([]tree, sig.Results().Len())
+		a.results = make([]*tree, sig.Results().Len())
 	}
 	for i, p := range fn.Params {
 		if e.carriesType(p.Type()) {
@@ -567,6 +596,9 @@ func (e *engine) analyze(fn *ssa.Function) {
 			break
 		}
 	}
+	if e.onAnalysis != nil {
+		e.onAnalysis(a)
+	}
 	s := a.summary()
 	old := e.sums[fn]
 	if old == nil || s.weight > old.weight {
@@ -591,10 +623,10 @@ type loc struct {
 type fanalysis struct {
 	e       *engine
 	fn      *ssa.Function
-	roots   map[ssa.Value]tree
+	roots   map[ssa.Value]*tree
 	paths   map[ssa.Value]loc
 	params  map[ssa.Value]int32
-	results []tree
+	results []*tree
 	hits    map[sinkHitKey]*sinkHit
 	changed bool
 }
@@ -621,9 +653,9 @@ func (a *fanalysis) computePath(v ssa.Value) loc {
 		if requestField(v) != "" {
 			return loc{v, ""}
 		}
-		return a.child(a.pathOf(v.X), fieldComp(v.Field))
+		return a.child(a.pathOf(v.X), a.e.fieldComp(v.X.Type(), v.Field))
 	case *ssa.Field:
-		return a.child(a.pathOf(v.X), fieldComp(v.Field))
+		return a.child(a.pathOf(v.X), a.e.fieldComp(v.X.Type(), v.Field))
 	case *ssa.IndexAddr:
 		return a.pathOf(v.X)
 	case *ssa.Index:
@@ -691,28 +723,38 @@ func (a *fanalysis) computePath(v ssa.Value) loc {
 
 // collect adds the facts of tree t that apply at fp: those stored at fp and
 // its ancestors, and with deep those stored below it.
-func (a *fanalysis) collect(out *facts, t tree, fp string, deep bool) {
-	if len(t) == 0 {
+func (a *fanalysis) collect(out *facts, t *tree, fp string, deep bool) {
+	if t.size() == 0 {
 		return
 	}
-	lim := &a.e.lim
-	if len(t) == 1 {
-		for k, fs := range t {
-			if _, ok := under(fp, k); ok {
-				out.addAll(fs, lim)
-			} else if _, ok := under(k, fp); ok && deep {
-				out.addAll(fs, lim)
-			}
+	prefixes(fp, func(k string) {
+		if fs := t.m[k]; len(fs) > 0 {
+			rest, _ := under(fp, k)
+			a.addBelow(out, fs, rest)
 		}
-		return
-	}
-	prefixes(fp, func(k string) { out.addAll(t[k], lim) })
+	})
 	if deep {
-		for _, k := range t.keys() {
-			if rest, ok := under(k, fp); ok && rest != "" {
-				out.addAll(t[k], lim)
-			}
+		for _, k := range t.below(fp) {
+			out.addAll(t.m[k], &a.e.lim)
 		}
+	}
+}
+
+// addBelow adds facts stored at an ancestor of the path read, rest below
+// it: a source's data covers the whole value, while a parameter's stands
+// for that parameter's value, so reading a field of it is reading that
+// field of the parameter.
+func (a *fanalysis) addBelow(out *facts, fs facts, rest string) {
+	lim := &a.e.lim
+	if rest == "" {
+		out.addAll(fs, lim)
+		return
+	}
+	for _, f := range fs {
+		if f.o.isParam() {
+			f.o.field = joinPath(f.o.field, rest, lim.FieldDepth)
+		}
+		out.add(f, lim)
 	}
 }
 
@@ -756,14 +798,17 @@ func (a *fanalysis) entries(v ssa.Value) []entry {
 	if !a.carries(v) {
 		return nil
 	}
-	p := a.pathOf(v)
+	return a.entriesAt(a.pathOf(v))
+}
+
+// entriesAt returns the facts at p as a tree relative to p.
+func (a *fanalysis) entriesAt(p loc) []entry {
 	top := a.readPath(p, false)
 	out := []entry{{path: "", fs: top}}
-	below := func(t tree) {
-		for _, k := range t.keys() {
-			if rest, ok := under(k, p.fp); ok && rest != "" {
-				out = append(out, entry{path: rest, fs: t[k]})
-			}
+	below := func(t *tree) {
+		for _, k := range t.below(p.fp) {
+			rest, _ := under(k, p.fp)
+			out = append(out, entry{path: rest, fs: t.m[k]})
 		}
 	}
 	below(a.roots[p.root])
@@ -780,12 +825,10 @@ func (a *fanalysis) addAt(p loc, fs facts) {
 	}
 	t := a.roots[p.root]
 	if t == nil {
-		t = tree{}
+		t = newTree()
 		a.roots[p.root] = t
 	}
-	cur := t[p.fp]
-	if cur.addAll(fs, &a.e.lim) {
-		t[p.fp] = cur
+	if t.add(p.fp, fs, &a.e.lim) {
 		a.changed = true
 	}
 	if g, ok := p.root.(*ssa.Global); ok {
@@ -811,8 +854,8 @@ func (a *fanalysis) visit(in ssa.Instruction) {
 		a.copyInto(a.pathOf(in.Addr), in.Val)
 	case *ssa.MapUpdate:
 		p := a.pathOf(in.Map)
-		a.addAt(p, a.read(in.Key))
-		a.addAt(p, a.read(in.Value))
+		a.copyInto(p, in.Key)
+		a.copyInto(p, in.Value)
 	case *ssa.BinOp:
 		if in.Op == token.ADD && a.e.carriesType(in.Type()) {
 			p := loc{in, ""}
@@ -832,7 +875,7 @@ func (a *fanalysis) visit(in ssa.Instruction) {
 	case *ssa.MakeClosure:
 		a.closure(in)
 	case *ssa.Send:
-		a.addAt(a.pathOf(in.Chan), a.read(in.X))
+		a.copyInto(a.pathOf(in.Chan), in.X)
 	case *ssa.Return:
 		for i, r := range in.Results {
 			if i >= len(a.results) {
@@ -843,12 +886,9 @@ func (a *fanalysis) visit(in ssa.Instruction) {
 					continue
 				}
 				if a.results[i] == nil {
-					a.results[i] = tree{}
+					a.results[i] = newTree()
 				}
-				cur := a.results[i][en.path]
-				if cur.addAll(en.fs, &a.e.lim) {
-					a.results[i][en.path] = cur
-				}
+				a.results[i].add(en.path, en.fs, &a.e.lim)
 			}
 		}
 	case *ssa.FieldAddr:
@@ -858,7 +898,9 @@ func (a *fanalysis) visit(in ssa.Instruction) {
 	case *ssa.UnOp:
 		if in.Op == token.MUL {
 			if kind := sourceGlobal(in.X); kind != "" {
-				a.addAt(loc{in, ""}, facts{a.newSource(in, kind, in.Pos())})
+				f := a.newSource(in, kind, in.Pos())
+				f.mask = clsLocal
+				a.addAt(loc{in, ""}, facts{f})
 			}
 		}
 	case *ssa.ChangeType:
@@ -991,9 +1033,8 @@ func (a *fanalysis) builtin(b *ssa.Builtin, argv []ssa.Value, res *ssa.Call) {
 	switch b.Name() {
 	case "append":
 		if res != nil && len(argv) > 0 {
-			a.copyInto(loc{res, ""}, argv[0])
-			for _, v := range argv[1:] {
-				a.addAt(loc{res, ""}, a.read(v))
+			for _, v := range argv {
+				a.copyInto(loc{res, ""}, v)
 			}
 		}
 	case "copy":
@@ -1108,12 +1149,18 @@ func (a *fanalysis) applyModel(m *model, in ssa.CallInstruction, argv []ssa.Valu
 	c := in.Common()
 	if s := m.source; s != nil {
 		f := a.newSource(in, s.kind, c.Pos())
+		f.mask = s.mask
 		if res != nil {
 			n := resultCount(res)
 			for _, i := range s.results {
 				if i < n && a.e.carriesType(resultType(res, i)) {
 					a.addAt(resultPath(res, i), facts{f})
 				}
+			}
+		}
+		for _, i := range s.ptrArgs {
+			if i < len(argv) {
+				a.addAt(a.pathOf(argv[i]), facts{f})
 			}
 		}
 		if s.pointees >= 0 && s.pointees < len(argv) {
@@ -1180,11 +1227,22 @@ func (r *resolver) value(i int32) ssa.Value {
 }
 
 func (r *resolver) resolve(cf fact) facts {
+	var out facts
+	for _, en := range r.resolveTree(cf) {
+		out.addAll(en.fs, &r.a.e.lim)
+	}
+	return out
+}
+
+// resolveTree maps a callee fact to the caller's facts, as a tree: a
+// parameter origin stands for the caller's argument (at the origin's field
+// path), with the fields below it kept apart.
+func (r *resolver) resolveTree(cf fact) []entry {
 	lim := &r.a.e.lim
 	if !cf.o.isParam() {
 		f := cf
 		f.tr = cf.tr.push(r.site, lim.Trace)
-		return facts{f}
+		return []entry{{fs: facts{f}}}
 	}
 	v := r.value(cf.o.param)
 	if v == nil {
@@ -1194,12 +1252,26 @@ func (r *resolver) resolve(cf fact) facts {
 	if v != r.clo || len(r.bindings) > 0 {
 		p = r.a.child(p, cf.o.field)
 	}
-	var out facts
-	for _, f := range r.a.readPath(p, true) {
-		g := fact{o: f.o, mask: f.mask & cf.mask, tr: f.tr.push(r.site, lim.Trace).concat(cf.tr, lim.Trace)}
-		out.add(g, lim)
+	es := r.a.entriesAt(p)
+	out := es[:0]
+	for _, en := range es {
+		var fs facts
+		for _, f := range en.fs {
+			g := fact{o: f.o, mask: f.mask & cf.mask, tr: f.tr.push(r.site, lim.Trace).concat(cf.tr, lim.Trace)}
+			fs.add(g, lim)
+		}
+		if len(fs) > 0 {
+			out = append(out, entry{path: en.path, fs: fs})
+		}
 	}
 	return out
+}
+
+// resolveInto stores a callee fact, resolved, at dst.
+func (r *resolver) resolveInto(dst loc, cf fact) {
+	for _, en := range r.resolveTree(cf) {
+		r.a.addAt(r.a.child(dst, en.path), en.fs)
+	}
 }
 
 func (a *fanalysis) applySummary(callee *ssa.Function, in ssa.CallInstruction, argv []ssa.Value, res *ssa.Call) {
@@ -1226,7 +1298,7 @@ func (a *fanalysis) applySummary(callee *ssa.Function, in ssa.CallInstruction, a
 			for _, en := range es {
 				dst := a.child(base, en.path)
 				for _, cf := range en.fs {
-					a.addAt(dst, r.resolve(cf))
+					r.resolveInto(dst, cf)
 				}
 			}
 		}
@@ -1248,7 +1320,7 @@ func (a *fanalysis) applyEffects(s *summary, r *resolver, in ssa.Instruction, mi
 		}
 		dst := a.child(a.pathOf(v), o.path)
 		for _, cf := range o.fs {
-			a.addAt(dst, r.resolve(cf))
+			r.resolveInto(dst, cf)
 		}
 	}
 	for _, h := range s.sinks {
@@ -1260,6 +1332,9 @@ func (a *fanalysis) applyEffects(s *summary, r *resolver, in ssa.Instruction, mi
 			continue
 		}
 		c := h.sink.rule.class
+		if c == clsXSS && a.e.nonHTMLResponse(a.fn) {
+			continue
+		}
 		if c == clsPath {
 			if v := r.value(h.o.param); v != nil && in != nil && pathGuarded(in, v) {
 				continue
@@ -1300,9 +1375,11 @@ func (a *fanalysis) summary() *summary {
 	s := &summary{}
 	for _, t := range a.results {
 		var es []entry
-		for _, k := range t.keys() {
-			es = append(es, entry{path: k, fs: t[k]})
-			s.weight += t[k].weight()
+		if t != nil {
+			for _, k := range t.keys {
+				es = append(es, entry{path: k, fs: t.m[k]})
+				s.weight += t.m[k].weight()
+			}
 		}
 		s.results = append(s.results, es)
 	}
@@ -1321,9 +1398,9 @@ func (a *fanalysis) summary() *summary {
 			continue
 		}
 		t := a.roots[v]
-		for _, k := range t.keys() {
+		for _, k := range t.keys {
 			var fs facts
-			for _, f := range t[k] {
+			for _, f := range t.m[k] {
 				if f.o.isParam() && f.o.param == idx && strings.HasPrefix(k, f.o.field) {
 					continue // its own data, where it was
 				}

@@ -6,6 +6,7 @@ package main
 import (
 	"bufio"
 	"database/sql"
+	"flag"
 	"net/http"
 	"os"
 	"os/exec"
@@ -61,6 +62,11 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/xss/4", xssTemplate)
 	mux.HandleFunc("/xss/5", xssHelper)
 	mux.HandleFunc("/xss/6", xssStruct)
+	mux.HandleFunc("/flow/1", s.flowResultStruct)
+	mux.HandleFunc("/flow/2", s.flowContainers)
+	mux.HandleFunc("/flow/3", flowGlobalSet)
+	mux.HandleFunc("/flow/4", s.flowGlobalUse)
+	mux.HandleFunc("/flow/5", s.flowInterfaces)
 }
 
 // cli: command-line and standard input sources.
@@ -72,4 +78,10 @@ func cli() {
 	_ = exec.Command("sh", "-c", line).Run() // want VGL-GO-002
 	editor := os.Getenv("EDITOR")
 	_ = exec.Command(editor).Run() // safe: the environment is not a source
+	if len(os.Args) > 2 {
+		_, _ = os.ReadFile(os.Args[2]) // safe: the command line may name files
+	}
+	tool := flag.String("tool", "true", "a program to run")
+	flag.Parse()
+	_ = exec.Command(*tool).Run() // want VGL-GO-002
 }

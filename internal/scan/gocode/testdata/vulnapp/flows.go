@@ -1,0 +1,63 @@
+package main
+
+import (
+	"database/sql"
+	"net/http"
+)
+
+// parseFilter returns a struct with one field from the request.
+func parseFilter(r *http.Request) filter {
+	return filter{Column: "name", Value: r.FormValue("v")}
+}
+
+func (s *server) flowResultStruct(w http.ResponseWriter, r *http.Request) {
+	f := parseFilter(r)
+	rows, _ := s.db.Query("SELECT * FROM t WHERE "+f.Column+" = ?", f.Value) // safe: Column is fixed
+	closeRows(rows)
+	rows, _ = s.db.Query("SELECT * FROM t WHERE name = '" + f.Value + "'") // want VGL-GO-001
+	closeRows(rows)
+}
+
+func (s *server) flowContainers(w http.ResponseWriter, r *http.Request) {
+	fs := []filter{{Column: r.FormValue("c"), Value: "v"}}
+	for _, f := range fs {
+		rows, _ := s.db.Query("SELECT * FROM t WHERE " + f.Column + " = 1") // want VGL-GO-001
+		closeRows(rows)
+	}
+	m := map[string]string{"q": r.FormValue("q")}
+	rows, _ := s.db.Query("SELECT * FROM t WHERE q = '" + m["q"] + "'") // want VGL-GO-001
+	closeRows(rows)
+}
+
+// lastSearch is shared between handlers.
+var lastSearch string
+
+func flowGlobalSet(w http.ResponseWriter, r *http.Request) {
+	lastSearch = r.FormValue("s")
+}
+
+func (s *server) flowGlobalUse(w http.ResponseWriter, r *http.Request) {
+	rows, _ := s.db.Query("SELECT * FROM t WHERE s = '" + lastSearch + "'") // want VGL-GO-001
+	closeRows(rows)
+}
+
+// finder has a vulnerable and a harmless implementation.
+type finder interface{ Find(name string) }
+
+type sqlFinder struct{ db *sql.DB }
+
+func (f sqlFinder) Find(name string) {
+	rows, _ := f.db.Query("SELECT * FROM t WHERE n = '" + name + "'") // want VGL-GO-001
+	closeRows(rows)
+}
+
+type memFinder struct{ names map[string]bool }
+
+func (f memFinder) Find(name string) { _ = f.names[name] }
+
+func (s *server) flowInterfaces(w http.ResponseWriter, r *http.Request) {
+	var a finder = sqlFinder{db: s.db}
+	a.Find(r.FormValue("a"))
+	var b finder = memFinder{names: map[string]bool{}}
+	b.Find(r.FormValue("b")) // safe: only memFinder flows here (VTA)
+}
