@@ -301,6 +301,24 @@ func (r *moduleRun) taint(ctx context.Context, pkgs []*packages.Package) (err er
 			err = fmt.Errorf("analysing for injection: internal error: %v", p)
 		}
 	}()
+	e, pos, runErr := analyse(ctx, pkgs, r.t.Root, r.s)
+	if e == nil {
+		return nil
+	}
+	r.findings = append(r.findings, taintFindings(e, pos, r.t.Repository)...)
+	if errors.Is(runErr, errBudget) {
+		return fmt.Errorf("analysing for injection: %w after %d instructions (findings so far kept)", runErr, e.steps)
+	}
+	if runErr != nil && ctx.Err() == nil {
+		return fmt.Errorf("analysing for injection: %w", runErr)
+	}
+	return nil
+}
+
+// analyse builds SSA for the well-typed packages (their dependencies
+// without code), the VTA call graph, and runs the taint engine over the
+// packages' functions. It returns a nil engine when no package is usable.
+func analyse(ctx context.Context, pkgs []*packages.Package, root string, s *Scanner) (*engine, *positions, error) {
 	var good []*packages.Package
 	var files []*ast.File
 	for _, p := range pkgs {
@@ -310,7 +328,7 @@ func (r *moduleRun) taint(ctx context.Context, pkgs []*packages.Package) (err er
 		}
 	}
 	if len(good) == 0 {
-		return nil
+		return nil, nil, nil
 	}
 	prog, ssaPkgs := ssautil.Packages(good, ssa.InstantiateGenerics)
 	prog.Build()
@@ -330,31 +348,23 @@ func (r *moduleRun) taint(ctx context.Context, pkgs []*packages.Package) (err er
 		if p := fn.Package(); p != nil && !inModule[p] {
 			continue
 		}
-		if !r.s.opts.Tests {
+		if !s.opts.Tests {
 			if f := prog.Fset.File(fn.Pos()); f != nil && strings.HasSuffix(f.Name(), "_test.go") {
 				continue
 			}
 		}
 		fns = append(fns, fn)
 	}
-	if ctx.Err() != nil {
-		return nil
+	e := newEngine(prog, cg, s.opts.Limits)
+	e.onAnalysis = s.onAnalysis
+	if err := ctx.Err(); err != nil {
+		return e, newPositions(prog.Fset, root, files), err
 	}
-	e := newEngine(prog, cg, r.s.opts.Limits)
-	e.onAnalysis = r.s.onAnalysis
 	runErr := e.run(ctx, fns)
-	if r.s.inspect != nil {
-		r.s.inspect(e)
+	if s.inspect != nil {
+		s.inspect(e)
 	}
-	pos := newPositions(prog.Fset, r.t.Root, files)
-	r.findings = append(r.findings, taintFindings(e, pos, r.t.Repository)...)
-	if errors.Is(runErr, errBudget) {
-		return fmt.Errorf("analysing for injection: %w after %d instructions (findings so far kept)", runErr, e.steps)
-	}
-	if runErr != nil && ctx.Err() == nil {
-		return fmt.Errorf("analysing for injection: %w", runErr)
-	}
-	return nil
+	return e, newPositions(prog.Fset, root, files), runErr
 }
 
 // taintFindings turns the engine's hits into findings.

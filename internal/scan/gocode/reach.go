@@ -5,15 +5,16 @@ import (
 	"context"
 	"fmt"
 	"go/types"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
-	"golang.org/x/tools/go/callgraph"
-	"golang.org/x/tools/go/callgraph/cha"
 	"golang.org/x/tools/go/callgraph/vta"
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
 	"golang.org/x/tools/go/ssa/ssautil"
+	"golang.org/x/tools/go/types/typeutil"
 )
 
 // Reachable reports which of symbols the Go module in moduleDir can call,
@@ -80,6 +81,7 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 		return out, nil
 	}
 
+	start := time.Now()
 	cfg.Mode = packages.LoadAllSyntax | packages.NeedModule
 	pkgs, err := packages.Load(cfg, "./...")
 	if err != nil {
@@ -98,19 +100,15 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	s.log.DebugContext(ctx, "reachability: packages loaded", "dir", moduleDir, "elapsed", time.Since(start).String())
 	prog, roots := ssautil.AllPackages(pkgs, ssa.InstantiateGenerics)
 	prog.Build()
+	s.log.DebugContext(ctx, "reachability: SSA built", "dir", moduleDir, "elapsed", time.Since(start).String())
 
 	entries := reachEntries(prog, roots)
 	if len(entries) == 0 {
 		return out, nil
 	}
-	initial := cha.CallGraph(prog)
-	cg := vta.CallGraph(forwardSlice(entries, initial), initial)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
 	targets := map[*ssa.Function][]string{}
 	for _, sym := range wanted {
 		for _, fn := range symbolFuncs(prog, sym) {
@@ -120,7 +118,59 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	if len(targets) == 0 {
 		return out, nil
 	}
-	for sym, p := range shortestPaths(cg, entries, targets) {
+	// Static calls first: a path of static calls is in every call graph,
+	// so what it reaches needs no VTA.
+	static := func(fn *ssa.Function) []*ssa.Function {
+		var cs []*ssa.Function
+		for _, b := range fn.Blocks {
+			for _, in := range b.Instrs {
+				if site, ok := in.(ssa.CallInstruction); ok {
+					if g := site.Common().StaticCallee(); g != nil {
+						cs = append(cs, g)
+					}
+				}
+			}
+		}
+		return cs
+	}
+	for sym, p := range shortestPaths(entries, static, targets) {
+		out[sym] = p
+	}
+	rest := map[*ssa.Function][]string{}
+	for fn, syms := range targets {
+		for _, sym := range syms {
+			if _, done := out[sym]; !done {
+				rest[fn] = append(rest[fn], sym)
+			}
+		}
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	// The others through interfaces and function values: CHA bounds what
+	// can be reached at all (nothing: done), VTA over that slice decides.
+	fslice := forwardSlice(entries, lazyCHA(ssautil.AllFunctions(prog)))
+	if !slices.ContainsFunc(slices.Collect(maps.Keys(rest)), func(fn *ssa.Function) bool { return fslice[fn] }) {
+		return out, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.log.DebugContext(ctx, "reachability: CHA slice", "dir", moduleDir, "functions", len(fslice), "elapsed", time.Since(start).String())
+	cg := vta.CallGraph(fslice, nil)
+	s.log.DebugContext(ctx, "reachability: VTA call graph", "dir", moduleDir, "elapsed", time.Since(start).String())
+	viaGraph := func(fn *ssa.Function) []*ssa.Function {
+		n := cg.Nodes[fn]
+		if n == nil {
+			return nil
+		}
+		cs := make([]*ssa.Function, 0, len(n.Out))
+		for _, ed := range n.Out {
+			cs = append(cs, ed.Callee.Func)
+		}
+		return cs
+	}
+	for sym, p := range shortestPaths(entries, viaGraph, rest) {
 		out[sym] = p
 	}
 	return out, nil
@@ -229,8 +279,9 @@ func reachEntries(prog *ssa.Program, roots []*ssa.Package) []*ssa.Function {
 	return slices.Compact(entries)
 }
 
-// forwardSlice returns the functions reachable from entries in g.
-func forwardSlice(entries []*ssa.Function, g *callgraph.Graph) map[*ssa.Function]bool {
+// forwardSlice returns the functions reachable from entries, callees
+// given by callees.
+func forwardSlice(entries []*ssa.Function, callees func(ssa.CallInstruction) []*ssa.Function) map[*ssa.Function]bool {
 	seen := map[*ssa.Function]bool{}
 	queue := slices.Clone(entries)
 	for _, e := range entries {
@@ -239,24 +290,83 @@ func forwardSlice(entries []*ssa.Function, g *callgraph.Graph) map[*ssa.Function
 	for len(queue) > 0 {
 		fn := queue[0]
 		queue = queue[1:]
-		n := g.Nodes[fn]
-		if n == nil {
-			continue
-		}
-		for _, ed := range n.Out {
-			if c := ed.Callee.Func; !seen[c] {
-				seen[c] = true
-				queue = append(queue, c)
+		for _, b := range fn.Blocks {
+			for _, in := range b.Instrs {
+				site, ok := in.(ssa.CallInstruction)
+				if !ok {
+					continue
+				}
+				for _, c := range callees(site) {
+					if !seen[c] {
+						seen[c] = true
+						queue = append(queue, c)
+					}
+				}
 			}
 		}
 	}
 	return seen
 }
 
-// shortestPaths walks g breadth-first from entries (in order, edges by
-// callee name, so paths are deterministic) and returns, for each symbol of
-// targets reached, the path to it.
-func shortestPaths(g *callgraph.Graph, entries []*ssa.Function, targets map[*ssa.Function][]string) map[string][]string {
+// lazyCHA resolves call sites by class hierarchy analysis, on demand: an
+// interface call goes to the method of that name of every type of fns
+// implementing the interface, a call of a function value to every function
+// of its signature. (After golang.org/x/tools/go/callgraph/internal/chautil,
+// BSD licence: building cha.CallGraph for a whole program costs seconds, of
+// which the forward slice needs a part.)
+func lazyCHA(fns map[*ssa.Function]bool) func(ssa.CallInstruction) []*ssa.Function {
+	var bySig typeutil.Map // signature -> []*ssa.Function
+	byID := map[string][]*ssa.Function{}
+	type imethod struct {
+		iface *types.Interface
+		id    string
+	}
+	memo := map[imethod][]*ssa.Function{}
+	for f := range fns {
+		if f.Signature.Recv() == nil {
+			if f.Name() == "init" && f.Synthetic == "package initializer" {
+				continue
+			}
+			fs, _ := bySig.At(f.Signature).([]*ssa.Function)
+			bySig.Set(f.Signature, append(fs, f))
+		} else if obj, ok := f.Object().(*types.Func); ok {
+			byID[obj.Id()] = append(byID[obj.Id()], f)
+		}
+	}
+	return func(site ssa.CallInstruction) []*ssa.Function {
+		c := site.Common()
+		if c.IsInvoke() {
+			iface, ok := c.Value.Type().Underlying().(*types.Interface)
+			if !ok {
+				return nil
+			}
+			k := imethod{iface, c.Method.Id()}
+			ms, ok := memo[k]
+			if !ok {
+				for _, f := range byID[k.id] {
+					if types.Implements(f.Signature.Recv().Type(), iface) {
+						ms = append(ms, f)
+					}
+				}
+				memo[k] = ms
+			}
+			return ms
+		}
+		if g := c.StaticCallee(); g != nil {
+			return []*ssa.Function{g}
+		}
+		if _, ok := c.Value.(*ssa.Builtin); ok {
+			return nil
+		}
+		fs, _ := bySig.At(c.Signature()).([]*ssa.Function)
+		return fs
+	}
+}
+
+// shortestPaths walks the calls breadth-first from entries (in order, the
+// callees of a function by name, so paths are deterministic) and returns,
+// for each symbol of targets reached, the path to it.
+func shortestPaths(entries []*ssa.Function, callees func(*ssa.Function) []*ssa.Function, targets map[*ssa.Function][]string) map[string][]string {
 	out := map[string][]string{}
 	parent := map[*ssa.Function]*ssa.Function{}
 	seen := map[*ssa.Function]bool{}
@@ -289,16 +399,9 @@ func shortestPaths(g *callgraph.Graph, entries []*ssa.Function, targets map[*ssa
 				remaining--
 			}
 		}
-		n := g.Nodes[fn]
-		if n == nil {
-			continue
-		}
-		callees := make([]*ssa.Function, 0, len(n.Out))
-		for _, ed := range n.Out {
-			callees = append(callees, ed.Callee.Func)
-		}
-		slices.SortFunc(callees, func(a, b *ssa.Function) int { return cmp.Compare(name(a), name(b)) })
-		for _, c := range callees {
+		cs := callees(fn)
+		slices.SortFunc(cs, func(a, b *ssa.Function) int { return cmp.Compare(name(a), name(b)) })
+		for _, c := range cs {
 			if !seen[c] {
 				seen[c] = true
 				parent[c] = fn
