@@ -37,7 +37,10 @@ func (r *moduleRun) crypto(pkgs []*packages.Package) {
 			continue
 		}
 		for _, f := range p.Syntax {
-			name := p.Fset.File(f.Pos()).Name()
+			name := ""
+			if tf := p.Fset.File(f.FileStart); tf != nil {
+				name = tf.Name()
+			}
 			if done[name] {
 				continue
 			}
@@ -70,7 +73,10 @@ type fileCheck struct {
 
 // file checks one file; info may be nil (no type information).
 func (c *checker) file(f *ast.File, info *types.Info) []scan.Finding {
-	name := c.fset.File(f.Pos()).Name()
+	name := ""
+	if tf := c.fset.File(f.FileStart); tf != nil {
+		name = tf.Name()
+	}
 	test := strings.HasSuffix(name, "_test.go")
 	if test && !c.tests {
 		return nil
@@ -710,7 +716,7 @@ func entropy(s string) float64 {
 }
 
 var mysqlDSN = regexp.MustCompile(`^[^:@/\s]+:([^@\s]+)@`)
-var kvPassword = regexp.MustCompile(`(?i)(?:^|[\s;])(?:password|pwd)\s*=\s*'?([^\s;']+)`)
+var kvPassword = regexp.MustCompile(`(?i)(?:^|[\s;])(?:password|pwd)\s*=\s*(?:'([^']*)'|([^\s;']+))`)
 
 // dsnPassword returns the password in a database connection string (URL,
 // key=value, MySQL user:pass@...), or "".
@@ -724,7 +730,7 @@ func dsnPassword(dsn string) string {
 		return ""
 	}
 	if m := kvPassword.FindStringSubmatch(dsn); m != nil {
-		return m[1]
+		return m[1] + m[2]
 	}
 	if m := mysqlDSN.FindStringSubmatch(dsn); m != nil {
 		return m[1]

@@ -3,6 +3,7 @@ package gocode
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -271,5 +272,51 @@ func TestFindModules(t *testing.T) {
 	}
 	if want := []string{"a/go.mod", "go.mod", "vendorish/go.mod"}; !slices.Equal(got, want) {
 		t.Errorf("modules = %q, want %q", got, want)
+	}
+}
+
+// TestOptionsTests: with Tests the test files are analysed too, but never
+// for hard-coded credentials.
+func TestOptionsTests(t *testing.T) {
+	needGo(t)
+	fs, ps := scanDir(t, filepath.Join("testdata", "vulnapp"), Options{Tests: true})
+	if len(ps) > 0 {
+		t.Fatalf("problems: %+v", ps)
+	}
+	base, _ := scanDir(t, filepath.Join("testdata", "vulnapp"), Options{})
+	if len(fs) != len(base) {
+		t.Errorf("with tests %d findings, without %d: want the same (creds_test.go holds only a test credential)", len(fs), len(base))
+	}
+	for _, f := range fs {
+		if strings.HasSuffix(f.Location.Path, "_test.go") {
+			t.Errorf("finding in a test file: %+v", f)
+		}
+	}
+}
+
+// TestBudget: a module whose analysis runs out of steps is a problem and
+// keeps what was found; nothing crashes.
+func TestBudget(t *testing.T) {
+	needGo(t)
+	fs, ps := scanDir(t, filepath.Join("testdata", "vulnapp"), Options{Limits: Limits{Steps: 200}})
+	if len(ps) != 1 || !strings.Contains(ps[0].Err, "step budget exhausted") {
+		t.Fatalf("problems = %+v, want the budget's", ps)
+	}
+	full, _ := scanDir(t, filepath.Join("testdata", "vulnapp"), Options{})
+	if len(fs) >= len(full) {
+		t.Errorf("%d findings with a tiny budget, %d without: want fewer", len(fs), len(full))
+	}
+}
+
+func TestCancel(t *testing.T) {
+	tg, err := scan.Walk(filepath.Join("testdata", "vulnapp"), scan.WalkOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = New(Options{}).Scan(ctx, tg, func(scan.Finding) { t.Error("finding after cancel") }, func(scan.Problem) {})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Scan = %v, want context.Canceled", err)
 	}
 }

@@ -23,7 +23,7 @@ type positions struct {
 func newPositions(fset *token.FileSet, root string, files []*ast.File) *positions {
 	p := &positions{fset: fset, files: map[*token.File]*ast.File{}, root: root}
 	for _, f := range files {
-		if tf := fset.File(f.Pos()); tf != nil {
+		if tf := fset.File(f.FileStart); tf != nil {
 			p.files[tf] = f
 		}
 	}
@@ -80,14 +80,19 @@ func (p *positions) node(pos token.Pos) ast.Expr {
 
 // location returns where pos is: the start of its expression.
 func (p *positions) location(pos token.Pos) scan.Location {
-	start := pos
+	start, end := pos, token.NoPos
 	text := ""
 	if n := p.node(pos); n != nil {
-		start = n.Pos()
+		start, end = n.Pos(), n.End()
 		text = exprText(n)
 	}
 	ps := p.fset.Position(start)
-	return scan.Location{Path: p.rel(ps.Filename), StartLine: ps.Line, StartCol: ps.Column, Snippet: text}
+	l := scan.Location{Path: p.rel(ps.Filename), StartLine: ps.Line, StartCol: ps.Column, Snippet: text}
+	if end.IsValid() {
+		pe := p.fset.Position(end)
+		l.EndLine, l.EndCol = pe.Line, pe.Column
+	}
+	return l
 }
 
 // exprText is a short text for an expression: a call's function
