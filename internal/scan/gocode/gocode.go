@@ -1,37 +1,3 @@
-// Package gocode is the scanner of Go source code (scanner id "gocode"). For
-// every Go module in the target (each go.mod outside vendor/ and testdata/)
-// it loads the packages with the go command (golang.org/x/tools/go/packages)
-// and reports:
-//
-//   - injection flaws (SQL, OS command, path traversal, SSRF, XSS) found by
-//     interprocedural taint tracking on SSA from the module's sources of
-//     attacker data (HTTP requests, os.Args, standard input) to its sinks;
-//   - weak cryptography and hard-coded credentials, from the syntax trees.
-//
-// It also answers which vulnerable symbols a module's code can call
-// (Reachable), for the dependency scanner.
-//
-// Taint tracking. Each function with code gets a summary (which of its
-// parameters, free variables and sources flow to its results, into what
-// its pointer parameters point to, and to sinks), computed callees first
-// and again when a callee's summary grows, so flows through helpers are
-// context-sensitive on parameters and results. Within a function the
-// analysis is flow-insensitive and field-sensitive along access paths
-// (x.f.g, up to Limits.FieldDepth); slice, array, map and channel elements
-// are their container; a pointer and what it points to are one location.
-// Interface and function-value calls go to the callees of a VTA call graph
-// (golang.org/x/tools/go/callgraph/vta): VTA only keeps the implementations
-// whose values actually flow to the call, where CHA would send every
-// io.Writer.Write to every writer of the program, and it costs well under a
-// second on a module of 70 packages. Code outside the module (the standard
-// library, dependencies) is loaded from export data and has no SSA: modelled
-// functions (sources, sinks, sanitizers, writers) do what their model says,
-// the others pass their arguments' taint to their results (reader-like
-// functions such as Read*, Decode* and Unmarshal* into their pointer
-// arguments, writer-like methods such as Write* into their receiver).
-//
-// Not sources: os.Getenv (deployment configuration, and far too noisy),
-// files, databases and network responses (no second-order flows).
 package gocode
 
 import (
