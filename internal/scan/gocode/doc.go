@@ -91,7 +91,9 @@
 // strings.HasPrefix(p, base) true on a p from filepath.Clean/Join/Abs;
 // filepath.Rel then !strings.HasPrefix(rel, ".."); filepath.IsLocal. A
 // regexp MatchString guard does not sanitise, nor does HasPrefix on a path
-// that was not cleaned, nor strings.Contains(p, "..").
+// that was not cleaned, nor strings.Contains(p, ".."). For every class, a
+// value used where it can only equal a constant (an allow-list switch,
+// if v == "x", after if v != "x" { return }) carries nothing there.
 //
 // Limits (Limits, DefaultLimits): 8 sources and 16 parameter origins per
 // value, traces of 16 steps, field paths of 4 components and 32 paths per

@@ -629,6 +629,8 @@ type fanalysis struct {
 	results []*tree
 	hits    map[sinkHitKey]*sinkHit
 	changed bool
+	cur     ssa.Instruction            // the instruction being visited
+	eqConds map[ssa.Value][]*ssa.BinOp // comparisons of a value with a constant
 }
 
 // pathOf maps a value to its location. Values that are the same data as
@@ -772,6 +774,79 @@ func (a *fanalysis) readPath(p loc, deep bool) facts {
 	return out
 }
 
+// constAt reports whether v, where the current instruction uses it, can
+// only be equal to a constant: every way to the instruction passes a
+// comparison v == "const" that held (or v != "const" that did not), as in
+// an allow-list switch. Such a value carries nothing.
+func (a *fanalysis) constAt(v ssa.Value) bool {
+	in := a.cur
+	if in == nil || in.Block() == nil {
+		return false
+	}
+	if _, isPhi := in.(*ssa.Phi); isPhi {
+		return false
+	}
+	if a.eqConds == nil {
+		a.eqConds = map[ssa.Value][]*ssa.BinOp{}
+	}
+	conds, ok := a.eqConds[v]
+	if !ok {
+		if refs := v.Referrers(); refs != nil {
+			for _, r := range *refs {
+				if b, ok := r.(*ssa.BinOp); ok && (b.Op == token.EQL || b.Op == token.NEQ) {
+					if _, c := b.X.(*ssa.Const); c || isConst(b.Y) {
+						conds = append(conds, b)
+					}
+				}
+			}
+		}
+		a.eqConds[v] = conds
+	}
+	if len(conds) == 0 {
+		return false
+	}
+	for d := in.Block(); d != nil; d = d.Idom() {
+		if enteredEqual(d, conds) {
+			return true
+		}
+	}
+	return false
+}
+
+func isConst(v ssa.Value) bool {
+	_, ok := v.(*ssa.Const)
+	return ok
+}
+
+// enteredEqual: every edge into d comes from an If on one of conds, on the
+// side where the value equals the constant.
+func enteredEqual(d *ssa.BasicBlock, conds []*ssa.BinOp) bool {
+	if len(d.Preds) == 0 {
+		return false
+	}
+	for _, p := range d.Preds {
+		if len(p.Instrs) == 0 {
+			return false
+		}
+		iff, ok := p.Instrs[len(p.Instrs)-1].(*ssa.If)
+		if !ok {
+			return false
+		}
+		b, ok := iff.Cond.(*ssa.BinOp)
+		if !ok || !slices.Contains(conds, b) {
+			return false
+		}
+		want := p.Succs[0] // EQL: the true edge
+		if b.Op == token.NEQ {
+			want = p.Succs[1]
+		}
+		if want != d || p.Succs[0] == p.Succs[1] {
+			return false
+		}
+	}
+	return true
+}
+
 // carries reports whether v can hold tracked data, looking through
 // interface and type conversions (an int in an interface holds none).
 func (a *fanalysis) carries(v ssa.Value) bool {
@@ -786,7 +861,7 @@ func (a *fanalysis) carries(v ssa.Value) bool {
 
 // read returns every fact about v's data (its fields included).
 func (a *fanalysis) read(v ssa.Value) facts {
-	if !a.carries(v) {
+	if !a.carries(v) || a.constAt(v) {
 		return nil
 	}
 	return a.readPath(a.pathOf(v), true)
@@ -795,7 +870,7 @@ func (a *fanalysis) read(v ssa.Value) facts {
 // entries returns v's facts as a tree relative to v: "" for v as a whole,
 // and the field paths below it.
 func (a *fanalysis) entries(v ssa.Value) []entry {
-	if !a.carries(v) {
+	if !a.carries(v) || a.constAt(v) {
 		return nil
 	}
 	return a.entriesAt(a.pathOf(v))
@@ -849,6 +924,7 @@ func (a *fanalysis) newSource(instr ssa.Instruction, kind string, pos token.Pos)
 }
 
 func (a *fanalysis) visit(in ssa.Instruction) {
+	a.cur = in
 	switch in := in.(type) {
 	case *ssa.Store:
 		a.copyInto(a.pathOf(in.Addr), in.Val)
@@ -1245,7 +1321,7 @@ func (r *resolver) resolveTree(cf fact) []entry {
 		return []entry{{fs: facts{f}}}
 	}
 	v := r.value(cf.o.param)
-	if v == nil {
+	if v == nil || r.a.constAt(v) {
 		return nil
 	}
 	p := r.a.pathOf(v)

@@ -61,3 +61,19 @@ func (s *server) flowInterfaces(w http.ResponseWriter, r *http.Request) {
 	var b finder = memFinder{names: map[string]bool{}}
 	b.Find(r.FormValue("b")) // safe: only memFinder flows here (VTA)
 }
+
+func (s *server) flowAllowList(w http.ResponseWriter, r *http.Request) {
+	order := r.FormValue("order")
+	switch order {
+	case "name", "created":
+		rows, _ := s.db.Query("SELECT * FROM t ORDER BY " + order) // safe: an allow-listed constant
+		closeRows(rows)
+	}
+	if dir := r.FormValue("dir"); dir != "ASC" {
+		rows, _ := s.db.Query("SELECT * FROM t ORDER BY id " + dir) // want VGL-GO-001
+		closeRows(rows)
+	} else {
+		rows, _ := s.db.Query("SELECT * FROM t ORDER BY id " + dir) // safe: dir is "ASC" here
+		closeRows(rows)
+	}
+}

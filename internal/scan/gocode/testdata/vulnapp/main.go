@@ -67,6 +67,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/flow/3", flowGlobalSet)
 	mux.HandleFunc("/flow/4", s.flowGlobalUse)
 	mux.HandleFunc("/flow/5", s.flowInterfaces)
+	mux.HandleFunc("/flow/6", s.flowAllowList)
 }
 
 // cli: command-line and standard input sources.
