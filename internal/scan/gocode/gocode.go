@@ -166,7 +166,18 @@ func (r *moduleRun) scan(ctx context.Context, haveGo bool) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.report("loading packages: %s", oneLine(err.Error()))
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, "stderr: "); ok {
+			msg = after
+		}
+		r.report("loading packages: %s", oneLine(msg))
+		r.syntaxOnly(nil)
+		return
+	}
+	if len(pkgs) == 0 {
+		// go list failed as a whole (the go/packages driver then returns
+		// nothing, without an error): ask it why.
+		r.report("no packages loaded: %s", r.listError(ctx))
 		r.syntaxOnly(nil)
 		return
 	}
@@ -175,6 +186,26 @@ func (r *moduleRun) scan(ctx context.Context, haveGo bool) {
 	if err := r.taint(ctx, pkgs); err != nil && ctx.Err() == nil {
 		r.report("%v", err)
 	}
+}
+
+// listError runs go list in the module and returns the first line of what
+// it says on failure.
+func (r *moduleRun) listError(ctx context.Context) string {
+	cmd := exec.CommandContext(ctx, "go", "list", "-e", "./...") //nolint:gosec // G702: a fixed program and arguments; only the directory is the target's
+	cmd.Dir = r.m.dir
+	cmd.Env = r.env()
+	out, err := cmd.CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "go: downloading") {
+			if err != nil || strings.HasPrefix(l, "go: ") {
+				return oneLine(l)
+			}
+		}
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "go list found no packages"
 }
 
 // loadErrors reports the packages that did not load, in one problem

@@ -198,6 +198,10 @@ func TestModuleProblems(t *testing.T) {
 			[]string{"good/good.go:12 VGL-GO-002", "main.go:12 VGL-GO-010"}},
 		{"missingdep", []string{"module example.com/missingdep", "example.com/nowhere", "missing go.sum entry"},
 			[]string{"main.go:11 VGL-GO-010"}},
+		{"nograph", []string{"module example.com/nograph: loading packages: go: example.com/nowhere@v1.2.3: missing go.sum entry"},
+			[]string{"main.go:8 VGL-GO-010"}},
+		{"newgo", []string{"module example.com/newgo: loading packages: go: go.mod requires go >= 1.99"},
+			[]string{"main.go:8 VGL-GO-010"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.dir, func(t *testing.T) {
@@ -247,7 +251,7 @@ func TestManyModules(t *testing.T) {
 		probs = append(probs, p.Path)
 	}
 	slices.Sort(probs)
-	if want := []string{"broken/go.mod", "missingdep/go.mod"}; !slices.Equal(probs, want) {
+	if want := []string{"broken/go.mod", "missingdep/go.mod", "newgo/go.mod", "nograph/go.mod"}; !slices.Equal(probs, want) {
 		t.Errorf("problems for %q, want %q", probs, want)
 	}
 	n := 0

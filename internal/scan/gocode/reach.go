@@ -55,6 +55,9 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	if err != nil {
 		return nil, fmt.Errorf("listing packages of %s: %w", moduleDir, err)
 	}
+	if len(graph) == 0 {
+		return nil, fmt.Errorf("listing packages of %s: %s", moduleDir, r.listError(ctx))
+	}
 	imported := map[string]bool{}
 	var loadErrs []string
 	packages.Visit(graph, nil, func(p *packages.Package) {

@@ -56,9 +56,11 @@ func TestReachableNotImported(t *testing.T) {
 
 func TestReachableBroken(t *testing.T) {
 	needGo(t)
-	got, err := Reachable(context.Background(), filepath.Join("testdata", "missingdep"), []string{"example.com/nowhere.Do"})
-	if err == nil {
-		t.Fatalf("Reachable on a module that does not load = %v, want an error", got)
+	for _, dir := range []string{"missingdep", "newgo", "nograph"} {
+		got, err := Reachable(context.Background(), filepath.Join("testdata", dir), []string{"example.com/nowhere.Do", "crypto/md5.Sum"})
+		if err == nil {
+			t.Errorf("Reachable on %s, which does not load = %v, want an error", dir, got)
+		}
 	}
 }
 
