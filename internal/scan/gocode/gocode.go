@@ -103,7 +103,7 @@ func findModules(t *scan.Target) []module {
 			continue
 		}
 		m := module{rel: f.Path, dir: filepath.Dir(t.Abs(f))}
-		if data, err := os.ReadFile(t.Abs(f)); err == nil { //nolint:gosec // G703: reading the target's files is the point of a scan
+		if data, err := os.ReadFile(t.Abs(f)); err == nil {
 			m.path = modfile.ModulePath(data)
 		}
 		if m.path == "" {
@@ -191,7 +191,7 @@ func (r *moduleRun) scan(ctx context.Context, haveGo bool) {
 // listError runs go list in the module and returns the first line of what
 // it says on failure.
 func (r *moduleRun) listError(ctx context.Context) string {
-	cmd := exec.CommandContext(ctx, "go", "list", "-e", "./...") //nolint:gosec // G702: a fixed program and arguments; only the directory is the target's
+	cmd := exec.CommandContext(ctx, "go", "list", "-e", "./...")
 	cmd.Dir = r.m.dir
 	cmd.Env = r.env()
 	out, err := cmd.CombinedOutput()
