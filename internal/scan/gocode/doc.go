@@ -58,9 +58,12 @@
 // tainted; numbers, booleans, errors, contexts, times carry no taint).
 //
 // Sources: *http.Request's FormValue, PostFormValue, PathValue, Cookie(s),
-// UserAgent, Referer, BasicAuth, FormFile, MultipartReader and its fields
-// URL, RequestURI, Host, Header, Trailer, Body, GetBody, Form, PostForm,
-// MultipartForm; os.Args, flag values (flag.String, StringVar, Arg, Args),
+// UserAgent, Referer, BasicAuth, FormFile, MultipartReader; the fields URL,
+// RequestURI, Host, Header, Trailer, Body, GetBody, Form, PostForm,
+// MultipartForm of the request of an HTTP handler (a function with an
+// http.ResponseWriter and a *http.Request parameter), read there or in the
+// functions it passes the request to (a request the program builds to send
+// is not a source); os.Args, flag values (flag.String, StringVar, Arg, Args),
 // os.Stdin (so bufio readers and scanners over it), fmt.Scan*. The command
 // line and standard input are not sources of path traversal or SSRF: whoever
 // runs a command may name its files and hosts. Not sources: os.Getenv
@@ -95,11 +98,15 @@
 // value used where it can only equal a constant (an allow-list switch,
 // if v == "x", after if v != "x" { return }) carries nothing there.
 //
-// Limits (Limits, DefaultLimits): 8 sources and 16 parameter origins per
-// value, traces of 16 steps, field paths of 4 components and 32 paths per
-// value, 32 passes over a function per analysis, 24 analyses per function,
-// 50 million instructions per module (past that: a Problem, and the
-// findings so far).
+// Limits (Limits, DefaultLimits): 8 sources and 8 parameter origins per
+// value, traces of 16 steps, field paths of 4 components and 24 paths per
+// value, 32 passes over a function per analysis, 8 analyses and 1 million
+// units of work per function (past that its summary stays as found: a
+// Problem names those functions), 150 million units of work per module
+// (instructions visited and facts mapped through calls; past that: a
+// Problem, and the findings so far). Functions are analysed callees first
+// (post-order of the call graph, a priority queue), in an order that does
+// not depend on the loader's.
 //
 // Not tracked: flows through channels between goroutines beyond the
 // channel value itself, context.WithValue, reflection and unsafe, sync.Map

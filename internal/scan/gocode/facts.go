@@ -20,11 +20,15 @@ type origin struct {
 func (o origin) isParam() bool { return o.src < 0 }
 
 // step is a trace: the source first, then the call sites the taint went
-// through; kept as a list that shares its prefix (newest last).
+// through. It is a rope sharing its parts: a node adds one position (pos)
+// or a whole trace (sub) after prev, so extending and joining traces is
+// constant time; list flattens it for a finding.
 type step struct {
 	pos  token.Pos
+	sub  *step
 	prev *step
-	n    int32
+	n    int32     // positions in the whole trace
+	last token.Pos // its last position
 }
 
 func (s *step) push(pos token.Pos, limit int) *step {
@@ -32,32 +36,47 @@ func (s *step) push(pos token.Pos, limit int) *step {
 		return s
 	}
 	if s == nil {
-		return &step{pos: pos, n: 1}
+		return &step{pos: pos, n: 1, last: pos}
 	}
-	if s.pos == pos || int(s.n) >= limit {
+	if s.last == pos || int(s.n) >= limit {
 		return s
 	}
-	return &step{pos: pos, prev: s, n: s.n + 1}
-}
-
-// list returns the positions oldest first.
-func (s *step) list() []token.Pos {
-	if s == nil {
-		return nil
-	}
-	out := make([]token.Pos, s.n)
-	for i := s.n - 1; s != nil && i >= 0; i, s = i-1, s.prev {
-		out[i] = s.pos
-	}
-	return out
+	return &step{pos: pos, prev: s, n: s.n + 1, last: pos}
 }
 
 // concat appends t's positions after s.
 func (s *step) concat(t *step, limit int) *step {
-	for _, p := range t.list() {
-		s = s.push(p, limit)
+	switch {
+	case t == nil:
+		return s
+	case s == nil:
+		return t
+	case int(s.n) >= limit:
+		return s
 	}
-	return s
+	return &step{sub: t, prev: s, n: s.n + t.n, last: t.last}
+}
+
+// list returns the positions oldest first, without repeats in a row, at
+// most limit of them.
+func (s *step) list(limit int) []token.Pos {
+	var out []token.Pos
+	var walk func(s *step)
+	walk = func(s *step) {
+		if s == nil || len(out) >= limit {
+			return
+		}
+		walk(s.prev)
+		if s.sub != nil {
+			walk(s.sub)
+			return
+		}
+		if len(out) < limit && (len(out) == 0 || out[len(out)-1] != s.pos) {
+			out = append(out, s.pos)
+		}
+	}
+	walk(s)
+	return out
 }
 
 // fact: a value holds data from o, still dangerous for the classes in mask;
@@ -136,6 +155,7 @@ func popcount(c class) int {
 type tree struct {
 	m    map[string]facts
 	keys []string
+	ver  int // changes counted: a call re-applies a summary only when its arguments' trees changed
 }
 
 func newTree() *tree { return &tree{m: map[string]facts{}} }
@@ -164,6 +184,7 @@ func (t *tree) add(k string, fs facts, lim *Limits) bool {
 		t.keys = slices.Insert(t.keys, i, k)
 	}
 	t.m[k] = cur
+	t.ver++
 	return true
 }
 
@@ -230,16 +251,21 @@ func prefixes(fp string, f func(string)) {
 func joinPath(fp, rest string, depth int) string {
 	var p string
 	switch {
-	case fp == "":
-		p = rest
 	case rest == "":
 		p = fp
+	case fp == "":
+		p = rest
 	default:
 		p = fp + "." + rest
 	}
-	if strings.Count(p, ".")+1 > depth && p != "" {
-		parts := strings.SplitN(p, ".", depth+1)
-		p = strings.Join(parts[:depth], ".")
+	n := 0
+	for i := range len(p) {
+		if p[i] == '.' {
+			n++
+			if n == depth {
+				return p[:i]
+			}
+		}
 	}
 	return p
 }

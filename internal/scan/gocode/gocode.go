@@ -303,6 +303,18 @@ func (r *moduleRun) taint(ctx context.Context, pkgs []*packages.Package) (err er
 		return nil
 	}
 	r.findings = append(r.findings, taintFindings(e, pos, r.t.Repository)...)
+	if len(e.partial) > 0 {
+		names := make([]string, 0, len(e.partial))
+		for fn := range e.partial {
+			names = append(names, funcName(fn))
+		}
+		slices.Sort(names)
+		msg := fmt.Sprintf("analysing for injection: %d functions too costly to analyse fully (flows through them may be missed): %s", len(names), strings.Join(names[:min(5, len(names))], ", "))
+		if len(names) > 5 {
+			msg += ", ..."
+		}
+		r.report("%s", msg)
+	}
 	if errors.Is(runErr, errBudget) {
 		return fmt.Errorf("analysing for injection: %w after %d instructions (findings so far kept)", runErr, e.steps)
 	}
@@ -371,7 +383,7 @@ func taintFindings(e *engine, pos *positions, repo string) []scan.Finding {
 		hits = append(hits, h)
 	}
 	slices.SortFunc(hits, func(a, b *hit) int {
-		return cmp.Or(cmp.Compare(a.sink.pos, b.sink.pos), cmp.Compare(a.src, b.src), cmp.Compare(a.sink.rule.ID, b.sink.rule.ID))
+		return cmp.Or(e.comparePos(a.sink.pos, b.sink.pos), e.comparePos(e.sources[a.src].pos, e.sources[b.src].pos), cmp.Compare(a.sink.rule.ID, b.sink.rule.ID))
 	})
 	out := make([]scan.Finding, 0, len(hits))
 	for _, h := range hits {
@@ -388,7 +400,7 @@ func taintFindings(e *engine, pos *positions, repo string) []scan.Finding {
 		}
 		sinkText := sinkLoc.Snippet
 		trace := []scan.Location{srcLoc}
-		steps := h.tr.list()
+		steps := h.tr.list(e.lim.Trace)
 		for _, p := range steps[min(1, len(steps)):] {
 			if p == h.sink.pos {
 				continue
@@ -415,7 +427,7 @@ func taintFindings(e *engine, pos *positions, repo string) []scan.Finding {
 			References:  rule.References,
 			Trace:       trace,
 			Subject:     scan.Subject{Repository: repo},
-			Key:         funcName(h.sink.instr.Parent()) + "|" + sinkText + "|" + src.kind + " " + srcText + "|" + funcName(src.instr.Parent()),
+			Key:         funcName(h.sink.instr.Parent()) + "|" + sinkText + "|" + src.kind + " " + srcText + "|" + funcName(src.fn),
 		})
 	}
 	return out

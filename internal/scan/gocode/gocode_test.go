@@ -166,8 +166,8 @@ func TestMessagesAndTraces(t *testing.T) {
 			[]string{"sql.go:117:28 r.FormValue", "sql.go:117:13 s.store.Lookup", "internal/store/store.go:14:9 s.db.Query"}},
 		{"cmd.go", 15, `request URL from r.URL (cmd.go:14) reaches exec.CommandContext (cmd.go:15)`,
 			[]string{"cmd.go:14:9 r.URL", "cmd.go:15:6 exec.CommandContext"}},
-		{"main.go", 76, `command-line argument from os.Args (main.go:76) reaches exec.Command (main.go:76)`,
-			[]string{"main.go:76:20 os.Args", "main.go:76:7 exec.Command"}},
+		{"main.go", 77, `command-line argument from os.Args (main.go:77) reaches exec.Command (main.go:77)`,
+			[]string{"main.go:77:20 os.Args", "main.go:77:7 exec.Command"}},
 	}
 	for _, tt := range tests {
 		f := find(tt.path, tt.line)

@@ -1,6 +1,8 @@
 package gocode
 
 import (
+	"cmp"
+	"container/heap"
 	"context"
 	"errors"
 	"go/constant"
@@ -37,13 +39,19 @@ type Limits struct {
 	// Reanalyses is how often one function is analysed again when what it
 	// calls learns more; after that its summary stays as it is.
 	Reanalyses int
-	// Steps is the most instructions visited for one module; past it the
-	// analysis stops with a Problem and the findings so far.
+	// Steps is the most work (instructions visited, facts mapped through
+	// calls) for one module; past it the analysis stops with a Problem and
+	// the findings so far.
 	Steps int
+	// FunctionSteps is the most work for one function, over all its
+	// analyses; past it the function keeps the summary found so far and is
+	// not analysed again (reported in a Problem: flows through it may be
+	// missed).
+	FunctionSteps int
 }
 
 // DefaultLimits are the limits used for zero fields.
-var DefaultLimits = Limits{SourceFacts: 8, ParamFacts: 16, Trace: 16, FieldDepth: 4, TreeKeys: 32, Passes: 32, Reanalyses: 24, Steps: 50_000_000}
+var DefaultLimits = Limits{SourceFacts: 8, ParamFacts: 8, Trace: 16, FieldDepth: 4, TreeKeys: 24, Passes: 32, Reanalyses: 8, Steps: 150_000_000, FunctionSteps: 1_000_000}
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits
@@ -54,25 +62,29 @@ func (l Limits) withDefaults() Limits {
 		return def
 	}
 	return Limits{
-		SourceFacts: pick(l.SourceFacts, d.SourceFacts),
-		ParamFacts:  pick(l.ParamFacts, d.ParamFacts),
-		Trace:       pick(l.Trace, d.Trace),
-		FieldDepth:  pick(l.FieldDepth, d.FieldDepth),
-		TreeKeys:    pick(l.TreeKeys, d.TreeKeys),
-		Passes:      pick(l.Passes, d.Passes),
-		Reanalyses:  pick(l.Reanalyses, d.Reanalyses),
-		Steps:       pick(l.Steps, d.Steps),
+		SourceFacts:   pick(l.SourceFacts, d.SourceFacts),
+		ParamFacts:    pick(l.ParamFacts, d.ParamFacts),
+		Trace:         pick(l.Trace, d.Trace),
+		FieldDepth:    pick(l.FieldDepth, d.FieldDepth),
+		TreeKeys:      pick(l.TreeKeys, d.TreeKeys),
+		Passes:        pick(l.Passes, d.Passes),
+		Reanalyses:    pick(l.Reanalyses, d.Reanalyses),
+		Steps:         pick(l.Steps, d.Steps),
+		FunctionSteps: pick(l.FunctionSteps, d.FunctionSteps),
 	}
 }
 
 // errBudget: the module's step budget ran out.
 var errBudget = errors.New("taint analysis step budget exhausted")
 
-// sourceSite is one place attacker data enters.
+// sourceSite is one place attacker data enters: an instruction, or the
+// request parameter of an HTTP handler (for the fields helpers read).
 type sourceSite struct {
 	kind  string
 	pos   token.Pos
 	instr ssa.Instruction
+	fn    *ssa.Function
+	param bool
 }
 
 // sinkSite is one call (or conversion) that must not get tainted data.
@@ -136,7 +148,7 @@ type engine struct {
 	callees map[ssa.CallInstruction][]*ssa.Function
 
 	sources   []sourceSite
-	sourceIDs map[ssa.Instruction]int32
+	sourceIDs map[any]int32
 	sinkSites map[sinkKey]*sinkSite
 	sums      map[*ssa.Function]*summary
 	deps      map[*ssa.Function]map[*ssa.Function]bool
@@ -148,13 +160,18 @@ type engine struct {
 	analyses  map[*ssa.Function]int
 
 	fieldIDs map[*types.Var]int
+	posKeys  map[token.Pos]posKey
+	names    map[*ssa.Function]string
 
 	rw        *types.Interface // net/http.ResponseWriter (nil when not in the program)
 	sinkRecvs []types.Type     // concrete sink receivers an interface call may hide (*sql.DB, ...)
 
-	queue  []*ssa.Function
-	queued map[*ssa.Function]bool
-	steps  int
+	queue   funcQueue
+	order   map[*ssa.Function]int
+	queued  map[*ssa.Function]bool
+	steps   int
+	partial map[*ssa.Function]bool // functions whose analyses hit FunctionSteps
+	work    map[*ssa.Function]int  // work spent on each function
 
 	onAnalysis func(*fanalysis) // tests: look at each analysis before its summary
 }
@@ -170,7 +187,7 @@ func newEngine(prog *ssa.Program, cg *callgraph.Graph, lim Limits) *engine {
 		models:    newModels(),
 		lim:       lim.withDefaults(),
 		callees:   map[ssa.CallInstruction][]*ssa.Function{},
-		sourceIDs: map[ssa.Instruction]int32{},
+		sourceIDs: map[any]int32{},
 		sinkSites: map[sinkKey]*sinkSite{},
 		sums:      map[*ssa.Function]*summary{},
 		deps:      map[*ssa.Function]map[*ssa.Function]bool{},
@@ -182,6 +199,10 @@ func newEngine(prog *ssa.Program, cg *callgraph.Graph, lim Limits) *engine {
 		analyses:  map[*ssa.Function]int{},
 		queued:    map[*ssa.Function]bool{},
 		fieldIDs:  map[*types.Var]int{},
+		posKeys:   map[token.Pos]posKey{},
+		names:     map[*ssa.Function]string{},
+		partial:   map[*ssa.Function]bool{},
+		work:      map[*ssa.Function]int{},
 	}
 	if cg != nil {
 		for _, n := range cg.Nodes {
@@ -192,7 +213,7 @@ func newEngine(prog *ssa.Program, cg *callgraph.Graph, lim Limits) *engine {
 			}
 		}
 		for _, fs := range e.callees {
-			slices.SortFunc(fs, compareFuncs)
+			slices.SortFunc(fs, e.compareFuncs)
 		}
 	}
 	if p := prog.ImportedPackage("net/http"); p != nil {
@@ -234,19 +255,60 @@ func (e *engine) fieldComp(t types.Type, i int) string {
 	return strconv.Itoa(id)
 }
 
-func compareFuncs(a, b *ssa.Function) int {
-	if c := int(a.Pos()) - int(b.Pos()); c != 0 {
+// posKey orders positions the same way in every run: token.Pos values
+// depend on the order the loader parsed files in, which is not fixed.
+type posKey struct {
+	file   string
+	offset int
+}
+
+func (e *engine) posKey(p token.Pos) posKey {
+	if k, ok := e.posKeys[p]; ok {
+		return k
+	}
+	var k posKey
+	if p.IsValid() {
+		ps := e.prog.Fset.Position(p)
+		k = posKey{ps.Filename, ps.Offset}
+	}
+	e.posKeys[p] = k
+	return k
+}
+
+func (e *engine) comparePos(a, b token.Pos) int {
+	ka, kb := e.posKey(a), e.posKey(b)
+	return cmp.Or(strings.Compare(ka.file, kb.file), cmp.Compare(ka.offset, kb.offset))
+}
+
+// compareFuncs orders functions by where they are, then by name.
+func (e *engine) compareFuncs(a, b *ssa.Function) int {
+	if a == b {
+		return 0
+	}
+	if c := e.comparePos(a.Pos(), b.Pos()); c != 0 {
 		return c
 	}
-	return strings.Compare(a.String(), b.String())
+	return strings.Compare(e.name(a), e.name(b))
+}
+
+func (e *engine) name(fn *ssa.Function) string {
+	if n, ok := e.names[fn]; ok {
+		return n
+	}
+	n := fn.String()
+	e.names[fn] = n
+	return n
 }
 
 // run analyses fns (the functions with code), callees first, until the
 // summaries stop growing.
 func (e *engine) run(ctx context.Context, fns []*ssa.Function) error {
-	slices.SortFunc(fns, compareFuncs)
-	// Post-order over static calls, so most callees are summarised before
-	// their callers.
+	slices.SortFunc(fns, e.compareFuncs)
+	// Post-order over calls (static, resolved, closures made), so callees
+	// are summarised before their callers; the queue always takes the
+	// earliest function in that order, so a recursive cycle settles before
+	// what calls it is analysed again.
+	e.order = map[*ssa.Function]int{}
 	seen := map[*ssa.Function]bool{}
 	var visit func(fn *ssa.Function)
 	visit = func(fn *ssa.Function) {
@@ -256,29 +318,44 @@ func (e *engine) run(ctx context.Context, fns []*ssa.Function) error {
 		seen[fn] = true
 		for _, b := range fn.Blocks {
 			for _, in := range b.Instrs {
-				if c, ok := in.(ssa.CallInstruction); ok {
-					if callee := c.Common().StaticCallee(); callee != nil && callee.Blocks != nil {
+				switch in := in.(type) {
+				case ssa.CallInstruction:
+					if callee := in.Common().StaticCallee(); callee != nil {
+						if callee.Blocks != nil {
+							visit(callee)
+						}
+						continue
+					}
+					for _, callee := range e.callees[in] {
+						if callee.Blocks != nil {
+							visit(callee)
+						}
+					}
+				case *ssa.MakeClosure:
+					if callee, ok := in.Fn.(*ssa.Function); ok && callee.Blocks != nil {
 						visit(callee)
 					}
 				}
 			}
 		}
-		e.push(fn)
+		e.order[fn] = len(e.order)
 	}
 	for _, fn := range fns {
 		visit(fn)
 	}
-	for len(e.queue) > 0 {
+	for _, fn := range fns {
+		e.push(fn)
+	}
+	for e.queue.Len() > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if e.steps > e.lim.Steps {
 			return errBudget
 		}
-		fn := e.queue[0]
-		e.queue = e.queue[1:]
+		fn := heap.Pop(&e.queue).(*ssa.Function)
 		e.queued[fn] = false
-		if e.analyses[fn] >= e.lim.Reanalyses {
+		if e.analyses[fn] >= e.lim.Reanalyses || e.partial[fn] {
 			continue
 		}
 		e.analyses[fn]++
@@ -287,12 +364,34 @@ func (e *engine) run(ctx context.Context, fns []*ssa.Function) error {
 	return nil
 }
 
+// funcQueue is the engine's work list: a heap of functions by their
+// post-order index.
+type funcQueue struct {
+	fns   []*ssa.Function
+	order map[*ssa.Function]int
+}
+
+func (q funcQueue) Len() int           { return len(q.fns) }
+func (q funcQueue) Less(i, j int) bool { return q.order[q.fns[i]] < q.order[q.fns[j]] }
+func (q funcQueue) Swap(i, j int)      { q.fns[i], q.fns[j] = q.fns[j], q.fns[i] }
+func (q *funcQueue) Push(x any)        { q.fns = append(q.fns, x.(*ssa.Function)) }
+func (q *funcQueue) Pop() any {
+	n := len(q.fns) - 1
+	fn := q.fns[n]
+	q.fns = q.fns[:n]
+	return fn
+}
+
 func (e *engine) push(fn *ssa.Function) {
 	if fn.Blocks == nil || e.queued[fn] {
 		return
 	}
+	if _, ok := e.order[fn]; !ok {
+		e.order[fn] = len(e.order)
+	}
 	e.queued[fn] = true
-	e.queue = append(e.queue, fn)
+	e.queue.order = e.order
+	heap.Push(&e.queue, fn)
 }
 
 func (e *engine) pushDependents(fn *ssa.Function) {
@@ -300,7 +399,7 @@ func (e *engine) pushDependents(fn *ssa.Function) {
 	for d := range e.deps[fn] {
 		deps = append(deps, d)
 	}
-	slices.SortFunc(deps, compareFuncs)
+	slices.SortFunc(deps, e.compareFuncs)
 	for _, d := range deps {
 		e.push(d)
 	}
@@ -320,9 +419,53 @@ func (e *engine) sourceID(instr ssa.Instruction, kind string, pos token.Pos) int
 		return id
 	}
 	id := int32(len(e.sources))
-	e.sources = append(e.sources, sourceSite{kind: kind, pos: pos, instr: instr})
+	e.sources = append(e.sources, sourceSite{kind: kind, pos: pos, instr: instr, fn: instr.Parent()})
 	e.sourceIDs[instr] = id
 	return id
+}
+
+// paramSourceID is the source of field f of a handler's request parameter.
+func (e *engine) paramSourceID(p *ssa.Parameter, f int, kind string) int32 {
+	type key struct {
+		p *ssa.Parameter
+		f int
+	}
+	k := key{p, f}
+	if id, ok := e.sourceIDs[k]; ok {
+		return id
+	}
+	id := int32(len(e.sources))
+	e.sources = append(e.sources, sourceSite{kind: kind, pos: p.Pos(), fn: p.Parent(), param: true})
+	e.sourceIDs[k] = id
+	return id
+}
+
+// isHandler reports whether fn has the shape of an HTTP handler: an
+// http.ResponseWriter parameter and a *http.Request one. Its request is a
+// client's; a *http.Request elsewhere may be one the program builds.
+func (e *engine) isHandler(fn *ssa.Function) bool {
+	if e.rw == nil {
+		return false
+	}
+	rw, req := false, false
+	for _, p := range fn.Params {
+		switch {
+		case isRequestPtr(p.Type()):
+			req = true
+		case types.IsInterface(p.Type()) && types.Implements(p.Type(), e.rw):
+			rw = true
+		}
+	}
+	return rw && req
+}
+
+func isRequestPtr(t types.Type) bool {
+	p, ok := types.Unalias(t).(*types.Pointer)
+	if !ok {
+		return false
+	}
+	n, ok := types.Unalias(p.Elem()).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == "net/http" && n.Obj().Name() == "Request"
 }
 
 func (e *engine) sinkSite(instr ssa.Instruction, c class, pos token.Pos) *sinkSite {
@@ -364,7 +507,7 @@ func (e *engine) storeGlobal(g *ssa.Global, fp string, fs facts) {
 	for r := range e.readers[g] {
 		rs = append(rs, r)
 	}
-	slices.SortFunc(rs, compareFuncs)
+	slices.SortFunc(rs, e.compareFuncs)
 	for _, r := range rs {
 		e.push(r)
 	}
@@ -542,15 +685,10 @@ func sourceGlobal(v ssa.Value) string {
 // requestField returns the source kind of a field address of
 // *net/http.Request, or "".
 func requestField(fa *ssa.FieldAddr) string {
-	p, ok := types.Unalias(fa.X.Type()).(*types.Pointer)
-	if !ok {
+	if !isRequestPtr(fa.X.Type()) {
 		return ""
 	}
-	n, ok := types.Unalias(p.Elem()).(*types.Named)
-	if !ok || n.Obj().Pkg() == nil || n.Obj().Pkg().Path() != "net/http" || n.Obj().Name() != "Request" {
-		return ""
-	}
-	st, ok := n.Underlying().(*types.Struct)
+	st, ok := fa.X.Type().Underlying().(*types.Pointer).Elem().Underlying().(*types.Struct)
 	if !ok || fa.Field >= st.NumFields() {
 		return ""
 	}
@@ -580,10 +718,26 @@ func (e *engine) analyze(fn *ssa.Function) {
 			a.params[fv] = int32(len(fn.Params) + i)
 		}
 	}
+	if a.handler = e.isHandler(fn); a.handler {
+		// The fields of the request that helpers read are the client's.
+		for _, p := range fn.Params {
+			if !isRequestPtr(p.Type()) {
+				continue
+			}
+			st := p.Type().Underlying().(*types.Pointer).Elem().Underlying().(*types.Struct)
+			for i := range st.NumFields() {
+				if kind := requestSourceField(st.Field(i).Name()); kind != "" {
+					f := fact{o: origin{src: e.paramSourceID(p, i, kind)}, mask: clsAll, tr: (*step)(nil).push(p.Pos(), e.lim.Trace)}
+					a.addAt(loc{p, e.fieldComp(p.Type(), i)}, facts{f})
+				}
+			}
+		}
+	}
 	n := 0
 	for _, b := range fn.Blocks {
 		n += len(b.Instrs)
 	}
+	start := e.steps - e.work[fn]
 	for range e.lim.Passes {
 		a.changed = false
 		for _, b := range fn.Blocks {
@@ -595,7 +749,13 @@ func (e *engine) analyze(fn *ssa.Function) {
 		if !a.changed || e.steps > e.lim.Steps {
 			break
 		}
+		if e.steps-start > e.lim.FunctionSteps {
+			// Stop here: the summary is what was found so far.
+			e.partial[fn] = true
+			break
+		}
 	}
+	e.work[fn] = e.steps - start
 	if e.onAnalysis != nil {
 		e.onAnalysis(a)
 	}
@@ -630,6 +790,8 @@ type fanalysis struct {
 	hits    map[sinkHitKey]*sinkHit
 	changed bool
 	cur     ssa.Instruction            // the instruction being visited
+	handler bool                       // fn is an HTTP handler: its request's fields are sources
+	applied map[appliedKey]applied     // what summaries were applied with, at each call
 	eqConds map[ssa.Value][]*ssa.BinOp // comparisons of a value with a constant
 }
 
@@ -652,7 +814,7 @@ func (a *fanalysis) child(p loc, comp string) loc {
 func (a *fanalysis) computePath(v ssa.Value) loc {
 	switch v := v.(type) {
 	case *ssa.FieldAddr:
-		if requestField(v) != "" {
+		if a.handler && requestField(v) != "" {
 			return loc{v, ""}
 		}
 		return a.child(a.pathOf(v.X), a.e.fieldComp(v.X.Type(), v.Field))
@@ -968,7 +1130,7 @@ func (a *fanalysis) visit(in ssa.Instruction) {
 			}
 		}
 	case *ssa.FieldAddr:
-		if kind := requestField(in); kind != "" {
+		if kind := requestField(in); kind != "" && a.handler {
 			a.addAt(loc{in, ""}, facts{a.newSource(in, kind, in.Pos())})
 		}
 	case *ssa.UnOp:
@@ -1286,6 +1448,7 @@ type resolver struct {
 	bindings []ssa.Value // the closure's free variables, when known
 	clo      ssa.Value   // the function value, when bindings are not known
 	site     token.Pos
+	cache    map[origin][]entry // the caller's entries for a parameter origin
 }
 
 func (r *resolver) value(i int32) ssa.Value {
@@ -1324,13 +1487,22 @@ func (r *resolver) resolveTree(cf fact) []entry {
 	if v == nil || r.a.constAt(v) {
 		return nil
 	}
-	p := r.a.pathOf(v)
-	if v != r.clo || len(r.bindings) > 0 {
-		p = r.a.child(p, cf.o.field)
+	key := origin{src: -1, param: cf.o.param, field: cf.o.field}
+	es, ok := r.cache[key]
+	if !ok {
+		p := r.a.pathOf(v)
+		if v != r.clo || len(r.bindings) > 0 {
+			p = r.a.child(p, cf.o.field)
+		}
+		es = r.a.entriesAt(p)
+		if r.cache == nil {
+			r.cache = map[origin][]entry{}
+		}
+		r.cache[key] = es
 	}
-	es := r.a.entriesAt(p)
-	out := es[:0]
+	out := make([]entry, 0, len(es))
 	for _, en := range es {
+		r.a.e.steps += len(en.fs)
 		var fs facts
 		for _, f := range en.fs {
 			g := fact{o: f.o, mask: f.mask & cf.mask, tr: f.tr.push(r.site, lim.Trace).concat(cf.tr, lim.Trace)}
@@ -1364,6 +1536,9 @@ func (a *fanalysis) applySummary(callee *ssa.Function, in ssa.CallInstruction, a
 		} else if c.StaticCallee() == nil {
 			r.clo = c.Value
 		}
+	}
+	if a.unchanged(in, callee, s, argv, r.bindings, r.clo) {
+		return
 	}
 	if res != nil && len(s.results) > 0 {
 		for i, es := range s.results {
@@ -1424,6 +1599,56 @@ func (a *fanalysis) applyEffects(s *summary, r *resolver, in ssa.Instruction, mi
 	}
 }
 
+// applied is what a summary was last applied with at a call: the
+// versions of its inputs' trees and the summary's weight.
+type applied struct {
+	ver, weight int
+}
+
+type appliedKey struct {
+	in     ssa.Instruction
+	callee *ssa.Function
+}
+
+// unchanged reports whether applying s at in would do nothing new: the
+// summary and the trees of the values it reads are as they were the last
+// time (both only grow, so equal sums of versions mean no change). It
+// records the current state otherwise.
+func (a *fanalysis) unchanged(in ssa.Instruction, callee *ssa.Function, s *summary, argv, bindings []ssa.Value, clo ssa.Value) bool {
+	ver := 0
+	add := func(v ssa.Value) {
+		if v == nil {
+			return
+		}
+		p := a.pathOf(v)
+		if t := a.roots[p.root]; t != nil {
+			ver += t.ver + 1
+		}
+		if g, ok := p.root.(*ssa.Global); ok {
+			if t := a.e.globals[g]; t != nil {
+				ver += t.ver + 1
+			}
+		}
+	}
+	for _, v := range argv {
+		add(v)
+	}
+	for _, v := range bindings {
+		add(v)
+	}
+	add(clo)
+	k := appliedKey{in, callee}
+	now := applied{ver: ver, weight: s.weight}
+	if a.applied == nil {
+		a.applied = map[appliedKey]applied{}
+	}
+	if last, ok := a.applied[k]; ok && last == now {
+		return true
+	}
+	a.applied[k] = now
+	return false
+}
+
 // closure: a closure's effects on its free variables happen when it runs;
 // they are applied where it is made. The closure value also carries its
 // free variables' data, for calls the call graph cannot resolve.
@@ -1440,6 +1665,9 @@ func (a *fanalysis) closure(mc *ssa.MakeClosure) {
 	a.e.addDep(fn, a.fn)
 	s := a.e.sums[fn]
 	if s == nil {
+		return
+	}
+	if a.unchanged(mc, fn, s, nil, mc.Bindings, nil) {
 		return
 	}
 	r := &resolver{a: a, callee: fn, bindings: mc.Bindings, site: mc.Pos()}
@@ -1480,6 +1708,9 @@ func (a *fanalysis) summary() *summary {
 				if f.o.isParam() && f.o.param == idx && strings.HasPrefix(k, f.o.field) {
 					continue // its own data, where it was
 				}
+				if !f.o.isParam() && a.e.sources[f.o.src].param && a.e.sources[f.o.src].fn == a.fn {
+					continue // the handler's request, as the handler sees it
+				}
 				fs = append(fs, f)
 			}
 			if len(fs) > 0 {
@@ -1493,7 +1724,7 @@ func (a *fanalysis) summary() *summary {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(x, y sinkHitKey) int {
-		if c := int(x.sink.pos) - int(y.sink.pos); c != 0 {
+		if c := a.e.comparePos(x.sink.pos, y.sink.pos); c != 0 {
 			return c
 		}
 		if c := int(x.o.param) - int(y.o.param); c != 0 {

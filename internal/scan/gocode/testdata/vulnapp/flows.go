@@ -77,3 +77,17 @@ func (s *server) flowAllowList(w http.ResponseWriter, r *http.Request) {
 		closeRows(rows)
 	}
 }
+
+// queryParam reads a parameter of the request it is given.
+func queryParam(r *http.Request, k string) string { return r.URL.Query().Get(k) }
+
+func (s *server) flowRequestHelper(w http.ResponseWriter, r *http.Request) {
+	rows, _ := s.db.Query("SELECT * FROM t WHERE k = '" + queryParam(r, "k") + "'") // want VGL-GO-001
+	closeRows(rows)
+	out, err := http.NewRequest(http.MethodGet, "https://api.example.com/x?y=1", nil)
+	if err != nil {
+		return
+	}
+	rows, _ = s.db.Query("SELECT * FROM t WHERE k = '" + queryParam(out, "y") + "'") // safe: a request the program builds
+	closeRows(rows)
+}

@@ -68,6 +68,7 @@ func (s *server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/flow/4", s.flowGlobalUse)
 	mux.HandleFunc("/flow/5", s.flowInterfaces)
 	mux.HandleFunc("/flow/6", s.flowAllowList)
+	mux.HandleFunc("/flow/7", s.flowRequestHelper)
 }
 
 // cli: command-line and standard input sources.
