@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/tools/go/callgraph"
 	"golang.org/x/tools/go/callgraph/vta"
 	"golang.org/x/tools/go/packages"
 	"golang.org/x/tools/go/ssa"
@@ -32,17 +33,23 @@ func Reachable(ctx context.Context, moduleDir string, symbols []string) (map[str
 //
 // The entries are the main functions of the module's main packages, or,
 // when it has none, every exported function and method of its packages;
-// package initialisers always. Calls through interfaces and function values
-// follow a VTA call graph (refined from CHA over what the entries reach), so
-// an interface method counts as called only for the types that flow to the
-// call. For each symbol called, the result holds a shortest call path from
-// an entry to it (function names, "pkg/path.Func", "pkg/path.Type.Method");
-// symbols not called are absent.
+// package initialisers always. For each symbol called, the result holds a
+// shortest call path from an entry to it (function names, "pkg/path.Func",
+// "pkg/path.Type.Method"); symbols not called are absent. A package that
+// does not load is an error: reachability in a partial program would be a
+// guess.
 //
-// The whole program is loaded from source (dependencies too: a vulnerable
-// symbol may be called from another dependency), once the import graph shows
-// that a symbol's package is imported at all. A package that does not load
-// is an error: reachability in a partial program would be a guess.
+// Only what can call a symbol's package is loaded from source: the
+// module's packages and the dependencies importing (directly or not) a
+// package of the symbols; the others come from export data, without code.
+// Static calls are followed first (a path of static calls is in every call
+// graph); what they do not reach goes through CHA (nothing more: done) and
+// then a VTA call graph over the functions CHA reaches, so an interface
+// method counts as called only for the types that flow to the call. Code
+// without SSA (a dependency that imports no symbol's package, the standard
+// library) may call back what it is given: a function value passed to it
+// may be called, and so may every method of a value passed to it in an
+// interface (fmt.Println(v) may call v.String).
 func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	if len(symbols) == 0 {
@@ -58,10 +65,10 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	if len(graph) == 0 {
 		return nil, fmt.Errorf("listing packages of %s: %s", moduleDir, r.listError(ctx))
 	}
-	imported := map[string]bool{}
+	byPath := map[string]*packages.Package{}
 	var loadErrs []string
 	packages.Visit(graph, nil, func(p *packages.Package) {
-		imported[p.PkgPath] = true
+		byPath[p.PkgPath] = p
 		for _, e := range p.Errors {
 			if len(loadErrs) < 3 {
 				loadErrs = append(loadErrs, p.PkgPath+": "+errorText(e))
@@ -72,21 +79,57 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 		return nil, fmt.Errorf("listing packages of %s: %s", moduleDir, strings.Join(loadErrs, "; "))
 	}
 	var wanted []string
+	targetPkgs := map[string]bool{}
 	for _, sym := range symbols {
+		found := false
 		for _, c := range splitSymbol(sym) {
-			if imported[c.pkg] {
-				wanted = append(wanted, sym)
-				break
+			if byPath[c.pkg] != nil {
+				targetPkgs[c.pkg] = true
+				found = true
 			}
+		}
+		if found {
+			wanted = append(wanted, sym)
 		}
 	}
 	if len(wanted) == 0 {
 		return out, nil
 	}
+	// The dependencies that can call into a symbol's package: those that
+	// import it, directly or not.
+	relevant := map[string]bool{}
+	var reaches func(p *packages.Package) bool
+	memo := map[*packages.Package]int{} // 0 unknown, 1 no, 2 yes, 3 in progress
+	reaches = func(p *packages.Package) bool {
+		switch memo[p] {
+		case 1, 3:
+			return false
+		case 2:
+			return true
+		}
+		memo[p] = 3
+		yes := targetPkgs[p.PkgPath]
+		for _, imp := range p.Imports {
+			if reaches(imp) {
+				yes = true
+			}
+		}
+		if yes {
+			memo[p] = 2
+			relevant[p.PkgPath] = true
+		} else {
+			memo[p] = 1
+		}
+		return yes
+	}
+	for _, p := range graph {
+		reaches(p)
+	}
+	patterns := append([]string{"./..."}, slices.Sorted(maps.Keys(relevant))...)
 
 	start := time.Now()
-	cfg.Mode = packages.LoadAllSyntax | packages.NeedModule
-	pkgs, err := packages.Load(cfg, "./...")
+	cfg.Mode = packages.LoadSyntax | packages.NeedModule
+	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		return nil, fmt.Errorf("loading packages of %s: %w", moduleDir, err)
 	}
@@ -103,12 +146,18 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.log.DebugContext(ctx, "reachability: packages loaded", "dir", moduleDir, "elapsed", time.Since(start).String())
-	prog, roots := ssautil.AllPackages(pkgs, ssa.InstantiateGenerics)
+	s.log.DebugContext(ctx, "reachability: packages loaded", "dir", moduleDir, "from_source", len(pkgs), "elapsed", time.Since(start).String())
+	prog, ssaPkgs := ssautil.Packages(pkgs, ssa.InstantiateGenerics)
 	prog.Build()
 	s.log.DebugContext(ctx, "reachability: SSA built", "dir", moduleDir, "elapsed", time.Since(start).String())
 
-	entries := reachEntries(prog, roots)
+	var mods []*ssa.Package
+	for i, p := range pkgs {
+		if p.Module != nil && p.Module.Main && ssaPkgs[i] != nil {
+			mods = append(mods, ssaPkgs[i])
+		}
+	}
+	entries := reachEntries(prog, mods)
 	if len(entries) == 0 {
 		return out, nil
 	}
@@ -121,15 +170,21 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	if len(targets) == 0 {
 		return out, nil
 	}
+	cb := &callbacks{prog: prog, memo: map[types.Type][]*ssa.Function{}}
 	// Static calls first: a path of static calls is in every call graph,
 	// so what it reaches needs no VTA.
 	static := func(fn *ssa.Function) []*ssa.Function {
 		var cs []*ssa.Function
 		for _, b := range fn.Blocks {
 			for _, in := range b.Instrs {
-				if site, ok := in.(ssa.CallInstruction); ok {
-					if g := site.Common().StaticCallee(); g != nil {
-						cs = append(cs, g)
+				site, ok := in.(ssa.CallInstruction)
+				if !ok {
+					continue
+				}
+				if g := site.Common().StaticCallee(); g != nil {
+					cs = append(cs, g)
+					if g.Blocks == nil {
+						cs = append(cs, cb.of(site)...)
 					}
 				}
 			}
@@ -152,7 +207,15 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	}
 	// The others through interfaces and function values: CHA bounds what
 	// can be reached at all (nothing: done), VTA over that slice decides.
-	fslice := forwardSlice(entries, lazyCHA(ssautil.AllFunctions(prog)))
+	cha := lazyCHA(ssautil.AllFunctions(prog))
+	withCallbacks := func(site ssa.CallInstruction) []*ssa.Function {
+		cs := cha(site)
+		if opaque(site, cs) {
+			cs = append(slices.Clone(cs), cb.of(site)...)
+		}
+		return cs
+	}
+	fslice := forwardSlice(entries, withCallbacks)
 	if !slices.ContainsFunc(slices.Collect(maps.Keys(rest)), func(fn *ssa.Function) bool { return fslice[fn] }) {
 		return out, nil
 	}
@@ -163,13 +226,18 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 	cg := vta.CallGraph(fslice, nil)
 	s.log.DebugContext(ctx, "reachability: VTA call graph", "dir", moduleDir, "elapsed", time.Since(start).String())
 	viaGraph := func(fn *ssa.Function) []*ssa.Function {
-		n := cg.Nodes[fn]
-		if n == nil {
-			return nil
+		var cs []*ssa.Function
+		if n := cg.Nodes[fn]; n != nil {
+			for _, ed := range n.Out {
+				cs = append(cs, ed.Callee.Func)
+			}
 		}
-		cs := make([]*ssa.Function, 0, len(n.Out))
-		for _, ed := range n.Out {
-			cs = append(cs, ed.Callee.Func)
+		for _, b := range fn.Blocks {
+			for _, in := range b.Instrs {
+				if site, ok := in.(ssa.CallInstruction); ok && opaque(site, calleesAt(cg, fn, site)) {
+					cs = append(cs, cb.of(site)...)
+				}
+			}
 		}
 		return cs
 	}
@@ -177,6 +245,104 @@ func (s *Scanner) Reachable(ctx context.Context, moduleDir string, symbols []str
 		out[sym] = p
 	}
 	return out, nil
+}
+
+// calleesAt returns the callees of one call site in g.
+func calleesAt(g *callgraph.Graph, fn *ssa.Function, site ssa.CallInstruction) []*ssa.Function {
+	if c := site.Common().StaticCallee(); c != nil {
+		return []*ssa.Function{c}
+	}
+	var cs []*ssa.Function
+	if n := g.Nodes[fn]; n != nil {
+		for _, ed := range n.Out {
+			if ed.Site == site {
+				cs = append(cs, ed.Callee.Func)
+			}
+		}
+	}
+	return cs
+}
+
+// opaque reports whether a call may run code without SSA: no callee known,
+// or one without a body.
+func opaque(site ssa.CallInstruction, callees []*ssa.Function) bool {
+	if _, ok := site.Common().Value.(*ssa.Builtin); ok {
+		return false
+	}
+	if len(callees) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(callees, func(f *ssa.Function) bool { return f.Blocks == nil })
+}
+
+// callbacks lists what code without SSA may call back at a call: the
+// functions passed to it, and the methods of the values passed to it in
+// interfaces (or as pointers to named types).
+type callbacks struct {
+	prog *ssa.Program
+	memo map[types.Type][]*ssa.Function
+}
+
+func (c *callbacks) of(site ssa.CallInstruction) []*ssa.Function {
+	com := site.Common()
+	args := com.Args
+	if com.IsInvoke() {
+		args = append([]ssa.Value{com.Value}, args...)
+	}
+	var out []*ssa.Function
+	var add func(a ssa.Value, depth int)
+	add = func(a ssa.Value, depth int) {
+		switch v := a.(type) {
+		case *ssa.Function:
+			out = append(out, v)
+		case *ssa.MakeClosure:
+			if f, ok := v.Fn.(*ssa.Function); ok {
+				out = append(out, f)
+			}
+		case *ssa.MakeInterface:
+			add(v.X, depth)
+		case *ssa.Slice:
+			// a variadic argument: what is in it
+			if elems, ok := variadicElems(v); ok && depth == 0 {
+				for _, el := range elems {
+					if el != nil {
+						add(el, depth+1)
+					}
+				}
+			}
+		default:
+			out = append(out, c.methods(a.Type())...)
+		}
+	}
+	for _, a := range args {
+		add(a, 0)
+	}
+	return out
+}
+
+// methods returns the methods of t with code.
+func (c *callbacks) methods(t types.Type) []*ssa.Function {
+	if ms, ok := c.memo[t]; ok {
+		return ms
+	}
+	var out []*ssa.Function
+	named := func(t types.Type) bool {
+		if p, ok := types.Unalias(t).(*types.Pointer); ok {
+			t = p.Elem()
+		}
+		_, ok := types.Unalias(t).(*types.Named)
+		return ok
+	}
+	if _, isIface := t.Underlying().(*types.Interface); !isIface && named(t) {
+		mset := c.prog.MethodSets.MethodSet(t)
+		for sel := range mset.Methods() {
+			if f := c.prog.MethodValue(sel); f != nil {
+				out = append(out, f)
+			}
+		}
+	}
+	c.memo[t] = out
+	return out
 }
 
 // symbolCand is one way to read a symbol: a package path and a name

@@ -18,6 +18,8 @@ func TestReachable(t *testing.T) {
 		"example.com/vulnlib/sub.Unused",
 		"example.com/vulnlib.Missing",
 		"golang.org/x/net/html.Parse",
+		"example.com/vulnlib.Name.String",
+		"example.com/vulnlib.Less",
 	}
 	tests := []struct {
 		dir  string
@@ -27,6 +29,9 @@ func TestReachable(t *testing.T) {
 			"example.com/vulnlib.Parse":            {"example.com/app.main", "example.com/app.run", "example.com/app.helper", "example.com/vulnlib.Parse"},
 			"example.com/vulnlib.deep":             {"example.com/app.main", "example.com/app.run", "example.com/app.helper", "example.com/vulnlib.Parse", "example.com/vulnlib.deep"},
 			"example.com/vulnlib.Framer.ReadFrame": {"example.com/app.main", "example.com/app.run", "example.com/vulnlib.Framer.ReadFrame"},
+			// called back by fmt and sort, which have no SSA
+			"example.com/vulnlib.Name.String": {"example.com/app.main", "example.com/app.run", "example.com/vulnlib.Name.String"},
+			"example.com/vulnlib.Less":        {"example.com/app.main", "example.com/app.run", "example.com/app.run$1", "example.com/vulnlib.Less"},
 		}},
 		{"libuser", map[string][]string{
 			"example.com/vulnlib.Other":             {"example.com/libuser.Use", "example.com/vulnlib.Other"},

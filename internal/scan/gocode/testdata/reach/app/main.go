@@ -4,6 +4,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"sort"
 
 	"example.com/vulnlib"
 )
@@ -19,6 +20,9 @@ func run(args []string) {
 	var r vulnlib.Reader = &vulnlib.Framer{}
 	_ = r.ReadFrame()
 	vulnlib.Noop()
+	fmt.Println(vulnlib.Name{})
+	xs := []int{3, 1, 2}
+	sort.Slice(xs, func(i, j int) bool { return vulnlib.Less(xs[i], xs[j]) })
 }
 
 func helper(s string) string { return vulnlib.Parse(s) }

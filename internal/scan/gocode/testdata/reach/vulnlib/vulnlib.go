@@ -23,3 +23,12 @@ type Reader interface{ ReadFrame() error }
 
 // Noop does nothing; app calls it.
 func Noop() {}
+
+// Name prints itself: fmt calls its String method.
+type Name struct{}
+
+// String is vulnerable; app only hands a Name to fmt.
+func (Name) String() string { return "name" }
+
+// Less is vulnerable; app calls it from a closure sort calls.
+func Less(a, b int) bool { return a < b }
