@@ -116,5 +116,7 @@
 // the functions involved (no alias analysis), the order of statements (a
 // value overwritten before the sink still counts), data through io.Writer
 // parameters into a ResponseWriter (the writer must be an
-// http.ResponseWriter where the data is written), second-order flows.
+// http.ResponseWriter where the data is written), second-order flows, the
+// request types of web frameworks (gin, echo, fiber: only net/http is
+// modelled).
 package gocode
