@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/event"
+	"github.com/vigilsec/vigil/internal/pace"
 )
 
 // Model is one behavioral detector. The engine calls each model from one goroutine,
@@ -95,10 +95,13 @@ type Engine struct {
 	// since is each model's first learned event time (its training window's
 	// start; 0: nothing learned yet), by model index
 	since []int64
-	// held[heldFrom:] are the observations Release keeps for later (event time
-	// past the watermark), sorted in observation order
-	held     []Obs
-	heldFrom int
+	// held are the observations Release keeps for later (event time past the
+	// watermark), sorted in observation order; merge is its scratch space
+	held  obsQueue
+	merge []Obs
+	// spare is the collected-observations buffer Release gives back to the
+	// collector on its next call (the two alternate)
+	spare []Obs
 }
 
 // NewEngine builds an engine over models (ids must be unique).
@@ -145,11 +148,15 @@ type collector struct{ e *Engine }
 // symCaches are the detect workers' intern caches.
 var symCaches = sync.Pool{New: func() any { return newSymCache() }}
 
+// localObs are the detect workers' observation buffers.
+var localObs = sync.Pool{New: func() any { return new([]Obs) }}
+
 func (collector) ID() string      { return "behavior.collect" }
 func (collector) Version() string { return Version }
 
 func (c collector) Detect(_ context.Context, batch []*event.Event, _ func(detect.Signal)) error {
-	local := make([]Obs, 0, len(batch))
+	lp := localObs.Get().(*[]Obs)
+	local := (*lp)[:0]
 	var o Obs
 	cache := symCaches.Get().(*symCache)
 	for _, ev := range batch {
@@ -161,6 +168,9 @@ func (c collector) Detect(_ context.Context, batch []*event.Event, _ func(detect
 	c.e.mu.Lock()
 	c.e.obs = append(c.e.obs, local...)
 	c.e.mu.Unlock()
+	clear(local)
+	*lp = local[:0]
+	localObs.Put(lp)
 	return nil
 }
 
@@ -218,7 +228,7 @@ func (e *Engine) Finish(ctx context.Context, emit func(detect.Signal)) error {
 func (e *Engine) Release(ctx context.Context, upTo int64, emit func(detect.Signal)) error {
 	e.mu.Lock()
 	collected := e.obs
-	e.obs = nil
+	e.obs, e.spare = e.spare[:0], nil
 	e.mu.Unlock()
 	stale := 0
 	if e.restored != 0 {
@@ -230,59 +240,29 @@ func (e *Engine) Release(ctx context.Context, upTo int64, emit func(detect.Signa
 			}
 			kept = append(kept, collected[i])
 		}
+		clear(collected[len(kept):])
 		collected = kept
 	}
 	if len(collected) > 0 {
 		slices.SortFunc(collected, cmpObs)
-		e.hold(collected)
+		e.held.insertSorted(collected, &e.merge)
+	}
+	clear(collected)
+	if cap(collected) <= 1<<20 { // not what an unusual burst left
+		e.spare = collected[:0]
 	}
 	if stale > 0 {
 		e.mu.Lock()
 		e.stale += stale
 		e.mu.Unlock()
 	}
-	held := e.held[e.heldFrom:]
-	k := sort.Search(len(held), func(i int) bool { return held[i].Time > upTo })
+	k := e.held.countUpTo(upTo)
 	if k == 0 {
 		return nil
 	}
-	ready := held[:k]
-	err := e.Process(ctx, ready, emit)
-	clear(ready) // drop the references the models no longer need
-	e.heldFrom += k
-	if e.heldFrom == len(e.held) {
-		e.held, e.heldFrom = e.held[:0], 0
-	} else if e.heldFrom > len(e.held)/2 {
-		n := copy(e.held, e.held[e.heldFrom:])
-		clear(e.held[n:])
-		e.held, e.heldFrom = e.held[:n], 0
-	}
+	err := e.process(ctx, e.held.front(k), emit)
+	e.held.dropFront(k)
 	return err
-}
-
-// hold adds a sorted batch to the sorted held observations.
-func (e *Engine) hold(batch []Obs) {
-	held := e.held[e.heldFrom:]
-	if len(held) == 0 || cmpObs(batch[0], held[len(held)-1]) >= 0 {
-		e.held = append(e.held, batch...)
-		return
-	}
-	// Merge from the first held observation the batch precedes.
-	p, _ := slices.BinarySearchFunc(held, batch[0], cmpObs)
-	tail := slices.Clone(held[p:])
-	merged := e.held[:e.heldFrom+p]
-	i, j := 0, 0
-	for i < len(tail) && j < len(batch) {
-		if cmpObs(batch[j], tail[i]) < 0 {
-			merged = append(merged, batch[j])
-			j++
-		} else {
-			merged = append(merged, tail[i])
-			i++
-		}
-	}
-	merged = append(merged, tail[i:]...)
-	e.held = append(merged, batch[j:]...)
 }
 
 func cmpObs(a, b Obs) int {
@@ -304,15 +284,16 @@ func (e *Engine) Held() (n int, minPos uint64, ok bool) {
 	e.mu.Lock()
 	collected := e.obs
 	e.mu.Unlock()
-	for _, part := range [][]Obs{e.held[e.heldFrom:], collected} {
-		for i := range part {
-			if !ok || part[i].Pos < minPos {
-				minPos, ok = part[i].Pos, true
-			}
+	see := func(o *Obs) {
+		if !ok || o.Pos < minPos {
+			minPos, ok = o.Pos, true
 		}
-		n += len(part)
 	}
-	return n, minPos, ok
+	e.held.each(see)
+	for i := range collected {
+		see(&collected[i])
+	}
+	return e.held.Len() + len(collected), minPos, ok
 }
 
 // Stale returns how many observations Finish left out because the restored
@@ -332,23 +313,32 @@ func (e *Engine) Stale() int {
 // are then emitted model by model, in the order each model produced them, so the
 // result does not depend on scheduling.
 func (e *Engine) Process(ctx context.Context, obs []Obs, emit func(detect.Signal)) error {
+	return e.process(ctx, [][]Obs{obs}, emit)
+}
+
+// process is Process over the observations of segs, in order.
+func (e *Engine) process(ctx context.Context, segs [][]Obs, emit func(detect.Signal)) error {
 	start := e.now
-	for i := range obs {
-		o := &obs[i]
-		if o.Time < e.now {
-			o.Time = e.now
-		}
-		e.now = o.Time
-		if e.users != nil && o.User != (Sym{}) {
-			o.User = e.canonicalUser(o.User)
-		}
-	}
-	if len(obs) > 0 {
-		for j := range e.since {
-			if e.since[j] == 0 {
-				e.since[j] = obs[0].Time
+	total := 0
+	for _, obs := range segs {
+		for i := range obs {
+			o := &obs[i]
+			if o.Time < e.now {
+				o.Time = e.now
+			}
+			e.now = o.Time
+			if e.users != nil && o.User != (Sym{}) {
+				o.User = e.canonicalUser(o.User)
 			}
 		}
+		if len(obs) > 0 && total == 0 {
+			for j := range e.since {
+				if e.since[j] == 0 {
+					e.since[j] = obs[0].Time
+				}
+			}
+		}
+		total += len(obs)
 	}
 	found := make([][]detect.Signal, len(e.models))
 	errs := make([]error, len(e.models))
@@ -357,17 +347,21 @@ func (e *Engine) Process(ctx context.Context, obs []Obs, emit func(detect.Signal
 		wg.Go(func() {
 			out := e.emitter(j, func(s detect.Signal) { found[j] = append(found[j], s) })
 			prev := start
-			for i := range obs {
-				if i&4095 == 0 && ctx.Err() != nil {
-					errs[j] = fmt.Errorf("running behavioral model %s: %w", m.ID(), ctx.Err())
-					return
+			n := 0
+			for _, obs := range segs {
+				for i := range obs {
+					if n&4095 == 0 && ctx.Err() != nil {
+						errs[j] = fmt.Errorf("running behavioral model %s: %w", m.ID(), ctx.Err())
+						return
+					}
+					n++
+					o := &obs[i]
+					if o.Time/int64(time.Minute) != prev/int64(time.Minute) {
+						m.Advance(o.Time, out)
+					}
+					prev = o.Time
+					m.Observe(o, out)
 				}
-				o := &obs[i]
-				if o.Time/int64(time.Minute) != prev/int64(time.Minute) {
-					m.Advance(o.Time, out)
-				}
-				prev = o.Time
-				m.Observe(o, out)
 			}
 		})
 	}
@@ -380,7 +374,7 @@ func (e *Engine) Process(ctx context.Context, obs []Obs, emit func(detect.Signal
 			emit(s)
 		}
 	}
-	e.observed.Add(float64(len(obs)))
+	e.observed.Add(float64(total))
 	return nil
 }
 
@@ -461,11 +455,17 @@ type State struct {
 }
 
 // Snapshot returns the state of every model.
-func (e *Engine) Snapshot() ([]State, error) {
+func (e *Engine) Snapshot() ([]State, error) { return e.SnapshotPaced(nil) }
+
+// SnapshotPaced is Snapshot paced by p (nil: flat out): the models' encoders
+// pause between their writes, and between models, so that a checkpoint of a
+// busy stream takes a bounded share of a core.
+func (e *Engine) SnapshotPaced(p *pace.Pacer) ([]State, error) {
 	out := make([]State, 0, len(e.models))
 	for j, m := range e.models {
+		p.Pause()
 		var buf bytes.Buffer
-		if err := m.Snapshot(&buf); err != nil {
+		if err := m.Snapshot(p.Writer(&buf)); err != nil {
 			return nil, fmt.Errorf("snapshotting %s: %w", m.ID(), err)
 		}
 		st := State{ModelID: m.ID(), Version: m.Version(), Updated: unixTime(e.now), Blob: buf.Bytes()}
