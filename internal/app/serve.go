@@ -69,26 +69,27 @@ token works: vigil tokens create --scope api --role viewer).
 
 // serveOptions are serve's flags (demo sets them itself).
 type serveOptions struct {
-	dataDir      string
-	listen       string
-	tlsCert      string
-	tlsKey       string
-	ingestListen string
-	syslogUDP    string
-	syslogTCP    string
-	syslogTLS    string
-	tails        []string
-	tailFormat   string
-	escalatePath string
-	assetsPath   string
-	lateness     time.Duration
-	checkpoint   time.Duration
-	maxBacklog   int64
-	logLevel     string
-	pprof        string
-	posturePath  string
-	sigma        sigmaOptions
-	behavior     behaviorOptions
+	dataDir         string
+	listen          string
+	tlsCert         string
+	tlsKey          string
+	ingestListen    string
+	syslogUDP       string
+	syslogTCP       string
+	syslogTLS       string
+	tails           []string
+	tailFormat      string
+	escalatePath    string
+	assetsPath      string
+	lateness        time.Duration
+	checkpoint      time.Duration
+	maxBacklog      int64
+	logLevel        string
+	pprof           string
+	checkpointShare float64
+	posturePath     string
+	sigma           sigmaOptions
+	behavior        behaviorOptions
 
 	// set by demo and tests
 	ready func(s *service) // called once every listener is up
@@ -112,7 +113,8 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.assetsPath, "assets", "", "asset inventory (CSV or YAML)")
 	fs.StringVar(&o.posturePath, "posture", "", "vigil scan's posture file (default: the data directory's, which vigil scan --data-dir records): incidents on workloads and images with critical pre-production findings rank higher")
 	fs.DurationVar(&o.lateness, "lateness", 5*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
-	fs.DurationVar(&o.checkpoint, "checkpoint-every", 30*time.Second, "how often the stream's state is checkpointed in the store (a restart replays the log from the last checkpoint)")
+	fs.DurationVar(&o.checkpoint, "checkpoint-every", 30*time.Second, "how often the stream's state is checkpointed (a restart replays the log from the last checkpoint)")
+	fs.Float64Var(&o.checkpointShare, "checkpoint-share", 0.25, "share of one core a checkpoint may use beside ingest (it takes longer, ingest keeps its cores); 1: as fast as it can")
 	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, without authentication: for diagnosis only")
@@ -124,6 +126,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if o.dataDir == "" {
 		fs.Usage()
 		return &ExitError{Code: ExitUsage, Err: errors.New("--data-dir is required")}
+	}
+	if !(o.checkpointShare > 0 && o.checkpointShare <= 1) {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--checkpoint-share %v: want more than 0, at most 1", o.checkpointShare)}
 	}
 	return serve(ctx, env, o)
 }
@@ -228,7 +233,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	proc, err := stream.New(ctx, stream.Options{
 		Log: walLog{w}, Registry: formats.Default(), Detect: st2.detect, Behavior: st2.beh, Sigma: st2.sigma,
 		Correlator: corr, Store: st, Suppressed: fb.suppressed, OnIncidents: onIncidents, BeforeStep: fb.refresh,
-		Lateness: o.lateness, CheckpointEvery: o.checkpoint, Logger: log, Registerer: reg,
+		Lateness: o.lateness, CheckpointEvery: o.checkpoint, CheckpointShare: o.checkpointShare, Logger: log, Registerer: reg,
 		// beside the log it points into; a data directory from before the
 		// file has its checkpoint in the store
 		Checkpoints: stream.FileCheckpoints{Path: filepath.Join(o.dataDir, "stream.checkpoint"), Fallback: stream.StoreCheckpoints{Store: st}},

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/pace"
 )
 
 // snapshotMagic starts every snapshot; the version after it says the layout.
@@ -156,6 +157,7 @@ type sigList struct {
 	vals  []detect.Signal
 	ptrs  []*detect.Signal
 	cache *sigJSONCache
+	pace  *pace.Pacer // paces the encoding (Captured.EncodePaced)
 }
 
 func (l *sigList) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &l.vals) }
@@ -166,6 +168,7 @@ func (l sigList) MarshalJSON() ([]byte, error) {
 	}
 	b := []byte{'['}
 	for i, s := range l.ptrs {
+		l.pace.Pause()
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -221,8 +224,15 @@ func (c *sigJSONCache) done() {
 }
 
 // Encode writes the captured state as Snapshot does.
-func (cs *Captured) Encode(w io.Writer) error {
-	bw := bufio.NewWriter(w)
+func (cs *Captured) Encode(w io.Writer) error { return cs.EncodePaced(w, nil) }
+
+// EncodePaced is Encode paced by p (nil: flat out), for a checkpoint written
+// beside a busy stream.
+func (cs *Captured) EncodePaced(w io.Writer, p *pace.Pacer) error {
+	for i := range cs.st.Incidents {
+		cs.st.Incidents[i].Signals.pace = p
+	}
+	bw := bufio.NewWriter(p.Writer(w))
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
 	}

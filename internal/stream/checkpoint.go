@@ -21,6 +21,7 @@ import (
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/detect/behavior"
+	"github.com/vigilsec/vigil/internal/pace"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -138,9 +139,9 @@ const (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // encode writes the checkpoint.
-func (c *checkpointState) encode(w io.Writer) error {
+func (c *checkpointState) encode(w io.Writer, pc *pace.Pacer) error {
 	crc := crc32.New(castagnoli)
-	bw := bufio.NewWriterSize(io.MultiWriter(w, crc), 1<<20)
+	bw := bufio.NewWriterSize(pc.Writer(io.MultiWriter(w, crc)), 1<<20)
 	head, err := json.Marshal(&c.head)
 	if err != nil {
 		return fmt.Errorf("encoding the checkpoint: %w", err)
@@ -169,7 +170,7 @@ func (c *checkpointState) encode(w io.Writer) error {
 	}
 	if c.correlator != nil {
 		var cb bytes.Buffer
-		if err := c.correlator.Encode(&cb); err != nil {
+		if err := c.correlator.EncodePaced(&cb, pc); err != nil {
 			return fmt.Errorf("checkpointing the correlator: %w", err)
 		}
 		if err := section(ckptCorrName, cb.Bytes()); err != nil {
@@ -317,7 +318,7 @@ func (p *Processor) checkpoint(ctx context.Context, sync bool) error {
 	var snap *modelSnapshot
 	if p.opts.Behavior != nil {
 		var err error
-		if snap, err = snapshotModels(p.opts.Behavior); err != nil {
+		if snap, err = snapshotModels(p.opts.Behavior, nil); err != nil {
 			return err
 		}
 	}
@@ -331,8 +332,8 @@ type modelSnapshot struct {
 	held   bool
 }
 
-func snapshotModels(eng *behavior.Engine) (*modelSnapshot, error) {
-	states, err := eng.Snapshot()
+func snapshotModels(eng *behavior.Engine, pc *pace.Pacer) (*modelSnapshot, error) {
+	states, err := eng.SnapshotPaced(pc)
 	if err != nil {
 		return nil, fmt.Errorf("checkpointing: %w", err)
 	}
@@ -392,32 +393,31 @@ func (p *Processor) capture(ctx context.Context, snap *modelSnapshot, readTo uin
 	captured := p.lastCkpt.Sub(inLoop)
 	p.m.checkpointCapture.Observe(captured.Seconds())
 	// The state is captured; writing it (and letting the log go) is queued
-	// after the incidents it covers and proceeds beside the next steps.
+	// after the incidents it covers. The writer then hands it to a goroutine of
+	// its own and goes on with the next steps' signals and incidents: encoding
+	// and writing tens of megabytes takes a second or more, and the writes
+	// queued behind it would fill the queue and stop the steps. What the
+	// writer stores meanwhile is newer than the checkpoint: after a crash
+	// before the checkpoint lands, the replay makes it again with the same ids.
 	p.ckptQueued.Store(true)
 	wctx := context.WithoutCancel(ctx)
+	async := p.writeQ != nil
 	if err := p.enqueue(func() error {
-		defer p.ckptQueued.Store(false)
-		size := 0
-		err := p.opts.Checkpoints.Save(wctx, func(w io.Writer) error {
-			cw := &countWriter{w: w}
-			err := st.encode(cw)
-			size = cw.n
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("writing the checkpoint: %w", err)
+		if !async { // no writer goroutine: write it here
+			return p.saveCheckpoint(wctx, st, replay, start, inLoop, captured, nil)
 		}
-		p.m.checkpointBytes.Set(float64(size))
-		if replay > 1 {
-			if err := p.opts.Log.Commit(replay - 1); err != nil {
-				return fmt.Errorf("committing the log at %d: %w", replay-1, err)
+		p.ckptWG.Go(func() {
+			var pc *pace.Pacer
+			if !sync {
+				pc = pace.New(p.opts.CheckpointShare)
 			}
-		}
-		p.m.checkpoints.Inc()
-		took := p.opts.Now().Sub(start)
-		p.m.checkpointSeconds.Observe(took.Seconds())
-		p.log.InfoContext(wctx, "checkpoint written", "bytes", size, "replay_from", replay, "took", took,
-			"models", inLoop.Sub(start), "captured", captured, "written", p.opts.Now().Sub(inLoop.Add(captured)))
+			if err := p.saveCheckpoint(wctx, st, replay, start, inLoop, captured, pc); err != nil {
+				select {
+				case p.writeErr <- err:
+				default: // an earlier failure is being reported
+				}
+			}
+		})
 		return nil
 	}); err != nil {
 		return err
@@ -425,6 +425,34 @@ func (p *Processor) capture(ctx context.Context, snap *modelSnapshot, readTo uin
 	if sync {
 		return p.drain()
 	}
+	return nil
+}
+
+// saveCheckpoint encodes and saves a captured checkpoint, then lets the log go
+// up to where its replay starts.
+func (p *Processor) saveCheckpoint(wctx context.Context, st *checkpointState, replay uint64, start, inLoop time.Time, captured time.Duration, pc *pace.Pacer) error {
+	defer p.ckptQueued.Store(false)
+	size := 0
+	err := p.opts.Checkpoints.Save(wctx, func(w io.Writer) error {
+		cw := &countWriter{w: w}
+		err := st.encode(cw, pc)
+		size = cw.n
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("writing the checkpoint: %w", err)
+	}
+	p.m.checkpointBytes.Set(float64(size))
+	if replay > 1 {
+		if err := p.opts.Log.Commit(replay - 1); err != nil {
+			return fmt.Errorf("committing the log at %d: %w", replay-1, err)
+		}
+	}
+	p.m.checkpoints.Inc()
+	took := p.opts.Now().Sub(start)
+	p.m.checkpointSeconds.Observe(took.Seconds())
+	p.log.InfoContext(wctx, "checkpoint written", "bytes", size, "replay_from", replay, "took", took,
+		"models", inLoop.Sub(start), "captured", captured, "written", p.opts.Now().Sub(inLoop.Add(captured)))
 	return nil
 }
 

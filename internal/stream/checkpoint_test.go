@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"hash/crc32"
+	"io"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/detect/behavior"
+	"github.com/vigilsec/vigil/internal/pace"
 )
 
 // sampleCheckpoint is a checkpoint with every kind of section.
@@ -42,7 +44,7 @@ func sampleCheckpoint(t testing.TB) *checkpointState {
 func encodeCheckpoint(t testing.TB, c *checkpointState) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := c.encode(&b); err != nil {
+	if err := c.encode(&b, nil); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -152,7 +154,7 @@ func TestFileCheckpoints(t *testing.T) {
 		t.Fatalf("no checkpoint yet: %q, %v", b, err)
 	}
 	c := sampleCheckpoint(t)
-	if err := f.Save(t.Context(), c.encode); err != nil {
+	if err := f.Save(t.Context(), func(w io.Writer) error { return c.encode(w, pace.New(0.5)) }); err != nil {
 		t.Fatal(err)
 	}
 	b, err := f.Load(t.Context())
@@ -161,7 +163,7 @@ func TestFileCheckpoints(t *testing.T) {
 	}
 	// with no file yet, the fallback's (an earlier checkpoint in the store)
 	st := openStore(t)
-	if err := (StoreCheckpoints{Store: st}).Save(t.Context(), c.encode); err != nil {
+	if err := (StoreCheckpoints{Store: st}).Save(t.Context(), func(w io.Writer) error { return c.encode(w, nil) }); err != nil {
 		t.Fatal(err)
 	}
 	g := FileCheckpoints{Path: filepath.Join(t.TempDir(), "none"), Fallback: StoreCheckpoints{Store: st}}

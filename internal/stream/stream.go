@@ -58,6 +58,7 @@ import (
 	"github.com/vigilsec/vigil/internal/detect/sigma"
 	"github.com/vigilsec/vigil/internal/event"
 	"github.com/vigilsec/vigil/internal/ingest"
+	"github.com/vigilsec/vigil/internal/pace"
 	"github.com/vigilsec/vigil/internal/store"
 )
 
@@ -113,6 +114,11 @@ type Options struct {
 	MaxBatch        int           // records per step, default 4096
 	Wait            time.Duration // how long a step waits for records, default 10 ms
 	CheckpointEvery time.Duration // wall clock, default 10 s
+	// CheckpointShare is the share of one core a checkpoint taken beside the
+	// steps may use to snapshot the models and to encode and write itself
+	// (package pace); 0 or >= 1: as fast as it can. A shutdown's checkpoint
+	// is never paced.
+	CheckpointShare float64
 	IncidentFlush   time.Duration // wall clock between incident writes, default 500 ms
 	ExpireEvery     time.Duration // event time between correlator expiries, default 1 min
 	Workers         int           // decode and detect workers, default GOMAXPROCS
@@ -196,6 +202,7 @@ type Processor struct {
 	writeErr   chan error
 	writerDone chan struct{}
 	ckptQueued atomic.Bool
+	ckptWG     sync.WaitGroup // the checkpoint being saved beside the writer
 	// the behavioral models' goroutine (Run): jobs are watermarks
 	behJobs    chan modelJob
 	behResults chan modelResult
@@ -310,7 +317,7 @@ func (p *Processor) startModels() {
 		defer close(p.behResults)
 		for job := range p.behJobs {
 			if job.snapshot {
-				snap, err := snapshotModels(p.opts.Behavior)
+				snap, err := snapshotModels(p.opts.Behavior, pace.New(p.opts.CheckpointShare))
 				p.behResults <- modelResult{snap: snap, err: err}
 				continue
 			}
@@ -390,7 +397,10 @@ func (p *Processor) startWriter() {
 			}
 			if err := w(); err != nil {
 				failed = true
-				p.writeErr <- err
+				select {
+				case p.writeErr <- err:
+				default: // a failed checkpoint is being reported
+				}
 			}
 		}
 	}()
@@ -402,6 +412,7 @@ func (p *Processor) stopWriter() {
 	}
 	close(p.writeQ)
 	<-p.writerDone
+	p.ckptWG.Wait()
 	p.writeQ = nil
 }
 
@@ -429,9 +440,15 @@ func (p *Processor) drain() error {
 	p.writeQ <- func() error { close(done); return nil }
 	select {
 	case <-done:
-		return nil
 	case err := <-p.writeErr:
 		return err
+	}
+	p.ckptWG.Wait() // a checkpoint being saved
+	select {
+	case err := <-p.writeErr:
+		return err
+	default:
+		return nil
 	}
 }
 
