@@ -87,6 +87,7 @@ type serveOptions struct {
 	logLevel        string
 	pprof           string
 	checkpointShare float64
+	maxOpenSignals  int
 	posturePath     string
 	sigma           sigmaOptions
 	behavior        behaviorOptions
@@ -114,6 +115,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.posturePath, "posture", "", "vigil scan's posture file (default: the data directory's, which vigil scan --data-dir records): incidents on workloads and images with critical pre-production findings rank higher")
 	fs.DurationVar(&o.lateness, "lateness", 5*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
 	fs.DurationVar(&o.checkpoint, "checkpoint-every", 30*time.Second, "how often the stream's state is checkpointed (a restart replays the log from the last checkpoint)")
+	fs.IntVar(&o.maxOpenSignals, "max-open-signals", 200_000, "signals the open incidents may hold together; past it the least recently active incidents are closed early (bounds the correlator's memory)")
 	fs.Float64Var(&o.checkpointShare, "checkpoint-share", 0.25, "share of one core a checkpoint may use beside ingest (it takes longer, ingest keeps its cores); 1: as fast as it can")
 	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -126,6 +128,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if o.dataDir == "" {
 		fs.Usage()
 		return &ExitError{Code: ExitUsage, Err: errors.New("--data-dir is required")}
+	}
+	if o.maxOpenSignals < 1000 {
+		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--max-open-signals %d: want at least 1000", o.maxOpenSignals)}
 	}
 	if !(o.checkpointShare > 0 && o.checkpointShare <= 1) {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--checkpoint-share %v: want more than 0, at most 1", o.checkpointShare)}
@@ -206,7 +211,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	}
 	corr := correlate.New(correlate.Options{
 		Context: bizContext, Resolve: entityResolver(st2.resolver, st2.identities),
-		Precision: fb.precision, Posture: postureOf,
+		Precision: fb.precision, Posture: postureOf, MaxOpenSignals: o.maxOpenSignals,
 	})
 	var onIncidents func(context.Context, []correlate.Incident)
 	var dispatcher *escalate.Dispatcher

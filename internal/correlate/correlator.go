@@ -40,6 +40,15 @@ type Options struct {
 	// noisy entity that never stops cannot grow an incident without bound.
 	// Distinct signals are always kept.
 	MaxSignals int // default 10,000
+	// MaxOpenSignals bounds the signals all open incidents hold together:
+	// past it, Expire also closes the least recently active incidents (oldest
+	// last signal first) until they hold at most nine tenths of it, as if
+	// their window had passed, and counts them in Stats.Shed; a later signal
+	// on their entities opens a new incident. The window alone (a day) does
+	// not bound a flood of distinct signals (hundreds a second for hours);
+	// this bounds the correlator's memory and a stream's checkpoint. Default
+	// 200,000.
+	MaxOpenSignals int
 	// Precision is a rule's precision as analysts' verdicts estimate it (0 when
 	// unknown: the risk scorer's prior), multiplied into each of its signals'
 	// risk contributions. Nil: the prior for every rule.
@@ -70,6 +79,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Window <= 0 {
 		o.Window = 24 * time.Hour
+	}
+	if o.MaxOpenSignals <= 0 {
+		o.MaxOpenSignals = 200_000
 	}
 	if o.HubDegree <= 0 {
 		o.HubDegree = 10
@@ -297,7 +309,7 @@ func (c *Correlator) Add(s detect.Signal) Update {
 			up.Merged = append(up.Merged, id)
 		}
 	}
-	sc := s
+	sc := kept(&s)
 	if !c.addTo(inc, &sc, keys, dedupKey(&sc), true) {
 		inc.extraIDs = append(inc.extraIDs, s.ID)
 	}
@@ -501,6 +513,23 @@ func (c *Correlator) addTo(inc *incState, s *detect.Signal, keys []entKey, key s
 	return true
 }
 
+// kept is the part of a signal an incident keeps, and a checkpoint holds:
+// what linking, merging, the aggregates and the order need. The title, the
+// explanation and the evidence's details are in the store (a stream stores
+// every signal before correlating it); keeping them made an open signal cost
+// about 2 KB of memory and 1.6 KB of checkpoint.
+func kept(s *detect.Signal) detect.Signal {
+	k := detect.Signal{ID: s.ID, Time: s.Time, DetectorID: s.DetectorID, RuleID: s.RuleID, Severity: s.Severity,
+		Confidence: s.Confidence, Tactics: s.Tactics, Techniques: s.Techniques, Entities: s.Entities}
+	if n := min(len(s.Evidence), maxEvidenceKeys); n > 0 {
+		k.Evidence = make([]detect.EvidenceRef, n)
+		for i := range n {
+			k.Evidence[i] = detect.EvidenceRef{EventID: s.Evidence[i].EventID}
+		}
+	}
+	return k
+}
+
 // signalKeys returns the linkable entities of s, each once, then the events
 // it cites.
 func (c *Correlator) signalKeys(s *detect.Signal) []entKey {
@@ -641,30 +670,42 @@ func (c *Correlator) Updated() ([]Incident, []Merge) {
 // Expire closes the incidents no signal at or after now can join: those whose
 // last signal is more than the window before now (every entity that could link
 // to them has gone idle too). It returns them, final, and forgets them and the
-// idle entities, so the correlator holds only what the window holds. now is
-// event time: the watermark of a stream, or the last signal's time in a batch.
+// idle entities, so the correlator holds only what the window holds. When the
+// open incidents still hold more than Options.MaxOpenSignals signals, it also
+// closes the least recently active ones (Stats.Shed). now is event time: the
+// watermark of a stream, or the last signal's time in a batch.
 func (c *Correlator) Expire(now time.Time) []Incident {
 	ns := now.UnixNano()
 	window := int64(c.opts.Window)
 	var out []Incident
+	held := 0
 	for id, inc := range c.incs {
 		if ns-inc.last <= window {
+			held += len(inc.signals)
 			continue
 		}
-		out = append(out, c.render(inc))
-		for _, s := range inc.signals {
-			delete(c.sigInc, s.ID)
+		out = append(out, c.close(id, inc))
+	}
+	if held > c.opts.MaxOpenSignals {
+		type open struct {
+			id   string
+			last int64
+			n    int
 		}
-		for _, sid := range inc.extraIDs {
-			delete(c.sigInc, sid)
+		all := make([]open, 0, len(c.incs))
+		for id, inc := range c.incs {
+			all = append(all, open{id, inc.last, len(inc.signals)})
 		}
-		for _, m := range inc.absorbed {
-			delete(c.mergedTo, m)
+		slices.SortFunc(all, func(a, b open) int { return cmp.Or(cmp.Compare(a.last, b.last), strings.Compare(a.id, b.id)) })
+		target := c.opts.MaxOpenSignals - c.opts.MaxOpenSignals/10
+		for _, o := range all {
+			if held <= target {
+				break
+			}
+			held -= o.n
+			out = append(out, c.close(o.id, c.incs[o.id]))
+			c.stats.Shed++
 		}
-		c.scorer.Forget(riskEntity(id))
-		delete(c.incs, id)
-		delete(c.dirty, id)
-		c.stats.Closed++
 	}
 	if len(out) > 0 {
 		c.order = slices.DeleteFunc(c.order, func(id string) bool { return c.incs[id] == nil })
@@ -677,6 +718,25 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 		}
 	}
 	sortIncidents(out)
+	return out
+}
+
+// close renders an incident final and forgets it.
+func (c *Correlator) close(id string, inc *incState) Incident {
+	out := c.render(inc)
+	for _, s := range inc.signals {
+		delete(c.sigInc, s.ID)
+	}
+	for _, sid := range inc.extraIDs {
+		delete(c.sigInc, sid)
+	}
+	for _, m := range inc.absorbed {
+		delete(c.mergedTo, m)
+	}
+	c.scorer.Forget(riskEntity(id))
+	delete(c.incs, id)
+	delete(c.dirty, id)
+	c.stats.Closed++
 	return out
 }
 
@@ -696,6 +756,7 @@ type Stats struct {
 	Incidents  int `json:"incidents"`  // incidents opened
 	Merges     int `json:"merges"`     // incidents that ended by joining another
 	Closed     int `json:"closed"`     // incidents closed by Expire
+	Shed       int `json:"shed"`       // of them, closed early: the open incidents held over Options.MaxOpenSignals
 	Open       int `json:"open"`       // incidents open now
 }
 

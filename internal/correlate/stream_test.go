@@ -388,3 +388,38 @@ func TestCaptureIsACopy(t *testing.T) {
 		t.Fatalf("the capture changed with the correlator: %d bytes, the snapshot at capture time %d", got.Len(), want.Len())
 	}
 }
+
+// TestMaxOpenSignalsSheds: past the bound, Expire closes the least recently
+// active incidents (oldest last signal first) until nine tenths of it are
+// held, counts them as shed, and a later signal on a shed incident's entity
+// opens a new incident; below the bound nothing is closed before its window.
+func TestMaxOpenSignalsSheds(t *testing.T) {
+	c := New(Options{MaxOpenSignals: 100})
+	// 12 users, 10 signals each; user i's last signal at i minutes
+	for u := range 12 {
+		for k := range 10 {
+			c.Add(sig(fmt.Sprintf("u%d-%d", u, k), time.Duration(u)*time.Minute-time.Duration(10-k)*time.Second, "", detect.SeverityLow, fmt.Sprintf("user:u%d", u)))
+		}
+	}
+	closed := c.Expire(t0.Add(12 * time.Minute))
+	// 120 held > 100: close the oldest until at most 90 are held: 3 incidents
+	if len(closed) != 3 {
+		t.Fatalf("closed %d incidents, want 3", len(closed))
+	}
+	for i, inc := range closed {
+		if want := fmt.Sprintf("u%d-0", i); inc.SignalIDs[0] != want {
+			t.Errorf("closed incident %d starts with %s, want %s (the least recently active first)", i, inc.SignalIDs[0], want)
+		}
+	}
+	if st := c.Stats(); st.Shed != 3 || st.Closed != 3 || st.Open != 9 {
+		t.Fatalf("stats %+v, want 3 shed, 3 closed, 9 open", st)
+	}
+	if closed := c.Expire(t0.Add(13 * time.Minute)); len(closed) != 0 {
+		t.Fatalf("90 signals held, under the bound: %d more closed", len(closed))
+	}
+	// a shed incident's user opens a new incident
+	up := c.Add(sig("u0-late", 14*time.Minute, "", detect.SeverityLow, "user:u0"))
+	if !up.Created {
+		t.Fatalf("a signal on a shed incident's entity: %+v, want a new incident", up)
+	}
+}

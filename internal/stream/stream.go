@@ -861,7 +861,13 @@ func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, fo
 	}
 	if upTo-p.lastExp >= int64(p.opts.ExpireEvery) && upTo > 0 {
 		p.lastExp = upTo
+		shed := p.opts.Correlator.Stats().Shed
 		expired := p.opts.Correlator.Expire(time.Unix(0, upTo))
+		if n := p.opts.Correlator.Stats().Shed - shed; n > 0 {
+			p.m.shed.Add(float64(n))
+			p.log.WarnContext(ctx, "incidents closed early: the open incidents held more signals than the correlator's bound",
+				"closed", n, "open", p.opts.Correlator.Stats().Open)
+		}
 		if len(expired) > 0 {
 			if err := p.enqueue(func() error { return StoreIncidents(wctx, p.opts.Store, expired, nil) }); err != nil {
 				return err
@@ -949,6 +955,7 @@ type metrics struct {
 	checkpointBytes           prometheus.Gauge
 	checkpointSeconds         prometheus.Histogram
 	checkpointCapture         prometheus.Histogram
+	shed                      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (metrics, error) {
@@ -968,9 +975,11 @@ func newMetrics(reg prometheus.Registerer) (metrics, error) {
 		checkpointSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_checkpoint_seconds", Help: "Time to write a checkpoint."}),
 		checkpointCapture: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_stream_checkpoint_capture_seconds",
 			Help: "Time the processor stops to capture its state for a checkpoint (the models snapshot themselves and the capture is written beside the steps)."}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{Name: "vigil_stream_incidents_shed_total",
+			Help: "Incidents the correlator closed early because the open ones held more signals than its bound (--max-open-signals)."}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.records, m.events, m.rejected, m.signals, m.latency, m.storeLatency, m.checkpoints, m.checkpointBytes, m.checkpointSeconds, m.checkpointCapture} {
+		for _, c := range []prometheus.Collector{m.records, m.events, m.rejected, m.signals, m.latency, m.storeLatency, m.checkpoints, m.checkpointBytes, m.checkpointSeconds, m.checkpointCapture, m.shed} {
 			if err := reg.Register(c); err != nil {
 				return m, fmt.Errorf("registering stream metrics: %w", err)
 			}
