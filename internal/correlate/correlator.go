@@ -721,11 +721,22 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 	return out
 }
 
-// close renders an incident final and forgets it.
+// close renders an incident final and forgets it, with the events its
+// signals cite (one link key per signal: kept, they would grow with the
+// signals until the window passed, whatever MaxOpenSignals said).
 func (c *Correlator) close(id string, inc *incState) Incident {
 	out := c.render(inc)
 	for _, s := range inc.signals {
 		delete(c.sigInc, s.ID)
+		for i, ev := range s.Evidence {
+			if i == maxEvidenceKeys {
+				break
+			}
+			k := entKey{evidenceKind, ev.EventID}
+			if e := c.ents[k]; e != nil && c.resolve(e.incident) == id {
+				delete(c.ents, k)
+			}
+		}
 	}
 	for _, sid := range inc.extraIDs {
 		delete(c.sigInc, sid)

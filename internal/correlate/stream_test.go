@@ -398,7 +398,9 @@ func TestMaxOpenSignalsSheds(t *testing.T) {
 	// 12 users, 10 signals each; user i's last signal at i minutes
 	for u := range 12 {
 		for k := range 10 {
-			c.Add(sig(fmt.Sprintf("u%d-%d", u, k), time.Duration(u)*time.Minute-time.Duration(10-k)*time.Second, "", detect.SeverityLow, fmt.Sprintf("user:u%d", u)))
+			s := sig(fmt.Sprintf("u%d-%d", u, k), time.Duration(u)*time.Minute-time.Duration(10-k)*time.Second, "", detect.SeverityLow, fmt.Sprintf("user:u%d", u))
+			s.Evidence = []detect.EvidenceRef{{EventID: "ev-" + s.ID}}
+			c.Add(s)
 		}
 	}
 	closed := c.Expire(t0.Add(12 * time.Minute))
@@ -413,6 +415,14 @@ func TestMaxOpenSignalsSheds(t *testing.T) {
 	}
 	if st := c.Stats(); st.Shed != 3 || st.Closed != 3 || st.Open != 9 {
 		t.Fatalf("stats %+v, want 3 shed, 3 closed, 9 open", st)
+	}
+	for _, id := range []string{"ev-u0-3", "ev-u2-9"} {
+		if c.ents[entKey{evidenceKind, id}] != nil {
+			t.Fatalf("event link %s outlived its shed incident", id)
+		}
+	}
+	if c.ents[entKey{evidenceKind, "ev-u3-0"}] == nil {
+		t.Fatal("event link ev-u3-0 of an open incident is gone")
 	}
 	if closed := c.Expire(t0.Add(13 * time.Minute)); len(closed) != 0 {
 		t.Fatalf("90 signals held, under the bound: %d more closed", len(closed))
