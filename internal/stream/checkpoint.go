@@ -406,6 +406,10 @@ func (p *Processor) capture(ctx context.Context, snap *modelSnapshot, readTo uin
 		if !async { // no writer goroutine: write it here
 			return p.saveCheckpoint(wctx, st, replay, start, inLoop, captured, nil)
 		}
+		// The one before may still be being saved (a shutdown's checkpoint
+		// right after a periodic one): checkpoints land in order, or an older
+		// one could replace a newer one whose commit let the log go.
+		p.ckptWG.Wait()
 		p.ckptWG.Go(func() {
 			var pc *pace.Pacer
 			if !sync {

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,10 +10,13 @@ import (
 	"io"
 	"path/filepath"
 	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/decode/formats"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/detect/behavior"
 	"github.com/vigilsec/vigil/internal/pace"
@@ -188,4 +192,104 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			t.Fatalf("%d models for %d in the head", len(d.models), len(d.head.Behavior))
 		}
 	})
+}
+
+// slowCheckpoints holds its first Save until released, and records the order
+// in which saves finish and what each held.
+type slowCheckpoints struct {
+	FileCheckpoints
+	release chan struct{}
+	mu      sync.Mutex
+	calls   int
+	done    []uint64 // ReadTo of each finished save, in finishing order
+}
+
+func (s *slowCheckpoints) Save(ctx context.Context, write func(io.Writer) error) error {
+	s.mu.Lock()
+	s.calls++
+	first := s.calls == 1
+	s.mu.Unlock()
+	if first {
+		<-s.release
+	}
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		return err
+	}
+	if err := s.FileCheckpoints.Save(ctx, func(w io.Writer) error { _, err := w.Write(b.Bytes()); return err }); err != nil {
+		return err
+	}
+	d, err := decodeCheckpoint(b.Bytes())
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.done = append(s.done, d.head.ReadTo)
+	s.mu.Unlock()
+	return nil
+}
+
+// TestCheckpointsLandInOrder: a shutdown's checkpoint taken while a periodic
+// one is still being saved (beside the writer) waits for it, so the newer
+// one is what the file holds: an older one landing last would name a replay
+// position the log may already have let go.
+func TestCheckpointsLandInOrder(t *testing.T) {
+	recs := simulated(t)
+	st := openStore(t)
+	var now atomic.Int64
+	now.Store(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	cp := &slowCheckpoints{FileCheckpoints: FileCheckpoints{Path: filepath.Join(t.TempDir(), "checkpoint")}, release: make(chan struct{})}
+	eng, beh, sd, corr := stages(t)
+	log := logOf(recs[:len(recs)/2])
+	p, err := New(t.Context(), Options{
+		Log: log, Registry: formats.Default(), Detect: eng, Behavior: beh, Sigma: sd, Correlator: corr, Store: st,
+		Lateness: time.Minute, MaxBatch: 500, Workers: 2, CheckpointEvery: time.Minute, Checkpoints: cp,
+		Now: func() time.Time { return time.Unix(0, now.Load()) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	// read a part of the log, then let the clock call for a checkpoint
+	for p.Stats().Records < 1000 {
+		time.Sleep(time.Millisecond)
+	}
+	now.Add(int64(2 * time.Minute))
+	for {
+		cp.mu.Lock()
+		calls := cp.calls
+		cp.mu.Unlock()
+		if calls == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// the periodic checkpoint is held in Save; the rest of the log is read
+	// and the processor is stopped: its last checkpoint comes while the
+	// first is still being saved
+	for p.Stats().Records < int64(len(recs)/2) {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	close(cp.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(cp.done) != 2 || cp.done[0] >= cp.done[1] {
+		t.Fatalf("saves finished reading to %v, want the periodic one, then the later shutdown one", cp.done)
+	}
+	b, err := cp.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := decodeCheckpoint(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.head.ReadTo != uint64(len(recs)/2) {
+		t.Fatalf("the file's checkpoint read to %d, want %d (the last one)", d.head.ReadTo, len(recs)/2)
+	}
 }
