@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"runtime"
@@ -296,7 +297,7 @@ func (s *Scanner) run(ctx context.Context, t *scan.Target, u *unit) {
 		res = s.dockerfile(ctx, t, u.file, &u.st)
 	case kindTerraform:
 		byPath := s.module(ctx, t, u.files, &u.st)
-		for _, p := range sortedKeys(byPath) {
+		for _, p := range slices.Sorted(maps.Keys(byPath)) {
 			u.out = append(u.out, pathResult{p, byPath[p]})
 		}
 		return
@@ -313,15 +314,6 @@ func (st *Stats) add(o Stats) {
 	st.Modules += o.Modules
 	st.TFFiles += o.TFFiles
 	st.Documents += o.Documents
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func sortFindings(fs []scan.Finding) {

@@ -2,11 +2,11 @@ package dnsanomaly
 
 import (
 	"bufio"
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 )
@@ -96,13 +96,13 @@ func (m *Model) Snapshot(out io.Writer) error {
 	}
 	w.u(m.stats.Allowed)
 	w.u(m.stats.Evicted)
-	for _, k := range sortedKeys(m.stats.Rejected) {
+	for _, k := range slices.Sorted(maps.Keys(m.stats.Rejected)) {
 		w.b(true)
 		w.s(k)
 		w.u(m.stats.Rejected[k])
 	}
 	w.b(false)
-	for _, k := range sortedKeys(m.stats.Findings) {
+	for _, k := range slices.Sorted(maps.Keys(m.stats.Findings)) {
 		w.b(true)
 		w.s(string(k))
 		w.u(m.stats.Findings[k])
@@ -110,7 +110,7 @@ func (m *Model) Snapshot(out io.Writer) error {
 	w.b(false)
 	// analyst feedback
 	w.u(uint64(len(m.normal)))
-	for _, k := range sortedKeys(m.normal) {
+	for _, k := range slices.Sorted(maps.Keys(m.normal)) {
 		w.s(k)
 	}
 	// baselines and the character model
@@ -144,7 +144,7 @@ func (m *Model) Snapshot(out io.Writer) error {
 	}
 	// domains
 	w.u(uint64(len(m.doms)))
-	for _, k := range sortedKeys(m.doms) {
+	for _, k := range slices.Sorted(maps.Keys(m.doms)) {
 		d := m.doms[k]
 		w.s(k)
 		w.i(d.first)
@@ -198,7 +198,7 @@ func (m *Model) Snapshot(out io.Writer) error {
 	}
 	// clients
 	w.u(uint64(len(m.clients)))
-	for _, k := range sortedKeys(m.clients) {
+	for _, k := range slices.Sorted(maps.Keys(m.clients)) {
 		c := m.clients[k]
 		w.s(k)
 		w.i(c.win)
@@ -225,15 +225,6 @@ func (m *Model) Snapshot(out io.Writer) error {
 }
 
 func (m *Model) hists() []*hist { return []*hist{&m.distinctH, &m.lenH, &m.entH, &m.scoreH, &m.aggH} }
-
-func sortedKeys[K cmp.Ordered, V any](mp map[K]V) []K {
-	ks := make([]K, 0, len(mp))
-	for k := range mp {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
-}
 
 // rd reads with sticky errors: after the first error every read returns zero.
 type rd struct {

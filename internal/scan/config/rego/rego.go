@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,7 +111,7 @@ func Load(ctx context.Context, dirs []string) (*Engine, error) {
 	}
 
 	seen := map[string]bool{}
-	for _, path := range sortedKeys(modules) {
+	for _, path := range slices.Sorted(maps.Keys(modules)) {
 		m := modules[path]
 		for _, r := range m.Rules {
 			ref := r.Head.Ref()
@@ -206,15 +207,6 @@ func compileError(err error) error {
 		}
 	}
 	return errors.New(strings.Join(lines, "; "))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // Files returns the number of policy files loaded.
