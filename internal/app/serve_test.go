@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,5 +249,29 @@ func TestServeEndToEnd(t *testing.T) {
 		if !bytes.Contains(body, []byte(m)) {
 			t.Errorf("/metrics lacks %s", m)
 		}
+	}
+}
+
+// TestServeStreamFlagsUsage: serve refuses checkpoint shares and correlator
+// bounds that make no sense before it opens anything.
+func TestServeStreamFlagsUsage(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--data-dir", dir, "--checkpoint-share", "0"}, "--checkpoint-share"},
+		{[]string{"serve", "--data-dir", dir, "--checkpoint-share", "1.5"}, "--checkpoint-share"},
+		{[]string{"serve", "--data-dir", dir, "--checkpoint-share", "NaN"}, "--checkpoint-share"},
+		{[]string{"serve", "--data-dir", dir, "--max-open-signals", "10"}, "--max-open-signals"},
+		{[]string{"serve", "--data-dir", dir, "--max-open-signals", "-1"}, "--max-open-signals"},
+	} {
+		code, out, errs := runCLI(t, tc.args...)
+		if code != ExitUsage || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("vigil %v: exit %d, output lacks %q:\n%s%s", tc.args, code, tc.want, out, errs)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused serve wrote %d entries in its data directory", len(entries))
 	}
 }
