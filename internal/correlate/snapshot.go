@@ -98,40 +98,31 @@ type Captured struct {
 }
 
 // Capture copies the correlator's state for a later Encode, which writes what
-// Snapshot would have written now.
+// Snapshot would have written now. It only copies: the ordering that makes the
+// output deterministic (sorting a hundred thousand entities and more under a
+// heavy stream) is Encode's, beside the correlator, not the caller's loop.
 func (c *Correlator) Capture() (*Captured, error) {
-	st := snapState{Version: snapshotVersion, Stats: c.stats, Merged: maps.Clone(c.mergedTo)}
-	ids := make([]string, 0, len(c.incs))
-	for id := range c.incs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		inc := c.incs[id]
+	st := snapState{Version: snapshotVersion, Stats: c.stats, Merged: maps.Clone(c.mergedTo),
+		Incidents: make([]snapIncident, 0, len(c.incs)), Entities: make([]snapEntity, 0, len(c.ents))}
+	for id, inc := range c.incs {
 		si := snapIncident{ID: id, First: inc.first, Last: inc.last, Seen: maps.Clone(inc.seen), Extra: inc.extra,
 			ExtraIDs: slices.Clone(inc.extraIDs), Absorbed: slices.Clone(inc.absorbed),
-			Signals: sigList{ptrs: slices.Clone(inc.signals), cache: &c.sigJSON}}
+			Signals: sigList{ptrs: slices.Clone(inc.signals), cache: &c.sigJSON}, Entities: make([]snapCount, 0, len(inc.entities))}
 		for k, n := range inc.entities {
 			si.Entities = append(si.Entities, snapCount{Kind: k.kind, Value: k.value, N: n})
 		}
-		slices.SortFunc(si.Entities, func(a, b snapCount) int {
-			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
-		})
 		st.Incidents = append(st.Incidents, si)
 	}
 	for k, e := range c.ents {
 		se := snapEntity{Kind: k.kind, Value: k.value, Incident: e.incident, Last: e.last}
-		for n, t := range e.neighbours {
-			se.Neighbours = append(se.Neighbours, snapNeighbour{Kind: n.kind, Value: n.value, Time: t})
+		if len(e.neighbours) > 0 {
+			se.Neighbours = make([]snapNeighbour, 0, len(e.neighbours))
+			for n, t := range e.neighbours {
+				se.Neighbours = append(se.Neighbours, snapNeighbour{Kind: n.kind, Value: n.value, Time: t})
+			}
 		}
-		slices.SortFunc(se.Neighbours, func(a, b snapNeighbour) int {
-			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
-		})
 		st.Entities = append(st.Entities, se)
 	}
-	slices.SortFunc(st.Entities, func(a, b snapEntity) int {
-		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
-	})
 	var rb bytes.Buffer
 	if err := c.scorer.Snapshot(&rb); err != nil {
 		return nil, fmt.Errorf("writing correlator snapshot: %w", err)
@@ -142,13 +133,33 @@ func (c *Correlator) Capture() (*Captured, error) {
 		return nil, fmt.Errorf("writing correlator snapshot: %w", err)
 	}
 	st.EntityRisk = eb.Bytes()
+	st.Peaks = make([]snapPeak, 0, len(c.peaks))
 	for e, p := range c.peaks {
 		st.Peaks = append(st.Peaks, snapPeak{Entity: e, peak: p})
 	}
+	return &Captured{st: st, cache: &c.sigJSON}, nil
+}
+
+// order sorts what Capture copied in map order, so the encoding is
+// deterministic.
+func (st *snapState) order() {
+	slices.SortFunc(st.Incidents, func(a, b snapIncident) int { return strings.Compare(a.ID, b.ID) })
+	for i := range st.Incidents {
+		slices.SortFunc(st.Incidents[i].Entities, func(a, b snapCount) int {
+			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
+		})
+	}
+	for i := range st.Entities {
+		slices.SortFunc(st.Entities[i].Neighbours, func(a, b snapNeighbour) int {
+			return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
+		})
+	}
+	slices.SortFunc(st.Entities, func(a, b snapEntity) int {
+		return cmp.Or(strings.Compare(string(a.Kind), string(b.Kind)), strings.Compare(a.Value, b.Value))
+	})
 	slices.SortFunc(st.Peaks, func(a, b snapPeak) int {
 		return cmp.Or(strings.Compare(string(a.Entity.Kind), string(b.Entity.Kind)), strings.Compare(a.Entity.Value, b.Entity.Value))
 	})
-	return &Captured{st: st, cache: &c.sigJSON}, nil
 }
 
 // sigList is an incident's signals in a snapshot: read as values, written
@@ -157,7 +168,6 @@ type sigList struct {
 	vals  []detect.Signal
 	ptrs  []*detect.Signal
 	cache *sigJSONCache
-	pace  *pace.Pacer // paces the encoding (Captured.EncodePaced)
 }
 
 func (l *sigList) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &l.vals) }
@@ -168,7 +178,6 @@ func (l sigList) MarshalJSON() ([]byte, error) {
 	}
 	b := []byte{'['}
 	for i, s := range l.ptrs {
-		l.pace.Pause()
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -227,26 +236,146 @@ func (c *sigJSONCache) done() {
 func (cs *Captured) Encode(w io.Writer) error { return cs.EncodePaced(w, nil) }
 
 // EncodePaced is Encode paced by p (nil: flat out), for a checkpoint written
-// beside a busy stream.
+// beside a busy stream. The document is written a part at a time (an incident,
+// an entity), never built whole in memory: under a heavy stream it is a
+// hundred megabytes and more, and building it cost several times that in
+// buffers grown by doubling.
 func (cs *Captured) EncodePaced(w io.Writer, p *pace.Pacer) error {
-	for i := range cs.st.Incidents {
-		cs.st.Incidents[i].Signals.pace = p
-	}
-	bw := bufio.NewWriter(p.Writer(w))
+	cs.st.order()
+	bw := bufio.NewWriterSize(p.Writer(w), 256<<10)
 	if _, err := bw.WriteString(snapshotMagic); err != nil {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
 	}
-	err := json.NewEncoder(bw).Encode(cs.st)
+	err := cs.st.writeJSON(bw, p)
 	if cs.cache != nil {
 		cs.cache.done()
+	}
+	if err == nil {
+		err = bw.Flush()
 	}
 	if err != nil {
 		return fmt.Errorf("writing correlator snapshot: %w", err)
 	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("writing correlator snapshot: %w", err)
-	}
 	return nil
+}
+
+// jsonOut writes a JSON document in parts; the first error sticks.
+type jsonOut struct {
+	w   *bufio.Writer
+	err error
+}
+
+func (o *jsonOut) raw(s string) {
+	if o.err == nil {
+		_, o.err = o.w.WriteString(s)
+	}
+}
+
+func (o *jsonOut) bytes(b []byte) {
+	if o.err == nil {
+		_, o.err = o.w.Write(b)
+	}
+}
+
+func (o *jsonOut) value(v any) {
+	if o.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		o.err = err
+		return
+	}
+	o.bytes(b)
+}
+
+// list writes n elements as a JSON array (null when nil), each by elem.
+func (o *jsonOut) list(isNil bool, n int, p *pace.Pacer, elem func(i int)) {
+	if isNil {
+		o.raw("null")
+		return
+	}
+	o.raw("[")
+	for i := range n {
+		if o.err != nil {
+			return
+		}
+		p.Pause()
+		if i > 0 {
+			o.raw(",")
+		}
+		elem(i)
+	}
+	o.raw("]")
+}
+
+// writeJSON writes st as json.Marshal would, then a newline (as
+// json.Encoder), a part at a time. TestSnapshotWrittenInParts holds it to
+// json.Marshal.
+func (st *snapState) writeJSON(w *bufio.Writer, p *pace.Pacer) error {
+	o := &jsonOut{w: w}
+	o.raw(`{"version":`)
+	o.value(st.Version)
+	o.raw(`,"stats":`)
+	o.value(st.Stats)
+	o.raw(`,"incidents":`)
+	o.list(st.Incidents == nil, len(st.Incidents), p, func(i int) { st.Incidents[i].writeJSON(o, p) })
+	o.raw(`,"entities":`)
+	o.list(st.Entities == nil, len(st.Entities), p, func(i int) { o.value(&st.Entities[i]) })
+	if len(st.Merged) > 0 {
+		o.raw(`,"merged":`)
+		o.value(st.Merged)
+	}
+	o.raw(`,"risk":`)
+	o.value(st.Risk)
+	o.raw(`,"entity_risk":`)
+	o.value(st.EntityRisk)
+	if len(st.Peaks) > 0 {
+		o.raw(`,"peaks":`)
+		o.value(st.Peaks)
+	}
+	o.raw("}\n")
+	return o.err
+}
+
+// writeJSON writes the incident as json.Marshal would, its signals one at a
+// time (an incident under a heavy stream holds tens of thousands).
+func (si *snapIncident) writeJSON(o *jsonOut, p *pace.Pacer) {
+	o.raw(`{"id":`)
+	o.value(si.ID)
+	o.raw(`,"first":`)
+	o.value(si.First)
+	o.raw(`,"last":`)
+	o.value(si.Last)
+	o.raw(`,"signals":`)
+	if l := si.Signals; l.cache == nil { // a restored snapshot written again as read
+		o.value(l.vals)
+	} else {
+		o.list(l.ptrs == nil, len(l.ptrs), p, func(i int) {
+			enc, err := l.cache.encode(l.ptrs[i])
+			if err != nil && o.err == nil {
+				o.err = err
+			}
+			o.bytes(enc)
+		})
+	}
+	o.raw(`,"seen":`)
+	o.value(si.Seen)
+	o.raw(`,"entities":`)
+	o.value(si.Entities)
+	if si.Extra != 0 {
+		o.raw(`,"extra":`)
+		o.value(si.Extra)
+	}
+	if len(si.ExtraIDs) > 0 {
+		o.raw(`,"extra_ids":`)
+		o.value(si.ExtraIDs)
+	}
+	if len(si.Absorbed) > 0 {
+		o.raw(`,"absorbed":`)
+		o.value(si.Absorbed)
+	}
+	o.raw("}")
 }
 
 // Restore loads a snapshot into a correlator that has taken no signal yet. It

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -431,5 +432,111 @@ func TestMaxOpenSignalsSheds(t *testing.T) {
 	up := c.Add(sig("u0-late", 14*time.Minute, "", detect.SeverityLow, "user:u0"))
 	if !up.Created {
 		t.Fatalf("a signal on a shed incident's entity: %+v, want a new incident", up)
+	}
+}
+
+// loadTestCorrelator holds what the correlator held ten minutes into issue
+// 8's load test: n signals (a rule hit per user and host, each citing its
+// event) over 4,100 users on 2,000 workstations and 200 shared servers.
+func loadTestCorrelator(n int) *Correlator {
+	c := New(Options{})
+	for i := range n {
+		u := (i * 7919) % 4100
+		host := fmt.Sprintf("host:ws-%d", u%1800)
+		if i%5 == 0 {
+			host = fmt.Sprintf("host:srv-%d", (i/5)%200)
+		}
+		s := sig(fmt.Sprintf("s%d", i), time.Duration(i)*5*time.Millisecond, "impact", detect.SeverityHigh,
+			fmt.Sprintf("user:user%d", u), host, `process:C:\Windows\System32\vssadmin.exe`)
+		s.Evidence = []detect.EvidenceRef{{EventID: fmt.Sprintf("ev%d", i)}}
+		c.Add(s)
+		if i%1000 == 999 {
+			c.Updated()
+		}
+	}
+	c.Updated()
+	return c
+}
+
+// BenchmarkCapture is the part of a stream checkpoint taken in the
+// processor's loop (every step waits for it) at the load test's state.
+func BenchmarkCapture(b *testing.B) {
+	c := loadTestCorrelator(100_000)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Capture(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCapturedEncode is the rest of the checkpoint's correlator part,
+// taken beside the loop.
+func BenchmarkCapturedEncode(b *testing.B) {
+	c := loadTestCorrelator(100_000)
+	b.ReportAllocs()
+	size := 0
+	for b.Loop() {
+		cs, err := c.Capture()
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := &countingDiscard{}
+		if err := cs.Encode(w); err != nil {
+			b.Fatal(err)
+		}
+		size = w.n
+	}
+	b.ReportMetric(float64(size), "bytes")
+}
+
+type countingDiscard struct{ n int }
+
+func (w *countingDiscard) Write(p []byte) (int, error) { w.n += len(p); return len(p), nil }
+
+// TestSnapshotWrittenInParts: the snapshot written a part at a time is the
+// document json.Marshal makes of the whole state (Restore reads it so), for a
+// correlator with merges, repeats, neighbours and peaks, and for an empty one.
+func TestSnapshotWrittenInParts(t *testing.T) {
+	full := New(Options{MaxSignals: 3})
+	for _, s := range randomSignals(7, 800, 3*time.Hour) {
+		full.Add(s)
+		full.Add(s) // a redelivery
+	}
+	for i := range 10 { // repeats past MaxSignals
+		s := sig(fmt.Sprintf("rep%d", i), time.Duration(i)*time.Second, "execution", detect.SeverityLow, "user:carol", "host:ws-9")
+		full.Add(s)
+	}
+	full.Updated()
+	for name, c := range map[string]*Correlator{"full": full, "empty": New(Options{})} {
+		t.Run(name, func(t *testing.T) {
+			cs, err := c.Capture()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got bytes.Buffer
+			if err := cs.Encode(&got); err != nil {
+				t.Fatal(err)
+			}
+			cs.st.order()
+			want, err := json.Marshal(cs.st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append([]byte(snapshotMagic), append(want, '\n')...)
+			if !bytes.Equal(got.Bytes(), want) {
+				i := 0
+				for i < min(got.Len(), len(want)) && got.Bytes()[i] == want[i] {
+					i++
+				}
+				t.Fatalf("differs from json.Marshal at byte %d: got %.80q, want %.80q", i, got.Bytes()[i:], want[i:])
+			}
+			if name == "full" && (len(cs.st.Merged) == 0 || len(cs.st.Peaks) == 0 || !slices.ContainsFunc(cs.st.Incidents, func(si snapIncident) bool { return si.Extra > 0 })) {
+				t.Errorf("the sample lacks merges (%d), peaks (%d) or repeats past the cap", len(cs.st.Merged), len(cs.st.Peaks))
+			}
+			if err := New(Options{}).Restore(bytes.NewReader(got.Bytes())); err != nil {
+				t.Errorf("restore: %v", err)
+			}
+		})
 	}
 }
