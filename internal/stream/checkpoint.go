@@ -120,16 +120,22 @@ type checkpointState struct {
 	models     []behavior.State
 }
 
-// The checkpoint's layout: the magic, then sections (a name and a body, each
-// a uvarint length and bytes), then the CRC-32C (Castagnoli) of everything
-// before it, little-endian. The sections are "head" (JSON, first),
-// "correlator", "sigma" and "model/<id>" per behavioral model. The binary
-// layout writes the models' and the correlator's own encodings as they are:
-// wrapping them in JSON cost a base64 pass over tens of megabytes per
-// checkpoint.
+// The checkpoint's layout: the magic, then sections (a name, a uvarint length
+// and bytes, then the body as chunks: each a uvarint length and bytes, the last
+// of length zero), then the CRC-32C (Castagnoli) of everything before it,
+// little-endian. The sections are "head" (JSON, first), "correlator", "sigma"
+// and "model/<id>" per behavioral model. The binary layout writes the models'
+// and the correlator's own encodings as they are: wrapping them in JSON cost a
+// base64 pass over tens of megabytes per checkpoint. Chunks let a section be
+// written as it is encoded, without knowing its length first: the correlator's
+// (a hundred megabytes and more under a heavy stream) was built whole in
+// memory for its length. Version 2 (ckptMagicV2) had one length per section;
+// it is still read.
 const (
-	ckptMagic      = "VGSTRCK2"
+	ckptMagic      = "VGSTRCK3"
+	ckptMagicV2    = "VGSTRCK2"
 	ckptMaxName    = 256
+	ckptChunk      = 256 << 10
 	ckptHeadName   = "head"
 	ckptCorrName   = "correlator"
 	ckptSigmaName  = "sigma"
@@ -137,6 +143,19 @@ const (
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// chunkWriter writes each Write as one chunk of a section body.
+type chunkWriter struct{ w io.Writer }
+
+func (c chunkWriter) Write(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if _, err := c.w.Write(binary.AppendUvarint(nil, uint64(len(b)))); err != nil {
+		return 0, err
+	}
+	return c.w.Write(b)
+}
 
 // encode writes the checkpoint.
 func (c *checkpointState) encode(w io.Writer, pc *pace.Pacer) error {
@@ -149,41 +168,41 @@ func (c *checkpointState) encode(w io.Writer, pc *pace.Pacer) error {
 	if _, err := bw.WriteString(ckptMagic); err != nil {
 		return err
 	}
-	section := func(name string, body []byte) error {
-		var n [2 * binary.MaxVarintLen64]byte
-		k := binary.PutUvarint(n[:], uint64(len(name)))
-		if _, err := bw.Write(n[:k]); err != nil {
+	section := func(name string, body func(io.Writer) error) error {
+		if _, err := bw.Write(binary.AppendUvarint(nil, uint64(len(name)))); err != nil {
 			return err
 		}
 		if _, err := bw.WriteString(name); err != nil {
 			return err
 		}
-		k = binary.PutUvarint(n[:], uint64(len(body)))
-		if _, err := bw.Write(n[:k]); err != nil {
+		// chunks of at most ckptChunk bytes, however body writes
+		cw := bufio.NewWriterSize(chunkWriter{bw}, ckptChunk)
+		if err := body(cw); err != nil {
 			return err
 		}
-		_, err := bw.Write(body)
-		return err
+		if err := cw.Flush(); err != nil {
+			return err
+		}
+		return bw.WriteByte(0) // the last chunk
 	}
-	if err := section(ckptHeadName, head); err != nil {
+	blob := func(b []byte) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := w.Write(b); return err }
+	}
+	if err := section(ckptHeadName, blob(head)); err != nil {
 		return err
 	}
 	if c.correlator != nil {
-		var cb bytes.Buffer
-		if err := c.correlator.EncodePaced(&cb, pc); err != nil {
+		if err := section(ckptCorrName, func(w io.Writer) error { return c.correlator.EncodePaced(w, pc) }); err != nil {
 			return fmt.Errorf("checkpointing the correlator: %w", err)
-		}
-		if err := section(ckptCorrName, cb.Bytes()); err != nil {
-			return err
 		}
 	}
 	if c.sigma != nil {
-		if err := section(ckptSigmaName, c.sigma); err != nil {
+		if err := section(ckptSigmaName, blob(c.sigma)); err != nil {
 			return err
 		}
 	}
 	for _, m := range c.models {
-		if err := section(ckptModelNames+m.ModelID, m.Blob); err != nil {
+		if err := section(ckptModelNames+m.ModelID, blob(m.Blob)); err != nil {
 			return err
 		}
 	}
@@ -211,9 +230,13 @@ func decodeCheckpoint(b []byte) (*decodedCheckpoint, error) {
 	if len(b) > 0 && b[0] == '{' {
 		return decodeJSONCheckpoint(b)
 	}
+	chunked := true
 	rest, ok := bytes.CutPrefix(b, []byte(ckptMagic))
 	if !ok {
-		return nil, fmt.Errorf("no %q header: %w", ckptMagic, errCheckpoint)
+		chunked = false
+		if rest, ok = bytes.CutPrefix(b, []byte(ckptMagicV2)); !ok {
+			return nil, fmt.Errorf("no %q header: %w", ckptMagic, errCheckpoint)
+		}
 	}
 	if len(rest) < 4 {
 		return nil, fmt.Errorf("truncated: %w", errCheckpoint)
@@ -231,7 +254,12 @@ func decodeCheckpoint(b []byte) (*decodedCheckpoint, error) {
 		}
 		off += n
 		body = body[n:]
-		data, n, err := ckptField(body, len(body))
+		var data []byte
+		if chunked {
+			data, n, err = ckptChunks(body)
+		} else {
+			data, n, err = ckptField(body, len(body))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("section %q at byte %d: %w", name, len(ckptMagic)+off, err)
 		}
@@ -275,6 +303,32 @@ func ckptField(b []byte, limit int) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("length %d past the end: %w", n, errCheckpoint)
 	}
 	return b[k : k+int(n)], k + int(n), nil
+}
+
+// ckptChunks reads a section body as chunks up to the empty one: the body
+// (one chunk's bytes as they are, more chunks joined) and the bytes read.
+func ckptChunks(b []byte) ([]byte, int, error) {
+	var data []byte
+	for off, chunks := 0, 0; ; chunks++ {
+		chunk, n, err := ckptField(b[off:], len(b)-off)
+		if err != nil {
+			return nil, 0, err
+		}
+		off += n
+		switch {
+		case len(chunk) == 0:
+			if data == nil {
+				data = []byte{}
+			}
+			return data, off, nil
+		case chunks == 0:
+			data = chunk
+		case chunks == 1:
+			data = append(bytes.Clone(data), chunk...)
+		default:
+			data = append(data, chunk...)
+		}
+	}
 }
 
 // decodeJSONCheckpoint reads the JSON checkpoint document of earlier

@@ -104,20 +104,64 @@ func TestCheckpointJSONVersion(t *testing.T) {
 	}
 }
 
-// reframe builds a checkpoint from raw sections, with a right checksum.
+// reframe builds a checkpoint from raw sections (a name, then a body written
+// as one chunk), with a right checksum.
 func reframe(sections ...string) []byte {
 	var b []byte
-	for _, s := range sections {
+	for i, s := range sections {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
+		if i%2 == 1 && len(s) > 0 { // a body: the length above was its chunk's
+			b = append(b, 0) // the empty last chunk
+		}
 	}
 	return withSum(b)
 }
 
 // withSum puts the magic before body and the right checksum after it.
-func withSum(body []byte) []byte {
-	b := append([]byte(ckptMagic), body...)
+func withSum(body []byte) []byte { return withMagic(ckptMagic, body) }
+
+func withMagic(magic string, body []byte) []byte {
+	b := append([]byte(magic), body...)
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+// TestCheckpointChunks: a section is the chunks before the empty one, joined;
+// a version 2 checkpoint (one length per section) still reads.
+func TestCheckpointChunks(t *testing.T) {
+	var body []byte
+	body = append(binary.AppendUvarint(body, 4), "head"...)
+	body = append(body, "\x01{\x01}\x00"...)
+	body = append(binary.AppendUvarint(body, 5), "sigma"...)
+	body = append(body, "\x03abc\x02de\x01f\x00"...)
+	d, err := decodeCheckpoint(withSum(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(d.sigma) != "abcdef" {
+		t.Errorf("sigma section %q, want the chunks joined", d.sigma)
+	}
+	var v2 []byte
+	for _, s := range []string{"head", `{"read_to":9}`, "sigma", "old"} {
+		v2 = append(binary.AppendUvarint(v2, uint64(len(s))), s...)
+	}
+	d, err = decodeCheckpoint(withMagic(ckptMagicV2, v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.head.ReadTo != 9 || string(d.sigma) != "old" {
+		t.Errorf("version 2: read_to %d, sigma %q", d.head.ReadTo, d.sigma)
+	}
+	// a large section is written in many chunks and reads back whole
+	c := sampleCheckpoint(t)
+	c.sigma = bytes.Repeat([]byte("0123456789"), ckptChunk/4)
+	d, err = decodeCheckpoint(encodeCheckpoint(t, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(d.sigma, c.sigma) {
+		t.Errorf("a %d-byte section read back as %d bytes", len(c.sigma), len(d.sigma))
+	}
 }
 
 func TestCheckpointRejects(t *testing.T) {
@@ -140,12 +184,16 @@ func TestCheckpointRejects(t *testing.T) {
 		{"model without its section", reframe("head", `{"behavior":[{"id":"x"}]}`)},
 		{"head not JSON", reframe("head", "{")},
 		{"length past the end", withSum([]byte("\x04head\x64{}"))},
+		{"no last chunk", withSum([]byte("\x04head\x02{}"))},
+		{"chunk past the end", withSum([]byte("\x04head\x02{}\x09abc\x00"))},
+		{"version 2 length past the end", withMagic(ckptMagicV2, []byte("\x04head\x64{}"))},
 		{"bad length", withSum([]byte("\x04head\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))},
 		{"name too long", withSum(binary.AppendUvarint(nil, ckptMaxName+1))},
 		{"bad JSON document", []byte(`{"read_to":`)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := decodeCheckpoint(tc.b); !errors.Is(err, errCheckpoint) {
+			_, err := decodeCheckpoint(tc.b)
+			if !errors.Is(err, errCheckpoint) {
 				t.Errorf("err %v, want errCheckpoint", err)
 			}
 		})
