@@ -43,7 +43,17 @@ const (
 // NewJSONReader frames JSON objects from r.
 func NewJSONReader(r io.Reader, lim Limits) *JSONReader {
 	lim = lim.WithDefaults()
-	return &JSONReader{br: bufio.NewReaderSize(r, 64<<10), lim: lim, line: 1}
+	return &JSONReader{br: AcquireReader(r), lim: lim, line: 1}
+}
+
+// Release gives the reader's buffer back for other readers (AcquireReader):
+// call it when done, once no record it returned is in use. The reader is not
+// used after.
+func (j *JSONReader) Release() {
+	if j.br != nil {
+		ReleaseReader(j.br)
+		j.br, j.lines = nil, nil
+	}
 }
 
 // Next returns the next object, or a rejected span (Reason set). It returns io.EOF at

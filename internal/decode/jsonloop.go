@@ -49,6 +49,7 @@ func (l *JSONLoop) RejectMalformed(in Input, sink Sink, rec JSONRecord, err erro
 // RejectMalformed, so rejects read as Run's.
 func (l *JSONLoop) RunRaw(ctx context.Context, in Input, sink Sink, fn func(rec JSONRecord) error) error {
 	jr := NewJSONReader(in.R, in.Limits)
+	defer jr.Release()
 	for n := 0; ; n++ {
 		if n%JSONCtxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {

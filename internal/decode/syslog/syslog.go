@@ -42,7 +42,6 @@
 package syslog
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -116,7 +115,12 @@ const checkEvery = 256
 // Decode implements decode.Decoder.
 func (d *Decoder) Decode(ctx context.Context, in decode.Input, sink decode.Sink) error {
 	lim := in.Limits.WithDefaults()
-	br := bufio.NewReaderSize(in.R, lim.MaxLine+2)
+	// A pooled 64 KiB reader (SniffSize, for the year's anchor below): each
+	// batch of a stream is a Decode call, and a buffer of MaxLine (1 MiB) each
+	// time was most of what a syslog stream allocated. LineReader reads longer
+	// lines, up to MaxLine, with a buffer of its own.
+	br := decode.AcquireReader(in.R)
+	defer decode.ReleaseReader(br)
 	st := newStream(d.opts, in, sink)
 	st.format = d.format
 	if st.years.explicit == 0 {
