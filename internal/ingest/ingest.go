@@ -47,7 +47,8 @@ type Record struct {
 // Appender makes records durable. Append returns nil only once every record
 // of recs is durable (written and synced, so it survives kill -9 and a power
 // loss the storage honours); it is safe for concurrent use, and the records
-// of one call stay in order and contiguous.
+// of one call stay in order and contiguous. Append does not keep recs, nor
+// the bytes they point to, once it returns: a source may reuse its buffers.
 type Appender interface {
 	Append(ctx context.Context, recs []Record) error
 }

@@ -448,7 +448,8 @@ func (h *Handler) serveBulk(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := h.readBody(w, r, epBulk)
+	body, done, err := h.readBody(w, r, epBulk)
+	defer done()
 	if err != nil {
 		var be *bodyError
 		if errors.As(err, &be) {

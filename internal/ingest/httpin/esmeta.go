@@ -63,7 +63,8 @@ func (h *Handler) serveESMeta(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Body != nil {
 		// Templates and policies are small; what is sent is not kept.
-		_, _ = h.readBody(w, r, epESMeta)
+		_, done, _ := h.readBody(w, r, epESMeta)
+		done()
 	}
 	var body string
 	switch {

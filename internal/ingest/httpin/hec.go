@@ -234,7 +234,8 @@ func (h *Handler) serveHEC(w http.ResponseWriter, r *http.Request, path string) 
 		hecReply(w, http.StatusBadRequest, hecACKDisabled, hecInvalidEventNo)
 		return ep
 	}
-	body, err := h.readBody(w, r, ep)
+	body, done, err := h.readBody(w, r, ep)
+	defer done()
 	if err != nil {
 		var be *bodyError
 		if errors.As(err, &be) {

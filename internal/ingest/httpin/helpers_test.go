@@ -32,7 +32,8 @@ func (a *fakeAppender) Append(_ context.Context, recs []ingest.Record) error {
 	}
 	cp := make([]ingest.Record, len(recs))
 	for i, r := range recs {
-		r.Data = append([]byte(nil), r.Data...)
+		r.Data = append([]byte(nil), r.Data...) // Append does not keep them (ingest.Appender)
+		r.Context = append([]byte(nil), r.Context...)
 		cp[i] = r
 	}
 	a.calls = append(a.calls, cp)

@@ -143,7 +143,8 @@ func (h *Handler) serveNDJSON(w http.ResponseWriter, r *http.Request) {
 		}
 		source += ":" + src
 	}
-	body, err := h.readBody(w, r, epNDJSON)
+	body, done, err := h.readBody(w, r, epNDJSON)
+	defer done()
 	if err != nil {
 		var be *bodyError
 		if errors.As(err, &be) {
