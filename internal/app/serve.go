@@ -115,7 +115,11 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.posturePath, "posture", "", "vigil scan's posture file (default: the data directory's, which vigil scan --data-dir records): incidents on workloads and images with critical pre-production findings rank higher")
 	fs.DurationVar(&o.lateness, "lateness", 5*time.Second, "out-of-order tolerance in event time: behavioral models and the correlator wait this long for late records")
 	fs.DurationVar(&o.checkpoint, "checkpoint-every", 30*time.Second, "how often the stream's state is checkpointed (a restart replays the log from the last checkpoint)")
-	fs.IntVar(&o.maxOpenSignals, "max-open-signals", 200_000, "signals the open incidents may hold together; past it the least recently active incidents are closed early (bounds the correlator's memory)")
+	// 50,000, not the correlator's 200,000 of a batch hunt: every open signal is
+	// about 1 KB of each checkpoint (every 30 s), and past ~100,000 a 2-core
+	// machine at 100k records/s spends more on checkpoints than it can spare
+	// (docs/BENCHMARKS.md, eighth session).
+	fs.IntVar(&o.maxOpenSignals, "max-open-signals", 50_000, "signals the open incidents may hold together; past it the least recently active incidents are closed early (bounds the correlator's memory and the checkpoint's size)")
 	fs.Float64Var(&o.checkpointShare, "checkpoint-share", 0.25, "share of one core a checkpoint may use beside ingest (it takes longer, ingest keeps its cores); 1: as fast as it can")
 	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")

@@ -178,3 +178,38 @@ func TestOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestCheck: a rate short of the target by less than a batch per client (in
+// flight when the load stopped) passes; more, a slow p99, an undrained stream
+// or failed requests are misses.
+func TestCheck(t *testing.T) {
+	base := Report{Duration: 600 * time.Second, Clients: 4, Batch: 1000, AcceptedRate: 100_001, ProcessedRate: 100_000,
+		Drained: true, LatencyCount: 10, LatencyP99: 0.15}
+	targets := Targets{MinRate: 100_000, MaxP99: 200 * time.Millisecond}
+	for _, tc := range []struct {
+		name   string
+		change func(*Report)
+		want   string // the miss, "" for none
+	}{
+		{"met", func(*Report) {}, ""},
+		{"last batches in flight", func(r *Report) { r.AcceptedRate, r.ProcessedRate = 99_995, 99_994 }, ""},
+		{"processed short", func(r *Report) { r.ProcessedRate = 99_990 }, "processed 99990 records/s < 100000"},
+		{"accepted short", func(r *Report) { r.AcceptedRate = 98_000 }, "accepted 98000 records/s < 100000"},
+		{"short run: more slack", func(r *Report) { r.Duration, r.ProcessedRate = 60*time.Second, 99_950 }, ""},
+		{"p99", func(r *Report) { r.LatencyP99 = 0.25 }, "p99 latency 250ms > 200ms"},
+		{"no latency", func(r *Report) { r.LatencyCount = 0 }, "no signal latency observed"},
+		{"not drained", func(r *Report) { r.Drained, r.Processed = false, 5 }, "not drained: processed 5 of 0 accepted records"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := base
+			tc.change(&r)
+			miss := r.Check(targets)
+			switch {
+			case tc.want == "" && len(miss) > 0:
+				t.Errorf("missed %q", miss)
+			case tc.want != "" && (len(miss) != 1 || miss[0] != tc.want):
+				t.Errorf("missed %q, want [%q]", miss, tc.want)
+			}
+		})
+	}
+}
