@@ -277,6 +277,12 @@ func (o *jsonOut) bytes(b []byte) {
 	}
 }
 
+// field writes key (with its leading comma and colon) and v.
+func (o *jsonOut) field(key string, v any) {
+	o.raw(key)
+	o.value(v)
+}
+
 func (o *jsonOut) value(v any) {
 	if o.err != nil {
 		return
@@ -314,25 +320,19 @@ func (o *jsonOut) list(isNil bool, n int, p *pace.Pacer, elem func(i int)) {
 // json.Marshal.
 func (st *snapState) writeJSON(w *bufio.Writer, p *pace.Pacer) error {
 	o := &jsonOut{w: w}
-	o.raw(`{"version":`)
-	o.value(st.Version)
-	o.raw(`,"stats":`)
-	o.value(st.Stats)
+	o.field(`{"version":`, st.Version)
+	o.field(`,"stats":`, st.Stats)
 	o.raw(`,"incidents":`)
 	o.list(st.Incidents == nil, len(st.Incidents), p, func(i int) { st.Incidents[i].writeJSON(o, p) })
 	o.raw(`,"entities":`)
 	o.list(st.Entities == nil, len(st.Entities), p, func(i int) { o.value(&st.Entities[i]) })
 	if len(st.Merged) > 0 {
-		o.raw(`,"merged":`)
-		o.value(st.Merged)
+		o.field(`,"merged":`, st.Merged)
 	}
-	o.raw(`,"risk":`)
-	o.value(st.Risk)
-	o.raw(`,"entity_risk":`)
-	o.value(st.EntityRisk)
+	o.field(`,"risk":`, st.Risk)
+	o.field(`,"entity_risk":`, st.EntityRisk)
 	if len(st.Peaks) > 0 {
-		o.raw(`,"peaks":`)
-		o.value(st.Peaks)
+		o.field(`,"peaks":`, st.Peaks)
 	}
 	o.raw("}\n")
 	return o.err
@@ -341,12 +341,9 @@ func (st *snapState) writeJSON(w *bufio.Writer, p *pace.Pacer) error {
 // writeJSON writes the incident as json.Marshal would, its signals one at a
 // time (an incident under a heavy stream holds tens of thousands).
 func (si *snapIncident) writeJSON(o *jsonOut, p *pace.Pacer) {
-	o.raw(`{"id":`)
-	o.value(si.ID)
-	o.raw(`,"first":`)
-	o.value(si.First)
-	o.raw(`,"last":`)
-	o.value(si.Last)
+	o.field(`{"id":`, si.ID)
+	o.field(`,"first":`, si.First)
+	o.field(`,"last":`, si.Last)
 	o.raw(`,"signals":`)
 	if l := si.Signals; l.cache == nil { // a restored snapshot written again as read
 		o.value(l.vals)
@@ -359,21 +356,16 @@ func (si *snapIncident) writeJSON(o *jsonOut, p *pace.Pacer) {
 			o.bytes(enc)
 		})
 	}
-	o.raw(`,"seen":`)
-	o.value(si.Seen)
-	o.raw(`,"entities":`)
-	o.value(si.Entities)
+	o.field(`,"seen":`, si.Seen)
+	o.field(`,"entities":`, si.Entities)
 	if si.Extra != 0 {
-		o.raw(`,"extra":`)
-		o.value(si.Extra)
+		o.field(`,"extra":`, si.Extra)
 	}
 	if len(si.ExtraIDs) > 0 {
-		o.raw(`,"extra_ids":`)
-		o.value(si.ExtraIDs)
+		o.field(`,"extra_ids":`, si.ExtraIDs)
 	}
 	if len(si.Absorbed) > 0 {
-		o.raw(`,"absorbed":`)
-		o.value(si.Absorbed)
+		o.field(`,"absorbed":`, si.Absorbed)
 	}
 	o.raw("}")
 }

@@ -253,15 +253,6 @@ func putBody(bp *[]byte) {
 // (before and after decompression). Records may point into the returned
 // slice until done is called, once the request is answered; done is never nil.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, ep string) (body []byte, done func(), err error) {
-	body, done, err = h.readBodyPooled(w, r, ep)
-	if err != nil {
-		done()
-		return nil, func() {}, err
-	}
-	return body, done, nil
-}
-
-func (h *Handler) readBodyPooled(w http.ResponseWriter, r *http.Request, ep string) ([]byte, func(), error) {
 	nop := func() {}
 	limit := h.opts.MaxBody
 	src := http.MaxBytesReader(w, r.Body, limit)
@@ -284,18 +275,19 @@ func (h *Handler) readBodyPooled(w http.ResponseWriter, r *http.Request, ep stri
 		hint = 4 * r.ContentLength
 	}
 	bp := getBody(min(max(hint, 512), limit+1))
-	done := func() { putBody(bp) }
-	body, err := readAll(io.LimitReader(rd, limit+1), *bp)
+	body, err = readAll(io.LimitReader(rd, limit+1), *bp)
 	*bp = body[:0]
 	h.m.bytes.WithLabelValues(ep).Add(float64(len(body)))
 	if err != nil {
-		return nil, done, h.bodyErr(err, ep, rd != io.Reader(src), "reading body")
+		putBody(bp)
+		return nil, nop, h.bodyErr(err, ep, rd != io.Reader(src), "reading body")
 	}
 	if int64(len(body)) > limit {
+		putBody(bp)
 		h.m.rejected.WithLabelValues(ep, "body_too_large").Inc()
-		return nil, done, &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes after decompression", limit)}
+		return nil, nop, &bodyError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is over the limit of %d bytes after decompression", limit)}
 	}
-	return body, done, nil
+	return body, func() { putBody(bp) }, nil
 }
 
 // readAll reads r to its end, appending to b, which is grown only when the
