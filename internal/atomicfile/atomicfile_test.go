@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -45,5 +46,24 @@ func TestWriteReplacesWhole(t *testing.T) {
 func TestWriteMissingDir(t *testing.T) {
 	if err := WriteBytes(filepath.Join(t.TempDir(), "no", "such"), 0o600, nil); err == nil {
 		t.Fatal("writing into a missing directory succeeded")
+	}
+}
+
+func TestSyncsAsItWrites(t *testing.T) {
+	var buf bytes.Buffer
+	syncs := 0
+	sw := &syncingWriter{w: &buf, sync: func() error { syncs++; return nil }, every: 100}
+	for i := range 25 { // 25 writes of 10 bytes: a sync at 100, 200
+		if _, err := sw.Write(bytes.Repeat([]byte{byte(i)}, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if syncs != 2 || buf.Len() != 250 {
+		t.Errorf("%d syncs, %d bytes; want 2, 250", syncs, buf.Len())
+	}
+	boom := errors.New("disk gone")
+	sw = &syncingWriter{w: &buf, sync: func() error { return boom }, every: 10}
+	if _, err := sw.Write(make([]byte, 10)); !errors.Is(err, boom) {
+		t.Errorf("a failed sync: %v, want it reported", err)
 	}
 }

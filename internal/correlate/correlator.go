@@ -40,11 +40,12 @@ type Options struct {
 	// noisy entity that never stops cannot grow an incident without bound.
 	// Distinct signals are always kept.
 	MaxSignals int // default 10,000
-	// MaxOpenSignals bounds the signals all open incidents hold together:
-	// past it, Expire also closes the least recently active incidents (oldest
-	// last signal first) until they hold at most nine tenths of it, as if
-	// their window had passed, and counts them in Stats.Shed; a later signal
-	// on their entities opens a new incident. The window alone (a day) does
+	// MaxOpenSignals bounds the signals all open incidents hold together,
+	// kept or counted as repeats past MaxSignals: past it, Expire also closes
+	// incidents until they hold at most nine tenths of it, as if their window
+	// had passed, and counts them in Stats.Shed; a later signal on their
+	// entities opens a new incident. Those holding over a tenth of the bound
+	// close first, then the least recently active (oldest last signal first). The window alone (a day) does
 	// not bound a flood of distinct signals (hundreds a second for hours);
 	// this bounds the correlator's memory and a stream's checkpoint. Default
 	// 200,000.
@@ -310,7 +311,8 @@ func (c *Correlator) Add(s detect.Signal) Update {
 		}
 	}
 	sc := kept(&s)
-	if !c.addTo(inc, &sc, keys, dedupKey(&sc), true) {
+	isKept := c.addTo(inc, &sc, keys, dedupKey(&sc), true)
+	if !isKept {
 		inc.extraIDs = append(inc.extraIDs, s.ID)
 	}
 	if s.ID != "" {
@@ -318,6 +320,16 @@ func (c *Correlator) Add(s detect.Signal) Update {
 	}
 	for _, k := range keys {
 		e := c.ents[k]
+		if e == nil { // an event this signal is the first to cite
+			if !isKept {
+				// A repeat past MaxSignals links by its entities, which the
+				// repeats it was counted with name; a link per repeat's event
+				// grew with the repeats (a noisy hub: hundreds of thousands).
+				continue
+			}
+			e = &entState{}
+			c.ents[k] = e
+		}
 		e.incident = inc.id
 		e.last = max(e.last, now)
 	}
@@ -590,13 +602,13 @@ func (c *Correlator) sweep(now int64) {
 // events are nobody's neighbours: a user with many signals is not a hub).
 func (c *Correlator) updateNeighbours(keys []entKey, now int64) {
 	for _, k := range keys {
+		if k.kind == evidenceKind {
+			continue // links signals, has no neighbours; made when the signal is kept (Add)
+		}
 		e := c.ents[k]
 		if e == nil {
 			e = &entState{neighbours: map[entKey]int64{}}
 			c.ents[k] = e
-		}
-		if k.kind == evidenceKind {
-			continue
 		}
 		for _, o := range keys {
 			if o == k || o.kind == evidenceKind {
@@ -681,22 +693,35 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 	held := 0
 	for id, inc := range c.incs {
 		if ns-inc.last <= window {
-			held += len(inc.signals)
+			held += inc.held()
 			continue
 		}
 		out = append(out, c.close(id, inc))
 	}
 	if held > c.opts.MaxOpenSignals {
 		type open struct {
-			id   string
-			last int64
-			n    int
+			id    string
+			last  int64
+			n     int
+			large bool
 		}
+		large := c.opts.MaxOpenSignals / 10
 		all := make([]open, 0, len(c.incs))
 		for id, inc := range c.incs {
-			all = append(all, open{id, inc.last, len(inc.signals)})
+			all = append(all, open{id, inc.last, inc.held(), inc.held() > large})
 		}
-		slices.SortFunc(all, func(a, b open) int { return cmp.Or(cmp.Compare(a.last, b.last), strings.Compare(a.id, b.id)) })
+		// An incident holding over a tenth of the bound goes first: one hub
+		// of repeats would otherwise have every smaller incident closed
+		// before it, though it alone frees the most.
+		slices.SortFunc(all, func(a, b open) int {
+			if a.large != b.large {
+				if a.large {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Or(cmp.Compare(a.last, b.last), strings.Compare(a.id, b.id))
+		})
 		target := c.opts.MaxOpenSignals - c.opts.MaxOpenSignals/10
 		for _, o := range all {
 			if held <= target {
@@ -720,6 +745,12 @@ func (c *Correlator) Expire(now time.Time) []Incident {
 	sortIncidents(out)
 	return out
 }
+
+// held is what an incident holds against Options.MaxOpenSignals: its signals
+// and the ids of the repeats it counted past MaxSignals (each an id and an
+// index entry: a flood of repeats grew memory without bound when only the
+// kept signals counted).
+func (inc *incState) held() int { return len(inc.signals) + len(inc.extraIDs) }
 
 // close renders an incident final and forgets it, with the events its
 // signals cite (one link key per signal: kept, they would grow with the

@@ -471,11 +471,17 @@ func (c *Correlator) Restore(r io.Reader) error {
 		if se.Kind == "" || ents[k] != nil {
 			return fmt.Errorf("entity %d (%s:%q): empty kind or repeated: %w", i, se.Kind, se.Value, ErrSnapshot)
 		}
-		e := &entState{incident: se.Incident, last: se.Last, neighbours: make(map[entKey]int64, len(se.Neighbours))}
+		e := &entState{incident: se.Incident, last: se.Last}
+		if se.Kind != evidenceKind {
+			e.neighbours = make(map[entKey]int64, len(se.Neighbours))
+		}
 		if e.incident != "" && incs[e.incident] == nil && st.Merged[e.incident] == "" {
 			e.incident = "" // its incident closed: the entity links nothing until seen again
 		}
 		for _, n := range se.Neighbours {
+			if e.neighbours == nil {
+				return fmt.Errorf("entity %d (%s:%q): an event with neighbours: %w", i, se.Kind, se.Value, ErrSnapshot)
+			}
 			e.neighbours[entKey{n.Kind, n.Value}] = n.Time
 		}
 		ents[k] = e

@@ -435,6 +435,57 @@ func TestMaxOpenSignalsSheds(t *testing.T) {
 	}
 }
 
+// TestRepeatsCountAgainstTheBound: repeats past MaxSignals keep no evidence
+// link (their entities link them) but count against MaxOpenSignals, and an
+// incident holding over a tenth of the bound is shed before smaller, older
+// ones (issue 8's load test: one hub incident held 280,000 repeats, each with
+// a link, while the bound saw 32,000 signals).
+func TestRepeatsCountAgainstTheBound(t *testing.T) {
+	c := New(Options{MaxSignals: 5, MaxOpenSignals: 100})
+	// four small incidents, 5 signals each, the oldest activity
+	for u := range 4 {
+		for k := range 5 {
+			s := sig(fmt.Sprintf("u%d-%d", u, k), time.Duration(u)*time.Second, "", detect.SeverityLow, fmt.Sprintf("user:u%d", u))
+			s.Evidence = []detect.EvidenceRef{{EventID: "ev-" + s.ID}}
+			c.Add(s)
+		}
+	}
+	// a hub: 95 repeats of one signal on one host, the most recent activity
+	for k := range 95 {
+		s := sig(fmt.Sprintf("h-%d", k), time.Minute+time.Duration(k)*time.Millisecond, "", detect.SeverityLow, "host:hub")
+		s.Evidence = []detect.EvidenceRef{{EventID: fmt.Sprintf("ev-h-%d", k)}}
+		if up := c.Add(s); k > 0 && up.Created {
+			t.Fatalf("repeat %d opened a new incident", k)
+		}
+	}
+	for k, want := range map[int]bool{0: true, 4: true, 5: false, 94: false} {
+		if got := c.ents[entKey{evidenceKind, fmt.Sprintf("ev-h-%d", k)}] != nil; got != want {
+			t.Errorf("event link of repeat %d: %v, want %v (kept up to MaxSignals, then counted)", k, got, want)
+		}
+	}
+	// a repeat past the cap is still recognised when delivered again
+	again := sig("h-90", time.Minute+90*time.Millisecond, "", detect.SeverityLow, "host:hub")
+	if up := c.Add(again); !up.Duplicate {
+		t.Errorf("a redelivered repeat past the cap: %+v, want a duplicate", up)
+	}
+	// 20 + 95 held > 100: the hub (95, over a tenth of the bound) goes first,
+	// though the most recently active; the small ones stay
+	closed := c.Expire(t0.Add(2 * time.Minute))
+	if len(closed) != 1 || closed[0].SignalIDs[0] != "h-0" {
+		var ids []string
+		for _, inc := range closed {
+			ids = append(ids, inc.SignalIDs[0])
+		}
+		t.Fatalf("closed %v, want only the hub (h-0...)", ids)
+	}
+	if st := c.Stats(); st.Shed != 1 || st.Open != 4 {
+		t.Errorf("stats %+v, want 1 shed, 4 open", st)
+	}
+	if c.sigInc["h-90"] != "" || len(c.ents) != 4+1+20 { // the hub host idles out with the window
+		t.Errorf("after shedding the hub: %d entities (want 4 users, the host and 20 events), h-90 still indexed: %v", len(c.ents), c.sigInc["h-90"] != "")
+	}
+}
+
 // loadTestCorrelator holds what the correlator held ten minutes into issue
 // 8's load test: n signals (a rule hit per user and host, each citing its
 // event) over 4,100 users on 2,000 workstations and 200 shared servers.
