@@ -45,10 +45,10 @@ type Options struct {
 	// incidents until they hold at most nine tenths of it, as if their window
 	// had passed, and counts them in Stats.Shed; a later signal on their
 	// entities opens a new incident. Those holding over a tenth of the bound
-	// close first, then the least recently active (oldest last signal first). The window alone (a day) does
-	// not bound a flood of distinct signals (hundreds a second for hours);
-	// this bounds the correlator's memory and a stream's checkpoint. Default
-	// 200,000.
+	// close first, then the least recently active (oldest last signal
+	// first). The window alone (a day) does not bound a flood of distinct
+	// signals (hundreds a second for hours); this bounds the correlator's
+	// memory and a stream's checkpoint. Default 200,000.
 	MaxOpenSignals int
 	// Precision is a rule's precision as analysts' verdicts estimate it (0 when
 	// unknown: the risk scorer's prior), multiplied into each of its signals'
