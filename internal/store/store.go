@@ -306,3 +306,17 @@ type AuditQuery struct {
 	Limit  int
 	Cursor string
 }
+
+// EvidenceInOrder returns the evidence of found in the order of ids, each id
+// once, leaving out ids not found: what GetEvidence returns from the rows an
+// implementation fetched. It empties found.
+func EvidenceInOrder(ids []string, found map[string]Evidence) []Evidence {
+	var out []Evidence
+	for _, id := range ids {
+		if ev, ok := found[id]; ok {
+			out = append(out, ev)
+			delete(found, id) // a repeated id is returned once
+		}
+	}
+	return out
+}

@@ -3,58 +3,26 @@ package postgres
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"io/fs"
 	"log/slog"
-	"path"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/vigilsec/vigil/internal/store"
 )
 
 // ErrSchemaTooNew means the database schema was migrated by a newer Vigil than
 // this one.
-var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+var ErrSchemaTooNew = store.ErrSchemaTooNew
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
 // migration is one numbered schema change, migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = store.Migration
 
-// loadMigrations reads the embedded migrations, checking they are numbered
-// 1, 2, 3, ... without gaps.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("listing migrations: %w", err)
-	}
-	ms := make([]migration, 0, len(names)) // fs.Glob returns names sorted
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", base)
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", base, len(ms)+1)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("reading migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
-	}
-	return ms, nil
-}
+// loadMigrations reads the embedded migrations.
+func loadMigrations() ([]migration, error) { return store.LoadMigrations(migrationFiles, "migrations") }
 
 // SchemaVersion is the newest schema version this binary knows.
 func SchemaVersion() int {
@@ -62,7 +30,7 @@ func SchemaVersion() int {
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
-	return ms[len(ms)-1].version
+	return ms[len(ms)-1].Version
 }
 
 // lockKey is the key of a transaction-level advisory lock that serializes one
@@ -90,7 +58,7 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, create bool, lo
 	}
 	latest := 0
 	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
+		latest = ms[len(ms)-1].Version
 	}
 	for {
 		applied, ok, err := applyNext(ctx, conn, ms, latest, schema, create)
@@ -100,7 +68,7 @@ func migrate(ctx context.Context, conn *pgx.Conn, schema string, create bool, lo
 		if !ok {
 			return nil
 		}
-		log.InfoContext(ctx, "applied schema migration", "schema", schema, "version", applied.version, "name", applied.name)
+		log.InfoContext(ctx, "applied schema migration", "schema", schema, "version", applied.Version, "name", applied.Name)
 	}
 }
 
@@ -153,11 +121,11 @@ func applyNext(ctx context.Context, conn *pgx.Conn, ms []migration, latest int, 
 			return nil
 		}
 		m := ms[cur] // versions are 1..latest, so ms[cur] is version cur+1
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("applying migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("applying migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("recording migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("recording migration %s: %w", m.Name, err)
 		}
 		applied, ok = m, true
 		return nil

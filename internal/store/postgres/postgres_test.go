@@ -173,7 +173,7 @@ func TestOpenUnreachableFailsFast(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	ms, err := loadMigrations()
 	must(t, err)
-	if len(ms) < 2 || ms[0].version != 1 || ms[0].name != "0001_init" || ms[1].name != "0002_outbox" {
+	if len(ms) < 2 || ms[0].Version != 1 || ms[0].Name != "0001_init" || ms[1].Name != "0002_outbox" {
 		t.Fatalf("migrations: %+v", ms)
 	}
 	if SchemaVersion() != len(ms) {
@@ -210,8 +210,8 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("schema_migrations has %d rows, want %d", len(recs), len(ms))
 	}
 	for i, r := range recs {
-		if r.version != ms[i].version || r.name != ms[i].name || time.Since(r.at) > time.Hour || time.Since(r.at) < 0 {
-			t.Errorf("schema_migrations row %d: %+v, want version %d name %s applied just now", i, r, ms[i].version, ms[i].name)
+		if r.version != ms[i].Version || r.name != ms[i].Name || time.Since(r.at) > time.Hour || time.Since(r.at) < 0 {
+			t.Errorf("schema_migrations row %d: %+v, want version %d name %s applied just now", i, r, ms[i].Version, ms[i].Name)
 		}
 	}
 	for _, table := range []string{"signals", "signal_entities", "evidence", "incidents", "incident_entities",

@@ -101,14 +101,7 @@ func (s *Store) GetEvidence(ctx context.Context, eventIDs []string) ([]store.Evi
 	if err := rows.Err(); err != nil {
 		return nil, s.wrap(op, err)
 	}
-	var out []store.Evidence
-	for _, id := range eventIDs {
-		if ev, ok := found[id]; ok {
-			out = append(out, ev)
-			delete(found, id) // a repeated id is returned once
-		}
-	}
-	return out, nil
+	return store.EvidenceInOrder(eventIDs, found), nil
 }
 
 // PutModelState implements store.Store.

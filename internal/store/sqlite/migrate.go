@@ -4,54 +4,24 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"path"
-	"strconv"
-	"strings"
+
+	"github.com/vigilsec/vigil/internal/store"
 )
 
-// ErrSchemaTooNew means the database was migrated by a newer Vigil than this one.
-var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+// ErrSchemaTooNew means the database schema was migrated by a newer Vigil than
+// this one.
+var ErrSchemaTooNew = store.ErrSchemaTooNew
 
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
 // migration is one numbered schema change, migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = store.Migration
 
-// loadMigrations reads the embedded migrations, checking they are numbered
-// 1, 2, 3, ... without gaps.
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("listing migrations: %w", err)
-	}
-	ms := make([]migration, 0, len(names)) // fs.Glob returns names sorted
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 {
-			return nil, fmt.Errorf("migration %s: name is not NNNN_name.sql", base)
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", base, len(ms)+1)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, fmt.Errorf("reading migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(b)})
-	}
-	return ms, nil
-}
+// loadMigrations reads the embedded migrations.
+func loadMigrations() ([]migration, error) { return store.LoadMigrations(migrationFiles, "migrations") }
 
 // SchemaVersion is the newest schema version this binary knows.
 func SchemaVersion() int {
@@ -59,7 +29,7 @@ func SchemaVersion() int {
 	if err != nil || len(ms) == 0 {
 		return 0
 	}
-	return ms[len(ms)-1].version
+	return ms[len(ms)-1].Version
 }
 
 // migrate brings the database to the newest schema, one transaction per migration.
@@ -71,7 +41,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	}
 	latest := 0
 	if len(ms) > 0 {
-		latest = ms[len(ms)-1].version
+		latest = ms[len(ms)-1].Version
 	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
@@ -88,7 +58,7 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		if !ok {
 			return nil
 		}
-		log.InfoContext(ctx, "applied schema migration", "version", applied.version, "name", applied.name)
+		log.InfoContext(ctx, "applied schema migration", "version", applied.Version, "name", applied.Name)
 	}
 }
 
@@ -112,14 +82,14 @@ func applyNext(ctx context.Context, db *sql.DB, ms []migration, latest int) (app
 		return migration{}, false, nil
 	}
 	m := ms[cur] // versions are 1..latest, so ms[cur] is version cur+1
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return migration{}, false, fmt.Errorf("applying migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return migration{}, false, fmt.Errorf("applying migration %s: %w", m.Name, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.version, m.name); err != nil {
-		return migration{}, false, fmt.Errorf("recording migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name) VALUES (?, ?)`, m.Version, m.Name); err != nil {
+		return migration{}, false, fmt.Errorf("recording migration %s: %w", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return migration{}, false, fmt.Errorf("committing migration %s: %w", m.name, err)
+		return migration{}, false, fmt.Errorf("committing migration %s: %w", m.Name, err)
 	}
 	return m, true, nil
 }

@@ -156,7 +156,7 @@ func TestReopen(t *testing.T) {
 func TestMigrations(t *testing.T) {
 	ms, err := loadMigrations()
 	must(t, err)
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "0001_init" {
+	if len(ms) == 0 || ms[0].Version != 1 || ms[0].Name != "0001_init" {
 		t.Fatalf("migrations: %+v", ms)
 	}
 	s := openTemp(t, t.TempDir())
