@@ -11,40 +11,8 @@ import (
 	"github.com/vigilsec/vigil/internal/cputime"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/storetest"
 )
-
-// benchSignal is a realistic Sigma signal: two entities, two evidence refs,
-// field matches; about 900 bytes of JSON.
-func benchSignal(n int) detect.Signal {
-	tm := t0.Add(time.Duration(n) * time.Millisecond)
-	user := detect.Entity{Kind: detect.EntityUser, Value: fmt.Sprintf(`corp\user%d`, n%500)}
-	host := detect.Entity{Kind: detect.EntityHost, Value: fmt.Sprintf("ws-%d.corp.example", n%200)}
-	ev := []detect.EvidenceRef{
-		{EventID: fmt.Sprintf("%032x", 2*n), Time: tm.Add(-time.Second), Source: "/var/log/Security.evtx", Offset: int64(n) * 2048},
-		{EventID: fmt.Sprintf("%032x", 2*n+1), Time: tm, Source: "/var/log/Security.evtx", Offset: int64(n)*2048 + 1024},
-	}
-	return detect.Signal{
-		ID:              detect.SignalID("sigma", "5af54681-df95-4c26-854f-2565e13cfab0", ev),
-		Time:            tm,
-		DetectorID:      "sigma",
-		DetectorVersion: "1.0.0",
-		RuleID:          "5af54681-df95-4c26-854f-2565e13cfab0",
-		Title:           "Suspicious Encoded PowerShell Command Line",
-		Severity:        detect.SeverityHigh,
-		Confidence:      0.7,
-		Tactics:         []string{"execution"},
-		Techniques:      []string{"T1059.001"},
-		Entities:        []detect.Entity{user, host},
-		Explanation: detect.Explanation{
-			Summary: "powershell.exe started with -EncodedCommand",
-			Matches: []detect.FieldMatch{
-				{Field: "Image", Value: `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`},
-				{Field: "CommandLine", Value: "powershell.exe -NoP -W Hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA"},
-			},
-		},
-		Evidence: ev,
-	}
-}
 
 // BenchmarkPutSignals inserts new signals in batches of 1,000, as the pipeline
 // does, into a table that starts empty (Empty) or holds 300,000 signals
@@ -66,7 +34,7 @@ func benchPutSignals(b *testing.B, prefillBatches int) {
 	n := 0
 	next := func() {
 		for i := range sigs {
-			sigs[i] = benchSignal(n)
+			sigs[i] = storetest.BenchSignal(n)
 			n++
 		}
 	}
@@ -109,7 +77,7 @@ func BenchmarkPutSignalsRedelivered(b *testing.B) {
 	ctx := b.Context()
 	sigs := make([]detect.Signal, 1000)
 	for i := range sigs {
-		sigs[i] = benchSignal(i)
+		sigs[i] = storetest.BenchSignal(i)
 	}
 	if err := s.PutSignals(ctx, sigs); err != nil {
 		b.Fatal(err)
@@ -155,7 +123,7 @@ func BenchmarkListSignalsByEntity(b *testing.B) {
 	sigs := make([]detect.Signal, 1000)
 	for k := range 100 {
 		for i := range sigs {
-			sigs[i] = benchSignal(k*1000 + i)
+			sigs[i] = storetest.BenchSignal(k*1000 + i)
 		}
 		if err := s.PutSignals(ctx, sigs); err != nil {
 			b.Fatal(err)
