@@ -80,7 +80,7 @@ type child struct {
 	mu                 *sync.Mutex
 }
 
-var serveLine = regexp.MustCompile(`serving the console and API on https?://(\S+), ingest on (\S+)`)
+var serveLine = regexp.MustCompile(`serving the console and API on https?://([^\s,]+)(?:, ingest on (\S+))?`)
 
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
@@ -204,6 +204,13 @@ func storedIncidentSets(t *testing.T, dir string) map[string]string {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	return incidentSets(t, st)
+}
+
+// incidentSets is every incident of st (merged ones left out) with its sorted
+// signal ids.
+func incidentSets(t *testing.T, st store.Store) map[string]string {
+	t.Helper()
 	out := map[string]string{}
 	q := store.IncidentQuery{Limit: store.MaxLimit}
 	for {

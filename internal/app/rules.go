@@ -59,6 +59,7 @@ type sigmaLoad struct {
 	correlations *sigma.CorrelationEngine
 	mapping      *sigma.Mapping    // nil: the default
 	names        map[string]string // rule and correlation name -> the id signals carry
+	corrOpts     sigma.CorrelationOptions
 }
 
 // loadSigma loads and compiles the rules named by o. A path that cannot be read is
@@ -108,11 +109,12 @@ func loadSigma(paths []string, o sigmaOptions) (*sigmaLoad, error) {
 	if lateness <= 0 {
 		lateness = -1
 	}
-	ce, err := sigma.NewCorrelationEngine(c, rs, sigma.CorrelationOptions{Mapping: opts.Mapping, Lateness: lateness})
+	corrOpts := sigma.CorrelationOptions{Mapping: opts.Mapping, Lateness: lateness}
+	ce, err := sigma.NewCorrelationEngine(c, rs, corrOpts)
 	if err != nil {
 		return nil, err
 	}
-	l := &sigmaLoad{collection: c, ruleset: rs, correlations: ce, mapping: opts.Mapping, names: map[string]string{}}
+	l := &sigmaLoad{collection: c, ruleset: rs, correlations: ce, mapping: opts.Mapping, names: map[string]string{}, corrOpts: corrOpts}
 	for _, r := range c.Rules {
 		if r.Name != "" {
 			l.names[r.Name] = sigma.RuleRef(r)
@@ -182,6 +184,16 @@ func keepLevel(c *sigma.Collection, min string) error {
 // detector returns the Sigma detector of the loaded rules, correlations included.
 func (l *sigmaLoad) detector() *sigma.Detector {
 	return sigma.NewDetector(l.ruleset).WithCorrelations(l.correlations)
+}
+
+// freshDetector is a detector over the same compiled rules with correlation
+// state of its own (a cluster partition's).
+func (l *sigmaLoad) freshDetector() (*sigma.Detector, error) {
+	ce, err := sigma.NewCorrelationEngine(l.collection, l.ruleset, l.corrOpts)
+	if err != nil {
+		return nil, err
+	}
+	return sigma.NewDetector(l.ruleset).WithCorrelations(ce), nil
 }
 
 func readSmallFile(path string) ([]byte, error) {

@@ -40,7 +40,6 @@ import (
 	"github.com/vigilsec/vigil/internal/ingest/tail"
 	"github.com/vigilsec/vigil/internal/ingest/wal"
 	"github.com/vigilsec/vigil/internal/store"
-	"github.com/vigilsec/vigil/internal/store/sqlite"
 	"github.com/vigilsec/vigil/internal/stream"
 	"github.com/vigilsec/vigil/internal/web"
 )
@@ -91,6 +90,10 @@ type serveOptions struct {
 	posturePath     string
 	sigma           sigmaOptions
 	behavior        behaviorOptions
+	// scale-out (servecluster.go)
+	mode, bus, busPrefix, storeURL, nodeID string
+	partitions                             int
+	leaseTTL                               time.Duration
 
 	// set by demo and tests
 	ready func(s *service) // called once every listener is up
@@ -98,7 +101,7 @@ type serveOptions struct {
 }
 
 func runServe(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "serve", "", serveHelp)
+	fs := newFlagSet(env, "serve", "", serveHelp+clusterHelp)
 	var o serveOptions
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the store, the write-ahead log and the users (required)")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8080", "address of the console, the API, /metrics and the health checks")
@@ -126,8 +129,12 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, without authentication: for diagnosis only")
 	o.sigma.register(fs)
 	o.behavior.register(fs)
+	o.registerCluster(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := o.checkCluster(); err != nil {
+		return &ExitError{Code: ExitUsage, Err: err}
 	}
 	if o.dataDir == "" {
 		fs.Usage()
@@ -175,9 +182,9 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, err := sqlite.Open(ctx, sqlite.Options{Dir: o.dataDir})
+	st, err := openServeStore(ctx, o, log)
 	if err != nil {
-		return fmt.Errorf("opening store: %w", err)
+		return err
 	}
 	defer func() { _ = st.Close() }()
 	audit := func(ctx context.Context, actor, action, target string, details any) {
@@ -193,33 +200,20 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("opening the users: %w", err)
 	}
-	w, err := wal.Open(wal.Options{Dir: filepath.Join(o.dataDir, "wal"), MaxBacklog: o.maxBacklog, Logger: log, Registerer: reg})
-	if err != nil {
-		return fmt.Errorf("opening the write-ahead log: %w", err)
-	}
-	defer func() { _ = w.Close() }()
-
-	// The detection stages, as hunt builds them.
-	st2, err := buildStages(o, log, reg, env.Stderr)
+	src, err := newStageSource(o, log, env.Stderr)
 	if err != nil {
 		return err
 	}
-	defer st2.close()
-	fb := newLiveFeedback(st, st2.beh, log)
 	// what the business knows of entities: asset criticality, privileged people
-	bizContext := businessContext(st2.inventory, st2.identities)
+	bizContext := businessContext(src.inventory, src.identities)
 	// what vigil scan found about the workloads and images
 	postureOf, err := postureContext(o.posturePath, o.dataDir)
 	if err != nil {
 		return err
 	}
-	corr := correlate.New(correlate.Options{
-		Context: bizContext, Resolve: entityResolver(st2.resolver, st2.identities),
-		Precision: fb.precision, Posture: postureOf, MaxOpenSignals: o.maxOpenSignals,
-	})
 	var onIncidents func(context.Context, []correlate.Incident)
 	var dispatcher *escalate.Dispatcher
-	if o.escalatePath != "" {
+	if o.escalatePath != "" && o.mode != modeIngest {
 		policies, err := escalate.Load(o.escalatePath)
 		if err != nil {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--escalate: %w", err)}
@@ -239,23 +233,28 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 			return err
 		}
 	}
-	proc, err := stream.New(ctx, stream.Options{
-		Log: walLog{w}, Registry: formats.Default(), Detect: st2.detect, Behavior: st2.beh, Sigma: st2.sigma,
-		Correlator: corr, Store: st, Suppressed: fb.suppressed, OnIncidents: onIncidents, BeforeStep: fb.refresh,
-		Lateness: o.lateness, CheckpointEvery: o.checkpoint, CheckpointShare: o.checkpointShare, Logger: log, Registerer: reg,
-		// beside the log it points into; a data directory from before the
-		// file has its checkpoint in the store
-		Checkpoints: stream.FileCheckpoints{Path: filepath.Join(o.dataDir, "stream.checkpoint"), Fallback: stream.StoreCheckpoints{Store: st}},
-	})
+	newCorrelator := func(fb *liveFeedback, resolve func(detect.Entity, time.Time) detect.Entity) *correlate.Correlator {
+		return correlate.New(correlate.Options{
+			Context: bizContext, Resolve: resolve,
+			Precision: fb.precision, Posture: postureOf, MaxOpenSignals: o.maxOpenSignals,
+		})
+	}
+	streamOpts := stream.Options{Registry: formats.Default(), Lateness: o.lateness, CheckpointEvery: o.checkpoint,
+		CheckpointShare: o.checkpointShare, Logger: log}
+	var eng *serveEngine
+	if o.bus == "" {
+		eng, err = localEngine(ctx, o, src, st, log, reg, streamOpts, newCorrelator, onIncidents)
+	} else {
+		eng, err = clusterEngine(ctx, o, src, st, log, reg, streamOpts, newCorrelator, onIncidents)
+	}
 	if err != nil {
 		return err
 	}
+	defer eng.close()
 
 	// HTTP: console, API, health, metrics.
-	a, err := api.New(api.Options{Store: st, Auth: authSvc, Rules: st2.rules, Context: bizContext,
-		Version: Version, Logger: log, Registerer: reg, Status: func() any {
-			return map[string]any{"stream": proc.Stats(), "wal": map[string]any{"last": w.Last(), "committed": w.Committed(), "backlog_bytes": w.Backlog()}}
-		}})
+	a, err := api.New(api.Options{Store: st, Auth: authSvc, Rules: src.rules, Context: bizContext,
+		Version: Version, Logger: log, Registerer: reg, Status: eng.status})
 	if err != nil {
 		return err
 	}
@@ -279,7 +278,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--listen: %w", err)}
 	}
-	svc := &service{httpAddr: ln.Addr().String(), store: st, auth: authSvc, proc: proc, wal: w}
+	svc := &service{httpAddr: ln.Addr().String(), store: st, auth: authSvc, proc: eng.proc, wal: eng.wal}
 
 	g, gctx := errgroup.WithContext(ctx)
 	var servers []*http.Server
@@ -299,8 +298,14 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 		})
 	}
 	serveHTTP(srv, ln)
+	if o.ingestListen != "" && eng.appender == nil {
+		return &ExitError{Code: ExitUsage, Err: errors.New("--ingest-listen: a worker takes no records (--mode ingest or all does)")}
+	}
+	if eng.appender == nil && (o.syslogUDP != "" || o.syslogTCP != "" || o.syslogTLS != "" || len(o.tails) > 0) {
+		return &ExitError{Code: ExitUsage, Err: errors.New("syslog and tail sources: a worker takes no records (--mode ingest or all does)")}
+	}
 	if o.ingestListen != "" {
-		h, err := httpin.New(httpin.Options{Appender: w, Tokens: authSvc, Logger: log, Registerer: reg})
+		h, err := httpin.New(httpin.Options{Appender: eng.appender, Tokens: authSvc, Logger: log, Registerer: reg})
 		if err != nil {
 			return err
 		}
@@ -317,7 +322,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	defer stopSources()
 	var sources sync.WaitGroup
 	if o.syslogUDP != "" || o.syslogTCP != "" || o.syslogTLS != "" {
-		sl, err := syslog.New(syslog.Options{UDP: o.syslogUDP, TCP: o.syslogTCP, TLS: o.syslogTLS, TLSConfig: tlsConf, Appender: w, Logger: log, Registerer: reg})
+		sl, err := syslog.New(syslog.Options{UDP: o.syslogUDP, TCP: o.syslogTCP, TLS: o.syslogTLS, TLSConfig: tlsConf, Appender: eng.appender, Logger: log, Registerer: reg})
 		if err != nil {
 			return &ExitError{Code: ExitUsage, Err: err}
 		}
@@ -325,7 +330,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 		g.Go(func() error { defer sources.Done(); return sl.Run(srcCtx) })
 	}
 	if len(o.tails) > 0 {
-		tl, err := tail.New(tail.Options{Paths: o.tails, Appender: w, StateFile: filepath.Join(o.dataDir, "tail-state.json"), Format: o.tailFormat, Logger: log, Registerer: reg})
+		tl, err := tail.New(tail.Options{Paths: o.tails, Appender: eng.appender, StateFile: filepath.Join(o.dataDir, "tail-state.json"), Format: o.tailFormat, Logger: log, Registerer: reg})
 		if err != nil {
 			return &ExitError{Code: ExitUsage, Err: err}
 		}
@@ -350,7 +355,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	procCtx, stopProc := context.WithCancel(context.WithoutCancel(gctx))
 	defer stopProc()
 	procDone := make(chan error, 1)
-	go func() { procDone <- proc.Run(procCtx) }()
+	go func() { procDone <- eng.run(procCtx) }()
 	// Shutdown: stop accepting, let the sources finish, then the processor
 	// writes its checkpoint.
 	g.Go(func() error {
@@ -443,9 +448,21 @@ type stages struct {
 	close      func()
 }
 
-func buildStages(o serveOptions, log *slog.Logger, reg prometheus.Registerer, w io.Writer) (*stages, error) {
-	s := &stages{close: func() {}}
-	var dets []detect.Detector
+// stageSource is what serve loads once (rules, inventory, identities) and
+// builds detection stages from: once for serve, once per partition for a
+// cluster's worker (each partition with state of its own).
+type stageSource struct {
+	o          serveOptions
+	log        *slog.Logger
+	w          io.Writer
+	sigma      *sigmaLoad // nil: no Sigma rules
+	rules      api.RuleCatalog
+	inventory  *assets.Inventory
+	identities *identity.Directory
+}
+
+func newStageSource(o serveOptions, log *slog.Logger, w io.Writer) (*stageSource, error) {
+	src := &stageSource{o: o, log: log, w: w}
 	if len(o.sigma.rules) > 0 || o.sigma.builtin {
 		so := o.sigma
 		so.corrLateness = max(o.lateness, time.Minute)
@@ -453,36 +470,51 @@ func buildStages(o serveOptions, log *slog.Logger, reg prometheus.Registerer, w 
 		if err != nil {
 			return nil, err
 		}
-		s.sigma = l.detector().Ordered()
-		s.rules = newRuleCatalog(l.collection)
-		dets = append(dets, s.sigma)
+		src.sigma = l
+		src.rules = newRuleCatalog(l.collection)
 	}
 	if o.behavior.identities != "" && o.behavior.dir == nil {
 		d, err := loadIdentities(o.behavior.identities, w)
 		if err != nil {
 			return nil, err
 		}
-		o.behavior.dir = d
+		src.o.behavior.dir = d
 	}
-	s.identities = o.behavior.dir
+	src.identities = src.o.behavior.dir
 	if o.assetsPath != "" {
 		inv, err := loadAssets(o.assetsPath, w)
 		if err != nil {
 			return nil, err
 		}
-		s.inventory = inv
+		src.inventory = inv
+	}
+	return src, nil
+}
+
+// build returns a set of stages with fresh state: Sigma correlations, IP→host
+// bindings, behavioral models.
+func (src *stageSource) build() (*stages, error) {
+	s := &stages{close: func() {}, rules: src.rules, inventory: src.inventory, identities: src.identities}
+	var dets []detect.Detector
+	if src.sigma != nil {
+		d, err := src.sigma.freshDetector()
+		if err != nil {
+			return nil, err
+		}
+		s.sigma = d.Ordered()
+		dets = append(dets, s.sigma)
 	}
 	s.resolver = huntResolver(s.inventory)
 	dets = append(dets, bindingLearner{s.resolver})
-	if o.behavior.enabled {
-		eng, closeBeh, err := buildBehavior(o.behavior, log, w)
+	if src.o.behavior.enabled {
+		eng, closeBeh, err := buildBehavior(src.o.behavior, src.log, src.w)
 		if err != nil {
 			return nil, err
 		}
 		s.beh, s.close = eng, closeBeh
 		dets = append(dets, eng.Collector())
 	}
-	eng, err := detect.NewEngine(dets, detect.EngineOptions{Logger: log})
+	eng, err := detect.NewEngine(dets, detect.EngineOptions{Logger: src.log})
 	if err != nil {
 		s.close()
 		return nil, err

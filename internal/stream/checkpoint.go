@@ -39,12 +39,16 @@ type Checkpoints interface {
 }
 
 // StoreCheckpoints keeps the checkpoint in the store, as the model state
-// CheckpointID; the default.
-type StoreCheckpoints struct{ Store store.Store }
+// CheckpointID; the default. Key names the checkpoint among several (a
+// cluster's partitions: each has its own processor); "" for serve's one.
+type StoreCheckpoints struct {
+	Store store.Store
+	Key   string
+}
 
 // Load implements Checkpoints.
 func (s StoreCheckpoints) Load(ctx context.Context) ([]byte, error) {
-	ms, err := s.Store.GetModelState(ctx, CheckpointID, "")
+	ms, err := s.Store.GetModelState(ctx, CheckpointID, s.Key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -60,7 +64,7 @@ func (s StoreCheckpoints) Save(ctx context.Context, write func(io.Writer) error)
 	if err := write(&b); err != nil {
 		return err
 	}
-	return s.Store.PutModelState(ctx, store.ModelState{ModelID: CheckpointID, Version: 1, Updated: time.Now().UTC(), Blob: b.Bytes()})
+	return s.Store.PutModelState(ctx, store.ModelState{ModelID: CheckpointID, Key: s.Key, Version: 1, Updated: time.Now().UTC(), Blob: b.Bytes()})
 }
 
 // FileCheckpoints keeps the checkpoint in a file, replaced atomically. With a
@@ -409,8 +413,10 @@ func (p *Processor) capture(ctx context.Context, snap *modelSnapshot, readTo uin
 	inLoop := p.opts.Now()
 	// The incidents the correlator holds are stored before its state is: the
 	// checkpoint's correlator has nothing left to write.
-	if err := p.correlate(ctx, math.MinInt64, start, true); err != nil {
-		return err
+	if p.opts.Correlator != nil {
+		if err := p.correlate(ctx, math.MinInt64, start, true); err != nil {
+			return err
+		}
 	}
 	st := &checkpointState{head: ckptHead{ReadTo: p.readTo, MaxSeen: p.maxSeen, Watermark: p.watermark, LastExpire: p.lastExp,
 		Held: slices.Clone([]detect.Signal(p.held))}}
@@ -439,9 +445,11 @@ func (p *Processor) capture(ctx context.Context, snap *modelSnapshot, readTo uin
 		st.sigma = sb.Bytes()
 	}
 	st.head.ReplayFrom = replay
-	var err error
-	if st.correlator, err = p.opts.Correlator.Capture(); err != nil {
-		return fmt.Errorf("checkpointing the correlator: %w", err)
+	if p.opts.Correlator != nil {
+		var err error
+		if st.correlator, err = p.opts.Correlator.Capture(); err != nil {
+			return fmt.Errorf("checkpointing the correlator: %w", err)
+		}
 	}
 	p.lastCkpt = p.opts.Now()
 	captured := p.lastCkpt.Sub(inLoop)
@@ -539,8 +547,12 @@ func (p *Processor) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the stream checkpoint: %w", err)
 	}
-	if err := p.opts.Correlator.Restore(bytes.NewReader(doc.correlator)); err != nil {
-		return fmt.Errorf("restoring the correlator from the checkpoint: %w", err)
+	if p.opts.Correlator != nil {
+		if err := p.opts.Correlator.Restore(bytes.NewReader(doc.correlator)); err != nil {
+			return fmt.Errorf("restoring the correlator from the checkpoint: %w", err)
+		}
+	} else if len(doc.correlator) > 0 {
+		return errors.New("the stream checkpoint holds a correlator's state and this processor publishes its signals instead: it is another processor's checkpoint")
 	}
 	if p.opts.Behavior != nil && len(doc.models) > 0 {
 		if err := p.opts.Behavior.Restore(doc.models); err != nil {

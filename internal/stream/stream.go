@@ -93,9 +93,20 @@ type Options struct {
 	// Sigma is the Sigma detector in Detect when it has correlations: it must be
 	// Ordered; its correlations then see hits in event-time order at the
 	// watermark, and their state is checkpointed.
-	Sigma      *sigma.Detector
-	Correlator *correlate.Correlator // required
-	Store      store.Store           // required
+	Sigma *sigma.Detector
+	// Correlator takes the signals in event-time order as the watermark
+	// passes them. Exactly one of Correlator and Publish is required.
+	Correlator *correlate.Correlator
+	// Publish replaces the correlator where correlation runs elsewhere (a
+	// worker of a cluster, package cluster): it is given, in order, the
+	// signals the watermark passed (sorted by time, then id) with the
+	// watermark they were released at, and idle when the log is quiet and
+	// nothing is held (what later arrives may be older than the watermark).
+	// It runs on the writer goroutine, after the signals are stored and before
+	// any later checkpoint is saved: a checkpoint never covers a signal not
+	// yet published. It is called only when it has something new to say.
+	Publish func(ctx context.Context, signals []detect.Signal, watermark int64, idle bool) error
+	Store   store.Store // required
 	// Checkpoints keeps the checkpoint (nil: StoreCheckpoints, in Store).
 	Checkpoints Checkpoints
 	// Suppressed reports whether analysts' verdicts suppress a signal (nil:
@@ -130,8 +141,11 @@ type Options struct {
 }
 
 func (o *Options) withDefaults() error {
-	if o.Log == nil || o.Registry == nil || o.Detect == nil || o.Correlator == nil || o.Store == nil {
-		return errors.New("stream: Log, Registry, Detect, Correlator and Store are required")
+	if o.Log == nil || o.Registry == nil || o.Detect == nil || o.Store == nil {
+		return errors.New("stream: Log, Registry, Detect and Store are required")
+	}
+	if (o.Correlator == nil) == (o.Publish == nil) {
+		return errors.New("stream: one of Correlator and Publish is required")
 	}
 	if o.Checkpoints == nil {
 		o.Checkpoints = StoreCheckpoints{Store: o.Store}
@@ -213,6 +227,11 @@ type Processor struct {
 	ckptWanted, ckptSent bool
 	ckptReadTo           uint64
 	ckptStart            time.Time
+	// what Publish was last told
+	pubWM   int64
+	pubIdle bool
+	pubDone bool
+	pubAt   time.Time
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -233,6 +252,9 @@ type Stats struct {
 	// ModelsRunning: the behavioral models are working on released
 	// observations; their signals are still to come.
 	ModelsRunning bool `json:"models_running"`
+	// Idle (with Options.Publish): the log is quiet and every signal is
+	// published.
+	Idle bool `json:"idle,omitempty"`
 }
 
 // New builds a processor. It restores the checkpoint, if any:
@@ -526,7 +548,12 @@ func (p *Processor) Step(ctx context.Context) error {
 	}
 	t1 := p.opts.Now()
 	phases[2] = t1.Sub(t0)
-	err = p.correlate(ctx, corrUpTo, now, corrUpTo == p.maxSeen)
+	if p.opts.Publish != nil {
+		idle := len(entries) == 0 && now.Sub(p.lastRec) >= p.opts.IdleRelease && corrUpTo >= p.maxSeen && !p.behBusy && p.behDone >= p.behSent
+		err = p.publish(ctx, corrUpTo, idle)
+	} else {
+		err = p.correlate(ctx, corrUpTo, now, corrUpTo == p.maxSeen)
+	}
 	phases[3] = p.opts.Now().Sub(t1)
 	if total := p.opts.Now().Sub(now); total > 250*time.Millisecond {
 		p.log.InfoContext(ctx, "slow stream step", "records", len(entries), "total", total, "detect", phases[0],
@@ -882,6 +909,44 @@ func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, fo
 		}
 	})
 	return nil
+}
+
+// watermarkEvery is how often (wall clock) a watermark that moved is
+// published without signals: each step's would be a message every few
+// milliseconds per partition.
+const watermarkEvery = 100 * time.Millisecond
+
+// publish hands the held signals the watermark passed to Options.Publish,
+// with the watermark, on the writer goroutine (after the signals are stored).
+func (p *Processor) publish(ctx context.Context, upTo int64, idle bool) error {
+	var out []detect.Signal
+	for len(p.held) > 0 && p.held[0].Time.UnixNano() <= upTo {
+		s := heap.Pop(&p.held).(detect.Signal)
+		delete(p.heldIDs, s.ID)
+		out = append(out, s)
+	}
+	idle = idle && len(p.held) == 0
+	wm := max(upTo, p.pubWM)
+	p.count(func(st *Stats) {
+		st.Held = len(p.held)
+		st.ModelsRunning = p.behBusy || (p.behJobs != nil && p.behDone < p.behSent)
+		st.Idle = idle
+		if wm > 0 {
+			st.Watermark = time.Unix(0, wm).UTC()
+		}
+	})
+	now := p.opts.Now()
+	if len(out) == 0 && idle == p.pubIdle && p.pubDone && (wm == p.pubWM || now.Sub(p.pubAt) < watermarkEvery) {
+		return nil // nothing new, or only the watermark, said less than watermarkEvery ago
+	}
+	p.pubWM, p.pubIdle, p.pubDone, p.pubAt = wm, idle, true, now
+	wctx := context.WithoutCancel(ctx)
+	return p.enqueue(func() error {
+		if err := p.opts.Publish(wctx, out, wm, idle); err != nil {
+			return fmt.Errorf("publishing %d signals: %w", len(out), err)
+		}
+		return nil
+	})
 }
 
 // BatchIncidentStore is implemented by stores that write many incidents in

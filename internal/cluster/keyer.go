@@ -1,0 +1,163 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/vigilsec/vigil/internal/decode"
+	"github.com/vigilsec/vigil/internal/decode/formats"
+	"github.com/vigilsec/vigil/internal/event"
+	"github.com/vigilsec/vigil/internal/ingest"
+)
+
+// EntityKey is the key an event is partitioned by: the entity whose behavior
+// the models learn from it. Authentication and IAM events go by user (a user's
+// logons from many hosts and addresses are one baseline: impossible travel,
+// first-seen host); others by host, then by source address (network flows:
+// beaconing and DNS baselines are per source), then by user, destination
+// address; "" when the event names none. The prefix keeps kinds apart.
+func EntityKey(e *event.Event) string {
+	user := func() string {
+		if u := e.Str(event.UserName); u != "" {
+			return "user:" + event.UserRef{Name: u, Domain: e.Str(event.UserDomain)}.Key()
+		}
+		return ""
+	}
+	if e.Category.Has(event.CatAuthentication) || e.Category.Has(event.CatIAM) {
+		if k := user(); k != "" {
+			return k
+		}
+	}
+	if h := e.Str(event.HostHostname); h != "" {
+		return "host:" + h
+	}
+	if h := e.Str(event.HostName); h != "" {
+		return "host:" + event.CanonicalHost(h).Short
+	}
+	if ip := e.IP(event.SourceIP); ip.IsValid() {
+		return "ip:" + ip.String()
+	}
+	if k := user(); k != "" {
+		return k
+	}
+	if ip := e.IP(event.DestinationIP); ip.IsValid() {
+		return "ip:" + ip.String()
+	}
+	return ""
+}
+
+// Keyer chooses records' partition keys by decoding them with the decoders the
+// workers use. A record that names no entity, or that does not decode, goes by
+// its source (the worker counts it rejected, as serve does). Safe for
+// concurrent use.
+type Keyer struct {
+	reg    *formats.Registry
+	limits decode.Limits
+
+	mu      sync.Mutex
+	formats map[uint64]decode.Format // by source, format and context: what Detect found
+}
+
+// NewKeyer returns a Keyer over reg's decoders.
+func NewKeyer(reg *formats.Registry, limits decode.Limits) *Keyer {
+	if limits.MaxLine <= 0 {
+		limits.MaxLine = decode.DefaultMaxLine
+	}
+	if limits.MaxRecord <= 0 {
+		limits.MaxRecord = decode.DefaultMaxRecord
+	}
+	return &Keyer{reg: reg, limits: limits, formats: map[uint64]decode.Format{}}
+}
+
+// maxCachedFormats bounds the detection cache: hostile sources naming many
+// contexts cannot grow it without end.
+const maxCachedFormats = 4096
+
+// Key returns r's partition key.
+func (k *Keyer) Key(ctx context.Context, r *ingest.Record) string {
+	s := keySinks.Get().(*keySink)
+	defer func() { s.reset(); keySinks.Put(s) }()
+	if len(r.Context) > 0 {
+		s.buf.Write(r.Context)
+		if r.Context[len(r.Context)-1] != '\n' {
+			s.buf.WriteByte('\n')
+		}
+	}
+	s.from = int64(s.buf.Len())
+	s.buf.Write(r.Data)
+	s.buf.WriteByte('\n')
+	f, ok := k.format(r, s.buf.Bytes())
+	if !ok {
+		return "source:" + r.Source
+	}
+	in := decode.Input{R: bytes.NewReader(s.buf.Bytes()), Source: r.Source, Limits: k.limits, ModTime: r.Received}
+	_ = decode.Safe(ctx, f.New(), in, s) // a record that does not decode goes by its source
+	if s.key == "" {
+		return "source:" + r.Source
+	}
+	return s.key
+}
+
+// format returns the decoder of r: its named format, or the one detected from
+// its content, cached per source and context.
+func (k *Keyer) format(r *ingest.Record, b []byte) (decode.Format, bool) {
+	if r.Format != "" {
+		f, err := k.reg.Get(r.Format)
+		return f, err == nil
+	}
+	d := xxhash.New()
+	_, _ = d.WriteString(r.Source)
+	_, _ = d.Write([]byte{0})
+	_, _ = d.Write(r.Context)
+	h := d.Sum64()
+	k.mu.Lock()
+	f, ok := k.formats[h]
+	k.mu.Unlock()
+	if ok {
+		return f, true
+	}
+	det, err := k.reg.Detect(b[:min(len(b), 64<<10)])
+	if err != nil {
+		return decode.Format{}, false
+	}
+	f = det.Format
+	{ // a source's records are one stream (the workers decode runs of them as one)
+		k.mu.Lock()
+		if len(k.formats) >= maxCachedFormats {
+			clear(k.formats)
+		}
+		k.formats[h] = f
+		k.mu.Unlock()
+	}
+	return f, true
+}
+
+// keySink keeps the key of the first event after the context.
+type keySink struct {
+	buf  bytes.Buffer
+	from int64
+	ev   event.Event
+	key  string
+	done bool
+}
+
+var keySinks = sync.Pool{New: func() any { return new(keySink) }}
+
+func (s *keySink) Alloc() *event.Event { s.ev.Reset(); return &s.ev }
+
+func (s *keySink) Emit(e *event.Event) {
+	if s.done || e.Origin.Offset < s.from {
+		return // a header the decoder turned into an event
+	}
+	s.key, s.done = EntityKey(e), true
+}
+
+func (s *keySink) Reject(*decode.RecordError) {}
+
+func (s *keySink) reset() {
+	s.buf.Reset()
+	s.key, s.done, s.from = "", false, 0
+}
