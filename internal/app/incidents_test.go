@@ -28,7 +28,7 @@ import (
 
 // simulated writes a simulated organisation (seed 3) of users for days into a
 // fresh directory.
-func simulated(t *testing.T, users, days int) string {
+func simulated(t testing.TB, users, days int) string {
 	t.Helper()
 	dir := t.TempDir()
 	if code, _, errs := runCLI(t, "simulate", "--seed", "3", "--users", fmt.Sprint(users), "--days", fmt.Sprint(days), "--out", dir); code != ExitOK {

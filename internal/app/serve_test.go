@@ -67,7 +67,7 @@ func defaultServeOptions(dataDir string) serveOptions {
 }
 
 // simRecords is a small simulated organisation as records in event-time order.
-func simRecords(t *testing.T, users, days int) ([]replay.Timed, string) {
+func simRecords(t testing.TB, users, days int) ([]replay.Timed, string) {
 	t.Helper()
 	dir := simulated(t, users, days)
 	recs, st, err := replay.Load(t.Context(), dir, formats.Default())

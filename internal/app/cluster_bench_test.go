@@ -1,0 +1,154 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigilsec/vigil/internal/bus/jetstream"
+	"github.com/vigilsec/vigil/internal/bus/jetstream/natstest"
+	"github.com/vigilsec/vigil/internal/cluster"
+	"github.com/vigilsec/vigil/internal/correlate"
+	"github.com/vigilsec/vigil/internal/decode"
+	"github.com/vigilsec/vigil/internal/decode/formats"
+	"github.com/vigilsec/vigil/internal/detect"
+	"github.com/vigilsec/vigil/internal/ingest"
+	"github.com/vigilsec/vigil/internal/store/postgres"
+	"github.com/vigilsec/vigil/internal/store/postgres/pgtest"
+	"github.com/vigilsec/vigil/internal/stream"
+)
+
+// BenchmarkClusterWorkers is the throughput of 1, 2 and 3 workers (in this
+// process, each with its own NATS connection and store pool) over one stream
+// already on JetStream: records/s from the workers' start until every
+// partition is read and the correlator has read every signal. serve's
+// defaults (Sigma off, the behavioral models on), 8 partitions.
+//
+//	VIGIL_REQUIRE_SERVICES=1 go test ./internal/app -run '^$' -bench ClusterWorkers -benchtime 1x
+func BenchmarkClusterWorkers(b *testing.B) {
+	natsURL := natstest.URL(b)
+	recs, _ := simRecords(b, 120, 5)
+	const partitions = 8
+	for _, workers := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				pgURL, schema := pgtest.Schema(b)
+				prefix := natstest.Prefix(b, natsURL)
+				ctx := b.Context()
+				pub, err := jetstream.Open(ctx, jetstream.Options{URL: natsURL, Prefix: prefix})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := cluster.Ensure(ctx, pub, partitions); err != nil {
+					b.Fatal(err)
+				}
+				app := &cluster.Appender{Bus: pub, Keyer: cluster.NewKeyer(formats.Default(), decode.Limits{}), Partitions: partitions}
+				batch := make([]ingest.Record, 0, 1000)
+				for i, r := range recs {
+					batch = append(batch, r.Record)
+					if len(batch) == cap(batch) || i == len(recs)-1 {
+						if err := app.Append(ctx, batch); err != nil {
+							b.Fatal(err)
+						}
+						batch = batch[:0]
+					}
+				}
+				_ = pub.Close()
+				nodes := make([]*cluster.Node, workers)
+				var wg sync.WaitGroup
+				runCtx, stop := context.WithCancel(ctx)
+				for i := range nodes {
+					nodes[i] = benchNode(b, runCtx, fmt.Sprintf("w%d", i), natsURL, prefix, pgURL, schema, partitions)
+				}
+				b.StartTimer()
+				start := time.Now()
+				for _, n := range nodes {
+					wg.Go(func() { _ = n.Run(runCtx) })
+				}
+				for !clusterDone(runCtx, nodes, partitions, int64(len(recs))) {
+					time.Sleep(20 * time.Millisecond)
+				}
+				took := time.Since(start)
+				b.StopTimer()
+				stop()
+				wg.Wait()
+				b.ReportMetric(float64(len(recs))/took.Seconds(), "records/s")
+				b.ReportMetric(took.Seconds(), "s/run")
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// clusterDone: every partition read to its end and idle, and the correlator
+// at the end of the signals with none pending.
+func clusterDone(ctx context.Context, nodes []*cluster.Node, partitions int, records int64) bool {
+	done, read, corr := 0, int64(0), false
+	for _, n := range nodes {
+		s := n.Status(ctx)
+		for _, p := range s.Partitions {
+			read += int64(p.Stream.Position)
+			if p.Stream.Position == p.Last && p.Stream.Idle {
+				done++
+			}
+		}
+		if c := s.Correlator; c != nil {
+			corr = c.Position == c.Last && c.Pending == 0 && c.Idle == partitions
+		}
+	}
+	return done == partitions && corr && read >= records
+}
+
+func benchNode(b *testing.B, ctx context.Context, id, natsURL, prefix, pgURL, schema string, partitions int) *cluster.Node {
+	b.Helper()
+	var o serveOptions
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	o.sigma.register(fs)
+	o.behavior.register(fs)
+	if err := fs.Parse(nil); err != nil {
+		b.Fatal(err)
+	}
+	o.lateness = 5 * time.Second
+	bu, err := jetstream.Open(ctx, jetstream.Options{URL: natsURL, Prefix: prefix, LeaseTTL: 3 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = bu.Close() })
+	st, err := postgres.Open(ctx, postgres.Options{URL: pgURL, Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = st.Close() })
+	src, err := newStageSource(o, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	static := entityResolver(huntResolver(nil), nil)
+	n, err := cluster.New(cluster.Options{ID: id, Bus: bu, Store: st, Partitions: partitions, Work: true, Correlate: true,
+		NewStages: func(int) (*cluster.Stages, error) {
+			stg, err := src.build()
+			if err != nil {
+				return nil, err
+			}
+			return &cluster.Stages{Detect: stg.detect, Behavior: stg.beh, Sigma: stg.sigma, Resolve: entityResolver(stg.resolver, nil), Close: stg.close}, nil
+		},
+		NewCorrelator: func(override func(detect.Entity) (detect.Entity, bool)) *correlate.Correlator {
+			return correlate.New(correlate.Options{MaxOpenSignals: 50_000, Resolve: func(e detect.Entity, t time.Time) detect.Entity {
+				if to, ok := override(e); ok {
+					return to
+				}
+				return static(e, t)
+			}})
+		},
+		Stream:   stream.Options{Registry: formats.Default(), Lateness: o.lateness, CheckpointEvery: 10 * time.Second, CheckpointShare: 0.25},
+		LeaseTTL: 3 * time.Second,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
