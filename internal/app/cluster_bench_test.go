@@ -30,7 +30,11 @@ import (
 //	VIGIL_REQUIRE_SERVICES=1 go test ./internal/app -run '^$' -bench ClusterWorkers -benchtime 1x
 func BenchmarkClusterWorkers(b *testing.B) {
 	natsURL := natstest.URL(b)
-	recs, _ := simRecords(b, 120, 5)
+	users, days := 120, 5
+	if testing.Short() {
+		users, days = 30, 4
+	}
+	recs, _ := simRecords(b, users, days)
 	const partitions = 8
 	for _, workers := range []int{1, 2, 3} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
@@ -70,6 +74,16 @@ func BenchmarkClusterWorkers(b *testing.B) {
 					wg.Go(func() { _ = n.Run(runCtx) })
 				}
 				for !clusterDone(runCtx, nodes, partitions, int64(len(recs))) {
+					if time.Since(start) > benchCap {
+						for _, n := range nodes {
+							s := n.Status(ctx)
+							b.Logf("%+v", s)
+							if s.Correlator != nil {
+								b.Logf("correlator %+v", *s.Correlator)
+							}
+						}
+						b.Fatal("the workers did not finish in 5 minutes")
+					}
 					time.Sleep(20 * time.Millisecond)
 				}
 				took := time.Since(start)
@@ -86,6 +100,8 @@ func BenchmarkClusterWorkers(b *testing.B) {
 
 // clusterDone: every partition read to its end and idle, and the correlator
 // at the end of the signals with none pending.
+var benchCap = 60 * time.Second
+
 func clusterDone(ctx context.Context, nodes []*cluster.Node, partitions int, records int64) bool {
 	done, read, corr := 0, int64(0), false
 	for _, n := range nodes {

@@ -272,6 +272,7 @@ func New(ctx context.Context, opts Options) (*Processor, error) {
 	if err := p.restore(ctx); err != nil {
 		return nil, err
 	}
+	p.stats.Position = p.readTo // a restored checkpoint read up to here
 	return p, nil
 }
 
