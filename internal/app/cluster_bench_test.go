@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -139,30 +140,18 @@ func benchNode(b *testing.B, ctx context.Context, id, natsURL, prefix, pgURL, sc
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = st.Close() })
-	src, err := newStageSource(o, nil, nil)
+	src, err := newStageSource(o, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	static := entityResolver(huntResolver(nil), nil)
-	n, err := cluster.New(cluster.Options{ID: id, Bus: bu, Store: st, Partitions: partitions, Work: true, Correlate: true,
-		NewStages: func(int) (*cluster.Stages, error) {
-			stg, err := src.build()
-			if err != nil {
-				return nil, err
-			}
-			return &cluster.Stages{Detect: stg.detect, Behavior: stg.beh, Sigma: stg.sigma, Resolve: entityResolver(stg.resolver, nil), Close: stg.close}, nil
-		},
-		NewCorrelator: func(override func(detect.Entity) (detect.Entity, bool)) *correlate.Correlator {
-			return correlate.New(correlate.Options{MaxOpenSignals: 50_000, Resolve: func(e detect.Entity, t time.Time) detect.Entity {
-				if to, ok := override(e); ok {
-					return to
-				}
-				return static(e, t)
-			}})
-		},
-		Stream:   stream.Options{Registry: formats.Default(), Lateness: o.lateness, CheckpointEvery: 10 * time.Second, CheckpointShare: 0.25},
-		LeaseTTL: 3 * time.Second,
-	})
+	log := slog.New(slog.DiscardHandler)
+	no := workerOptions(id, bu, st, partitions, src, newLiveFeedback(st, nil, log),
+		func(_ *liveFeedback, resolve func(detect.Entity, time.Time) detect.Entity) *correlate.Correlator {
+			return correlate.New(correlate.Options{MaxOpenSignals: 50_000, Resolve: resolve})
+		}, log)
+	no.Stream = stream.Options{Registry: formats.Default(), Lateness: o.lateness, CheckpointEvery: 10 * time.Second, CheckpointShare: 0.25}
+	no.LeaseTTL = 3 * time.Second
+	n, err := cluster.New(no)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -220,16 +220,6 @@ func TestClusterKillOneWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	got := incidentSets(t, st)
-	for id, sigs := range want {
-		if got[id] != sigs {
-			t.Errorf("incident %s: in the cluster %q, in one process %q", id, got[id], sigs)
-		}
-	}
-	for id := range got {
-		if _, ok := want[id]; !ok {
-			t.Errorf("incident %s exists only in the cluster", id)
-		}
-	}
+	sameIncidents(t, incidentSets(t, st), want, "in the cluster", "in one process")
 	t.Logf("%d incidents, equal", len(want))
 }

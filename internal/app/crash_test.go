@@ -313,14 +313,21 @@ func TestServeCrashRecovery(t *testing.T) {
 		t.Fatalf("the run without a crash stored %d incidents: the test proves nothing", len(want))
 	}
 	got := run(len(bs) * 2 / 5)
+	sameIncidents(t, got, want, "after the crash", "without")
+}
+
+// sameIncidents reports every incident whose signals differ between two runs'
+// incident sets (incidentSets), and those only one has.
+func sameIncidents(t *testing.T, got, want map[string]string, gotRun, wantRun string) {
+	t.Helper()
 	for id, sigs := range want {
 		if got[id] != sigs {
-			t.Errorf("incident %s: after the crash %q, without %q", id, got[id], sigs)
+			t.Errorf("incident %s: %s %q, %s %q", id, gotRun, got[id], wantRun, sigs)
 		}
 	}
 	for id := range got {
 		if _, ok := want[id]; !ok {
-			t.Errorf("incident %s exists only after the crash", id)
+			t.Errorf("incident %s exists only %s", id, gotRun)
 		}
 	}
 }

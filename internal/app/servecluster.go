@@ -206,6 +206,37 @@ func openBus(ctx context.Context, o serveOptions, log *slog.Logger) (bus.Bus, er
 	return b, nil
 }
 
+// workerOptions are a worker's node options: each partition's stages built
+// fresh from src, with live feedback; the correlator from newCorrelator, each
+// signal's resolutions (its partition's bindings) before the static ones
+// (inventory, identities). The caller sets Stream, OnIncidents, LeaseTTL and
+// Registerer.
+func workerOptions(id string, b bus.Bus, st store.Store, partitions int, src *stageSource, corrFB *liveFeedback,
+	newCorrelator correlatorFactory, log *slog.Logger) cluster.Options {
+	static := entityResolver(huntResolver(src.inventory), src.identities)
+	return cluster.Options{
+		ID: id, Bus: b, Store: st, Partitions: partitions, Work: true, Correlate: true, Logger: log,
+		NewStages: func(int) (*cluster.Stages, error) {
+			stg, err := src.build()
+			if err != nil {
+				return nil, err
+			}
+			fb := newLiveFeedback(st, stg.beh, log)
+			return &cluster.Stages{Detect: stg.detect, Behavior: stg.beh, Sigma: stg.sigma,
+				Resolve:    entityResolver(stg.resolver, stg.identities),
+				Suppressed: fb.suppressed, BeforeStep: fb.refresh, Close: stg.close}, nil
+		},
+		NewCorrelator: func(override func(detect.Entity) (detect.Entity, bool)) *correlate.Correlator {
+			return newCorrelator(corrFB, func(e detect.Entity, t time.Time) detect.Entity {
+				if to, ok := override(e); ok {
+					return to
+				}
+				return static(e, t)
+			})
+		},
+	}
+}
+
 // clusterEngine is serve as a member of a cluster (package cluster).
 func clusterEngine(ctx context.Context, o serveOptions, src *stageSource, st store.Store, log *slog.Logger, reg prometheus.Registerer,
 	so stream.Options, newCorrelator correlatorFactory, onIncidents func(context.Context, []correlate.Incident)) (*serveEngine, error) {
@@ -234,29 +265,9 @@ func clusterEngine(ctx context.Context, o serveOptions, src *stageSource, st sto
 	// The correlator's feedback: the rules' precision (suppressions and "this
 	// is normal" are the partitions').
 	corrFB := newLiveFeedback(st, nil, log)
-	static := entityResolver(huntResolver(src.inventory), src.identities)
-	node, err := cluster.New(cluster.Options{
-		ID: id, Bus: b, Store: st, Partitions: o.partitions, Work: true, Correlate: true,
-		NewStages: func(int) (*cluster.Stages, error) {
-			stg, err := src.build()
-			if err != nil {
-				return nil, err
-			}
-			fb := newLiveFeedback(st, stg.beh, log)
-			return &cluster.Stages{Detect: stg.detect, Behavior: stg.beh, Sigma: stg.sigma,
-				Resolve:    entityResolver(stg.resolver, stg.identities),
-				Suppressed: fb.suppressed, BeforeStep: fb.refresh, Close: stg.close}, nil
-		},
-		NewCorrelator: func(override func(detect.Entity) (detect.Entity, bool)) *correlate.Correlator {
-			return newCorrelator(corrFB, func(e detect.Entity, t time.Time) detect.Entity {
-				if to, ok := override(e); ok {
-					return to
-				}
-				return static(e, t)
-			})
-		},
-		Stream: so, OnIncidents: onIncidents, LeaseTTL: o.leaseTTL, Logger: log, Registerer: reg,
-	})
+	no := workerOptions(id, b, st, o.partitions, src, corrFB, newCorrelator, log)
+	no.Stream, no.OnIncidents, no.LeaseTTL, no.Registerer = so, onIncidents, o.leaseTTL, reg
+	node, err := cluster.New(no)
 	if err != nil {
 		eng.close()
 		return nil, err

@@ -123,16 +123,14 @@ func (k *Keyer) format(r *ingest.Record, b []byte) (decode.Format, bool) {
 	if err != nil {
 		return decode.Format{}, false
 	}
-	f = det.Format
-	{ // a source's records are one stream (the workers decode runs of them as one)
-		k.mu.Lock()
-		if len(k.formats) >= maxCachedFormats {
-			clear(k.formats)
-		}
-		k.formats[h] = f
-		k.mu.Unlock()
+	// a source's records are one stream (the workers decode runs of them as one)
+	k.mu.Lock()
+	if len(k.formats) >= maxCachedFormats {
+		clear(k.formats)
 	}
-	return f, true
+	k.formats[h] = det.Format
+	k.mu.Unlock()
+	return det.Format, true
 }
 
 // keySink keeps the key of the first event after the context.

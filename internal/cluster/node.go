@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -430,17 +431,18 @@ func (n *Node) stopCorrelator(cr *corrRunner) {
 	}
 }
 
+// running returns what the node runs now.
+func (n *Node) running() (map[int]*partRun, *corrRunner) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return maps.Clone(n.parts), n.corr
+}
+
 // stopAll stops everything the node runs and gives its leases up, so the
 // others take its partitions over at once rather than after the leases lapse.
 func (n *Node) stopAll() {
 	ctx := context.Background()
-	n.mu.Lock()
-	parts := make(map[int]*partRun, len(n.parts))
-	for p, r := range n.parts {
-		parts[p] = r
-	}
-	cr := n.corr
-	n.mu.Unlock()
+	parts, cr := n.running()
 	var wg sync.WaitGroup
 	for p, r := range parts {
 		wg.Go(func() {
@@ -474,13 +476,7 @@ type Status struct {
 
 // Status reports the node's partitions and correlator.
 func (n *Node) Status(ctx context.Context) Status {
-	n.mu.Lock()
-	parts := make(map[int]*partRun, len(n.parts))
-	for p, r := range n.parts {
-		parts[p] = r
-	}
-	cr := n.corr
-	n.mu.Unlock()
+	parts, cr := n.running()
 	st := Status{Member: n.o.ID, Partitions: []PartitionStatus{}}
 	for p, r := range parts {
 		ps := PartitionStatus{Partition: p}
@@ -494,6 +490,7 @@ func (n *Node) Status(ctx context.Context) Status {
 	if cr != nil {
 		if r := cr.run.Load(); r != nil {
 			s := r.Stats()
+			s.Last, _ = n.o.Bus.Last(ctx, SignalsTopic, 0)
 			st.Correlator = &s
 		}
 	}

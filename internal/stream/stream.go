@@ -859,13 +859,7 @@ func (p *Processor) storeSignals(ctx context.Context, signals []detect.Signal, m
 // correlate gives the held signals the watermark passed to the correlator,
 // stores the incidents that changed and expires the idle ones.
 func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, force bool) error {
-	n := 0
-	for len(p.held) > 0 && p.held[0].Time.UnixNano() <= upTo {
-		s := heap.Pop(&p.held).(detect.Signal)
-		delete(p.heldIDs, s.ID)
-		p.opts.Correlator.Add(s)
-		n++
-	}
+	n := p.popHeld(upTo, func(s detect.Signal) { p.opts.Correlator.Add(s) })
 	// Incidents are written at most every IncidentFlush: a busy incident
 	// taking signals every step is written once, at its newest version.
 	p.dirty = p.dirty || n > 0
@@ -902,14 +896,33 @@ func (p *Processor) correlate(ctx context.Context, upTo int64, now time.Time, fo
 			}
 		}
 	}
+	p.countHeld(upTo, false)
+	return nil
+}
+
+// popHeld hands fn the held signals at or before upTo, earliest first, and
+// says how many.
+func (p *Processor) popHeld(upTo int64, fn func(detect.Signal)) int {
+	n := 0
+	for len(p.held) > 0 && p.held[0].Time.UnixNano() <= upTo {
+		s := heap.Pop(&p.held).(detect.Signal)
+		delete(p.heldIDs, s.ID)
+		fn(s)
+		n++
+	}
+	return n
+}
+
+// countHeld records what is held, the watermark released at and idleness.
+func (p *Processor) countHeld(upTo int64, idle bool) {
 	p.count(func(st *Stats) {
 		st.Held = len(p.held)
 		st.ModelsRunning = p.behBusy || (p.behJobs != nil && p.behDone < p.behSent)
+		st.Idle = idle
 		if upTo > 0 {
 			st.Watermark = time.Unix(0, upTo).UTC()
 		}
 	})
-	return nil
 }
 
 // watermarkEvery is how often (wall clock) a watermark that moved is
@@ -921,21 +934,10 @@ const watermarkEvery = 100 * time.Millisecond
 // with the watermark, on the writer goroutine (after the signals are stored).
 func (p *Processor) publish(ctx context.Context, upTo int64, idle bool) error {
 	var out []detect.Signal
-	for len(p.held) > 0 && p.held[0].Time.UnixNano() <= upTo {
-		s := heap.Pop(&p.held).(detect.Signal)
-		delete(p.heldIDs, s.ID)
-		out = append(out, s)
-	}
+	p.popHeld(upTo, func(s detect.Signal) { out = append(out, s) })
 	idle = idle && len(p.held) == 0
 	wm := max(upTo, p.pubWM)
-	p.count(func(st *Stats) {
-		st.Held = len(p.held)
-		st.ModelsRunning = p.behBusy || (p.behJobs != nil && p.behDone < p.behSent)
-		st.Idle = idle
-		if wm > 0 {
-			st.Watermark = time.Unix(0, wm).UTC()
-		}
-	})
+	p.countHeld(wm, idle)
 	now := p.opts.Now()
 	if len(out) == 0 && idle == p.pubIdle && p.pubDone && (wm == p.pubWM || now.Sub(p.pubAt) < watermarkEvery) {
 		return nil // nothing new, or only the watermark, said less than watermarkEvery ago
