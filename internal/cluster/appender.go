@@ -35,9 +35,10 @@ func (a *Appender) Append(ctx context.Context, recs []ingest.Record) error {
 		return nil
 	}
 	groups := make([][]bus.Message, a.Partitions)
+	keys := a.Keyer.Keys(ctx, recs)
 	for i := range recs {
 		r := &recs[i]
-		p := bus.Partition(a.Keyer.Key(ctx, r), a.Partitions)
+		p := bus.Partition(keys[i], a.Partitions)
 		groups[p] = append(groups[p], bus.Message{ID: RecordID(r), Data: ingest.AppendRecord(nil, r)})
 	}
 	g, gctx := errgroup.WithContext(ctx)

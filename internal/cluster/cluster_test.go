@@ -15,6 +15,8 @@ import (
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/event"
 	"github.com/vigilsec/vigil/internal/ingest"
+	"github.com/vigilsec/vigil/internal/ingest/replay"
+	"github.com/vigilsec/vigil/internal/sim"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
 	"github.com/vigilsec/vigil/internal/stream"
 )
@@ -368,5 +370,51 @@ func TestPartitionLogKeepsPositions(t *testing.T) {
 	}
 	if es, _ := l.Read(ctx, 1, 10, 0); len(es) != 1 || es[0].Seq != 3 {
 		t.Fatalf("after commit at 2: %+v", es)
+	}
+}
+
+// TestKeysMatchKey: keying a batch, its streams decoded together, gives each
+// record the key it gets alone, over a simulated organisation's interleaved
+// logs with hostile records among them.
+func TestKeysMatchKey(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := sim.Run(sim.Config{Seed: 5, Users: 10, Days: 1, Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	timed, _, err := replay.Load(t.Context(), dir, formats.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []ingest.Record
+	sources := map[string]bool{}
+	for i, r := range timed {
+		recs = append(recs, r.Record)
+		sources[r.Record.Source] = true
+		if i%97 == 0 { // a record of the same stream that decodes to nothing
+			bad := r.Record
+			bad.Data = []byte{0xff, '{', 0}
+			recs = append(recs, bad)
+		}
+	}
+	if len(recs) < 1000 || len(sources) < 3 {
+		t.Fatalf("%d records of %d sources: the test proves nothing", len(recs), len(sources))
+	}
+	k := NewKeyer(formats.Default(), decode.Limits{})
+	keyed := 0
+	for start := 0; start < len(recs); start += 500 {
+		batch := recs[start:min(start+500, len(recs))]
+		keys := k.Keys(t.Context(), batch)
+		for i := range batch {
+			want := k.Key(t.Context(), &batch[i])
+			if keys[i] != want {
+				t.Fatalf("record %d (%s %q): batch key %q, alone %q", start+i, batch[i].Source, batch[i].Data, keys[i], want)
+			}
+			if !strings.HasPrefix(want, "source:") {
+				keyed++
+			}
+		}
+	}
+	if keyed < len(recs)*3/4 {
+		t.Errorf("only %d of %d records keyed by an entity", keyed, len(recs))
 	}
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/cespare/xxhash/v2"
@@ -78,27 +79,63 @@ const maxCachedFormats = 4096
 
 // Key returns r's partition key.
 func (k *Keyer) Key(ctx context.Context, r *ingest.Record) string {
+	return k.Keys(ctx, []ingest.Record{*r})[0]
+}
+
+// Keys returns the partition key of each of recs. The records of one stream
+// (source, format, context) are decoded together, as the workers decode them:
+// a decoder's set-up is paid once per stream, not per record.
+func (k *Keyer) Keys(ctx context.Context, recs []ingest.Record) []string {
+	keys := make([]string, len(recs))
+	for _, idx := range ingest.Streams(len(recs), func(i int) *ingest.Record { return &recs[i] }) {
+		if !k.keyStream(ctx, recs, idx, keys) && len(idx) > 1 {
+			// The decoder failed part-way (a panic it recovered from): the
+			// records without a key are keyed one by one.
+			for _, i := range idx {
+				if keys[i] == "" {
+					k.keyStream(ctx, recs, []int{i}, keys)
+				}
+			}
+		}
+	}
+	for i := range keys {
+		if keys[i] == "" {
+			keys[i] = "source:" + recs[i].Source // no event, or one naming no entity
+		}
+	}
+	return keys
+}
+
+// keyStream keys recs[idx...], records of one stream, from the first event
+// each yields ("" for none, or one naming no entity). It reports false if the
+// decoder failed.
+func (k *Keyer) keyStream(ctx context.Context, recs []ingest.Record, idx []int, keys []string) bool {
+	first := &recs[idx[0]]
 	s := keySinks.Get().(*keySink)
 	defer func() { s.reset(); keySinks.Put(s) }()
-	if len(r.Context) > 0 {
-		s.buf.Write(r.Context)
-		if r.Context[len(r.Context)-1] != '\n' {
+	if len(first.Context) > 0 {
+		s.buf.Write(first.Context)
+		if first.Context[len(first.Context)-1] != '\n' {
 			s.buf.WriteByte('\n')
 		}
 	}
 	s.from = int64(s.buf.Len())
-	s.buf.Write(r.Data)
-	s.buf.WriteByte('\n')
-	f, ok := k.format(r, s.buf.Bytes())
-	if !ok {
-		return "source:" + r.Source
+	for _, i := range idx {
+		s.starts = append(s.starts, int64(s.buf.Len()))
+		s.buf.Write(recs[i].Data)
+		s.buf.WriteByte('\n')
 	}
-	in := decode.Input{R: bytes.NewReader(s.buf.Bytes()), Source: r.Source, Limits: k.limits, ModTime: r.Received}
-	_ = decode.Safe(ctx, f.New(), in, s) // a record that does not decode goes by its source
-	if s.key == "" {
-		return "source:" + r.Source
+	s.keys = slices.Grow(s.keys[:0], len(idx))[:len(idx)]
+	s.set = slices.Grow(s.set[:0], len(idx))[:len(idx)]
+	ok := true
+	if f, found := k.format(first, s.buf.Bytes()); found {
+		in := decode.Input{R: bytes.NewReader(s.buf.Bytes()), Source: first.Source, Limits: k.limits, ModTime: first.Received}
+		ok = decode.Safe(ctx, f.New(), in, s) == nil // a record that does not decode goes by its source
 	}
-	return s.key
+	for j, i := range idx {
+		keys[i] = s.keys[j]
+	}
+	return ok
 }
 
 // format returns the decoder of r: its named format, or the one detected from
@@ -133,13 +170,15 @@ func (k *Keyer) format(r *ingest.Record, b []byte) (decode.Format, bool) {
 	return det.Format, true
 }
 
-// keySink keeps the key of the first event after the context.
+// keySink keeps the key of each record's first event (events before from
+// are headers the decoder turned into events).
 type keySink struct {
-	buf  bytes.Buffer
-	from int64
-	ev   event.Event
-	key  string
-	done bool
+	buf    bytes.Buffer
+	from   int64
+	starts []int64 // each record's offset in buf
+	ev     event.Event
+	keys   []string
+	set    []bool // the record's first event was seen
 }
 
 var keySinks = sync.Pool{New: func() any { return new(keySink) }}
@@ -147,15 +186,26 @@ var keySinks = sync.Pool{New: func() any { return new(keySink) }}
 func (s *keySink) Alloc() *event.Event { s.ev.Reset(); return &s.ev }
 
 func (s *keySink) Emit(e *event.Event) {
-	if s.done || e.Origin.Offset < s.from {
-		return // a header the decoder turned into an event
+	off := e.Origin.Offset
+	if off < s.from {
+		return
 	}
-	s.key, s.done = EntityKey(e), true
+	j, found := slices.BinarySearch(s.starts, off)
+	if !found {
+		j--
+	}
+	if j < 0 || s.set[j] {
+		return
+	}
+	s.keys[j], s.set[j] = EntityKey(e), true
 }
 
 func (s *keySink) Reject(*decode.RecordError) {}
 
 func (s *keySink) reset() {
 	s.buf.Reset()
-	s.key, s.done, s.from = "", false, 0
+	s.from = 0
+	s.starts = s.starts[:0]
+	clear(s.keys)
+	clear(s.set)
 }

@@ -12,9 +12,13 @@ type Arena struct {
 	off   int    // bytes of chunk handed out
 }
 
-// arenaChunk is the default chunk size: large enough to amortise, small enough that a
-// few long-lived strings do not pin much memory.
-const arenaChunk = 32 << 10
+// arenaChunk is the largest chunk size: large enough to amortise, small enough that a
+// few long-lived strings do not pin much memory. Chunks start at arenaFirst and
+// double, so a decoder given one short record does not pay for a whole chunk.
+const (
+	arenaChunk = 32 << 10
+	arenaFirst = 1 << 10
+)
 
 // String returns b as a string backed by the arena.
 func (a *Arena) String(b []byte) string {
@@ -25,7 +29,7 @@ func (a *Arena) String(b []byte) string {
 		return string(b) // large values get their own allocation
 	}
 	if len(a.chunk)-a.off < len(b) {
-		a.chunk = make([]byte, arenaChunk)
+		a.chunk = make([]byte, min(arenaChunk, max(arenaFirst, 2*len(a.chunk), len(b))))
 		a.off = 0
 	}
 	// Only an int is stored per string: writing the chunk's slice header back would

@@ -9,7 +9,8 @@ import (
 // LineReader reads lines of at most a fixed length without ever buffering more.
 // A longer line is skipped to its end and reported with TooLong set, so one hostile
 // 10 MB line costs no memory and the lines after it still decode. Its buffer starts
-// small (64 KiB) and grows only while a line longer than that is being read.
+// small (64 KiB, or the size of an in-memory input) and grows only while a line
+// longer than that is being read.
 type LineReader struct {
 	br     *bufio.Reader
 	max    int
@@ -35,7 +36,11 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 	if max <= 0 {
 		max = DefaultMaxLine
 	}
-	return &LineReader{br: bufio.NewReaderSize(r, min(lineBufSize, max+2)), max: max}
+	size := min(lineBufSize, max+2)
+	if l, ok := r.(interface{ Len() int }); ok {
+		size = min(size, l.Len()+1) // an in-memory input (a bus record) needs no more
+	}
+	return &LineReader{br: bufio.NewReaderSize(r, size), max: max}
 }
 
 // Next returns the next line. It returns io.EOF after the last line; any other error

@@ -588,8 +588,11 @@ func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signa
 		p.count(func(st *Stats) { st.Events += r.events; st.Rejected += r.rejected; st.Unknown += r.unknown })
 		p.m.events.Add(float64(r.events))
 		p.m.rejected.Add(float64(r.rejected + r.unknown))
-		if r.maxTime != 0 {
-			p.advance(r.maxTime)
+		// Each event in turn: a chunk can span more than MaxSkew (a stream's
+		// records gathered from a partition's batch), and its events each move
+		// the watermark at most MaxSkew past the last.
+		for _, t := range r.times {
+			p.advance(t)
 		}
 	}
 	return signals, meta, evidence, nil
@@ -623,27 +626,35 @@ type chunkResult struct {
 	events   int64
 	rejected int64
 	unknown  int64
-	maxTime  int64
+	times    []int64 // event times (unix ns) in log order, zero times left out
 	err      error
 }
 
-// split cuts entries into at most n contiguous chunks of runs of one source,
-// format and context, so that a chunk decodes as one stream.
+// split cuts entries into chunks that each decode as one stream
+// (ingest.Streams), in log order, at most about len/n records each so that n
+// workers share the batch.
 func split(entries []Entry, n int) [][]Entry {
 	size := max(64, (len(entries)+n-1)/n)
-	var out [][]Entry
-	start := 0
-	for i := 1; i <= len(entries); i++ {
-		if i == len(entries) || i-start >= size || !sameStream(&entries[i-1].Record, &entries[i].Record) {
-			out = append(out, entries[start:i])
-			start = i
+	groups := ingest.Streams(len(entries), func(i int) *ingest.Record { return &entries[i].Record })
+	sorted := entries
+	if !ingest.InOrder(groups) {
+		sorted = make([]Entry, 0, len(entries))
+		for _, g := range groups {
+			for _, i := range g {
+				sorted = append(sorted, entries[i])
+			}
 		}
 	}
+	var out [][]Entry
+	start := 0
+	for _, g := range groups {
+		end := start + len(g)
+		for c := start; c < end; c += size {
+			out = append(out, sorted[c:min(c+size, end)])
+		}
+		start = end
+	}
 	return out
-}
-
-func sameStream(a, b *ingest.Record) bool {
-	return a.Source == b.Source && a.Format == b.Format && bytes.Equal(a.Context, b.Context)
 }
 
 // OffsetBits is how many low bits of a streamed event's Origin.Offset hold its
@@ -715,8 +726,8 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 		e.Origin.Source, e.Origin.Format = chunk[i].Record.Source, f.ID
 		e.Origin.Offset = recordOffset(chunk[i].Record.Data, off-starts[i])
 		e.Origin.Line, e.Origin.Pos = 0, chunk[i].Seq
-		if t := e.Timestamp.UnixNano(); !e.Timestamp.IsZero() && t > res.maxTime {
-			res.maxTime = t
+		if !e.Timestamp.IsZero() {
+			res.times = append(res.times, e.Timestamp.UnixNano())
 		}
 		events = append(events, e)
 	}
@@ -725,7 +736,10 @@ func (p *Processor) runChunk(ctx context.Context, chunk []Entry) chunkResult {
 		return res
 	}
 	var byID map[string]*event.Event
-	recv := func(pos uint64) time.Time { return chunk[pos-chunk[0].Seq].Record.Received }
+	recv := func(pos uint64) time.Time { // a chunk is in log order, not always contiguous
+		i, _ := slices.BinarySearchFunc(chunk, pos, func(e Entry, pos uint64) int { return cmp.Compare(e.Seq, pos) })
+		return chunk[min(i, len(chunk)-1)].Record.Received
+	}
 	err = p.opts.Detect.Process(ctx, events, func(s detect.Signal) {
 		if len(s.Evidence) > 0 && byID == nil {
 			byID = make(map[string]*event.Event, len(events))
