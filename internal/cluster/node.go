@@ -62,7 +62,13 @@ type Options struct {
 	OnIncidents   func(context.Context, []correlate.Incident)
 	// LeaseTTL is the bus's lease time to live: leases are renewed every
 	// third of it.
-	LeaseTTL   time.Duration
+	LeaseTTL time.Duration
+	// Settle is how long a joining worker watches the membership before it
+	// takes partitions: until two looks this far apart see the same members
+	// (at most LeaseTTL). Workers started together then split the partitions
+	// at once instead of one taking all and handing most over (Kafka's initial
+	// rebalance delay). Default LeaseTTL/10.
+	Settle     time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -121,6 +127,9 @@ func New(o Options) (*Node, error) {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = bus.DefaultLeaseTTL
 	}
+	if o.Settle <= 0 {
+		o.Settle = o.LeaseTTL / 10
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -165,6 +174,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if err := Ensure(ctx, n.o.Bus, n.o.Partitions); err != nil {
 		return err
 	}
+	if n.o.Work {
+		n.settle(ctx)
+	}
 	tick := time.NewTicker(n.o.LeaseTTL / 3)
 	defer tick.Stop()
 	for {
@@ -176,6 +188,32 @@ func (n *Node) Run(ctx context.Context) error {
 			n.stopAll()
 			return nil
 		case <-tick.C:
+		}
+	}
+}
+
+// settle announces the node and waits until the membership holds still (see
+// Options.Settle).
+func (n *Node) settle(ctx context.Context) {
+	deadline := time.Now().Add(n.o.LeaseTTL)
+	var last []string
+	for first := true; time.Now().Before(deadline); first = false {
+		if _, err := n.o.Bus.Acquire(ctx, memberPrefix+n.o.ID, n.o.ID); err != nil {
+			return // balance reports it
+		}
+		held, err := n.o.Bus.Leases(ctx, memberPrefix)
+		if err != nil {
+			return
+		}
+		members := slices.Sorted(maps.Values(held))
+		if !first && slices.Equal(members, last) {
+			return
+		}
+		last = members
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(n.o.Settle):
 		}
 	}
 }
