@@ -377,14 +377,7 @@ func TestPartitionLogKeepsPositions(t *testing.T) {
 // record the key it gets alone, over a simulated organisation's interleaved
 // logs with hostile records among them.
 func TestKeysMatchKey(t *testing.T) {
-	dir := t.TempDir()
-	if _, err := sim.Run(sim.Config{Seed: 5, Users: 10, Days: 1, Out: dir}); err != nil {
-		t.Fatal(err)
-	}
-	timed, _, err := replay.Load(t.Context(), dir, formats.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
+	timed := simTimed(t, 10, 1)
 	var recs []ingest.Record
 	sources := map[string]bool{}
 	for i, r := range timed {
@@ -417,4 +410,41 @@ func TestKeysMatchKey(t *testing.T) {
 	if keyed < len(recs)*3/4 {
 		t.Errorf("only %d of %d records keyed by an entity", keyed, len(recs))
 	}
+}
+
+// simTimed is a simulated organisation's logs in event-time order: records of
+// many sources interleaved, as an ingest node receives them.
+func simTimed(tb testing.TB, users, days int) []replay.Timed {
+	tb.Helper()
+	dir := tb.TempDir()
+	if _, err := sim.Run(sim.Config{Seed: 5, Users: users, Days: days, Out: dir}); err != nil {
+		tb.Fatal(err)
+	}
+	timed, _, err := replay.Load(context.Background(), dir, formats.Default())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return timed
+}
+
+// BenchmarkKeys is an ingest node's keying: records/s per core of
+// Keyer.Keys over batches of 1,000 interleaved records (what decoding each
+// record once more for its partition costs).
+//
+//	go test ./internal/cluster -run '^$' -bench Keys -benchmem -cpu 1
+func BenchmarkKeys(b *testing.B) {
+	timed := simTimed(b, 30, 2)
+	recs := make([]ingest.Record, len(timed))
+	for i, r := range timed {
+		recs[i] = r.Record
+	}
+	k := NewKeyer(formats.Default(), decode.Limits{})
+	ctx := context.Background()
+	b.ResetTimer()
+	for b.Loop() {
+		for start := 0; start < len(recs); start += 1000 {
+			k.Keys(ctx, recs[start:min(start+1000, len(recs))])
+		}
+	}
+	b.ReportMetric(float64(len(recs))*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
