@@ -124,7 +124,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	// (docs/BENCHMARKS.md, eighth session).
 	fs.IntVar(&o.maxOpenSignals, "max-open-signals", 50_000, "signals the open incidents may hold together; past it the least recently active incidents are closed early (bounds the correlator's memory and the checkpoint's size)")
 	fs.Float64Var(&o.checkpointShare, "checkpoint-share", 0.25, "share of one core a checkpoint may use beside ingest (it takes longer, ingest keeps its cores); 1: as fast as it can")
-	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted)")
+	fs.Int64Var(&o.maxBacklog, "max-backlog", 1<<30, "bytes of records waiting to be processed before sources push back (HTTP 429/503, TCP stops reading, UDP drops are counted); with --bus, per events partition (what its worker has not checkpointed)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&o.pprof, "pprof", "", "serve Go's profiler (net/http/pprof) on this loopback address, without authentication: for diagnosis only")
 	o.sigma.register(fs)

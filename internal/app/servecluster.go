@@ -255,7 +255,16 @@ func clusterEngine(ctx context.Context, o serveOptions, src *stageSource, st sto
 	}
 	eng := &serveEngine{close: func() { _ = b.Close() }}
 	if o.mode != modeWorker {
-		eng.appender = &cluster.Appender{Bus: b, Keyer: cluster.NewKeyer(formats.Default(), decode.Limits{}), Partitions: o.partitions}
+		app := &cluster.Appender{Bus: b, Keyer: cluster.NewKeyer(formats.Default(), decode.Limits{}), Partitions: o.partitions, MaxBacklog: o.maxBacklog}
+		if reg != nil {
+			for _, c := range app.Collectors() {
+				if err := reg.Register(c); err != nil {
+					_ = b.Close()
+					return nil, fmt.Errorf("registering the appender's metrics: %w", err)
+				}
+			}
+		}
+		eng.appender = app
 	}
 	if o.mode == modeIngest {
 		eng.run = func(ctx context.Context) error { <-ctx.Done(); return nil }

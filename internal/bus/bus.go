@@ -100,6 +100,10 @@ type Bus interface {
 	// Last returns the Seq of the last message appended to a partition (0 when
 	// none ever was).
 	Last(ctx context.Context, topic string, partition int) (uint64, error)
+	// Held returns the bytes a partition holds (what Trim and MaxBytes have
+	// not dropped), as MaxBytes counts them: a producer's measure of the
+	// backlog its readers have not trimmed.
+	Held(ctx context.Context, topic string, partition int) (int64, error)
 
 	// Acquire takes the lease key for owner, or renews it when owner holds it
 	// already; it reports whether owner holds it now. A lease lapses when its

@@ -318,6 +318,20 @@ func (m *Memory) Last(ctx context.Context, topic string, partition int) (uint64,
 	return p.last, nil
 }
 
+// Held returns the bytes the partition holds, as MaxBytes counts them.
+func (m *Memory) Held(ctx context.Context, topic string, partition int) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("reading the size of %s/%d: %w", topic, partition, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, _, err := m.partition(topic, partition)
+	if err != nil {
+		return 0, err
+	}
+	return p.bytes, nil
+}
+
 type memLease struct {
 	owner   string
 	expires time.Time

@@ -595,6 +595,20 @@ func (b *Bus) Last(ctx context.Context, topic string, partition int) (uint64, er
 	return s.CachedInfo().State.LastSeq, nil
 }
 
+// Held returns the bytes a partition's stream holds (the server's count,
+// which MaxBytes bounds: data plus per-message overhead).
+func (b *Bus) Held(ctx context.Context, topic string, partition int) (int64, error) {
+	name, err := b.stream(ctx, topic, partition)
+	if err != nil {
+		return 0, err
+	}
+	s, err := b.js.Stream(ctx, name)
+	if err != nil {
+		return 0, b.fail(err, "reading the size of %s/%d", topic, partition)
+	}
+	return int64(s.CachedInfo().State.Bytes), nil
+}
+
 // Close deletes the idle readers' consumers and drains the connection; it is
 // idempotent.
 func (b *Bus) Close() error {
