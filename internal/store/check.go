@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
@@ -166,6 +167,25 @@ func (st *ModelState) Validate() error {
 			return fmt.Errorf("model state %s/%s: training start %s after its end %s: %w", st.ModelID, st.Key,
 				st.Since.Format(time.RFC3339), st.Updated.Format(time.RFC3339), ErrInvalid)
 		}
+	}
+	return nil
+}
+
+// ValidateSetting checks the arguments of PutSetting: a name of 1 to
+// MaxSettingName bytes of valid UTF-8, at most MaxSettingSize bytes of data and
+// a revision that is not negative.
+func ValidateSetting(name string, data []byte, prev int64) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("setting without a name: %w", ErrInvalid)
+	case len(name) > MaxSettingName:
+		return fmt.Errorf("setting name of %d bytes, at most %d: %w", len(name), MaxSettingName, ErrInvalid)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("setting name %q is not valid UTF-8: %w", name, ErrInvalid)
+	case len(data) > MaxSettingSize:
+		return fmt.Errorf("setting %s: %d bytes of data, at most %d: %w", name, len(data), MaxSettingSize, ErrInvalid)
+	case prev < 0:
+		return fmt.Errorf("setting %s: negative revision %d: %w", name, prev, ErrInvalid)
 	}
 	return nil
 }

@@ -125,9 +125,36 @@ type Store interface {
 	// ListOutbox returns the items matching q.
 	ListOutbox(ctx context.Context, q OutboxQuery) (Page[OutboxItem], error)
 
+	// GetSetting returns a setting, or ErrNotFound.
+	GetSetting(ctx context.Context, name string) (Setting, error)
+	// PutSetting writes setting name when its stored revision is prev (0: not
+	// stored yet) and returns it as stored, with revision prev+1 and Updated
+	// the wall-clock time of the write. It returns ErrConflict when the stored
+	// revision is not prev (another writer came first: read it again and
+	// redo the change), and ErrInvalid for a name that is empty, longer than
+	// MaxSettingName or not valid UTF-8, or for data over MaxSettingSize.
+	PutSetting(ctx context.Context, name string, data []byte, prev int64) (Setting, error)
+
 	// Close releases the store. It is idempotent.
 	Close() error
 }
+
+// Setting is a small named document every node of a deployment shares (the
+// users and tokens, the console's session key), changed by compare-and-swap
+// on its revision so that writers on several nodes never lose each other's
+// changes.
+type Setting struct {
+	Name     string    `json:"name"`
+	Revision int64     `json:"revision"` // 1 for the first write, one more for each write
+	Data     []byte    `json:"data"`
+	Updated  time.Time `json:"updated"` // wall clock of the last write
+}
+
+// Limits of a setting.
+const (
+	MaxSettingName = 128
+	MaxSettingSize = 16 << 20
+)
 
 // Page is one page of a list. Next is the cursor of the following page, empty
 // when this is the last one.

@@ -63,6 +63,7 @@
 //	                  created_ns, updated_ns (wall-clock times, not event times)
 //	                  indexes: (next_attempt_ns, key) WHERE state = 'pending', (created_ns, key),
 //	                  (incident_id, created_ns, key)
+//	settings          name PK, revision, data, updated_ns (wall-clock time of the last write)
 //
 // Lists page with keyset cursors over their sort columns, the cursors of
 // store/sqlite: signals by (time_ns, seq), incidents by (risk, last_seen_ns,
@@ -92,6 +93,12 @@
 //     needed, plain reads never wait) around the insert, so ids increase in
 //     commit order, not only in allocation order: a reader that has seen entry
 //     n never later finds an entry below n.
+//   - PutSetting is one conditional statement: INSERT ... ON CONFLICT (name)
+//     DO NOTHING for a new setting (a concurrent insert of the name waits for
+//     the first to commit, then inserts nothing), UPDATE ... WHERE name = $1
+//     AND revision = $prev for the next revision (a concurrent update waits
+//     for the row lock and re-checks the revision on the committed row). No
+//     row changed means another writer came first: ErrConflict.
 //
 // # Text
 //
@@ -100,7 +107,7 @@
 // whatever their strings hold. Of the column values: those that name a record
 // (signal, event, incident, feedback and outbox ids and keys, model ids and
 // keys, detector and rule ids, feedback target ids, outbox targets, kinds,
-// incident ids and lease owners) are
+// incident ids and lease owners, setting names) are
 // refused with store.ErrInvalid when PostgreSQL cannot hold them, since
 // altering them could merge two records; lookups by such a value find
 // nothing. Descriptive values (entity kinds and values in the lookup tables,

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -215,7 +217,7 @@ func TestMigrations(t *testing.T) {
 		}
 	}
 	for _, table := range []string{"signals", "signal_entities", "evidence", "incidents", "incident_entities",
-		"model_states", "feedback", "audit_log", "outbox", "schema_migrations"} {
+		"model_states", "feedback", "audit_log", "outbox", "settings", "schema_migrations"} {
 		var where string
 		err := c.QueryRow(t.Context(), `SELECT table_schema FROM information_schema.tables WHERE table_name = $1 AND table_schema = $2`,
 			table, schema).Scan(&where)
@@ -513,6 +515,72 @@ func TestIncidentUpsertAcrossStores(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// TestSettingsAcrossStores creates and increments a setting from two Stores
+// (two pools, as two processes would have) on one schema: of concurrent
+// creates exactly one wins, and no read-modify-write is lost.
+func TestSettingsAcrossStores(t *testing.T) {
+	u, schema := pgtest.Schema(t)
+	a, b := openOn(t, u, schema), openOn(t, u, schema)
+	ctx := t.Context()
+	const workers = 6
+	var (
+		wg      sync.WaitGroup
+		created atomic.Int32
+	)
+	start := make(chan struct{})
+	for w := range workers {
+		s := []*Store{a, b}[w%2]
+		wg.Go(func() {
+			<-start
+			_, err := s.PutSetting(ctx, "counter", []byte("0"), 0)
+			switch {
+			case err == nil:
+				created.Add(1)
+			case !errors.Is(err, store.ErrConflict):
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := created.Load(); n != 1 {
+		t.Fatalf("%d of %d concurrent creates succeeded, want 1", n, workers)
+	}
+	const increments = 15
+	for w := range workers {
+		s := []*Store{a, b}[w%2]
+		wg.Go(func() {
+			for done := 0; done < increments; {
+				cur, err := s.GetSetting(ctx, "counter")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n, err := strconv.Atoi(string(cur.Data))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, err = s.PutSetting(ctx, "counter", []byte(strconv.Itoa(n+1)), cur.Revision)
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				done++
+			}
+		})
+	}
+	wg.Wait()
+	got, err := b.GetSetting(ctx, "counter")
+	must(t, err)
+	if string(got.Data) != strconv.Itoa(workers*increments) || got.Revision != 1+workers*increments {
+		t.Errorf("counter %q at revision %d, want %d at revision %d", got.Data, got.Revision, workers*increments, 1+workers*increments)
+	}
+}
+
 // TestUpsertIncidents: the batch form writes new incidents and newer versions
 // in one transaction, skips (and counts) the versions the store already has,
 // and keeps an analyst's triage as UpsertIncident does.
@@ -683,6 +751,12 @@ func TestTextPostgresCannotHold(t *testing.T) {
 		}
 		if err := s.MarkOutbox(ctx, store.OutboxResult{Key: id, State: store.OutboxFailed, Now: t0}); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("MarkOutbox with %s: %v, want ErrNotFound", name, err)
+		}
+		if _, err := s.PutSetting(ctx, id, []byte("x"), 0); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("setting name with %s: %v, want ErrInvalid", name, err)
+		}
+		if _, err := s.GetSetting(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetSetting with %s: %v, want ErrNotFound", name, err)
 		}
 		p, err := s.ListSignals(ctx, store.SignalQuery{RuleID: id})
 		if err != nil || len(p.Items) != 0 {

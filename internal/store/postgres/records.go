@@ -1,14 +1,17 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/vigilsec/vigil/internal/store"
@@ -198,6 +201,82 @@ func (s *Store) ListModelStates(ctx context.Context, modelID string) ([]store.Mo
 		return nil, s.wrap(op, err)
 	}
 	return out, nil
+}
+
+// PutSetting implements store.Store. The compare-and-swap is one conditional
+// statement decided inside PostgreSQL: an insert that does nothing when the
+// name exists (a concurrent insert of the same name waits for the first to
+// commit, then finds it), or an update of the row only while it holds revision
+// prev (a concurrent update waits for the row lock and re-checks the revision
+// on the row as committed), so of several writers of one revision, in any
+// processes, exactly one succeeds.
+func (s *Store) PutSetting(ctx context.Context, name string, data []byte, prev int64) (store.Setting, error) {
+	op := "putting setting " + name
+	if err := s.check(op); err != nil {
+		return store.Setting{}, err
+	}
+	if err := store.ValidateSetting(name, data, prev); err != nil {
+		return store.Setting{}, fmt.Errorf("%s: %w", op, err)
+	}
+	if err := exact("setting name", name); err != nil {
+		return store.Setting{}, fmt.Errorf("%s: %w", op, err)
+	}
+	stored := data
+	if stored == nil {
+		stored = []byte{} // the column is NOT NULL; a nil slice would be sent as NULL
+	}
+	now := time.Now().UnixNano() // wall clock: the contract's Updated
+	var (
+		tag pgconn.CommandTag
+		err error
+	)
+	if prev == 0 {
+		tag, err = s.pool.Exec(ctx, `INSERT INTO settings (name, revision, data, updated_ns) VALUES ($1, 1, $2, $3)
+			ON CONFLICT (name) DO NOTHING`, name, stored, now)
+	} else {
+		tag, err = s.pool.Exec(ctx, `UPDATE settings SET revision = revision + 1, data = $1, updated_ns = $2
+			WHERE name = $3 AND revision = $4`, stored, now, name, prev)
+	}
+	if err != nil {
+		return store.Setting{}, s.wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		if prev == 0 {
+			return store.Setting{}, fmt.Errorf("%s: already stored: %w", op, store.ErrConflict)
+		}
+		return store.Setting{}, fmt.Errorf("%s: revision %d is not the stored one: %w", op, prev, store.ErrConflict)
+	}
+	st := store.Setting{Name: name, Revision: prev + 1, Updated: store.FromUnixNano(now)}
+	if len(data) > 0 {
+		st.Data = bytes.Clone(data) // the caller keeps its slice; empty data comes back nil, as from GetSetting
+	}
+	return st, nil
+}
+
+// GetSetting implements store.Store. Empty data comes back nil.
+func (s *Store) GetSetting(ctx context.Context, name string) (store.Setting, error) {
+	op := "getting setting " + name
+	if err := s.check(op); err != nil {
+		return store.Setting{}, err
+	}
+	if !storable(name) { // no such name can be stored
+		return store.Setting{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+	}
+	st := store.Setting{Name: name}
+	var updated int64
+	err := s.pool.QueryRow(ctx, `SELECT revision, data, updated_ns FROM settings WHERE name = $1`, name).
+		Scan(&st.Revision, &st.Data, &updated)
+	if err != nil {
+		if errors.Is(err, pgx.ErrNoRows) {
+			return store.Setting{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		}
+		return store.Setting{}, s.wrap(op, err)
+	}
+	st.Updated = store.FromUnixNano(updated)
+	if len(st.Data) == 0 {
+		st.Data = nil
+	}
+	return st, nil
 }
 
 // PutFeedback implements store.Store.

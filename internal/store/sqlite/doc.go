@@ -58,10 +58,17 @@
 //	                  lease_until_ns, created_ns, updated_ns (wall-clock times, not event times)
 //	                  indexes: (next_attempt_ns) WHERE state = 'pending', (created_ns, key),
 //	                  (incident_id, created_ns)
+//	settings          name PK, revision, data, updated_ns (wall-clock time of the last write)
 //
 // ClaimOutbox leases due items with one UPDATE ... WHERE key IN (SELECT ... LIMIT n)
 // RETURNING on the single writer connection, so two claims never take the same
 // item; a lease that ends unsettled (a dispatcher died) makes its items due again.
+//
+// PutSetting is a compare-and-swap in one statement: INSERT ... ON CONFLICT DO
+// NOTHING for a new setting, UPDATE ... WHERE name = ? AND revision = ? for the
+// next revision; no row changed means another writer came first (ErrConflict).
+// SQLite runs one write transaction at a time, across processes too, so the
+// check and the write cannot be separated.
 //
 // Signals list in (time_ns, seq) order: seq is the insertion order and breaks ties
 // between signals of the same nanosecond. Pages are keyset cursors over the sort

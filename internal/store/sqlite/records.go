@@ -1,12 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/vigilsec/vigil/internal/store"
 )
@@ -162,6 +164,88 @@ func (s *Store) ListModelStates(ctx context.Context, modelID string) ([]store.Mo
 		return nil, s.wrap(op, err)
 	}
 	return out, nil
+}
+
+// PutSetting implements store.Store. The compare-and-swap is one conditional
+// statement (an insert that does nothing when the name exists, or an update of
+// the row only while it holds revision prev), so it holds against writers in
+// other processes too: SQLite runs one write transaction at a time.
+func (s *Store) PutSetting(ctx context.Context, name string, data []byte, prev int64) (store.Setting, error) {
+	op := "putting setting " + name
+	if err := s.check(op); err != nil {
+		return store.Setting{}, err
+	}
+	if err := store.ValidateSetting(name, data, prev); err != nil {
+		return store.Setting{}, fmt.Errorf("%s: %w", op, err)
+	}
+	stored := data
+	if stored == nil {
+		stored = []byte{} // the column is NOT NULL; a nil slice would bind as NULL
+	}
+	now := time.Now().UnixNano() // wall clock: the contract's Updated
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var (
+			res sql.Result
+			err error
+		)
+		if prev == 0 {
+			res, err = tx.StmtContext(ctx, s.ws.insSetting).ExecContext(ctx, name, stored, now)
+		} else {
+			res, err = tx.StmtContext(ctx, s.ws.updSetting).ExecContext(ctx, stored, now, name, prev)
+		}
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return settingConflict(prev)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Setting{}, s.wrap(op, err)
+	}
+	st := store.Setting{Name: name, Revision: prev + 1, Updated: store.FromUnixNano(now)}
+	if len(data) > 0 {
+		st.Data = bytes.Clone(data) // the caller keeps its slice; empty data comes back nil, as from GetSetting
+	}
+	return st, nil
+}
+
+// settingConflict is PutSetting's error when no row held revision prev.
+func settingConflict(prev int64) error {
+	if prev == 0 {
+		return fmt.Errorf("already stored: %w", store.ErrConflict)
+	}
+	return fmt.Errorf("revision %d is not the stored one: %w", prev, store.ErrConflict)
+}
+
+// GetSetting implements store.Store. Empty data comes back nil.
+func (s *Store) GetSetting(ctx context.Context, name string) (store.Setting, error) {
+	op := "getting setting " + name
+	if err := s.check(op); err != nil {
+		return store.Setting{}, err
+	}
+	row, err := s.queryRow(ctx, `SELECT revision, data, updated_ns FROM settings WHERE name = ?`, name)
+	if err != nil {
+		return store.Setting{}, s.wrap(op, err)
+	}
+	st := store.Setting{Name: name}
+	var updated int64
+	if err := row.Scan(&st.Revision, &st.Data, &updated); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.Setting{}, fmt.Errorf("%s: %w", op, store.ErrNotFound)
+		}
+		return store.Setting{}, s.wrap(op, err)
+	}
+	st.Updated = store.FromUnixNano(updated)
+	if len(st.Data) == 0 {
+		st.Data = nil
+	}
+	return st, nil
 }
 
 // PutFeedback implements store.Store.

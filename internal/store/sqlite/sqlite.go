@@ -67,6 +67,7 @@ type writeStmts struct {
 	upsIncident, delIncidentEntities, insIncidentEntity *sql.Stmt
 	getIncidentForUpdate                                *sql.Stmt
 	putModelState, putFeedback, appendAudit             *sql.Stmt
+	insSetting, updSetting                              *sql.Stmt
 }
 
 // Open opens (creating when needed) the database Options.Dir/vigil.db, applies
@@ -182,6 +183,10 @@ func (s *Store) prepareWrites(ctx context.Context) error {
 				verdict = excluded.verdict, reason = excluded.reason, scope = excluded.scope,
 				expires_ns = excluded.expires_ns, author = excluded.author, created_ns = excluded.created_ns`},
 		{&s.ws.appendAudit, `INSERT INTO audit_log (time_ns, actor, action, target, details) VALUES (?, ?, ?, ?, ?)`},
+		{&s.ws.insSetting, `INSERT INTO settings (name, revision, data, updated_ns) VALUES (?, 1, ?, ?)
+			ON CONFLICT (name) DO NOTHING`},
+		{&s.ws.updSetting, `UPDATE settings SET revision = revision + 1, data = ?, updated_ns = ?
+			WHERE name = ? AND revision = ?`},
 	}
 	for _, st := range list {
 		p, err := s.w.PrepareContext(ctx, st.sql)
@@ -224,6 +229,7 @@ func (s *Store) closeDBs() error {
 	for _, st := range []*sql.Stmt{
 		s.ws.insEvidence, s.ws.upsIncident, s.ws.delIncidentEntities,
 		s.ws.insIncidentEntity, s.ws.getIncidentForUpdate, s.ws.putModelState, s.ws.putFeedback, s.ws.appendAudit,
+		s.ws.insSetting, s.ws.updSetting,
 	} {
 		if st != nil {
 			errs = append(errs, st.Close())

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -107,6 +109,8 @@ func TestReopen(t *testing.T) {
 	must(t, s.PutFeedback(ctx, fb))
 	auditID, err := s.AppendAudit(ctx, store.AuditEntry{Time: t0, Actor: "a", Action: "b"})
 	must(t, err)
+	setting, err := s.PutSetting(ctx, "users", []byte("alice"), 0)
+	must(t, err)
 	must(t, s.Close())
 
 	s = openTemp(t, dir)
@@ -146,6 +150,11 @@ func TestReopen(t *testing.T) {
 	if len(audit.Items) != 1 || audit.Items[0].ID != auditID {
 		t.Errorf("audit after reopen: %+v", audit.Items)
 	}
+	gotSetting, err := s.GetSetting(ctx, "users")
+	must(t, err)
+	if gotSetting.Revision != 1 || string(gotSetting.Data) != "alice" || !gotSetting.Updated.Equal(setting.Updated) {
+		t.Errorf("setting after reopen: %+v, want %+v", gotSetting, setting)
+	}
 	next, err := s.AppendAudit(ctx, store.AuditEntry{Time: t0, Actor: "a", Action: "c"})
 	must(t, err)
 	if next <= auditID {
@@ -167,7 +176,8 @@ func TestMigrations(t *testing.T) {
 	if n != len(ms) || maxV != SchemaVersion() {
 		t.Errorf("schema_migrations has %d rows up to version %d, want %d up to %d", n, maxV, len(ms), SchemaVersion())
 	}
-	for _, table := range []string{"signals", "signal_entities", "evidence", "incidents", "incident_entities", "model_states", "feedback", "audit_log"} {
+	for _, table := range []string{"signals", "signal_entities", "evidence", "incidents", "incident_entities", "model_states", "feedback", "audit_log",
+		"outbox", "settings"} {
 		var name string
 		if err := s.w.QueryRowContext(ctx, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ?`, table).Scan(&name); err != nil {
 			t.Errorf("table %s: %v", table, err)
@@ -358,5 +368,55 @@ func TestUpsertIncidents(t *testing.T) {
 	}
 	if _, err := st.GetIncident(ctx, "f"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a batch with an invalid incident wrote part of it: %v", err)
+	}
+}
+
+// TestSettingsAcrossStores increments a counter kept in a setting from two
+// Stores on one directory (two writer connections, as two processes would
+// have): SQLite's locking must keep the compare-and-swap atomic between them.
+func TestSettingsAcrossStores(t *testing.T) {
+	dir := t.TempDir()
+	a, b := openTemp(t, dir), openTemp(t, dir)
+	defer a.Close()
+	defer b.Close()
+	ctx := t.Context()
+	_, err := a.PutSetting(ctx, "counter", []byte("0"), 0)
+	must(t, err)
+	if _, err := b.PutSetting(ctx, "counter", []byte("0"), 0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("creating the setting from the second store: %v, want ErrConflict", err)
+	}
+	const workers, increments = 4, 15
+	var wg sync.WaitGroup
+	for w := range workers {
+		s := []*Store{a, b}[w%2]
+		wg.Go(func() {
+			for done := 0; done < increments; {
+				cur, err := s.GetSetting(ctx, "counter")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n, err := strconv.Atoi(string(cur.Data))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, err = s.PutSetting(ctx, "counter", []byte(strconv.Itoa(n+1)), cur.Revision)
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				done++
+			}
+		})
+	}
+	wg.Wait()
+	got, err := b.GetSetting(ctx, "counter")
+	must(t, err)
+	if string(got.Data) != strconv.Itoa(workers*increments) || got.Revision != 1+workers*increments {
+		t.Errorf("counter %q at revision %d, want %d at revision %d", got.Data, got.Revision, workers*increments, 1+workers*increments)
 	}
 }

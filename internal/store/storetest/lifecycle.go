@@ -65,6 +65,8 @@ func (h harness) testClose(t *testing.T) {
 			return s.MarkOutbox(ctx, store.OutboxResult{Key: "o", State: store.OutboxFailed, Now: base})
 		},
 		"ListOutbox": func() error { _, err := s.ListOutbox(ctx, store.OutboxQuery{}); return err },
+		"GetSetting": func() error { _, err := s.GetSetting(ctx, "s"); return err },
+		"PutSetting": func() error { _, err := s.PutSetting(ctx, "s", []byte("x"), 0); return err },
 	}
 	for name, call := range calls {
 		wantErr(t, call(), store.ErrClosed, name+" after Close")

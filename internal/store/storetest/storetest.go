@@ -67,6 +67,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Run("ConcurrentClaims", h.testOutboxConcurrentClaims)
 		t.Run("Invalid", h.testOutboxInvalid)
 	})
+	t.Run("Settings", func(t *testing.T) {
+		t.Run("Revisions", h.testSettingRevisions)
+		t.Run("Invalid", h.testSettingInvalid)
+		t.Run("MaxSize", h.testSettingMaxSize)
+		t.Run("Concurrent", h.testSettingConcurrent)
+	})
 	t.Run("Close", h.testClose)
 	t.Run("ConcurrentWriters", h.testConcurrentWriters)
 }
