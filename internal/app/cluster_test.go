@@ -125,11 +125,11 @@ func TestClusterKillOneWorker(t *testing.T) {
 	}
 	const partitions = "4"
 	common := []string{"--listen", "127.0.0.1:0", "--log-level", "warn", "--checkpoint-every", "500ms", "--partitions", partitions}
+	// The cluster's tokens are in its store, shared by every node.
+	var statusToken string
 	newMember := func(mode string, extra ...string) member {
-		dir := t.TempDir()
-		token := cli(t, "tokens", "create", "--data-dir", dir, "--name", "status", "--scope", "api", "--role", "viewer")
-		args := append([]string{"serve", "--data-dir", dir, "--mode", mode}, common...)
-		return member{child: startChild(t, append(args, extra...)...), token: token}
+		args := append([]string{"serve", "--data-dir", t.TempDir(), "--mode", mode}, common...)
+		return member{child: startChild(t, append(args, extra...)...), token: statusToken}
 	}
 	sendAll := func(addr, token string, from int, acked *atomicInt) {
 		for i := from; i < len(bs); i++ {
@@ -158,9 +158,9 @@ func TestClusterKillOneWorker(t *testing.T) {
 
 	// The cluster: an ingest node and three workers.
 	clusterArgs := []string{"--bus", natsURL, "--bus-prefix", prefix, "--store", storeURL, "--lease-ttl", "3s"}
-	ingDir := t.TempDir()
-	ingToken := cli(t, "tokens", "create", "--data-dir", ingDir, "--name", "shipper", "--scope", "ingest")
-	ing := startChild(t, append(append([]string{"serve", "--data-dir", ingDir, "--mode", "ingest", "--ingest-listen", "127.0.0.1:0"}, common...), clusterArgs...)...)
+	ingToken := cli(t, "tokens", "create", "--store", storeURL, "--name", "shipper", "--scope", "ingest")
+	statusToken = cli(t, "tokens", "create", "--store", storeURL, "--name", "status", "--scope", "api", "--role", "viewer")
+	ing := startChild(t, append(append([]string{"serve", "--data-dir", t.TempDir(), "--mode", "ingest", "--ingest-listen", "127.0.0.1:0"}, common...), clusterArgs...)...)
 	workers := make([]member, 3)
 	for i := range workers {
 		workers[i] = newMember("worker", clusterArgs...)

@@ -196,7 +196,8 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 			log.ErrorContext(ctx, "writing the audit log", "err", err)
 		}
 	}
-	authSvc, err := auth.Open(auth.Options{Dir: filepath.Join(o.dataDir, "auth"), SecureCookies: tlsConf != nil, Audit: audit, Logger: log, Registerer: reg})
+	authSvc, err := auth.Open(auth.Options{Dir: filepath.Join(o.dataDir, "auth"), Shared: sharedAuth(o.storeURL, st),
+		SecureCookies: tlsConf != nil, Audit: audit, Logger: log, Registerer: reg})
 	if err != nil {
 		return fmt.Errorf("opening the users: %w", err)
 	}

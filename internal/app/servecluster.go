@@ -84,8 +84,8 @@ func (o *serveOptions) checkCluster() error {
 	if o.mode != modeAll && o.storeURL == "" {
 		return fmt.Errorf("--mode %s: a cluster's nodes share the store: give --store with a postgres:// URL", o.mode)
 	}
-	if o.storeURL != "" && !strings.HasPrefix(o.storeURL, "postgres://") && !strings.HasPrefix(o.storeURL, "postgresql://") {
-		return errors.New("--store: want a postgres:// URL")
+	if err := checkStoreURL(o.storeURL); err != nil {
+		return err
 	}
 	if o.partitions < 1 || o.partitions > 4096 {
 		return fmt.Errorf("--partitions %d: want 1 to 4096", o.partitions)
@@ -100,6 +100,14 @@ func (o *serveOptions) checkCluster() error {
 }
 
 var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// checkStoreURL checks --store: empty, or a PostgreSQL URL.
+func checkStoreURL(u string) error {
+	if u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return errors.New("--store: want a postgres:// URL")
+	}
+	return nil
+}
 
 // openServeStore opens --store, or the embedded store in --data-dir.
 func openServeStore(ctx context.Context, o serveOptions, log *slog.Logger) (store.Store, error) {

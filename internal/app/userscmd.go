@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/postgres"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
 )
 
@@ -37,6 +39,10 @@ line, so it IS echoed: prefer --password-stdin from a password manager. A
 password change ends the user's sessions; deleting a user ends them at once.
 The last admin cannot be deleted or demoted. When DATA-DIR holds a store, every
 change is recorded in its audit log (actor cli:$USER).
+
+A cluster (serve --store postgres://...) keeps its users in the store, shared
+by every node: give --store with the same URL instead of --data-dir (the
+password may come from PGPASSWORD); the change is audited in the store.
 `
 
 //nolint:gosec // G101: help text that names the token format; no credential in it
@@ -53,7 +59,8 @@ Scopes: api tokens call the REST API with their role (Authorization: Bearer
 vgl_...) and cannot ingest; ingest tokens only send logs to the ingest
 listener and cannot call the API. create prints the token alone on stdout
 (TOKEN=$(vigil tokens create ...)) and what it is on stderr. When DATA-DIR holds
-a store, every change is recorded in its audit log (actor cli:$USER).
+a store, every change is recorded in its audit log (actor cli:$USER). A
+cluster's tokens are in its store: --store postgres://... instead of --data-dir.
 `
 
 func runUsers(ctx context.Context, env Env, args []string) error {
@@ -86,7 +93,7 @@ func runSub(ctx context.Context, env Env, args []string, help string, subs map[s
 // data directory's store when there is one.
 type authSession struct {
 	svc      *auth.Service
-	st       *sqlite.Store
+	st       store.Store
 	ctx      context.Context // carries the CLI principal (the audit actor)
 	auditErr error
 }
@@ -98,19 +105,47 @@ func cliActor() string {
 	return "cli"
 }
 
-func openAuth(ctx context.Context, dataDir string) (*authSession, error) {
-	if dataDir == "" {
-		return nil, &ExitError{Code: ExitUsage, Err: errors.New("--data-dir is required")}
+// authTarget is where the users and tokens are: a data directory's file, or
+// a cluster's store.
+type authTarget struct{ dataDir, storeURL *string }
+
+func authFlags(fs *flag.FlagSet) authTarget {
+	return authTarget{
+		dataDir:  fs.String("data-dir", "", "the data directory (required without --store)"),
+		storeURL: fs.String("store", "", "a cluster's store, postgres://user@host/db: the users and tokens every node shares (as serve --store)"),
+	}
+}
+
+func openAuth(ctx context.Context, where authTarget) (*authSession, error) {
+	dataDir, storeURL := *where.dataDir, *where.storeURL
+	if dataDir == "" && storeURL == "" {
+		return nil, &ExitError{Code: ExitUsage, Err: errors.New("--data-dir or --store is required")}
+	}
+	if err := checkStoreURL(storeURL); err != nil {
+		return nil, &ExitError{Code: ExitUsage, Err: err}
 	}
 	a := &authSession{ctx: auth.WithPrincipal(ctx, auth.Principal{Name: cliActor(), Method: "cli"})}
-	if _, err := os.Stat(filepath.Join(dataDir, sqlite.FileName)); err == nil {
-		st, err := sqlite.Open(ctx, sqlite.Options{Dir: dataDir})
+	switch {
+	case storeURL != "":
+		st, err := postgres.Open(ctx, postgres.Options{URL: storeURL})
 		if err != nil {
-			return nil, fmt.Errorf("opening store: %w", err)
+			return nil, err // names no password
 		}
 		a.st = st
+	default:
+		if _, err := os.Stat(filepath.Join(dataDir, sqlite.FileName)); err == nil {
+			st, err := sqlite.Open(ctx, sqlite.Options{Dir: dataDir})
+			if err != nil {
+				return nil, fmt.Errorf("opening store: %w", err)
+			}
+			a.st = st
+		}
 	}
-	svc, err := auth.Open(auth.Options{Dir: filepath.Join(dataDir, "auth"), Audit: a.audit})
+	opts := auth.Options{Audit: a.audit, Shared: sharedAuth(storeURL, a.st)}
+	if storeURL == "" {
+		opts.Dir = filepath.Join(dataDir, "auth")
+	}
+	svc, err := auth.Open(opts)
 	if err != nil {
 		a.close()
 		return nil, fmt.Errorf("opening users: %w", err)
@@ -224,7 +259,7 @@ func parseRoleFlag(s string) (auth.Role, error) {
 
 func runUsersAdd(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "users add", "", usersHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	name := fs.String("name", "", "the user's name: letters, digits and . _ @ - (required)")
 	role := fs.String("role", "", "viewer, analyst or admin (required)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin")
@@ -240,7 +275,7 @@ func runUsersAdd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}
@@ -259,7 +294,7 @@ func runUsersAdd(ctx context.Context, env Env, args []string) error {
 
 func runUsersPasswd(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "users passwd", "", usersHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	name := fs.String("name", "", "the user (required)")
 	fromStdin := fs.Bool("password-stdin", false, "read the new password from the first line of stdin")
 	pos, err := parseFlags(fs, args)
@@ -270,7 +305,7 @@ func runUsersPasswd(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}
@@ -288,7 +323,7 @@ func runUsersPasswd(ctx context.Context, env Env, args []string) error {
 
 func runUsersRole(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "users role", "", usersHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	name := fs.String("name", "", "the user (required)")
 	role := fs.String("role", "", "viewer, analyst or admin (required)")
 	pos, err := parseFlags(fs, args)
@@ -303,7 +338,7 @@ func runUsersRole(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}
@@ -317,7 +352,7 @@ func runUsersRole(ctx context.Context, env Env, args []string) error {
 
 func runUsersDel(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "users del", "", usersHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	name := fs.String("name", "", "the user (required)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -327,7 +362,7 @@ func runUsersDel(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}
@@ -348,7 +383,7 @@ func outputFlag(s string) error {
 
 func runUsersList(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "users list", "", usersHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	output := fs.String("output", "table", "table or json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -356,7 +391,7 @@ func runUsersList(ctx context.Context, env Env, args []string) error {
 	if err := outputFlag(*output); err != nil {
 		return err
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}
@@ -377,7 +412,7 @@ func runUsersList(ctx context.Context, env Env, args []string) error {
 
 func runTokensCreate(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "tokens create", "", tokensHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	name := fs.String("name", "", "the token's name, unique: letters, digits and . _ @ - (required)")
 	scope := fs.String("scope", "", "api (REST API) or ingest (log ingestion only) (required)")
 	role := fs.String("role", "viewer", "the role of an api token: viewer, analyst or admin")
@@ -400,7 +435,7 @@ func runTokensCreate(ctx context.Context, env Env, args []string) error {
 			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--expires: %w", err)}
 		}
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}
@@ -420,7 +455,7 @@ func runTokensCreate(ctx context.Context, env Env, args []string) error {
 
 func runTokensList(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "tokens list", "", tokensHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	output := fs.String("output", "table", "table or json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -428,7 +463,7 @@ func runTokensList(ctx context.Context, env Env, args []string) error {
 	if err := outputFlag(*output); err != nil {
 		return err
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}
@@ -457,7 +492,7 @@ func runTokensList(ctx context.Context, env Env, args []string) error {
 
 func runTokensRevoke(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "tokens revoke", "", tokensHelp)
-	dataDir := fs.String("data-dir", "", "the data directory (required)")
+	where := authFlags(fs)
 	id := fs.String("id", "", "the token's id, as tokens list shows it (required)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -467,7 +502,7 @@ func runTokensRevoke(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := openAuth(ctx, *dataDir)
+	a, err := openAuth(ctx, where)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/vigilsec/vigil/internal/auth"
 	"github.com/vigilsec/vigil/internal/store"
+	"github.com/vigilsec/vigil/internal/store/postgres"
+	"github.com/vigilsec/vigil/internal/store/postgres/pgtest"
 	"github.com/vigilsec/vigil/internal/store/sqlite"
 )
 
@@ -52,7 +54,7 @@ func TestUsersTokensCLI(t *testing.T) {
 		{"short\n", []string{"users", "add", "--data-dir", dir, "--name", "bob", "--role", "viewer", "--password-stdin"}, ExitUsage, "at least 12"},
 		{pw, []string{"users", "add", "--data-dir", dir, "--name", "bob", "--role", "root", "--password-stdin"}, ExitUsage, "unknown role"},
 		{pw, []string{"users", "add", "--data-dir", dir, "--name", "bob", "--role", "viewer"}, ExitUsage, "--password-stdin"},
-		{pw, []string{"users", "add", "--name", "bob", "--role", "viewer", "--password-stdin"}, ExitUsage, "--data-dir is required"},
+		{pw, []string{"users", "add", "--name", "bob", "--role", "viewer", "--password-stdin"}, ExitUsage, "--data-dir or --store is required"},
 		{"", []string{"users", "list", "--data-dir", dir}, ExitOK, "alice  analyst"},
 		{"", []string{"users", "role", "--data-dir", dir, "--name", "alice", "--role", "viewer"}, ExitOK, "alice is now viewer"},
 		{"", []string{"users", "role", "--data-dir", dir, "--name", "root", "--role", "viewer"}, ExitFailure, "would leave no admin"},
@@ -162,5 +164,70 @@ func TestUsersCLIWithoutStore(t *testing.T) {
 	}
 	if code, out, _ := runCLI(t, "users", "list", "--data-dir", dir); code != 0 || !strings.Contains(out, "root  admin") {
 		t.Errorf("list: %d %s", code, out)
+	}
+}
+
+// TestUsersTokensCLIStore: with --store, the users and tokens are the
+// cluster's, in PostgreSQL: what the CLI writes, a serve on that store (with
+// another data directory) accepts, and the store's audit log records it.
+func TestUsersTokensCLIStore(t *testing.T) {
+	t.Setenv("USER", "ops")
+	pgURL, schema := pgtest.Schema(t)
+	storeURL := pgURL + "&search_path=" + schema
+	if !strings.Contains(pgURL, "?") {
+		storeURL = pgURL + "?search_path=" + schema
+	}
+	const pw = "a long enough password"
+	if code, out, errs := runCLIStdin(t, pw+"\n", "users", "add", "--store", storeURL, "--name", "root", "--role", "admin", "--password-stdin"); code != ExitOK {
+		t.Fatalf("users add --store: %d %s%s", code, out, errs)
+	}
+	token := cli(t, "tokens", "create", "--store", storeURL, "--name", "grafana", "--scope", "api", "--role", "viewer")
+	if code, out, _ := runCLI(t, "users", "list", "--store", storeURL); code != ExitOK || !strings.Contains(out, "root  admin") {
+		t.Errorf("users list --store: %d %s", code, out)
+	}
+	if code, _, errs := runCLI(t, "users", "list", "--store", "mysql://x"); code != ExitUsage || !strings.Contains(errs, "postgres://") {
+		t.Errorf("a store that is not PostgreSQL: %d %s", code, errs)
+	}
+	// Not in a data directory's file.
+	dir := t.TempDir()
+	if code, out, _ := runCLI(t, "users", "list", "--data-dir", dir); code != ExitOK || strings.Contains(out, "root") {
+		t.Errorf("the data directory's users: %d %s", code, out)
+	}
+	// A node on the store accepts the token and the password.
+	st, err := postgres.Open(t.Context(), postgres.Options{URL: storeURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := auth.Open(auth.Options{Dir: filepath.Join(dir, "auth"), Shared: sharedAuth(storeURL, st)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	svc.Routes(mux)
+	mux.Handle("GET /api/v1/incidents", svc.Require(auth.RoleViewer)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})))
+	r := httptest.NewRequest("GET", "http://vigil.test/api/v1/incidents", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Errorf("the CLI's token on a node of the store: %d", w.Code)
+	}
+	r = httptest.NewRequest("POST", "http://vigil.test/api/v1/login", strings.NewReader(`{"username":"root","password":"`+pw+`"}`))
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	if w.Code != http.StatusOK {
+		t.Errorf("the CLI's user logs in on a node of the store: %d %s", w.Code, w.Body)
+	}
+	page, err := st.ListAudit(t.Context(), store.AuditQuery{Limit: 10, Order: store.OrderAsc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range page.Items {
+		got = append(got, e.Actor+" "+e.Action+" "+e.Target)
+	}
+	if len(got) < 2 || !strings.HasPrefix(got[0], "cli:ops ") || !strings.Contains(strings.Join(got, ";"), "root") || !strings.Contains(strings.Join(got, ";"), "token.create token:tok_") {
+		t.Errorf("the store's audit log: %q", got)
 	}
 }

@@ -14,6 +14,14 @@
 // CLI apply within 2 s. A file that fails to read keeps the last good state
 // (logged as an error).
 //
+// A cluster keeps them in its store instead (Options.Shared; serve and the CLI
+// with --store postgres://): the users document and the session key are
+// settings changed by compare-and-swap, so writers on several nodes lose no
+// change, every node reloads the document at most every ReloadInterval on a
+// goroutine of its own (a request never waits on the store), and a session
+// made on one node is valid on all. A node that cannot read the store at start
+// does not start; later failures keep the last good state.
+//
 // Passwords are hashed with argon2id and stored as PHC strings
 // ($argon2id$v=19$m=19456,t=2,p=1$salt$hash: OWASP's minimum by default,
 // configurable with Options.Argon2); a stored hash is verified with the

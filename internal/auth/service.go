@@ -39,7 +39,8 @@ const (
 
 // Options configure a Service.
 type Options struct {
-	// Dir holds users.json and session.key (<data-dir>/auth). Required.
+	// Dir holds users.json and session.key (<data-dir>/auth). Required
+	// without Shared.
 	Dir string
 	// SessionTTL is how long a console session lasts (default 12 h).
 	SessionTTL time.Duration
@@ -57,11 +58,14 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Argon2 are the parameters of new password hashes (default DefaultParams).
 	Argon2 Params
+	// Shared, when set, holds the users, tokens and session key instead of
+	// Dir's files: a cluster's nodes then share them (see Shared).
+	Shared Shared
 }
 
 // Validate reports unusable options (after defaults are applied).
 func (o Options) Validate() error {
-	if o.Dir == "" {
+	if o.Dir == "" && o.Shared == nil {
 		return errors.New("auth: no directory")
 	}
 	if o.SessionTTL < time.Minute || o.SessionTTL > 30*24*time.Hour {
@@ -104,6 +108,8 @@ type Service struct {
 	tokens    map[string]*tokenRecord // by SHA256
 	key       []byte                  // session key, loaded at first use
 	dummyHash phcHash
+	rev       int64 // with Shared: the revision installed
+	reloading bool  // with Shared: a reload is running
 
 	revoked  revocations
 	ipLimit  *limiter
@@ -123,8 +129,10 @@ func Open(opts Options) (*Service, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", opts.Dir, err)
+	if opts.Dir != "" {
+		if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", opts.Dir, err)
+		}
 	}
 	s := &Service{
 		opts:     opts,
@@ -161,6 +169,18 @@ func Open(opts Options) (*Service, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if opts.Shared != nil {
+		f, rev, err := s.loadShared(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		s.installShared(f, rev)
+		s.lastStat = opts.Now()
+		if _, err := os.Stat(s.path); err == nil && opts.Dir != "" {
+			s.log.Warn("the users file is ignored: users and tokens are the store's (vigil users and vigil tokens with --store)", "path", s.path)
+		}
+		return s, nil
+	}
 	f, info, err := readUsersFile(s.path)
 	if err != nil {
 		return nil, err
@@ -203,6 +223,9 @@ func (s *Service) install(f usersFile, info os.FileInfo) {
 // ReloadInterval (force: now). A file that no longer reads keeps the last good
 // state, with an error logged. s.mu is held.
 func (s *Service) refresh(force bool) error {
+	if s.opts.Shared != nil {
+		return s.refreshShared(force)
+	}
 	now := s.opts.Now()
 	if !force && !now.Before(s.lastStat) && now.Sub(s.lastStat) < ReloadInterval {
 		return nil
@@ -237,6 +260,9 @@ func (s *Service) refresh(force bool) error {
 func (s *Service) update(change func(f *usersFile) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.Shared != nil {
+		return s.updateShared(change)
+	}
 	f, _, err := readUsersFile(s.path)
 	if err != nil {
 		return err
@@ -580,6 +606,13 @@ func (s *Service) CheckIngestToken(_ context.Context, token string) (string, boo
 func (s *Service) sessionKey() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.key == nil && s.opts.Shared != nil {
+		k, err := s.sharedSessionKey()
+		if err != nil {
+			return nil, err
+		}
+		s.key = k
+	}
 	if s.key == nil {
 		k, err := loadOrCreateKey(filepath.Join(s.opts.Dir, SessionKeyFile))
 		if err != nil {

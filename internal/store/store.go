@@ -11,7 +11,8 @@
 //   - Every method takes a context and returns errors wrapped with %w; callers test
 //     them with errors.Is against ErrNotFound, ErrConflict, ErrInvalid and ErrClosed.
 //   - Times are event times (never the wall clock, except in the audit log, which
-//     records when a person or component acted). They round-trip to the nanosecond
+//     records when a person or component acted, the outbox's dispatch times and
+//     a setting's Updated). They round-trip to the nanosecond
 //     and come back in UTC. Times must lie within the range of int64 Unix
 //     nanoseconds (years 1678 to 2262).
 //   - Puts are idempotent, so a redelivered batch or a replay creates no duplicates.
@@ -36,8 +37,10 @@ import (
 var (
 	// ErrNotFound means the requested record does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict means an incident update lost an optimistic-versioning race:
-	// the stored version is the same as or newer than the one being written.
+	// ErrConflict means a write lost an optimistic-versioning race: an incident
+	// whose stored version is the same as or newer than the one being written,
+	// a setting whose stored revision is not the one the writer read, an
+	// outbox item leased to another.
 	ErrConflict = errors.New("version conflict")
 	// ErrInvalid means the caller passed a record or query the store rejects
 	// (missing id, unknown verdict, time out of range, malformed cursor, ...).

@@ -1,0 +1,167 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Shared is where a cluster keeps its users, tokens and session key, so that
+// every node authenticates alike and a change made on one applies on all (the
+// store: PostgreSQL). Documents change by compare-and-swap on a revision.
+type Shared interface {
+	// Get returns document name and its revision; nil, 0 and no error when
+	// there is none.
+	Get(ctx context.Context, name string) (data []byte, revision int64, err error)
+	// Put writes document name when its revision is prev (0: none yet) and
+	// returns the new revision; swapped is false when another writer came
+	// first (nothing written: read again and redo the change).
+	Put(ctx context.Context, name string, data []byte, prev int64) (revision int64, swapped bool, err error)
+}
+
+// Names of the documents in Shared.
+const (
+	SharedUsers      = "auth.users"
+	SharedSessionKey = "auth.session-key"
+)
+
+const (
+	sharedTimeout = 5 * time.Second // one read or write of a shared document
+	sharedRetries = 10              // compare-and-swap attempts of one change
+)
+
+// loadShared reads the users document: an empty one when there is none.
+func (s *Service) loadShared(ctx context.Context) (usersFile, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	data, rev, err := s.opts.Shared.Get(ctx, SharedUsers)
+	if err != nil {
+		return usersFile{}, 0, fmt.Errorf("reading the shared users: %w", err)
+	}
+	if data == nil {
+		return usersFile{Version: fileVersion}, rev, nil
+	}
+	if len(data) > maxUsersFileSize {
+		return usersFile{}, 0, fmt.Errorf("reading the shared users: larger than %d bytes", maxUsersFileSize)
+	}
+	f, err := decodeUsersFile(data)
+	if err != nil {
+		return usersFile{}, 0, fmt.Errorf("reading the shared users (revision %d): %w", rev, err)
+	}
+	return f, rev, nil
+}
+
+// refreshShared reloads the shared users when ReloadInterval has passed. A
+// request never waits on the store: the reload runs on its own goroutine and
+// installs what it read (force: now, and waited for). s.mu is held.
+func (s *Service) refreshShared(force bool) error {
+	now := s.opts.Now()
+	if force {
+		s.lastStat = now
+		f, rev, err := s.loadShared(context.Background())
+		if err != nil {
+			s.log.Error("reloading the shared users; keeping the previous users and tokens", "err", err)
+			return err
+		}
+		s.installShared(f, rev)
+		return nil
+	}
+	if s.reloading || (!now.Before(s.lastStat) && now.Sub(s.lastStat) < ReloadInterval) {
+		return nil
+	}
+	s.lastStat, s.reloading = now, true
+	go func() {
+		f, rev, err := s.loadShared(context.Background())
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.reloading = false
+		if err != nil {
+			s.log.Error("reloading the shared users; keeping the previous users and tokens", "err", err)
+			return
+		}
+		s.installShared(f, rev)
+	}()
+	return nil
+}
+
+// installShared installs f unless what is installed is as new. s.mu is held.
+func (s *Service) installShared(f usersFile, rev int64) {
+	if rev == s.rev && s.users != nil {
+		return
+	}
+	if rev < s.rev {
+		return // a slower reload of an older revision
+	}
+	s.install(f, nil)
+	s.rev = rev
+	s.log.Info("shared users reloaded", "revision", rev, "users", len(f.Users), "tokens", len(f.Tokens))
+}
+
+// updateShared applies change to the shared users by compare-and-swap,
+// redoing it on the newest document when another node wrote first. s.mu is
+// held.
+func (s *Service) updateShared(change func(f *usersFile) error) error {
+	for range sharedRetries {
+		f, rev, err := s.loadShared(context.Background())
+		if err != nil {
+			return err
+		}
+		f.Version = fileVersion
+		if err := change(&f); err != nil {
+			return err
+		}
+		data, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("encoding the users: %w", err)
+		}
+		// What is written is what a reader will decode.
+		if f, err = decodeUsersFile(data); err != nil {
+			return fmt.Errorf("the users as changed: %w", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		newRev, swapped, err := s.opts.Shared.Put(ctx, SharedUsers, data, rev)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("writing the shared users: %w", err)
+		}
+		if swapped {
+			s.install(f, nil)
+			s.rev, s.lastStat = newRev, s.opts.Now()
+			return nil
+		}
+	}
+	return fmt.Errorf("writing the shared users: %d attempts lost to other writers", sharedRetries)
+}
+
+// sharedSessionKey returns the cluster's session key, creating it when no
+// node has: the first writer's key wins.
+func (s *Service) sharedSessionKey() ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*sharedTimeout)
+	defer cancel()
+	for range 2 {
+		key, _, err := s.opts.Shared.Get(ctx, SharedSessionKey)
+		if err != nil {
+			return nil, fmt.Errorf("reading the shared session key: %w", err)
+		}
+		if key != nil {
+			if len(key) != sessionKeyLen {
+				return nil, fmt.Errorf("the shared session key has %d bytes, want %d", len(key), sessionKeyLen)
+			}
+			return key, nil
+		}
+		key = make([]byte, sessionKeyLen)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("reading random bytes: %w", err)
+		}
+		if _, swapped, err := s.opts.Shared.Put(ctx, SharedSessionKey, key, 0); err != nil {
+			return nil, fmt.Errorf("writing the shared session key: %w", err)
+		} else if swapped {
+			return key, nil
+		}
+		// another node made one first: read it
+	}
+	return nil, errors.New("the shared session key: created and not found")
+}
