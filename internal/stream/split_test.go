@@ -96,3 +96,33 @@ func TestWatermarkFollowsALongChunk(t *testing.T) {
 		t.Errorf("watermark %s, want %s", time.Unix(0, p.watermark).UTC(), time.Unix(0, want).UTC())
 	}
 }
+
+// TestWatermarkBoundsFarTimes: a run of records from a clock ten days ahead
+// moves the watermark by MaxSkew once per chunk, not once per record, while
+// the well-timed records around them move it as they go.
+func TestWatermarkBoundsFarTimes(t *testing.T) {
+	l := &memLog{}
+	base := time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)
+	add := func(at time.Time) {
+		data := fmt.Appendf(nil, `{"@timestamp":%q,"event":{"category":["network"]},"source":{"ip":"10.0.0.1"},"host":{"name":"h1"}}`, at.Format(time.RFC3339Nano))
+		l.entries = append(l.entries, Entry{Seq: uint64(len(l.entries) + 1), Record: ingest.Record{Source: "http:ndjson", Data: data, Received: base}})
+	}
+	// 64 records: one chunk (split's smallest).
+	for i := range 20 {
+		add(base.Add(time.Duration(i) * time.Minute))
+	}
+	for range 24 {
+		add(base.Add(10 * 24 * time.Hour))
+	}
+	for i := 20; i < 40; i++ {
+		add(base.Add(time.Duration(i) * time.Minute))
+	}
+	clock := &fakeClock{t: base}
+	p := newProcessor(t, l, openStore(t), clock, runConfig{lateness: time.Minute, batch: 1 << 20})
+	drain(t, p, clock, uint64(len(l.entries)))
+	// The well-timed records reach 39 minutes; the far ones add one MaxSkew (an hour).
+	want := base.Add(39 * time.Minute).Add(time.Hour).Add(-time.Minute).UnixNano()
+	if p.watermark != want {
+		t.Errorf("watermark %s, want %s", time.Unix(0, p.watermark).UTC(), time.Unix(0, want).UTC())
+	}
+}

@@ -588,25 +588,30 @@ func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signa
 		p.count(func(st *Stats) { st.Events += r.events; st.Rejected += r.rejected; st.Unknown += r.unknown })
 		p.m.events.Add(float64(r.events))
 		p.m.rejected.Add(float64(r.rejected + r.unknown))
-		// Each event in turn: a chunk can span more than MaxSkew (a stream's
-		// records gathered from a partition's batch), and its events each move
-		// the watermark at most MaxSkew past the last.
-		for _, t := range r.times {
-			p.advance(t)
-		}
+		p.advance(r.times)
 	}
 	return signals, meta, evidence, nil
 }
 
-// advance moves the watermark with an event time, bounding jumps: an event
-// time far past the watermark (a clock gone wrong, a hostile record) counts
-// only up to MaxSkew beyond it.
-func (p *Processor) advance(t int64) {
-	if p.maxSeen != 0 && t > p.maxSeen+int64(p.opts.MaxSkew) {
-		t = p.maxSeen + int64(p.opts.MaxSkew)
+// advance moves the watermark with a chunk's event times, in log order. A
+// time within MaxSkew past the newest so far moves it, so a stream's records
+// spanning hours (a partition's batch gathers them in one chunk) move it
+// through their steps; times further out (a clock gone wrong, a hostile
+// record) count, once per chunk however many there are, only up to MaxSkew
+// past it.
+func (p *Processor) advance(times []int64) {
+	skew := int64(p.opts.MaxSkew)
+	var far int64
+	for _, t := range times {
+		switch {
+		case p.maxSeen == 0 || t <= p.maxSeen+skew:
+			p.maxSeen = max(p.maxSeen, t)
+		case t > far:
+			far = t
+		}
 	}
-	if t > p.maxSeen {
-		p.maxSeen = t
+	if far != 0 {
+		p.maxSeen = max(p.maxSeen, min(far, p.maxSeen+skew))
 	}
 	if wm := p.maxSeen - int64(p.opts.Lateness); wm > p.watermark {
 		p.watermark = wm
