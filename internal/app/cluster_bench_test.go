@@ -168,7 +168,7 @@ func benchNode(b *testing.B, ctx context.Context, id, natsURL, prefix, pgURL, sc
 		b.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	no := workerOptions(id, bu, st, partitions, src, newLiveFeedback(st, nil, log),
+	no := workerOptions(id, bu, st, partitions, src, newLiveFeedback(newVerdictReader(st, log), nil),
 		func(_ *liveFeedback, resolve func(detect.Entity, time.Time) detect.Entity) *correlate.Correlator {
 			return correlate.New(correlate.Options{MaxOpenSignals: 50_000, Resolve: resolve})
 		}, log)

@@ -548,48 +548,79 @@ func newRuleCatalog(col *sigma.Collection) ruleCatalog {
 	return out
 }
 
-// liveFeedback keeps analysts' verdicts applied while serve runs: it re-reads
-// them when they change (checked every few seconds, from the processor's
-// goroutine, before a step), rebuilds the suppressions and the rules'
-// precision, and passes "this is normal" to the behavioral models.
-type liveFeedback struct {
+// verdictReader reads analysts' verdicts for every partition a node runs: whoever
+// asks, the store is polled at most every 3 s and by one caller at a time, and
+// a change builds one Book (suppressions, the rules' precision, "this is
+// normal") that every partition shares.
+type verdictReader struct {
 	st      store.Store
-	beh     *behavior.Engine
 	log     *slog.Logger
 	book    atomic.Pointer[feedback.Book]
-	last    string // newest verdict id and time seen
+	gen     atomic.Int64 // one more per new book
+	mu      sync.Mutex   // held by the caller polling; guards last and checked
+	last    string       // newest verdict id and time seen
 	checked time.Time
-	marked  map[string]bool
 }
 
-func newLiveFeedback(st store.Store, beh *behavior.Engine, log *slog.Logger) *liveFeedback {
-	return &liveFeedback{st: st, beh: beh, log: log, marked: map[string]bool{}}
+func newVerdictReader(st store.Store, log *slog.Logger) *verdictReader {
+	return &verdictReader{st: st, log: log}
 }
 
-func (f *liveFeedback) refresh(ctx context.Context) {
-	if time.Since(f.checked) < 3*time.Second {
+func (v *verdictReader) refresh(ctx context.Context) {
+	if !v.mu.TryLock() {
+		return // another partition is polling
+	}
+	defer v.mu.Unlock()
+	if time.Since(v.checked) < 3*time.Second {
 		return
 	}
-	f.checked = time.Now()
-	page, err := f.st.ListFeedback(ctx, store.FeedbackQuery{Limit: 1})
+	v.checked = time.Now()
+	page, err := v.st.ListFeedback(ctx, store.FeedbackQuery{Limit: 1})
 	if err != nil || len(page.Items) == 0 {
 		return
 	}
 	newest := page.Items[0].ID + page.Items[0].Created.String()
-	if newest == f.last {
+	if newest == v.last {
 		return
 	}
-	all, err := storedVerdicts(ctx, f.st)
+	all, err := storedVerdicts(ctx, v.st)
 	if err != nil {
-		f.log.ErrorContext(ctx, "reading analysts' verdicts", "err", err)
+		v.log.ErrorContext(ctx, "reading analysts' verdicts", "err", err)
 		return
 	}
-	look := verdictLookup(ctx, f.st, nil)
+	look := verdictLookup(ctx, v.st, nil)
 	book := feedback.New(feedback.Prior{})
 	for _, fb := range all {
 		_ = book.Add(fb, look) // verdicts on targets not stored yet apply once they are
 	}
-	if f.beh != nil {
+	v.book.Store(book)
+	v.gen.Add(1)
+	v.last = newest
+}
+
+// liveFeedback keeps analysts' verdicts applied to one partition's stages
+// while serve runs (from the processor's goroutine, before a step): the
+// shared verdicts' suppressions and precision, and "this is normal" passed to
+// the partition's behavioral models.
+type liveFeedback struct {
+	v      *verdictReader
+	beh    *behavior.Engine
+	gen    int64 // of the book last applied to beh
+	marked map[string]bool
+}
+
+func newLiveFeedback(v *verdictReader, beh *behavior.Engine) *liveFeedback {
+	return &liveFeedback{v: v, beh: beh, marked: map[string]bool{}}
+}
+
+func (f *liveFeedback) refresh(ctx context.Context) {
+	f.v.refresh(ctx)
+	g := f.v.gen.Load()
+	if g == f.gen {
+		return
+	}
+	f.gen = g
+	if book := f.v.book.Load(); book != nil && f.beh != nil {
 		for _, m := range book.Normal() {
 			key := m.Detector + "\x00" + m.Entity + "\x00" + m.Attribute + "\x00" + m.Until.String()
 			if !f.marked[key] {
@@ -598,12 +629,10 @@ func (f *liveFeedback) refresh(ctx context.Context) {
 			}
 		}
 	}
-	f.book.Store(book)
-	f.last = newest
 }
 
 func (f *liveFeedback) suppressed(s *detect.Signal) bool {
-	b := f.book.Load()
+	b := f.v.book.Load()
 	if b == nil {
 		return false
 	}
@@ -612,7 +641,7 @@ func (f *liveFeedback) suppressed(s *detect.Signal) bool {
 }
 
 func (f *liveFeedback) precision(detectorID, ruleID string) float64 {
-	b := f.book.Load()
+	b := f.v.book.Load()
 	if b == nil {
 		return 0
 	}

@@ -185,7 +185,7 @@ func localEngine(ctx context.Context, o serveOptions, src *stageSource, st store
 		return nil, err
 	}
 	closeAll := func() { _ = w.Close(); stg.close() }
-	fb := newLiveFeedback(st, stg.beh, log)
+	fb := newLiveFeedback(newVerdictReader(st, log), stg.beh)
 	so.Log, so.Detect, so.Behavior, so.Sigma = walLog{w}, stg.detect, stg.beh, stg.sigma
 	so.Correlator = newCorrelator(fb, entityResolver(stg.resolver, stg.identities))
 	so.Store, so.Suppressed, so.OnIncidents, so.BeforeStep, so.Registerer = st, fb.suppressed, onIncidents, fb.refresh, reg
@@ -229,7 +229,7 @@ func workerOptions(id string, b bus.Bus, st store.Store, partitions int, src *st
 			if err != nil {
 				return nil, err
 			}
-			fb := newLiveFeedback(st, stg.beh, log)
+			fb := newLiveFeedback(corrFB.v, stg.beh) // the node's partitions share one reader of the verdicts
 			return &cluster.Stages{Detect: stg.detect, Behavior: stg.beh, Sigma: stg.sigma,
 				Resolve:    entityResolver(stg.resolver, stg.identities),
 				Suppressed: fb.suppressed, BeforeStep: fb.refresh, Close: stg.close}, nil
@@ -281,7 +281,7 @@ func clusterEngine(ctx context.Context, o serveOptions, src *stageSource, st sto
 	}
 	// The correlator's feedback: the rules' precision (suppressions and "this
 	// is normal" are the partitions').
-	corrFB := newLiveFeedback(st, nil, log)
+	corrFB := newLiveFeedback(newVerdictReader(st, log), nil)
 	no := workerOptions(id, b, st, o.partitions, src, corrFB, newCorrelator, log)
 	no.Stream, no.OnIncidents, no.LeaseTTL, no.Registerer = so, onIncidents, o.leaseTTL, reg
 	node, err := cluster.New(no)
