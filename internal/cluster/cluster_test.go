@@ -125,11 +125,31 @@ func FuzzKeyer(f *testing.F) {
 	f.Add("http:ndjson", "", []byte(`{"@timestamp":"2024-01-01T00:00:00Z","host":{"name":"a"}}`), []byte(nil))
 	f.Add("tail:x", "zeek-tsv", []byte("1\t2\t3"), []byte("#fields\tts\tuid\tid.orig_h\n"))
 	f.Add("syslog:udp", "", []byte("<34>Oct 11 22:14:15 mymachine su: 'su root' failed"), []byte(nil))
+	f.Add("http:ndjson", "", []byte("{\"@timestamp\":\"2024-01-01T00:00:00Z\",\"host\":{\"name\":\"a\"},\"event\":{\"kind\":\"event\"}}\x1e{\"a\":\x1e1}\x1e{\"source\":{\"ip\":\"10.0.0.1\"}}"), []byte(nil))
 	k := NewKeyer(formats.Default(), decode.Limits{MaxLine: 1 << 16, MaxRecord: 1 << 16})
 	f.Fuzz(func(t *testing.T, source, format string, data, context []byte) {
 		r := ingest.Record{Source: source, Format: format, Data: data, Context: context}
 		if key := k.Key(t.Context(), &r); key == "" {
 			t.Fatal("a record got no key")
+		}
+		// The same bytes cut at 0x1e into records of one stream and of a
+		// second source, interleaved: a batch keyed stream by stream.
+		var recs []ingest.Record
+		for i, part := range bytes.Split(data, []byte{0x1e}) {
+			src := source
+			if i%2 == 1 {
+				src += "#2"
+			}
+			recs = append(recs, ingest.Record{Source: src, Format: format, Data: part, Context: context})
+		}
+		keys := k.Keys(t.Context(), recs)
+		if len(keys) != len(recs) {
+			t.Fatalf("%d keys for %d records", len(keys), len(recs))
+		}
+		for i, key := range keys {
+			if key == "" {
+				t.Fatalf("record %d of a batch got no key", i)
+			}
 		}
 	})
 }
