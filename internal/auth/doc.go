@@ -65,6 +65,9 @@
 //
 //   - Logout revokes the session id in memory only: after a restart a
 //     logged-out cookie is valid again until its expiry (12 h by default).
+//     With Shared, a logout is also written to the store (SharedRevoked), and
+//     every node, and every node started later, refuses the session within
+//     ReloadInterval.
 //     The revocation set holds at most 100 000 ids (expired ids are dropped
 //     first, then those expiring soonest).
 //   - Sessions cannot be listed or revoked per user except by changing the
@@ -74,8 +77,8 @@
 //   - The per-username limit lets anyone slow down logins to a known username
 //     (one attempt per 12 s after 5 failures); the per-address limit bounds
 //     how many usernames one address can lock.
-//   - The limiter and revocation set are per process: several servers behind a
-//     load balancer each keep their own.
+//   - The login limiter is per process: several servers behind a load balancer
+//     each keep their own. So is the revocation set without Shared.
 //   - Two processes changing users.json at the same moment can lose one change
 //     (each re-reads the file before writing, inside one process changes are
 //     serialised; there is no cross-process lock).

@@ -374,6 +374,12 @@ func safeName(s string) string {
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if a, ok := r.Context().Value(sessionIDKey{}).(authn); ok {
 		s.revoked.revoke(a.sid, a.exp, s.opts.Now().Unix())
+		if s.opts.Shared != nil {
+			// the other nodes refuse the session once they reload (2 s)
+			if err := s.revokeShared(r.Context(), a.sid, a.exp); err != nil {
+				s.log.ErrorContext(r.Context(), "recording a logout for the other nodes; this node refuses the session", "err", err)
+			}
+		}
 		p, _ := PrincipalFrom(r.Context())
 		s.log.InfoContext(r.Context(), "logout", "user", p.Name)
 		s.audit(r.Context(), p.Name, "auth.logout", "user:"+p.Name, nil)

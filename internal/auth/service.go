@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,6 +112,8 @@ type Service struct {
 	rev       int64 // with Shared: the revision installed
 	reloading bool  // with Shared: a reload is running
 
+	revokedRev atomic.Int64 // with Shared: the revision of the logouts merged into revoked
+
 	revoked  revocations
 	ipLimit  *limiter
 	usrLimit *limiter
@@ -175,6 +178,7 @@ func Open(opts Options) (*Service, error) {
 			return nil, err
 		}
 		s.installShared(f, rev)
+		s.reloadRevoked(context.Background())
 		s.lastStat = opts.Now()
 		if _, err := os.Stat(s.path); err == nil && opts.Dir != "" {
 			s.log.Warn("the users file is ignored: users and tokens are the store's (vigil users and vigil tokens with --store)", "path", s.path)

@@ -1,11 +1,16 @@
 package auth
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -26,6 +31,7 @@ type Shared interface {
 const (
 	SharedUsers      = "auth.users"
 	SharedSessionKey = "auth.session-key"
+	SharedRevoked    = "auth.revoked" // sessions logged out before their expiry
 )
 
 const (
@@ -61,6 +67,7 @@ func (s *Service) refreshShared(force bool) error {
 	now := s.opts.Now()
 	if force {
 		s.lastStat = now
+		s.reloadRevoked(context.Background())
 		f, rev, err := s.loadShared(context.Background())
 		if err != nil {
 			s.log.Error("reloading the shared users; keeping the previous users and tokens", "err", err)
@@ -75,6 +82,7 @@ func (s *Service) refreshShared(force bool) error {
 	s.lastStat, s.reloading = now, true
 	go func() {
 		f, rev, err := s.loadShared(context.Background())
+		s.reloadRevoked(context.Background())
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.reloading = false
@@ -85,6 +93,101 @@ func (s *Service) refreshShared(force bool) error {
 		s.installShared(f, rev)
 	}()
 	return nil
+}
+
+// revokedDoc is the shared record of logouts: every node refuses the
+// sessions it names until they expire.
+type revokedDoc struct {
+	Version  int              `json:"version"`
+	Sessions map[string]int64 `json:"sessions"` // session id -> expiry, Unix seconds
+}
+
+// loadRevoked reads the shared logouts: none when there is no document.
+func (s *Service) loadRevoked(ctx context.Context) (revokedDoc, int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	defer cancel()
+	data, rev, err := s.opts.Shared.Get(ctx, SharedRevoked)
+	if err != nil {
+		return revokedDoc{}, 0, fmt.Errorf("reading the shared logouts: %w", err)
+	}
+	doc := revokedDoc{Version: fileVersion, Sessions: map[string]int64{}}
+	if data == nil {
+		return doc, rev, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return revokedDoc{}, 0, fmt.Errorf("reading the shared logouts (revision %d): %w", rev, err)
+	}
+	if doc.Version != fileVersion {
+		return revokedDoc{}, 0, fmt.Errorf("reading the shared logouts (revision %d): version %d, want %d", rev, doc.Version, fileVersion)
+	}
+	if doc.Sessions == nil {
+		doc.Sessions = map[string]int64{}
+	}
+	for id, exp := range doc.Sessions {
+		if id == "" || len(id) > 128 || exp <= 0 {
+			return revokedDoc{}, 0, fmt.Errorf("reading the shared logouts (revision %d): a session id of %d bytes expiring at %d", rev, len(id), exp)
+		}
+	}
+	return doc, rev, nil
+}
+
+// reloadRevoked adds the shared logouts to this node's revocations when they
+// changed. Failures are logged: the logouts known so far stay.
+func (s *Service) reloadRevoked(ctx context.Context) {
+	doc, rev, err := s.loadRevoked(ctx)
+	if err != nil {
+		s.log.Error("reloading the shared logouts; keeping those known", "err", err)
+		return
+	}
+	if rev == s.revokedRev.Load() {
+		return
+	}
+	now := s.opts.Now().Unix()
+	for id, exp := range doc.Sessions {
+		if exp > now && !s.revoked.revoked(id) {
+			s.revoked.revoke(id, exp, now)
+		}
+	}
+	s.revokedRev.Store(rev)
+}
+
+// revokeShared records a logout for every node, by compare-and-swap; expired
+// sessions are dropped, and at most maxRevoked kept (those expiring soonest
+// go first, as in each node's set).
+func (s *Service) revokeShared(ctx context.Context, id string, exp int64) error {
+	for range sharedRetries {
+		doc, rev, err := s.loadRevoked(ctx)
+		if err != nil {
+			return err
+		}
+		now := s.opts.Now().Unix()
+		maps.DeleteFunc(doc.Sessions, func(_ string, e int64) bool { return e <= now })
+		doc.Sessions[id] = exp
+		if over := len(doc.Sessions) - maxRevoked; over > 0 {
+			ids := slices.SortedFunc(maps.Keys(doc.Sessions), func(a, b string) int {
+				return cmp.Or(cmp.Compare(doc.Sessions[a], doc.Sessions[b]), strings.Compare(a, b))
+			})
+			for _, k := range ids[:over] {
+				delete(doc.Sessions, k)
+			}
+		}
+		data, err := json.Marshal(doc)
+		if err != nil {
+			return fmt.Errorf("encoding the shared logouts: %w", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+		_, swapped, err := s.opts.Shared.Put(wctx, SharedRevoked, data, rev)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("writing the shared logouts: %w", err)
+		}
+		if swapped {
+			return nil
+		}
+	}
+	return fmt.Errorf("writing the shared logouts: %d attempts lost to other writers", sharedRetries)
 }
 
 // installShared installs f unless what is installed is as new. s.mu is held.

@@ -94,6 +94,30 @@ func TestSharedUsers(t *testing.T) {
 	if ka, kb := a.mustKey(), b.mustKey(); string(ka) != string(kb) {
 		t.Error("the nodes have different session keys")
 	}
+	// Logging out on a ends the session on b after the interval, and on a
+	// node started later.
+	l2 := a.login("carol", pw)
+	if w := b.do(req{method: "GET", path: "/api/v1/incidents", cookie: l2.cookie.Value}); w.Code != 200 {
+		t.Fatalf("a's second session on b: %d", w.Code)
+	}
+	if w := a.do(req{method: "POST", path: "/api/v1/logout", cookie: l2.cookie.Value, csrf: l2.info.CSRFToken}); w.Code != 204 {
+		t.Fatalf("logout: %d %s", w.Code, w.Body)
+	}
+	if w := a.do(req{method: "GET", path: "/api/v1/incidents", cookie: l2.cookie.Value}); w.Code != 401 {
+		t.Errorf("the session on a after its logout: %d", w.Code)
+	}
+	a.clock.Add(ReloadInterval) // b runs on a's clock
+	eventually(t, "the logout on b", func() bool {
+		return b.do(req{method: "GET", path: "/api/v1/incidents", cookie: l2.cookie.Value}).Code == 401
+	})
+	c := newFixture(t, func(o *Options) { o.Shared = sh; o.Now = a.clock.Now })
+	if w := c.do(req{method: "GET", path: "/api/v1/incidents", cookie: l2.cookie.Value}); w.Code != 401 {
+		t.Errorf("a logged-out session on a node started later: %d", w.Code)
+	}
+	if w := c.do(req{method: "GET", path: "/api/v1/incidents", cookie: l.cookie.Value}); w.Code != 200 {
+		t.Errorf("a live session on a node started later: %d", w.Code)
+	}
+
 	// Deleting on a ends the session on b after the interval.
 	if err := a.svc.DeleteUser(WithPrincipal(ctx, Principal{Name: "cli:test"}), "carol"); err != nil {
 		t.Fatal(err)
@@ -123,7 +147,7 @@ func TestSharedUsers(t *testing.T) {
 	// users, logged.
 	before := len(b.svc.Users(ctx))
 	sh.setErr(errors.New("connection refused"))
-	b.clock.Add(ReloadInterval)
+	a.clock.Add(ReloadInterval) // b runs on a's clock
 	if got := len(b.svc.Users(ctx)); got != before {
 		t.Errorf("users while the store fails: %d, want %d", got, before)
 	}
@@ -136,6 +160,17 @@ func TestSharedUsers(t *testing.T) {
 	sh.mu.Unlock()
 	if got := len(b.svc.Users(ctx)); got != before {
 		t.Errorf("users after a broken document: %d, want %d", got, before)
+	}
+	// A broken record of logouts keeps those known.
+	sh.mu.Lock()
+	sh.docs[SharedRevoked], sh.revs[SharedRevoked] = []byte(`{"version":1,"sessions":{"x":-1}}`), sh.revs[SharedRevoked]+1
+	sh.mu.Unlock()
+	b.svc.Users(ctx)
+	if w := b.do(req{method: "GET", path: "/api/v1/incidents", cookie: l2.cookie.Value}); w.Code != 401 {
+		t.Errorf("a logged-out session after a broken record of logouts: %d", w.Code)
+	}
+	if !strings.Contains(b.logs.String(), "keeping those known") {
+		t.Error("the broken record of logouts was not logged")
 	}
 	if !strings.Contains(b.logs.String(), "keeping the previous users") {
 		t.Error("the failures were not logged")
