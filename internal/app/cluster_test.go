@@ -17,6 +17,7 @@ import (
 
 // clusterStatus is what /api/v1/status says of a cluster member.
 type clusterStatus struct {
+	Store  string `json:"store"`
 	Ingest struct {
 		Cluster cluster.Status `json:"cluster"`
 	} `json:"ingest"`
@@ -35,6 +36,9 @@ func (c *child) clusterStatus(t *testing.T, token string) (cluster.Status, bool)
 	var s clusterStatus
 	if resp.StatusCode != 200 || json.Unmarshal(body, &s) != nil {
 		t.Fatalf("status: %d %s", resp.StatusCode, body)
+	}
+	if want := c.wantStore; want != "" && s.Store != want {
+		t.Errorf("status names the store %q, want %q", s.Store, want)
 	}
 	return s.Ingest.Cluster, true
 }
@@ -129,7 +133,9 @@ func TestClusterKillOneWorker(t *testing.T) {
 	var statusToken string
 	newMember := func(mode string, extra ...string) member {
 		args := append([]string{"serve", "--data-dir", t.TempDir(), "--mode", mode}, common...)
-		return member{child: startChild(t, append(args, extra...)...), token: statusToken}
+		c := startChild(t, append(args, extra...)...)
+		c.wantStore = "postgres"
+		return member{child: c, token: statusToken}
 	}
 	sendAll := func(addr, token string, from int, acked *atomicInt) {
 		for i := from; i < len(bs); i++ {
@@ -148,6 +154,7 @@ func TestClusterKillOneWorker(t *testing.T) {
 	refIngest := cli(t, "tokens", "create", "--data-dir", refDir, "--name", "shipper", "--scope", "ingest")
 	refAPI := cli(t, "tokens", "create", "--data-dir", refDir, "--name", "status", "--scope", "api", "--role", "viewer")
 	ref := member{child: startChild(t, append([]string{"serve", "--data-dir", refDir, "--bus", "memory", "--ingest-listen", "127.0.0.1:0"}, common...)...), token: refAPI}
+	ref.wantStore = "sqlite"
 	sendAll(ref.ingestAd, refIngest, 0, nil)
 	waitClusterDone(t, []member{ref}, 4, int64(total))
 	ref.stop(t)

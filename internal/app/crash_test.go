@@ -78,6 +78,7 @@ type child struct {
 	httpAddr, ingestAd string
 	stderr             *bytes.Buffer
 	mu                 *sync.Mutex
+	wantStore          string // what its status must name as the store ("" unchecked)
 }
 
 var serveLine = regexp.MustCompile(`serving the console and API on https?://([^\s,]+)(?:, ingest on (\S+))?`)

@@ -254,8 +254,12 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 	defer eng.close()
 
 	// HTTP: console, API, health, metrics.
+	storeName := "sqlite"
+	if o.storeURL != "" {
+		storeName = "postgres"
+	}
 	a, err := api.New(api.Options{Store: st, Auth: authSvc, Rules: src.rules, Context: bizContext,
-		Version: Version, Logger: log, Registerer: reg, Status: eng.status})
+		Version: Version, Logger: log, Registerer: reg, Status: eng.status, StoreName: storeName})
 	if err != nil {
 		return err
 	}

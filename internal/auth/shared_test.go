@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -195,4 +196,35 @@ func TestSharedOpen(t *testing.T) {
 	if !strings.Contains(f.logs.String(), "users file is ignored") {
 		t.Error("no warning about the ignored users file")
 	}
+}
+
+// FuzzSharedDocuments: what a store hands back as the users or the logouts
+// (another node's write, a hand edit, corruption) is read or refused, never a
+// panic; users that are read encode and read back alike.
+func FuzzSharedDocuments(f *testing.F) {
+	f.Add([]byte(`{"version":1,"users":[],"tokens":[]}`), []byte(`{"version":1,"sessions":{"abc":1893456000}}`))
+	f.Add([]byte(`{"version":1,"users":[{"name":"a","role":"admin","password_hash":"x"}]}`), []byte(`{"version":2}`))
+	f.Add([]byte(`null`), []byte(`{"version":1,"sessions":{"":5}}`))
+	f.Fuzz(func(t *testing.T, users, revoked []byte) {
+		sh := newMemShared()
+		sh.docs[SharedUsers], sh.revs[SharedUsers] = users, 1
+		sh.docs[SharedRevoked], sh.revs[SharedRevoked] = revoked, 1
+		s := &Service{opts: Options{Shared: sh}.withDefaults()}
+		if uf, _, err := s.loadShared(context.Background()); err == nil {
+			data, err := json.Marshal(uf)
+			if err != nil {
+				t.Fatalf("users read do not encode: %v", err)
+			}
+			if _, err := decodeUsersFile(data); err != nil {
+				t.Fatalf("users read do not read back: %v\n%s", err, data)
+			}
+		}
+		if doc, _, err := s.loadRevoked(context.Background()); err == nil {
+			for id, exp := range doc.Sessions {
+				if id == "" || exp <= 0 {
+					t.Fatalf("a logout of session %q expiring at %d was accepted", id, exp)
+				}
+			}
+		}
+	})
 }
