@@ -11,6 +11,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -61,6 +62,10 @@ type Options struct {
 	// Status returns extra JSON for GET /api/v1/status under "ingest"
 	// (backlog, rates); nil: none.
 	Status func() any
+	// Cluster returns GET /api/v1/cluster: the cluster as its bus shows it
+	// (members, partition owners, backlog); nil: this node is not in a
+	// cluster (404).
+	Cluster func(context.Context) (any, error)
 	// StoreName is what /api/v1/status reports as the store; empty: "sqlite".
 	StoreName string
 	Version   string
@@ -90,6 +95,7 @@ type API struct {
 	playbooks *triage.Playbooks
 	verdicts  *triage.VerdictModel
 	status    func() any
+	cluster   func(context.Context) (any, error)
 	storeName string
 	version   string
 	now       func() time.Time
@@ -104,7 +110,7 @@ func New(opts Options) (*API, error) {
 		return nil, err
 	}
 	a := &API{st: opts.Store, authz: opts.Auth, rules: opts.Rules, context: opts.Context, playbooks: opts.Playbooks,
-		status: opts.Status, storeName: opts.StoreName, version: opts.Version, now: opts.Now, log: opts.Logger}
+		status: opts.Status, cluster: opts.Cluster, storeName: opts.StoreName, version: opts.Version, now: opts.Now, log: opts.Logger}
 	if a.playbooks == nil {
 		ps, err := triage.BuiltinPlaybooks()
 		if err != nil {
@@ -160,6 +166,7 @@ func (a *API) routes() []route {
 		{http.MethodGet, "/api/v1/outbox", auth.RoleViewer, a.listOutbox},
 		{http.MethodGet, "/api/v1/audit", auth.RoleAdmin, a.listAudit},
 		{http.MethodGet, "/api/v1/status", auth.RoleViewer, a.getStatus},
+		{http.MethodGet, "/api/v1/cluster", auth.RoleViewer, a.getCluster},
 		{http.MethodGet, "/api/v1/openapi.json", auth.RoleViewer, a.getOpenAPI},
 	}
 }

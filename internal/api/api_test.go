@@ -2,7 +2,9 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigilsec/vigil/internal/auth"
+	"github.com/vigilsec/vigil/internal/cluster"
 	"github.com/vigilsec/vigil/internal/correlate"
 	"github.com/vigilsec/vigil/internal/detect"
 	"github.com/vigilsec/vigil/internal/store"
@@ -632,5 +635,41 @@ func TestRoutesDocumented(t *testing.T) {
 	}
 	for key := range documented {
 		t.Errorf("the OpenAPI document has %s, which is not a route", key)
+	}
+}
+
+// TestClusterRoute: GET /api/v1/cluster answers 404 on a node without a bus,
+// and otherwise the overview the node reads, as documented.
+func TestClusterRoute(t *testing.T) {
+	e := newEnv(t)
+	code, body := e.do("GET", "/api/v1/cluster", "vera:viewer", nil)
+	wantError(t, "cluster without a bus", code, body, 404, CodeNotFound, "--bus")
+
+	ov := cluster.Overview{Members: []string{"w0", "w1"}, Correlator: "w1", Unowned: 1,
+		Partitions: []cluster.PartitionOverview{{Partition: 0, Owner: "w0", TopicOverview: cluster.TopicOverview{Last: 12, HeldBytes: 3400}}, {Partition: 1}},
+		Signals:    cluster.TopicOverview{Last: 3, HeldBytes: 900}}
+	fail := false
+	a, err := New(Options{Store: e.st, Auth: fakeAuth{}, Version: "test", Cluster: func(context.Context) (any, error) {
+		if fail {
+			return nil, errors.New("nats: timeout")
+		}
+		return ov, nil
+	}})
+	must(t, err)
+	mux := http.NewServeMux()
+	a.Routes(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	e2 := &env{t: t, st: e.st, srv: srv}
+	var got cluster.Overview
+	e2.get("/api/v1/cluster", &got)
+	if fmt.Sprint(got) != fmt.Sprint(ov) {
+		t.Errorf("overview %+v, want %+v", got, ov)
+	}
+	fail = true
+	code, body = e2.do("GET", "/api/v1/cluster", "vera:viewer", nil)
+	wantError(t, "cluster with the bus failing", code, body, 500, CodeInternal, "")
+	if code, _ := e2.do("GET", "/api/v1/cluster", "", nil); code != 401 {
+		t.Errorf("anonymous: %d", code)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -573,6 +574,22 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 		st.Ingest = a.status()
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
+}
+
+// getCluster is GET /api/v1/cluster.
+func (a *API) getCluster(w http.ResponseWriter, r *http.Request) error {
+	if _, err := queryParams(r); err != nil {
+		return err
+	}
+	if a.cluster == nil {
+		return notFound("this node is not a member of a cluster (serve runs without --bus)")
+	}
+	o, err := a.cluster(r.Context())
+	if err != nil {
+		return fmt.Errorf("reading the cluster from its bus: %w", err)
+	}
+	writeJSON(w, http.StatusOK, o)
 	return nil
 }
 

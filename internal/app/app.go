@@ -59,6 +59,7 @@ func commands() []command {
 		{"models", "The model registry: detectors and models with their versions and what each learned", runModels},
 		{"users", "Manage the console's local users: add, list, passwd, role, del", runUsers},
 		{"tokens", "Manage API and ingest tokens: create (shown once), list, revoke", runTokens},
+		{"cluster", "Look at a cluster of serve nodes through its bus: members, partition owners, backlog", runCluster},
 		{"decode", "Decode log files into normalized ECS events (JSON lines), without detection", runDecode},
 		{"loadtest", "Offer a load to vigil serve's HTTP ingest from this process; report rate, event-to-signal latency, memory", runLoadtest},
 		{"simulate", "Generate a synthetic enterprise's logs with labelled attack campaigns and truth.json", runSimulate},

@@ -217,6 +217,25 @@ func TestClusterKillOneWorker(t *testing.T) {
 	wg.Wait()
 	alive := append(append([]member(nil), workers[:victim]...), workers[victim+1:]...)
 	waitClusterDone(t, alive, 4, int64(total))
+	// The overview, from a live worker's API and from the CLI: the two left
+	// run every partition and the correlator.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://"+alive[0].httpAddr+"/api/v1/cluster", nil)
+	req.Header.Set("Authorization", "Bearer "+alive[0].token)
+	var ov cluster.Overview
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Error(err)
+	} else {
+		if err := json.NewDecoder(resp.Body).Decode(&ov); err != nil || resp.StatusCode != 200 {
+			t.Errorf("GET /api/v1/cluster: %d %v", resp.StatusCode, err)
+		}
+		_ = resp.Body.Close()
+	}
+	if len(ov.Members) < 2 || ov.Unowned != 0 || ov.Correlator == "" || len(ov.Partitions) != 4 {
+		t.Errorf("the cluster's overview after the kill: %+v", ov)
+	}
+	if code, out, errs := runCLI(t, "cluster", "status", "--bus", natsURL, "--bus-prefix", prefix, "--partitions", partitions); code != ExitOK {
+		t.Errorf("vigil cluster status: exit %d\n%s%s", code, out, errs)
+	}
 	for _, w := range alive {
 		w.stop(t)
 	}

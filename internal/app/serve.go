@@ -259,7 +259,7 @@ func serve(ctx context.Context, env Env, o serveOptions) error {
 		storeName = "postgres"
 	}
 	a, err := api.New(api.Options{Store: st, Auth: authSvc, Rules: src.rules, Context: bizContext,
-		Version: Version, Logger: log, Registerer: reg, Status: eng.status, StoreName: storeName})
+		Version: Version, Logger: log, Registerer: reg, Status: eng.status, Cluster: eng.cluster, StoreName: storeName})
 	if err != nil {
 		return err
 	}

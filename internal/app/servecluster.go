@@ -48,8 +48,9 @@ instead of the write-ahead log, and the work is shared among processes:
                   live workers, and the correlator when it holds that role
   --mode all      both, in one process
 Every node serves the console and API from the shared store (--store
-postgres://...). Users and tokens are each node's (--data-dir/auth): give
-every node the same.
+postgres://...), which also holds the users and tokens (vigil users and vigil
+tokens with --store). vigil cluster status shows the members, who runs each
+partition and the backlog.
 
   vigil serve --mode ingest --bus nats://nats:4222 --store postgres://pg/vigil --data-dir /var/lib/vigil --ingest-listen :8088
   vigil serve --mode worker --bus nats://nats:4222 --store postgres://pg/vigil --data-dir /var/lib/vigil
@@ -164,6 +165,7 @@ type serveEngine struct {
 	appender ingest.Appender // nil: this process takes no records
 	run      func(context.Context) error
 	status   func() any
+	cluster  func(context.Context) (any, error) // the cluster's overview; nil: not in one
 	close    func()
 	proc     *stream.Processor // local only
 	wal      *wal.WAL          // local only
@@ -261,7 +263,9 @@ func clusterEngine(ctx context.Context, o serveOptions, src *stageSource, st sto
 		_ = b.Close()
 		return nil, err
 	}
-	eng := &serveEngine{close: func() { _ = b.Close() }}
+	eng := &serveEngine{close: func() { _ = b.Close() }, cluster: func(ctx context.Context) (any, error) {
+		return cluster.Describe(ctx, b, o.partitions)
+	}}
 	if o.mode != modeWorker {
 		app := &cluster.Appender{Bus: b, Keyer: cluster.NewKeyer(formats.Default(), decode.Limits{}), Partitions: o.partitions, MaxBacklog: o.maxBacklog}
 		if reg != nil {

@@ -85,3 +85,58 @@ func TestWorkersStartedTogetherSettle(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDescribe: the overview any node reads from the bus names the live
+// members, each partition's owner (the one rendezvous hashing gives it), the
+// correlator, what each partition holds, and the partitions nobody runs.
+func TestDescribe(t *testing.T) {
+	ctx := t.Context()
+	b := bus.NewMemory(bus.MemoryOptions{LeaseTTL: 3 * time.Second})
+	defer b.Close()
+	const partitions = 4
+	if err := Ensure(ctx, b, partitions); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Describe(ctx, b, partitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Members) != 0 || o.Correlator != "" || o.Unowned != partitions || len(o.Partitions) != partitions {
+		t.Fatalf("an empty cluster: %+v", o)
+	}
+	// Records for partition 1, and two members that split the partitions.
+	if err := b.Publish(ctx, EventsTopic, 1, []bus.Message{{ID: "a", Data: []byte("xyz")}, {ID: "b", Data: []byte("xyz")}}); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"w0", "w1"}
+	for _, id := range ids {
+		if _, err := b.Acquire(ctx, memberPrefix+id, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p := range partitions - 1 { // the last one: its owner died
+		if _, err := b.Acquire(ctx, partitionKey+fmt.Sprint(p), Owner(p, ids)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Acquire(ctx, correlatorKey, "w1"); err != nil {
+		t.Fatal(err)
+	}
+	if o, err = Describe(ctx, b, partitions); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(o.Members) != "[w0 w1]" || o.Correlator != "w1" || o.Unowned != 1 || o.Partitions[partitions-1].Owner != "" {
+		t.Errorf("overview: %+v", o)
+	}
+	for p := range partitions - 1 {
+		if got := o.Partitions[p].Owner; got != Owner(p, ids) {
+			t.Errorf("partition %d: owner %q, want %q", p, got, Owner(p, ids))
+		}
+	}
+	if pp := o.Partitions[1]; pp.Last != 2 || pp.HeldBytes <= 0 {
+		t.Errorf("partition 1: %+v, want 2 records held", pp)
+	}
+	if pp := o.Partitions[0]; pp.Last != 0 || pp.HeldBytes != 0 {
+		t.Errorf("partition 0: %+v, want empty", pp)
+	}
+}

@@ -1,0 +1,83 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vigilsec/vigil/internal/bus"
+)
+
+// Overview is the cluster as its bus shows it, whichever node asks: the live
+// members, who holds each partition and the correlator role, and how much
+// each partition holds that its worker has not checkpointed (the lag a
+// restart would replay, and what --max-backlog bounds).
+type Overview struct {
+	Members    []string            `json:"members"`
+	Correlator string              `json:"correlator,omitempty"` // "" when no member holds the role
+	Partitions []PartitionOverview `json:"partitions"`
+	Signals    TopicOverview       `json:"signals"`
+	// Unowned counts the partitions no live member holds: their records wait
+	// (a worker died and its leases have not lapsed, or no worker runs).
+	Unowned int `json:"unowned"`
+}
+
+// PartitionOverview is one events partition.
+type PartitionOverview struct {
+	Partition int    `json:"partition"`
+	Owner     string `json:"owner,omitempty"`
+	TopicOverview
+}
+
+// TopicOverview is a partition's size on the bus.
+type TopicOverview struct {
+	Last      uint64 `json:"last"`       // the sequence of the last record appended
+	HeldBytes int64  `json:"held_bytes"` // bytes held: appended and not yet checkpointed and trimmed
+}
+
+// Describe reads the overview of a cluster of partitions events partitions
+// from its bus.
+func Describe(ctx context.Context, b bus.Bus, partitions int) (Overview, error) {
+	var o Overview
+	members, err := b.Leases(ctx, memberPrefix)
+	if err != nil {
+		return o, fmt.Errorf("listing the members: %w", err)
+	}
+	o.Members = make([]string, 0, len(members))
+	for k := range members {
+		o.Members = append(o.Members, strings.TrimPrefix(k, memberPrefix))
+	}
+	slices.Sort(o.Members)
+	owners, err := b.Leases(ctx, partitionKey)
+	if err != nil {
+		return o, fmt.Errorf("listing the partitions' owners: %w", err)
+	}
+	roles, err := b.Leases(ctx, correlatorKey)
+	if err != nil {
+		return o, fmt.Errorf("reading the correlator role: %w", err)
+	}
+	o.Correlator = roles[correlatorKey]
+	o.Partitions = make([]PartitionOverview, partitions)
+	for p := range partitions {
+		po := PartitionOverview{Partition: p, Owner: owners[partitionKey+strconv.Itoa(p)]}
+		if po.Last, err = b.Last(ctx, EventsTopic, p); err != nil {
+			return o, err
+		}
+		if po.HeldBytes, err = b.Held(ctx, EventsTopic, p); err != nil {
+			return o, err
+		}
+		if po.Owner == "" {
+			o.Unowned++
+		}
+		o.Partitions[p] = po
+	}
+	if o.Signals.Last, err = b.Last(ctx, SignalsTopic, 0); err != nil {
+		return o, err
+	}
+	if o.Signals.HeldBytes, err = b.Held(ctx, SignalsTopic, 0); err != nil {
+		return o, err
+	}
+	return o, nil
+}
