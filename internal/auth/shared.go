@@ -138,7 +138,7 @@ func (s *Service) loadRevoked(ctx context.Context) (revokedDoc, int64, error) {
 func (s *Service) reloadRevoked(ctx context.Context) {
 	doc, rev, err := s.loadRevoked(ctx)
 	if err != nil {
-		s.log.Error("reloading the shared logouts; keeping those known", "err", err)
+		s.log.ErrorContext(ctx, "reloading the shared logouts; keeping those known", "err", err)
 		return
 	}
 	if rev == s.revokedRev.Load() {
