@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -547,38 +546,10 @@ func TestSettingsAcrossStores(t *testing.T) {
 		t.Fatalf("%d of %d concurrent creates succeeded, want 1", n, workers)
 	}
 	const increments = 15
-	for w := range workers {
-		s := []*Store{a, b}[w%2]
-		wg.Go(func() {
-			for done := 0; done < increments; {
-				cur, err := s.GetSetting(ctx, "counter")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				n, err := strconv.Atoi(string(cur.Data))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				_, err = s.PutSetting(ctx, "counter", []byte(strconv.Itoa(n+1)), cur.Revision)
-				if errors.Is(err, store.ErrConflict) {
-					continue
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				done++
-			}
-		})
+	if _, err := storetest.Increment(ctx, []store.Store{a, b}, "counter", workers, increments); err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	got, err := b.GetSetting(ctx, "counter")
-	must(t, err)
-	if string(got.Data) != strconv.Itoa(workers*increments) || got.Revision != 1+workers*increments {
-		t.Errorf("counter %q at revision %d, want %d at revision %d", got.Data, got.Revision, workers*increments, 1+workers*increments)
-	}
+	storetest.CheckCounter(t, b, "counter", workers*increments)
 }
 
 // TestUpsertIncidents: the batch form writes new incidents and newer versions

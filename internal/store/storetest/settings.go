@@ -2,11 +2,13 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,13 +180,26 @@ func (h harness) testSettingConcurrent(t *testing.T) {
 	const name, writers, increments = "counter", 8, 20
 	_, err := s.PutSetting(ctx, name, []byte("0"), 0)
 	must(t, err)
+	conflicts, err := Increment(ctx, []store.Store{s}, name, writers, increments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	CheckCounter(t, s, name, writers*increments)
+	t.Logf("%d increments, %d conflicts retried", writers*increments, conflicts)
+}
+
+// Increment has writers, spread over stores (as over processes), each add
+// increments to the number a setting holds, by read-modify-write retried on
+// ErrConflict. It returns how many conflicts were retried, and the first
+// error.
+func Increment(ctx context.Context, stores []store.Store, name string, writers, increments int) (int, error) {
 	var (
 		wg        sync.WaitGroup
-		mu        sync.Mutex
-		conflicts int
+		conflicts atomic.Int64
 	)
 	errs := make(chan error, writers)
-	for range writers {
+	for w := range writers {
+		s := stores[w%len(stores)]
 		wg.Go(func() {
 			for done := 0; done < increments; {
 				cur, err := s.GetSetting(ctx, name)
@@ -199,9 +214,7 @@ func (h harness) testSettingConcurrent(t *testing.T) {
 				}
 				next, err := s.PutSetting(ctx, name, []byte(strconv.Itoa(n+1)), cur.Revision)
 				if errors.Is(err, store.ErrConflict) {
-					mu.Lock()
-					conflicts++
-					mu.Unlock()
+					conflicts.Add(1)
 					continue // another writer came first: read again
 				}
 				if err != nil {
@@ -218,13 +231,16 @@ func (h harness) testSettingConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	got, err := s.GetSetting(ctx, name)
+	return int(conflicts.Load()), <-errs // nil when none failed
+}
+
+// CheckCounter checks that a setting created as "0" was incremented exactly
+// n times: it holds n at revision n+1.
+func CheckCounter(t *testing.T, s store.Store, name string, n int) {
+	t.Helper()
+	got, err := s.GetSetting(t.Context(), name)
 	must(t, err)
-	if string(got.Data) != strconv.Itoa(writers*increments) || got.Revision != 1+writers*increments {
-		t.Errorf("counter %q at revision %d, want %d at revision %d", got.Data, got.Revision, writers*increments, 1+writers*increments)
+	if string(got.Data) != strconv.Itoa(n) || got.Revision != int64(1+n) {
+		t.Errorf("counter %q at revision %d, want %d at revision %d", got.Data, got.Revision, n, 1+n)
 	}
-	t.Logf("%d increments, %d conflicts retried", writers*increments, conflicts)
 }
