@@ -20,7 +20,11 @@ worker has not checkpointed yet (what a takeover replays, and what
 --max-backlog bounds). A partition no member runs holds its records until one
 does: a worker died and its lease has not lapsed (--lease-ttl), or none runs.
 
-  vigil cluster status --bus nats://nats:4222 [--bus-prefix VIGIL] [--partitions 16] [--output json]
+  vigil cluster status --bus nats://nats:4222 [--bus-prefix VIGIL] [--output json]
+
+It changes nothing on the bus: it reads the nodes' buckets and streams as they
+are (the number of partitions included), and fails when no cluster uses the
+prefix.
 
 The exit code is 0 when every partition has an owner and a member holds the
 correlator role, 1 otherwise (for monitoring scripts), 2 on bad flags. The same
@@ -37,7 +41,6 @@ func runClusterStatus(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "cluster status", "", clusterCmdHelp)
 	busURL := fs.String("bus", "", "the cluster's NATS server, nats://host:port or tls://host:port (required)")
 	prefix := fs.String("bus-prefix", "VIGIL", "the cluster's prefix of stream and bucket names (as serve --bus-prefix)")
-	partitions := fs.Int("partitions", 16, "the cluster's events partitions (as serve --partitions)")
 	output := fs.String("output", "table", "table or json")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -47,21 +50,23 @@ func runClusterStatus(ctx context.Context, env Env, args []string) error {
 		return &ExitError{Code: ExitUsage, Err: errors.New("--bus is required")}
 	case !strings.HasPrefix(*busURL, "nats://") && !strings.HasPrefix(*busURL, "tls://"):
 		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--bus %q: want nats://host:port or tls://host:port", jetstream.RedactURL(*busURL))}
-	case *partitions < 1 || *partitions > 4096:
-		return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--partitions %d: want 1 to 4096", *partitions)}
 	}
 	if err := outputFlag(*output); err != nil {
 		return err
 	}
-	b, err := jetstream.Open(ctx, jetstream.Options{URL: *busURL, Prefix: *prefix})
+	b, err := jetstream.Open(ctx, jetstream.Options{URL: *busURL, Prefix: *prefix, Observe: true})
 	if err != nil {
 		return fmt.Errorf("--bus: %w", err)
 	}
 	defer func() { _ = b.Close() }()
-	if err := cluster.Ensure(ctx, b, *partitions); err != nil {
-		return fmt.Errorf("--partitions %d: %w", *partitions, err)
+	partitions, err := cluster.Partitions(ctx, b)
+	if err != nil {
+		return err
 	}
-	o, err := cluster.Describe(ctx, b, *partitions)
+	if partitions == 0 {
+		return fmt.Errorf("no cluster uses --bus-prefix %s on this server (no events topic)", *prefix)
+	}
+	o, err := cluster.Describe(ctx, b, partitions)
 	if err != nil {
 		return err
 	}
@@ -75,7 +80,7 @@ func runClusterStatus(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	if o.Unowned > 0 || o.Correlator == "" {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d partitions run by no member; correlator: %s", o.Unowned, *partitions, orNone(o.Correlator))}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%d of %d partitions run by no member; correlator: %s", o.Unowned, partitions, orNone(o.Correlator))}
 	}
 	return nil
 }

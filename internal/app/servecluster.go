@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -204,6 +205,29 @@ func localEngine(ctx context.Context, o serveOptions, src *stageSource, st store
 	}}, nil
 }
 
+// overviewCache is GET /api/v1/cluster's reader: an overview costs two bus
+// requests per partition, so one is read at most every 2 s whoever asks.
+func overviewCache(b bus.Bus, partitions int) func(context.Context) (any, error) {
+	var (
+		mu   sync.Mutex
+		last cluster.Overview
+		at   time.Time
+	)
+	return func(ctx context.Context) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !at.IsZero() && time.Since(at) < 2*time.Second {
+			return last, nil
+		}
+		o, err := cluster.Describe(ctx, b, partitions)
+		if err != nil {
+			return nil, err
+		}
+		last, at = o, time.Now()
+		return o, nil
+	}
+}
+
 // openBus opens --bus.
 func openBus(ctx context.Context, o serveOptions, log *slog.Logger) (bus.Bus, error) {
 	if o.bus == "memory" {
@@ -263,9 +287,7 @@ func clusterEngine(ctx context.Context, o serveOptions, src *stageSource, st sto
 		_ = b.Close()
 		return nil, err
 	}
-	eng := &serveEngine{close: func() { _ = b.Close() }, cluster: func(ctx context.Context) (any, error) {
-		return cluster.Describe(ctx, b, o.partitions)
-	}}
+	eng := &serveEngine{close: func() { _ = b.Close() }, cluster: overviewCache(b, o.partitions)}
 	if o.mode != modeWorker {
 		app := &cluster.Appender{Bus: b, Keyer: cluster.NewKeyer(formats.Default(), decode.Limits{}), Partitions: o.partitions, MaxBacklog: o.maxBacklog}
 		if reg != nil {

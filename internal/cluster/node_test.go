@@ -97,6 +97,12 @@ func TestDescribe(t *testing.T) {
 	if err := Ensure(ctx, b, partitions); err != nil {
 		t.Fatal(err)
 	}
+	if n, err := Partitions(ctx, b); err != nil || n != partitions {
+		t.Fatalf("Partitions = %d, %v; want %d", n, err, partitions)
+	}
+	if n, err := Partitions(ctx, bus.NewMemory(bus.MemoryOptions{})); err != nil || n != 0 {
+		t.Fatalf("Partitions of a bus without a cluster = %d, %v; want 0", n, err)
+	}
 	o, err := Describe(ctx, b, partitions)
 	if err != nil {
 		t.Fatal(err)

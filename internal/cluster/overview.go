@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -19,8 +20,10 @@ type Overview struct {
 	Correlator string              `json:"correlator,omitempty"` // "" when no member holds the role
 	Partitions []PartitionOverview `json:"partitions"`
 	Signals    TopicOverview       `json:"signals"`
-	// Unowned counts the partitions no live member holds: their records wait
-	// (a worker died and its leases have not lapsed, or no worker runs).
+	// Unowned counts the partitions no member holds a lease of: their
+	// records wait until a worker takes them (none runs, or none has yet).
+	// A worker that died keeps its partitions, and its membership, until
+	// its leases lapse (--lease-ttl).
 	Unowned int `json:"unowned"`
 }
 
@@ -36,6 +39,40 @@ type TopicOverview struct {
 	Last      uint64 `json:"last"`       // the sequence of the last record appended
 	HeldBytes int64  `json:"held_bytes"` // bytes held: appended and not yet checkpointed and trimmed
 }
+
+// Partitions finds how many events partitions the cluster on b has (0: none,
+// no cluster uses this bus), without changing anything: the bus refuses a
+// partition out of range with bus.ErrInvalid.
+func Partitions(ctx context.Context, b bus.Bus) (int, error) {
+	has := func(p int) (bool, error) {
+		_, err := b.Last(ctx, EventsTopic, p)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, bus.ErrInvalid):
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+	lo, hi := 0, maxPartitions // partitions lo-1 exists (or lo is 0); hi does not
+	for lo < hi {
+		mid := (lo + hi) / 2
+		ok, err := has(mid)
+		if err != nil {
+			return 0, fmt.Errorf("counting the events partitions: %w", err)
+		}
+		if ok {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+// maxPartitions bounds a cluster's partitions (serve --partitions).
+const maxPartitions = 4096
 
 // Describe reads the overview of a cluster of partitions events partitions
 // from its bus.

@@ -129,6 +129,10 @@ type Options struct {
 	Replicas int
 	// Logger receives connection events (nothing when nil).
 	Logger *slog.Logger
+	// Observe opens a bus that exists without creating or changing anything:
+	// the buckets' settings (the leases' TTL) stay as the nodes set them. For
+	// tools that only look (vigil cluster status).
+	Observe bool
 }
 
 func (o Options) withDefaults() Options {
@@ -265,6 +269,20 @@ func (b *Bus) init(ctx context.Context) error {
 			return fmt.Errorf("checking JetStream: the server does not enable it for this account: %w", err)
 		}
 		return fmt.Errorf("checking JetStream: %w", err)
+	}
+	if b.opts.Observe {
+		for _, kv := range []struct {
+			name string
+			into *natsjs.KeyValue
+		}{{b.opts.Prefix + "_topics", &b.topicsKV}, {b.opts.Prefix + "_leases", &b.leasesKV}} {
+			if *kv.into, err = js.KeyValue(ctx, kv.name); err != nil {
+				if errors.Is(err, natsjs.ErrBucketNotFound) {
+					return fmt.Errorf("no bus with prefix %q on this server (no bucket %s)", b.opts.Prefix, kv.name)
+				}
+				return fmt.Errorf("opening bucket %s: %w", kv.name, err)
+			}
+		}
+		return nil
 	}
 	b.topicsKV, err = js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
 		Bucket:      b.opts.Prefix + "_topics",
