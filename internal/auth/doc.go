@@ -15,12 +15,17 @@
 // (logged as an error).
 //
 // A cluster keeps them in its store instead (Options.Shared; serve and the CLI
-// with --store postgres://): the users document and the session key are
-// settings changed by compare-and-swap, so writers on several nodes lose no
-// change, every node reloads the document at most every ReloadInterval on a
-// goroutine of its own (a request never waits on the store), and a session
-// made on one node is valid on all. A node that cannot read the store at start
-// does not start; later failures keep the last good state.
+// with --store postgres://): the users document, the logouts and the session
+// key are settings changed by compare-and-swap, so writers on several nodes
+// lose no change. A busy node reloads them every ReloadInterval on a goroutine
+// of its own, without holding up requests; a node that had no request for
+// 2 × ReloadInterval reads them before deciding the next one, so a change made
+// on one node applies on all within ReloadInterval either way. A session made
+// on one node is valid on all. A node that cannot read the store (the session
+// key included) at start does not start; later failures keep the last good
+// state. The session key is then in the store in the clear, like the users'
+// password hashes: whoever can read the settings table (or a backup of it)
+// can forge sessions, so the database's access is the console's.
 //
 // Passwords are hashed with argon2id and stored as PHC strings
 // ($argon2id$v=19$m=19456,t=2,p=1$salt$hash: OWASP's minimum by default,

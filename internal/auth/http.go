@@ -72,6 +72,7 @@ func (s *Service) authenticate(r *http.Request) (authn, error) {
 }
 
 func (s *Service) authenticateToken(secret string) (authn, error) {
+	s.freshen()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.refresh(false)
@@ -103,6 +104,7 @@ func (s *Service) authenticateSession(cookie string) (authn, error) {
 	if now >= ss.Expires {
 		return authn{}, unauthorized("session_expired")
 	}
+	s.freshen()
 	if s.revoked.revoked(ss.ID) {
 		return authn{}, unauthorized("session_revoked")
 	}
@@ -267,6 +269,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	s.freshen()
 	s.mu.Lock()
 	_ = s.refresh(false)
 	var (

@@ -101,18 +101,25 @@ type Service struct {
 	path string
 	log  *slog.Logger
 
-	mu        sync.Mutex // guards the fields below
-	file      usersFile
-	info      os.FileInfo // of the file last read; nil when absent
-	lastStat  time.Time
-	users     map[string]*userRecord
-	tokens    map[string]*tokenRecord // by SHA256
-	key       []byte                  // session key, loaded at first use
-	dummyHash phcHash
-	rev       int64 // with Shared: the revision installed
-	reloading bool  // with Shared: a reload is running
+	mu           sync.Mutex // guards the fields below
+	file         usersFile
+	info         os.FileInfo // of the file last read; nil when absent
+	lastStat     time.Time
+	users        map[string]*userRecord
+	tokens       map[string]*tokenRecord // by SHA256
+	key          []byte                  // session key, loaded at first use
+	dummyHash    phcHash
+	rev          int64  // with Shared: the revision installed
+	installedSeq uint64 // with Shared: the read (loadSeq) installed
+	reloading    bool   // with Shared: a background reload is running
 
-	revokedRev atomic.Int64 // with Shared: the revision of the logouts merged into revoked
+	// With Shared, beside s.mu:
+	wmu        sync.Mutex    // held by this node's change of the shared users
+	loadSeq    atomic.Uint64 // reads of the shared users started
+	loadedAt   atomic.Int64  // when a read was last installed (Now, Unix ns)
+	triedAt    atomic.Int64  // when freshen last read the store
+	syncing    atomic.Bool   // freshen is reading
+	revokedRev atomic.Int64  // the revision of the logouts merged into revoked
 
 	revoked  revocations
 	ipLimit  *limiter
@@ -177,8 +184,12 @@ func Open(opts Options) (*Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.installShared(f, rev)
+		s.installShared(f, rev, s.loadSeq.Add(1))
 		s.reloadRevoked(context.Background())
+		// The session key too: no request then waits on the store for it.
+		if s.key, err = s.sharedSessionKey(); err != nil {
+			return nil, err
+		}
 		s.lastStat = opts.Now()
 		if _, err := os.Stat(s.path); err == nil && opts.Dir != "" {
 			s.log.Warn("the users file is ignored: users and tokens are the store's (vigil users and vigil tokens with --store)", "path", s.path)
@@ -228,7 +239,8 @@ func (s *Service) install(f usersFile, info os.FileInfo) {
 // state, with an error logged. s.mu is held.
 func (s *Service) refresh(force bool) error {
 	if s.opts.Shared != nil {
-		return s.refreshShared(force)
+		s.refreshShared() // force: the caller reloaded (reloadShared) before taking s.mu
+		return nil
 	}
 	now := s.opts.Now()
 	if !force && !now.Before(s.lastStat) && now.Sub(s.lastStat) < ReloadInterval {
@@ -262,11 +274,11 @@ func (s *Service) refresh(force bool) error {
 
 // update re-reads the file, applies change to it and writes it atomically.
 func (s *Service) update(change func(f *usersFile) error) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.opts.Shared != nil {
 		return s.updateShared(change)
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	f, _, err := readUsersFile(s.path)
 	if err != nil {
 		return err
@@ -450,7 +462,10 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 }
 
 // Users lists the users by name.
-func (s *Service) Users(context.Context) []User {
+func (s *Service) Users(ctx context.Context) []User {
+	if s.opts.Shared != nil {
+		_ = s.reloadShared(ctx) // logged; the last good state is listed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.refresh(true) // logged; the last good state is listed
@@ -463,7 +478,10 @@ func (s *Service) Users(context.Context) []User {
 }
 
 // Tokens lists the tokens by name.
-func (s *Service) Tokens(context.Context) []Token {
+func (s *Service) Tokens(ctx context.Context) []Token {
+	if s.opts.Shared != nil {
+		_ = s.reloadShared(ctx) // logged; the last good state is listed
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.refresh(true)
@@ -587,6 +605,7 @@ func (s *Service) lookupToken(secret string) (*tokenRecord, string) {
 // CheckIngestToken reports whether token is a live ingest-scope token, and its
 // name. API tokens are refused.
 func (s *Service) CheckIngestToken(_ context.Context, token string) (string, bool) {
+	s.freshen()
 	s.mu.Lock()
 	_ = s.refresh(false)
 	t, reason := s.lookupToken(token)
@@ -610,13 +629,6 @@ func (s *Service) CheckIngestToken(_ context.Context, token string) (string, boo
 func (s *Service) sessionKey() ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.key == nil && s.opts.Shared != nil {
-		k, err := s.sharedSessionKey()
-		if err != nil {
-			return nil, err
-		}
-		s.key = k
-	}
 	if s.key == nil {
 		k, err := loadOrCreateKey(filepath.Join(s.opts.Dir, SessionKeyFile))
 		if err != nil {

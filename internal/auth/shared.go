@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	mrand "math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -60,38 +61,54 @@ func (s *Service) loadShared(ctx context.Context) (usersFile, int64, error) {
 	return f, rev, nil
 }
 
-// refreshShared reloads the shared users when ReloadInterval has passed. A
-// request never waits on the store: the reload runs on its own goroutine and
-// installs what it read (force: now, and waited for). s.mu is held.
-func (s *Service) refreshShared(force bool) error {
+// refreshShared starts a reload of the shared users and logouts on its own
+// goroutine when ReloadInterval has passed: requests do not wait on the store
+// (freshen covers a node that has been idle). s.mu is held.
+func (s *Service) refreshShared() {
 	now := s.opts.Now()
-	if force {
-		s.lastStat = now
-		s.reloadRevoked(context.Background())
-		f, rev, err := s.loadShared(context.Background())
-		if err != nil {
-			s.log.Error("reloading the shared users; keeping the previous users and tokens", "err", err)
-			return err
-		}
-		s.installShared(f, rev)
-		return nil
-	}
 	if s.reloading || (!now.Before(s.lastStat) && now.Sub(s.lastStat) < ReloadInterval) {
-		return nil
+		return
 	}
 	s.lastStat, s.reloading = now, true
 	go func() {
-		f, rev, err := s.loadShared(context.Background())
-		s.reloadRevoked(context.Background())
+		_ = s.reloadShared(context.Background()) // logged
 		s.mu.Lock()
-		defer s.mu.Unlock()
 		s.reloading = false
-		if err != nil {
-			s.log.Error("reloading the shared users; keeping the previous users and tokens", "err", err)
-			return
-		}
-		s.installShared(f, rev)
+		s.mu.Unlock()
 	}()
+}
+
+// freshen reloads the shared users and logouts before a request is decided
+// when the node has not reloaded them for 2 × ReloadInterval (no request came
+// to start a reload): the first request after a quiet spell is not decided on
+// old state. One caller reloads at a time, at most once per ReloadInterval
+// while the store fails; s.mu is not held.
+func (s *Service) freshen() {
+	if s.opts.Shared == nil {
+		return
+	}
+	now := s.opts.Now().UnixNano()
+	if now-max(s.loadedAt.Load(), s.triedAt.Load()) < int64(2*ReloadInterval) || !s.syncing.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.syncing.Store(false)
+	s.triedAt.Store(now)
+	_ = s.reloadShared(context.Background()) // logged; the last good state stays
+}
+
+// reloadShared reads the shared users and logouts and installs them, unless
+// a later read was installed first. The store is read without s.mu.
+func (s *Service) reloadShared(ctx context.Context) error {
+	seq := s.loadSeq.Add(1)
+	s.reloadRevoked(ctx)
+	f, rev, err := s.loadShared(ctx)
+	if err != nil {
+		s.log.ErrorContext(ctx, "reloading the shared users; keeping the previous users and tokens", "err", err)
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.installShared(f, rev, seq)
 	return nil
 }
 
@@ -157,7 +174,8 @@ func (s *Service) reloadRevoked(ctx context.Context) {
 // sessions are dropped, and at most maxRevoked kept (those expiring soonest
 // go first, as in each node's set).
 func (s *Service) revokeShared(ctx context.Context, id string, exp int64) error {
-	for range sharedRetries {
+	for attempt := range sharedRetries {
+		backoff(attempt)
 		doc, rev, err := s.loadRevoked(ctx)
 		if err != nil {
 			return err
@@ -190,13 +208,17 @@ func (s *Service) revokeShared(ctx context.Context, id string, exp int64) error 
 	return fmt.Errorf("writing the shared logouts: %d attempts lost to other writers", sharedRetries)
 }
 
-// installShared installs f unless what is installed is as new. s.mu is held.
-func (s *Service) installShared(f usersFile, rev int64) {
-	if rev == s.rev && s.users != nil {
+// installShared installs f, read as the seq-th read, unless a later read was
+// installed already (reads run on several goroutines). Any revision is
+// installed, lower ones too (a restored backup). s.mu is held.
+func (s *Service) installShared(f usersFile, rev int64, seq uint64) {
+	if seq <= s.installedSeq {
 		return
 	}
-	if rev < s.rev {
-		return // a slower reload of an older revision
+	s.installedSeq = seq
+	s.loadedAt.Store(s.opts.Now().UnixNano())
+	if rev == s.rev && s.users != nil {
+		return
 	}
 	s.install(f, nil)
 	s.rev = rev
@@ -204,10 +226,14 @@ func (s *Service) installShared(f usersFile, rev int64) {
 }
 
 // updateShared applies change to the shared users by compare-and-swap,
-// redoing it on the newest document when another node wrote first. s.mu is
-// held.
+// redoing it on the newest document when another node wrote first. The store
+// is read and written without s.mu: requests go on meanwhile.
 func (s *Service) updateShared(change func(f *usersFile) error) error {
-	for range sharedRetries {
+	s.wmu.Lock() // one change at a time from this node: its writers do not race each other
+	defer s.wmu.Unlock()
+	for attempt := range sharedRetries {
+		backoff(attempt)
+		seq := s.loadSeq.Add(1)
 		f, rev, err := s.loadShared(context.Background())
 		if err != nil {
 			return err
@@ -231,12 +257,23 @@ func (s *Service) updateShared(change func(f *usersFile) error) error {
 			return fmt.Errorf("writing the shared users: %w", err)
 		}
 		if swapped {
-			s.install(f, nil)
-			s.rev, s.lastStat = newRev, s.opts.Now()
+			s.mu.Lock()
+			s.installShared(f, newRev, seq)
+			s.lastStat = s.opts.Now()
+			s.mu.Unlock()
 			return nil
 		}
 	}
 	return fmt.Errorf("writing the shared users: %d attempts lost to other writers", sharedRetries)
+}
+
+// backoff waits before a compare-and-swap's attempt after the first: another
+// writer came first; a few jittered milliseconds, more each time, let it
+// finish.
+func backoff(attempt int) {
+	if attempt > 0 {
+		time.Sleep(time.Duration(attempt) * time.Duration(1+mrand.IntN(10)) * time.Millisecond) // #nosec G404 -- jitter, not a secret
+	}
 }
 
 // sharedSessionKey returns the cluster's session key, creating it when no

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -227,4 +228,53 @@ func FuzzSharedDocuments(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSharedQuietNode: a node that had no request for a while decides its
+// first request on the store's state, not on what it had (a token revoked
+// elsewhere is refused at once); a document restored at a lower revision is
+// installed; and sessions keep working while the store is down (the session
+// key was read at start).
+func TestSharedQuietNode(t *testing.T) {
+	sh := newMemShared()
+	a := newFixture(t, func(o *Options) { o.Shared = sh })
+	b := newFixture(t, func(o *Options) { o.Shared = sh; o.Now = a.clock.Now })
+	ctx := WithPrincipal(context.Background(), Principal{Name: "cli:test"})
+	secret, tok, err := b.svc.CreateToken(ctx, TokenSpec{Name: "grafana", Scope: ScopeAPI, Role: RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.svc.Tokens(ctx) // a knows the token
+	if w := a.do(req{method: "GET", path: "/api/v1/incidents", bearer: secret}); w.Code != 200 {
+		t.Fatalf("the token on a: %d", w.Code)
+	}
+	if err := b.svc.RevokeToken(ctx, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.clock.Add(3 * ReloadInterval) // a quiet spell on a
+	if w := a.do(req{method: "GET", path: "/api/v1/incidents", bearer: secret}); w.Code != 401 {
+		t.Errorf("the first request on a quiet node with a token revoked elsewhere: %d, want 401", w.Code)
+	}
+
+	// A restore from an older backup: a lower revision, still installed.
+	sh.mu.Lock()
+	old := sh.revs[SharedUsers]
+	sh.mu.Unlock()
+	b.addUser("erin", RoleViewer)
+	sh.mu.Lock()
+	doc := sh.docs[SharedUsers]
+	sh.revs[SharedUsers] = old - 1
+	sh.docs[SharedUsers] = doc
+	sh.mu.Unlock()
+	if users := a.svc.Users(ctx); !slices.ContainsFunc(users, func(u User) bool { return u.Name == "erin" }) {
+		t.Errorf("a document at a lower revision was not installed: %+v", users)
+	}
+
+	// The store down: sessions and known tokens still work.
+	l := a.login("erin", pw)
+	sh.setErr(errors.New("connection refused"))
+	a.clock.Add(3 * ReloadInterval)
+	if w := a.do(req{method: "GET", path: "/api/v1/incidents", cookie: l.cookie.Value}); w.Code != 200 {
+		t.Errorf("a session while the store is down: %d", w.Code)
+	}
 }
