@@ -598,7 +598,9 @@ func (p *Processor) detect(ctx context.Context, entries []Entry) ([]detect.Signa
 // spanning hours (a partition's batch gathers them in one chunk) move it
 // through their steps; times further out (a clock gone wrong, a hostile
 // record) count, once per chunk however many there are, only up to MaxSkew
-// past it.
+// past it. A staircase of times climbing in steps under MaxSkew moves it as
+// far as it climbs: the bound is against a clock gone wrong, not a source
+// that means to push the watermark (docs/SERVE.md, "Event time").
 func (p *Processor) advance(times []int64) {
 	skew := int64(p.opts.MaxSkew)
 	var far int64
