@@ -666,6 +666,16 @@ func TestClusterRoute(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(ov) {
 		t.Errorf("overview %+v, want %+v", got, ov)
 	}
+	var st Status
+	e2.get("/api/v1/status", &st)
+	if !st.Cluster {
+		t.Error("status of a cluster member: cluster false")
+	}
+	var alone Status
+	e.get("/api/v1/status", &alone)
+	if alone.Cluster {
+		t.Error("status of a node alone: cluster true")
+	}
 	fail = true
 	code, body = e2.do("GET", "/api/v1/cluster", "vera:viewer", nil)
 	wantError(t, "cluster with the bus failing", code, body, 500, CodeInternal, "")

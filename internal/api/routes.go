@@ -562,6 +562,7 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) error {
 type Status struct {
 	Version string `json:"version"`
 	Store   string `json:"store"`
+	Cluster bool   `json:"cluster,omitempty"` // a member of a cluster: GET /api/v1/cluster answers
 	Ingest  any    `json:"ingest,omitempty"`
 }
 
@@ -569,7 +570,7 @@ func (a *API) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if _, err := queryParams(r); err != nil {
 		return err
 	}
-	st := Status{Version: a.version, Store: a.storeName}
+	st := Status{Version: a.version, Store: a.storeName, Cluster: a.cluster != nil}
 	if a.status != nil {
 		st.Ingest = a.status()
 	}

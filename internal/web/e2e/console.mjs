@@ -254,7 +254,15 @@ try {
     step(`baseline against observed on ${beh}`);
   }
 
-  // 11. g i goes to the queue; sign out returns to the login form.
+  // 11. The System page: version and store; this node is not in a cluster.
+  await page.click('a[data-nav="system"]');
+  await page.locator('#system-summary').waitFor();
+  check(/store sqlite/.test(await page.locator('#system-summary').textContent()), 'the System page names the store');
+  await page.locator('#cluster-none').waitFor();
+  await shot('12-system');
+  step('the System page shows the node, alone');
+
+  // 12. g i goes to the queue; sign out returns to the login form.
   await page.keyboard.press('g');
   await page.keyboard.press('i');
   await page.locator('#queue').waitFor();

@@ -5,6 +5,7 @@ import { queueView } from './queue.js';
 import { incidentView } from './incident.js';
 import { entityView } from './entity.js';
 import { searchView, feedbackView, outboxView, auditView } from './lists.js';
+import { systemView } from './system.js';
 
 const main = document.getElementById('main');
 const topbar = document.getElementById('topbar');
@@ -37,6 +38,7 @@ const routes = {
   feedback: (r) => feedbackView(r.query),
   outbox: (r) => outboxView(r.query),
   audit: (r) => auditView(r.query),
+  system: () => systemView(),
 };
 
 const ctx = { toast, main };
