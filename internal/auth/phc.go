@@ -106,6 +106,11 @@ func parsePHC(s string) (phcHash, error) {
 	if vals[2] > 255 {
 		return phcHash{}, fmt.Errorf("%w: p=%d, at most 255", errPHC, vals[2])
 	}
+	// encoding/base64 skips '\r' and '\n' inside its input: a hash holding
+	// them would parse and then encode as another string.
+	if strings.ContainsAny(parts[4]+parts[5], "\r\n") {
+		return phcHash{}, fmt.Errorf("%w: a line break in the salt or hash", errPHC)
+	}
 	salt, err := b64.DecodeString(parts[4])
 	if err != nil {
 		return phcHash{}, fmt.Errorf("%w: decoding salt: %w", errPHC, err)
