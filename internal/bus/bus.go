@@ -63,6 +63,15 @@ type Topic struct {
 	MaxBytes int64
 }
 
+// PartitionState is a partition's size.
+type PartitionState struct {
+	Last uint64 // as Bus.Last
+	// Bytes the partition holds (what Trim and MaxBytes have not dropped), as
+	// MaxBytes counts them: a producer's measure of the backlog its readers
+	// have not trimmed.
+	Bytes int64
+}
+
 // Message is one entry of a partition.
 type Message struct {
 	// Seq is the message's position in its partition, from 1; set by the bus
@@ -100,10 +109,9 @@ type Bus interface {
 	// Last returns the Seq of the last message appended to a partition (0 when
 	// none ever was).
 	Last(ctx context.Context, topic string, partition int) (uint64, error)
-	// Held returns the bytes a partition holds (what Trim and MaxBytes have
-	// not dropped), as MaxBytes counts them: a producer's measure of the
-	// backlog its readers have not trimmed.
-	Held(ctx context.Context, topic string, partition int) (int64, error)
+	// State returns a partition's Last and the bytes it holds, in one
+	// request.
+	State(ctx context.Context, topic string, partition int) (PartitionState, error)
 
 	// Acquire takes the lease key for owner, or renews it when owner holds it
 	// already; it reports whether owner holds it now. A lease lapses when its

@@ -318,18 +318,19 @@ func (m *Memory) Last(ctx context.Context, topic string, partition int) (uint64,
 	return p.last, nil
 }
 
-// Held returns the bytes the partition holds, as MaxBytes counts them.
-func (m *Memory) Held(ctx context.Context, topic string, partition int) (int64, error) {
+// State returns the partition's last sequence and the bytes it holds, as
+// MaxBytes counts them.
+func (m *Memory) State(ctx context.Context, topic string, partition int) (PartitionState, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("reading the size of %s/%d: %w", topic, partition, err)
+		return PartitionState{}, fmt.Errorf("reading the state of %s/%d: %w", topic, partition, err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p, _, err := m.partition(topic, partition)
 	if err != nil {
-		return 0, err
+		return PartitionState{}, err
 	}
-	return p.bytes, nil
+	return PartitionState{Last: p.last, Bytes: p.bytes}, nil
 }
 
 type memLease struct {

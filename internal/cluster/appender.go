@@ -33,7 +33,7 @@ import (
 // records for a partition over it is refused with an *ingest.OverloadError
 // and publishes nothing, so sources push back (HTTP 429, TCP stops reading)
 // as serve's write-ahead log makes them; a partition holding nothing always
-// takes a call. The sizes are the bus's (Held), read at most once a second
+// takes a call. The sizes are the bus's (State), read at most once a second
 // per partition and counted up with what this node publishes in between.
 type Appender struct {
 	Bus        bus.Bus
@@ -120,10 +120,11 @@ func (a *Appender) heldOf(ctx context.Context, p int) (int64, bool) {
 	if !h.at.IsZero() && now.Sub(h.at) < heldTTL {
 		return h.bytes, true
 	}
-	n, err := a.Bus.Held(ctx, EventsTopic, p)
+	st, err := a.Bus.State(ctx, EventsTopic, p)
 	if err != nil {
 		return 0, false
 	}
+	n := st.Bytes
 	a.mu.Lock()
 	a.held[p] = heldSize{bytes: n, at: now}
 	a.mu.Unlock()

@@ -99,10 +99,7 @@ func Describe(ctx context.Context, b bus.Bus, partitions int) (Overview, error) 
 	o.Partitions = make([]PartitionOverview, partitions)
 	for p := range partitions {
 		po := PartitionOverview{Partition: p, Owner: owners[partitionKey+strconv.Itoa(p)]}
-		if po.Last, err = b.Last(ctx, EventsTopic, p); err != nil {
-			return o, err
-		}
-		if po.HeldBytes, err = b.Held(ctx, EventsTopic, p); err != nil {
+		if po.TopicOverview, err = topicOverview(ctx, b, EventsTopic, p); err != nil {
 			return o, err
 		}
 		if po.Owner == "" {
@@ -110,11 +107,11 @@ func Describe(ctx context.Context, b bus.Bus, partitions int) (Overview, error) 
 		}
 		o.Partitions[p] = po
 	}
-	if o.Signals.Last, err = b.Last(ctx, SignalsTopic, 0); err != nil {
-		return o, err
-	}
-	if o.Signals.HeldBytes, err = b.Held(ctx, SignalsTopic, 0); err != nil {
-		return o, err
-	}
-	return o, nil
+	o.Signals, err = topicOverview(ctx, b, SignalsTopic, 0)
+	return o, err
+}
+
+func topicOverview(ctx context.Context, b bus.Bus, topic string, p int) (TopicOverview, error) {
+	st, err := b.State(ctx, topic, p)
+	return TopicOverview{Last: st.Last, HeldBytes: st.Bytes}, err
 }

@@ -56,7 +56,7 @@ func Run(t *testing.T, open func(t *testing.T, leaseTTL time.Duration) bus.Bus) 
 		t.Run("DataIsCallers", h.testReadDataIsCallers)
 	})
 	t.Run("Trim", h.testTrim)
-	t.Run("Held", h.testHeld)
+	t.Run("State", h.testState)
 	t.Run("Leases", func(t *testing.T) {
 		t.Run("Exclusive", h.testLeaseExclusive)
 		t.Run("Lapse", h.testLeaseLapse)
@@ -661,19 +661,23 @@ func (h harness) testReadDataIsCallers(t *testing.T) {
 
 // testTrim: trimmed messages are gone; a Read from before them starts at the
 // oldest held; Last and the next Seq do not move.
-// testHeld: Held counts a partition's bytes, grows with what is published
-// (duplicates add nothing), shrinks with Trim, and is per partition.
-func (h harness) testHeld(t *testing.T) {
+// testState: State counts a partition's bytes, grows with what is published
+// (duplicates add nothing), shrinks with Trim, is per partition, and names
+// the partition's Last.
+func (h harness) testState(t *testing.T) {
 	b := h.bus(t)
 	ensure(t, b, "events", 2)
 	held := func(p int) int64 {
 		t.Helper()
-		n, err := b.Held(t.Context(), "events", p)
+		st, err := b.State(t.Context(), "events", p)
 		must(t, err)
-		return n
+		if want := last(t, b, "events", p); st.Last != want {
+			t.Errorf("State of partition %d: Last %d, want %d", p, st.Last, want)
+		}
+		return st.Bytes
 	}
 	if n := held(0); n != 0 {
-		t.Fatalf("Held of an empty partition = %d", n)
+		t.Fatalf("bytes held by an empty partition = %d", n)
 	}
 	data := strings.Repeat("x", 1000)
 	var batch []bus.Message
@@ -683,25 +687,25 @@ func (h harness) testHeld(t *testing.T) {
 	must(t, b.Publish(t.Context(), "events", 0, batch))
 	ten := held(0)
 	if ten < 10_000 || ten > 20_000 {
-		t.Fatalf("Held after ten 1000-byte messages = %d, want 10000 plus some overhead", ten)
+		t.Fatalf("bytes held after ten 1000-byte messages = %d, want 10000 plus some overhead", ten)
 	}
 	must(t, b.Publish(t.Context(), "events", 0, batch[:3]))
 	if n := held(0); n != ten {
-		t.Errorf("Held after duplicates = %d, want %d", n, ten)
+		t.Errorf("bytes held after duplicates = %d, want %d", n, ten)
 	}
 	if n := held(1); n != 0 {
-		t.Errorf("Held of the other partition = %d", n)
+		t.Errorf("bytes held of the other partition = %d", n)
 	}
 	must(t, b.Trim(t.Context(), "events", 0, 6))
 	if n := held(0); n < ten/2-ten/10 || n > ten/2+ten/10 {
-		t.Errorf("Held after trimming half = %d, want about %d", n, ten/2)
+		t.Errorf("bytes held after trimming half = %d, want about %d", n, ten/2)
 	}
 	must(t, b.Trim(t.Context(), "events", 0, 11))
 	if n := held(0); n != 0 {
-		t.Errorf("Held after trimming all = %d", n)
+		t.Errorf("bytes held after trimming all = %d", n)
 	}
-	if _, err := b.Held(t.Context(), "events", 2); err == nil {
-		t.Error("Held of partition 2 of 2: no error")
+	if _, err := b.State(t.Context(), "events", 2); err == nil {
+		t.Error("State of partition 2 of 2: no error")
 	}
 }
 

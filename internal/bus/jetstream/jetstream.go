@@ -602,29 +602,24 @@ func (b *Bus) Trim(ctx context.Context, topic string, partition int, before uint
 
 // Last returns the last sequence of a partition's stream.
 func (b *Bus) Last(ctx context.Context, topic string, partition int) (uint64, error) {
-	name, err := b.stream(ctx, topic, partition)
-	if err != nil {
-		return 0, err
-	}
-	s, err := b.js.Stream(ctx, name)
-	if err != nil {
-		return 0, b.fail(err, "reading the last sequence of %s/%d", topic, partition)
-	}
-	return s.CachedInfo().State.LastSeq, nil
+	st, err := b.State(ctx, topic, partition)
+	return st.Last, err
 }
 
-// Held returns the bytes a partition's stream holds (the server's count,
-// which MaxBytes bounds: data plus per-message overhead).
-func (b *Bus) Held(ctx context.Context, topic string, partition int) (int64, error) {
+// State returns the last sequence of a partition's stream and the bytes it
+// holds (the server's count, which MaxBytes bounds: data plus per-message
+// overhead), from one stream info request.
+func (b *Bus) State(ctx context.Context, topic string, partition int) (bus.PartitionState, error) {
 	name, err := b.stream(ctx, topic, partition)
 	if err != nil {
-		return 0, err
+		return bus.PartitionState{}, err
 	}
 	s, err := b.js.Stream(ctx, name)
 	if err != nil {
-		return 0, b.fail(err, "reading the size of %s/%d", topic, partition)
+		return bus.PartitionState{}, b.fail(err, "reading the state of %s/%d", topic, partition)
 	}
-	return int64(s.CachedInfo().State.Bytes), nil
+	st := s.CachedInfo().State
+	return bus.PartitionState{Last: st.LastSeq, Bytes: int64(st.Bytes)}, nil
 }
 
 // Close deletes the idle readers' consumers and drains the connection; it is
